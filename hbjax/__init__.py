@@ -1,0 +1,40 @@
+"""hbjax: vectorised Hyperband. Every rung's configs train as one jit(vmap) program of Flax LSTMs.
+
+The scheduler, spaces and the scikit-learn fallback import no JAX; the LSTM engine (``LSTMBackend``,
+``hbjax.lstm``) and the data helpers load on first use.
+"""
+from __future__ import annotations
+
+from . import brackets, scheduler
+from .brackets import Bracket, Rung, hyperband_plan, s_max, successive_halving_plan
+from .hyperband import Hyperband, SuccessiveHalving, run_scheduler
+from .results import Result, Trials
+from .scheduler import RungJob
+from .space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "LSTMBackend": ("hbjax.lstm.backend", "LSTMBackend"),
+    "HyperbandSearchCV": ("hbjax.sklearn_backend", "HyperbandSearchCV"),
+    "SklearnBackend": ("hbjax.sklearn_backend", "SklearnBackend"),
+    "data": ("hbjax.data", None),
+    "lstm": ("hbjax.lstm", None),
+}
+
+
+def __getattr__(name):  # lazy: keep `import hbjax` free of JAX for the scikit-learn fallback
+    if name in _LAZY:
+        import importlib
+
+        module_name, attr = _LAZY[name]
+        module = importlib.import_module(module_name)
+        return module if attr is None else getattr(module, attr)
+    raise AttributeError(f"module 'hbjax' has no attribute {name!r}")
+
+
+__all__ = [
+    "Bracket", "Rung", "RungJob", "Hyperband", "SuccessiveHalving", "Result", "Trials", "Space",
+    "Choice", "IntChoice", "IntUniform", "LogUniform", "Uniform", "hyperband_plan", "s_max",
+    "successive_halving_plan", "run_scheduler", "brackets", "scheduler", *_LAZY,
+]

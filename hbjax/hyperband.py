@@ -1,0 +1,115 @@
+"""The driver: runs a scheduler against a backend and collects the results.
+
+A backend is anything with ``train_rung(job) -> losses`` (one loss per config of the job, lower
+is better). A backend that keeps trained state per config (the LSTM engine) sets
+``continues = True`` and may offer ``release(config_ids)`` to drop the states of pruned configs.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Protocol
+
+import numpy as np
+
+from . import scheduler as sched
+from .brackets import format_plan, hyperband_plan, validate_resource_and_eta
+from .results import Result, trials_from_history
+from .space import Space
+
+__all__ = ["Backend", "Hyperband", "SuccessiveHalving", "run_scheduler"]
+
+
+class Backend(Protocol):
+    def train_rung(self, job: sched.RungJob) -> np.ndarray: ...
+
+
+#: ``callback(job, losses, state, seconds)`` after every rung.
+RungCallback = Callable[[sched.RungJob, np.ndarray, sched.SchedulerState, float], None]
+
+
+def run_scheduler(state: sched.SchedulerState, backend: Backend, *, callbacks=(), propose=None,
+                  seconds_by_rung: dict | None = None) -> Result:
+    """Ask/train/tell until done. ``seconds_by_rung`` carries rung timings across a resume."""
+    seconds_by_rung = dict(seconds_by_rung or {})
+    start = time.perf_counter()
+    while not sched.done(state):
+        job, state = sched.ask(state, propose)
+        t0 = time.perf_counter()
+        losses = np.asarray(backend.train_rung(job), dtype=np.float64).reshape(-1)
+        seconds = time.perf_counter() - t0
+        state = sched.tell(state, job, losses)
+        seconds_by_rung[(job.iteration, job.bracket, job.rung)] = seconds
+        release = getattr(backend, "release", None)
+        if release is not None:
+            kept = set(state.alive) if state.active is not None else set()
+            release([cid for cid in job.config_ids if cid not in kept])
+        for cb in callbacks:
+            cb(job, losses, state, seconds)
+    return make_result(state, seconds_by_rung, time.perf_counter() - start,
+                       continued=getattr(backend, "continues", False))
+
+
+def make_result(state: sched.SchedulerState, seconds_by_rung: dict, seconds: float, *, continued: bool) -> Result:
+    best = sched.best_observation(state)
+    return Result(
+        trials=trials_from_history(state.history, state.configs, seconds_by_rung),
+        best_config=None if best is None else dict(state.configs[best.config_id]),
+        best_loss=float("inf") if best is None else best.loss,
+        best_config_id=None if best is None else best.config_id,
+        best_resource=None if best is None else best.resource,
+        resource_spent=sched.total_resource(state, continued=continued),
+        seconds=seconds,
+        state=state,
+    )
+
+
+class Hyperband:
+    """Hyperband (Li et al. 2018) over ``space``; ``run(backend)`` returns a :class:`Result`.
+
+    Keyword-only, validated up front: ``max_resource`` (R, e.g. epochs) >= 1, integer ``eta`` >= 2,
+    ``hyperband_iterations`` repeats of all brackets (as keras-tuner does)."""
+
+    def __init__(self, space: Space, *, max_resource, eta: int = 3, seed: int = 0,
+                 hyperband_iterations: int = 1, integer_resource: bool = False):
+        if not isinstance(space, Space):
+            raise TypeError(f"space must be an hbjax.Space, got {type(space).__name__}")
+        validate_resource_and_eta(max_resource, eta)
+        self.space = space
+        self.max_resource = max_resource
+        self.eta = eta
+        self.seed = seed
+        self.hyperband_iterations = hyperband_iterations
+        self.integer_resource = integer_resource
+        self.initial_state()  # validates seed / iterations now, not at run time
+
+    @property
+    def plan(self):
+        return hyperband_plan(self.max_resource, self.eta, integer_resource=self.integer_resource)
+
+    def describe(self) -> str:
+        return f"Hyperband R={self.max_resource:g} eta={self.eta} seed={self.seed}\n{format_plan(self.plan)}"
+
+    def initial_state(self) -> sched.SchedulerState:
+        return sched.init(self.space, self.plan, eta=self.eta, seed=self.seed, iterations=self.hyperband_iterations)
+
+    def run(self, backend: Backend, *, callbacks=(), state: sched.SchedulerState | None = None,
+            seconds_by_rung: dict | None = None) -> Result:
+        return run_scheduler(state or self.initial_state(), backend, callbacks=callbacks,
+                             seconds_by_rung=seconds_by_rung)
+
+
+class SuccessiveHalving(Hyperband):
+    """One successive-halving bracket of ``n_configs`` (Jamieson & Talwalkar 2016)."""
+
+    def __init__(self, space: Space, *, n_configs: int, max_resource, eta: int = 3, min_resource=None,
+                 seed: int = 0, integer_resource: bool = False):
+        self.n_configs = n_configs
+        self.min_resource = min_resource
+        super().__init__(space, max_resource=max_resource, eta=eta, seed=seed, integer_resource=integer_resource)
+
+    @property
+    def plan(self):
+        from .brackets import successive_halving_plan
+
+        return (successive_halving_plan(self.n_configs, self.max_resource, self.eta,
+                                        min_resource=self.min_resource, integer_resource=self.integer_resource),)

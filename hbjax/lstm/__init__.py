@@ -1,0 +1,1 @@
+"""The vectorised LSTM engine: model, grouping, engine, backend."""

@@ -1,0 +1,112 @@
+"""The trials table: one row per config per rung, and the best config."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+__all__ = ["Trials", "Result", "TRIAL_COLUMNS"]
+
+TRIAL_COLUMNS = ("config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted", "diverged", "seconds")
+
+
+@dataclass
+class Trials:
+    """Rows of ``TRIAL_COLUMNS`` plus one column per hyperparameter."""
+
+    rows: list[dict] = field(default_factory=list)
+    param_names: tuple[str, ...] = ()
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_frame(self) -> pd.DataFrame:
+        columns = list(TRIAL_COLUMNS) + [p for p in self.param_names if p not in TRIAL_COLUMNS]
+        extra = sorted({k for r in self.rows for k in r} - set(columns))
+        return pd.DataFrame(self.rows, columns=columns + extra)
+
+    def to_csv(self, path) -> Path:
+        path = Path(path)
+        self.to_frame().to_csv(path, index=False)
+        return path
+
+    def to_json(self, path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps([_json_safe(r) for r in self.rows], indent=1))
+        return path
+
+    def to_parquet(self, path) -> Path:
+        """Needs pyarrow or fastparquet; raises a clear ImportError otherwise."""
+        path = Path(path)
+        try:
+            self.to_frame().to_parquet(path, index=False)
+        except ImportError as err:
+            raise ImportError("Parquet export needs pyarrow: pip install pyarrow") from err
+        return path
+
+
+def _json_safe(row: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+
+
+@dataclass
+class Result:
+    """What a search returns. ``best_*`` is the smallest finite loss seen at any rung (Algorithm 1
+    returns the best intermediate loss); ``None`` if every config diverged."""
+
+    trials: Trials
+    best_config: dict | None
+    best_loss: float
+    best_config_id: int | None
+    best_resource: float | None
+    resource_spent: float
+    seconds: float
+    extras: dict[str, Any] = field(default_factory=dict)
+    state: Any = None
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.trials.to_frame()
+
+    def summary(self) -> str:
+        if self.best_config is None:
+            return "no configuration finished with a finite loss (all diverged)"
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in self.best_config.items())
+        return (
+            f"best loss {self.best_loss:.6g} (config {self.best_config_id} at resource {self.best_resource:g}): "
+            f"{params}\n{len(self.trials)} trial rows, resource spent {self.resource_spent:g}, {self.seconds:.1f} s"
+        )
+
+    def plot_losses(self, ax=None):
+        from .plots import plot_losses
+
+        return plot_losses(self.to_frame(), ax=ax)
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def trials_from_history(history: Sequence, configs: Sequence[dict], seconds_by_rung: dict) -> Trials:
+    names = tuple(configs[0]) if configs else ()
+    trials = Trials(param_names=names)
+    for o in history:
+        trials.add({
+            "config_id": o.config_id,
+            "iteration": o.iteration,
+            "bracket": o.bracket,
+            "rung": o.rung,
+            "resource": o.resource,
+            "loss": o.loss,
+            "promoted": o.promoted,
+            "diverged": not math.isfinite(o.loss),
+            "seconds": seconds_by_rung.get((o.iteration, o.bracket, o.rung), float("nan")),
+            **configs[o.config_id],
+        })
+    return trials
