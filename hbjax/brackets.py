@@ -132,7 +132,8 @@ def successive_halving_plan(
     else:
         if not 0 < min_resource <= max_resource:
             raise ValueError(f"min_resource must be in (0, max_resource], got {min_resource!r}")
-        s = _ilog(Fraction(max_resource) / Fraction(min_resource), eta)
+        # limit_denominator: the float 0.2 (or 10/3) means the ratio the user wrote, not its binary value
+        s = _ilog(Fraction(max_resource).limit_denominator(10**9) / Fraction(min_resource).limit_denominator(10**9), eta)
         if n_configs // eta**s < 1:
             raise ValueError(
                 f"{n_configs} configs cannot survive {s} halvings by eta={eta}; "

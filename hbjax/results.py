@@ -93,8 +93,14 @@ def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def param_column(name: str) -> str:
+    """Hyperparameter column name; prefixed when it would collide with a fixed column (e.g. an
+    SGDClassifier's ``loss``)."""
+    return f"param_{name}" if name in TRIAL_COLUMNS else name
+
+
 def trials_from_history(history: Sequence, configs: Sequence[dict], seconds_by_rung: dict) -> Trials:
-    names = tuple(configs[0]) if configs else ()
+    names = tuple(param_column(k) for k in configs[0]) if configs else ()
     trials = Trials(param_names=names)
     for o in history:
         trials.add({
@@ -107,6 +113,6 @@ def trials_from_history(history: Sequence, configs: Sequence[dict], seconds_by_r
             "promoted": o.promoted,
             "diverged": not math.isfinite(o.loss),
             "seconds": seconds_by_rung.get((o.iteration, o.bracket, o.rung), float("nan")),
-            **configs[o.config_id],
+            **{param_column(k): v for k, v in configs[o.config_id].items()},
         })
     return trials

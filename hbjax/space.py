@@ -223,10 +223,20 @@ class Space:
         if unique is None:
             unique = size is not None
         if unique:
-            grid = self.grid()
-            idx = rng.permutation(len(grid))[: min(n, len(grid))]
-            return [grid[i] for i in idx]
+            if size is None:
+                raise ValueError("sampling without replacement needs a finite space (Choice / IntUniform dimensions only)")
+            idx = rng.permutation(size) if n >= size else rng.choice(size, n, replace=False)
+            return [self._grid_point(int(i)) for i in idx]
         return self.configs(self.sample(rng, n))
+
+    def _grid_point(self, index: int) -> dict:
+        """The ``index``-th point of ``grid()`` without building the grid (mixed-radix decode)."""
+        out = {}
+        for name in reversed(self.names):
+            values = self.dims[name].values
+            index, pos = divmod(index, len(values))
+            out[name] = _python_scalar(values[pos])
+        return {k: out[k] for k in self.names}
 
     def contains(self, config: Mapping[str, Any]) -> bool:
         return set(config) == set(self.dims) and all(self.dims[k].contains(v) for k, v in config.items())

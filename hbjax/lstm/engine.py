@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import optim
+from .init import init_params
 from .grouping import ShapeKey, bytes_per_config, chunk, group_by_shape, shape_key
 from .model import ACTIVATIONS, LSTMRegressor
 
@@ -71,7 +72,6 @@ def config_key(seed: int, config_id: int) -> jax.Array:
 @dataclass
 class _Program:
     train: Callable
-    init_params: Callable
     steps_per_epoch: int
 
 
@@ -142,22 +142,15 @@ class LSTMEngine:
             self.traces += 1  # runs at trace time only: counts compiles
             return per_config(*args)
 
-        sample = jnp.zeros((1,) + data.x_train.shape[2:], jnp.float32)
-
-        @jax.jit
-        def init_params(ikey):
-            # one config and fold at a time: a vmapped orthogonal (QR) init deadlocked on XLA CPU
-            return model.init(ikey, sample)["params"]
-
-        return _Program(jax.jit(traced), init_params, spe)
+        return _Program(jax.jit(traced), spe)
 
     # --- states --------------------------------------------------------------------------
     def _fresh_state(self, key: ShapeKey, config_id: int):
-        prog = self.program(key)
-        n_folds = self.data(key.window).x_train.shape[0]
-        ckey = config_key(self.seed, config_id)
-        params = [prog.init_params(jax.random.fold_in(jax.random.fold_in(ckey, k), 0)) for k in range(n_folds)]
-        params = jax.tree.map(lambda *xs: jnp.stack(xs), *params)
+        data = self.data(key.window)
+        n_folds, n_features = data.x_train.shape[0], data.x_train.shape[-1]
+        params = [init_params(key, n_features, np.random.default_rng([self.seed, config_id, k]))
+                  for k in range(n_folds)]
+        params = jax.tree.map(lambda *xs: jnp.asarray(np.stack(xs)), *params)
         return params, jax.vmap(optim.init)(params)
 
     def release(self, config_ids: Sequence[int]) -> None:

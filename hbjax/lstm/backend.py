@@ -1,0 +1,162 @@
+"""``LSTMBackend``: the Hyperband backend for the stock task (any ``StockTask``).
+
+A rung's loss is the validation MSE (standardised target) averaged over walk-forward folds.
+Survivors continue from their trained weights and optimizer state (``continues = True``).
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Mapping
+
+import jax
+import numpy as np
+
+from ..scheduler import RungJob
+from ..space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
+from .engine import FoldArrays, LSTMEngine
+from .grouping import group_by_shape
+from .model import ACTIVATIONS
+from .optim import OPTIMIZERS
+
+__all__ = ["LSTMBackend", "default_space", "demo_space", "enable_compilation_cache"]
+
+SHAPE_KEYS = ("hidden", "layers", "batch_size")
+
+
+def default_space() -> Space:
+    """The reference task's space: lr 10^U(-6,-1), 16..256 units, 1..5 layers, dropout .1-.6, ..."""
+    return Space(
+        lr=LogUniform(1e-6, 1e-1),
+        hidden=IntChoice([16, 32, 64, 128, 256]),
+        layers=IntUniform(1, 5),
+        dropout=Uniform(0.1, 0.6),
+        activation=Choice(list(ACTIVATIONS)),
+        optimizer=Choice(list(OPTIMIZERS)),
+        batch_size=IntChoice([16, 32, 64, 128, 256]),
+    )
+
+
+def demo_space() -> Space:
+    """A small space whose few shapes compile quickly on a 2-core CPU (``hbjax demo``)."""
+    return Space(
+        lr=LogUniform(1e-4, 1e-1),
+        hidden=IntChoice([16, 32]),
+        layers=IntChoice([1, 2]),
+        dropout=Uniform(0.1, 0.6),
+        activation=Choice(list(ACTIVATIONS)),
+        optimizer=Choice(list(OPTIMIZERS)),
+        batch_size=IntChoice([64, 128]),
+    )
+
+
+def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | None:
+    """Persist XLA compiles on disk (``$HBJAX_CACHE_DIR`` or ~/.cache/hbjax/xla) so a rerun, a
+    resume or a second engine in the same process skips the ~5 s per-shape CPU compile."""
+    if os.environ.get("HBJAX_NO_COMPILE_CACHE"):
+        return None
+    if jax.config.jax_compilation_cache_dir:
+        return Path(jax.config.jax_compilation_cache_dir)
+    target = Path(path or os.environ.get("HBJAX_CACHE_DIR") or Path.home() / ".cache" / "hbjax" / "xla")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(target))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    return target
+
+
+def check_space(space: Space) -> None:
+    missing = [k for k in ("lr", *SHAPE_KEYS) if k not in space.dims]
+    if missing:
+        raise ValueError(f"the LSTM search space lacks {missing}; it needs lr, hidden, layers, batch_size "
+                         f"(optional: dropout, activation, optimizer, window)")
+    known = {"lr", "dropout", "activation", "optimizer", "window", *SHAPE_KEYS}
+    unknown = sorted(set(space.dims) - known)
+    if unknown:
+        raise ValueError(f"the LSTM backend does not know the hyperparameter(s) {unknown}; known: {sorted(known)}")
+    for name in ("activation", "optimizer"):
+        dim = space.dims.get(name)
+        allowed = ACTIVATIONS if name == "activation" else OPTIMIZERS
+        if dim is not None and (not isinstance(dim, Choice) or set(dim.values) - set(allowed)):
+            raise ValueError(f"{name} must be a Choice among {allowed}, got {dim!r}")
+
+
+class LSTMBackend:
+    """Trains every rung as vmapped programs of Flax LSTMs on the folds of ``task``.
+
+    ``window``: the input window when the space has no ``window`` dimension.
+    ``configs_per_program``: None = by device (wide on GPU, small on CPU), an int, or a callable
+    ``(shape_key, n) -> int``; it changes speed only, never results.
+    ``memory_limit_bytes``: cap on one program's estimated memory (splits big rungs)."""
+
+    continues = True
+
+    def __init__(self, task, *, seed: int = 0, window: int = 20, configs_per_program=None,
+                 memory_limit_bytes: int | None = None, compilation_cache: bool = True):
+        self.task = task
+        self.seed = int(seed)
+        self.window = int(window)
+        if compilation_cache:
+            enable_compilation_cache()
+        self.engine = LSTMEngine(self._fold_arrays, seed=self.seed, configs_per_program=configs_per_program,
+                                 memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
+                                 default_window=self.window)
+        self.rung_info: dict[tuple, dict] = {}  # (config_id, resource) -> extra columns
+
+    def _fold_arrays(self, window: int) -> FoldArrays:
+        w = self.task.fold_windows(window)
+        return FoldArrays(w.x_train, w.y_train, w.x_val, w.y_val)
+
+    @property
+    def compiles(self) -> int:
+        return self.engine.traces
+
+    def validate_space(self, space: Space) -> None:
+        check_space(space)
+
+    def train_rung(self, job: RungJob) -> np.ndarray:
+        val, train = self.engine.train(job.config_ids, job.configs, job.resource, job.previous_resource)
+        for cid, v, t in zip(job.config_ids, val, train):
+            self.rung_info[(cid, float(job.resource))] = {"train_loss": float(t)}
+        return val
+
+    def release(self, config_ids) -> None:
+        self.engine.release(config_ids)
+
+    def shape_groups(self, configs) -> int:
+        return len(group_by_shape(configs, self.window))
+
+    def evaluate_on_test(self, config: Mapping, resource: float, *, config_id: int = 0) -> dict:
+        """Retrain ``config`` from scratch for ``resource`` epochs on the final training rows
+        (train + validation span before the hold-out) and score it on the untouched test rows.
+        (Retrained rather than reusing fold weights: those never saw the most recent rows.)"""
+        window = int(config.get("window", self.window))
+        final = self.task.final_windows(window)
+        arrays = FoldArrays(final.x_train[None], final.y_train[None], final.x_test[None], final.y_test[None])
+        engine = LSTMEngine(lambda w: arrays, seed=self.seed, configs_per_program=1, default_window=window)
+        val, _ = engine.train([config_id], [config], resource, [0.0])
+        mse = float(val[0])
+        scale = float(np.asarray(final.target_std).reshape(-1)[0]) ** 2
+        persistence = float(np.asarray(final.persistence_mse).reshape(-1)[0])
+        return {
+            "test_mse": mse,
+            "test_mse_price": mse * scale if math.isfinite(mse) else float("nan"),
+            "persistence_test_mse": persistence,
+            "persistence_test_mse_price": persistence * scale,
+            "epochs": float(resource),
+        }
+
+
+def default_memory_limit() -> int:
+    """Bytes one program may plan for: 70% of a GPU's memory, 2 GiB on CPU."""
+    device = jax.devices()[0]
+    try:
+        stats = device.memory_stats() or {}
+    except Exception:  # noqa: BLE001 - not every backend reports memory
+        stats = {}
+    if "bytes_limit" in stats:
+        return int(0.7 * stats["bytes_limit"])
+    return 2 << 30
