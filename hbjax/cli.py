@@ -1,0 +1,393 @@
+"""Command line: ``hbjax demo | run | svc``. The one place that prints, writes files and exits.
+
+Bad input ends with one line ``error: ...`` and exit code 2, never a traceback; the trials table
+is rewritten after every rung, so an interrupted run keeps what it computed.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+log = logging.getLogger("hbjax")
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _console():
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = 160  # tables in logs and CI output stay readable
+    return console
+
+
+# --- LSTM runs ---------------------------------------------------------------------------------
+
+def _load(data: str):
+    from .data import load_csv, load_nvda
+
+    return load_nvda() if data.lower() == "nvda" else load_csv(data)
+
+
+def _space(name: str):
+    from .lstm.backend import default_space, demo_space
+
+    spaces = {"default": default_space, "demo": demo_space}
+    if name not in spaces:
+        raise UsageError(f"unknown --space {name!r}; choose one of {sorted(spaces)}")
+    return spaces[name]()
+
+
+def run_lstm(args, console) -> int:
+    import hbjax as hb
+    from .data import StockTask
+    from .lstm.backend import LSTMBackend
+
+    task = StockTask(_load(args.data), train_size=args.train_size, val_size=args.val_size,
+                     test_size=args.test_size, max_folds=args.folds, target=args.target)
+    space = _space(args.space)
+    search = hb.Hyperband(space, max_resource=args.max_resource, eta=args.eta, seed=args.seed,
+                          hyperband_iterations=args.hyperband_iterations)
+    backend = LSTMBackend(task, seed=args.seed, window=args.window, configs_per_program=args.configs_per_program)
+    backend.validate_space(space)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    import jax
+
+    console.print(f"[bold]hbjax[/] Hyperband over LSTMs on {args.data} ({jax.default_backend()}, "
+                  f"{len(jax.devices())} device(s))")
+    console.print(task.describe())
+    console.print(f"space: {space}")
+    console.print(search.describe())
+    baselines = task.baselines(args.window)
+    console.print(f"naive baselines (validation MSE, standardised, mean over folds): "
+                  f"persistence {baselines['persistence_val_mse']:.5g}, ridge {baselines['ridge_val_mse']:.5g}")
+
+    trials_csv = out / "trials.csv"
+    progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet)
+
+    def save(job, losses, state, seconds):
+        from .hyperband import make_result
+
+        make_result(state, {}, 0.0, continued=True).trials.to_csv(trials_csv)
+
+    with progress:
+        result = search.run(backend, callbacks=[progress.update, save])
+    frame = result.to_frame()
+    frame.to_csv(trials_csv, index=False)
+
+    console.print(result.summary())
+    config_epochs = result.resource_spent * len(task.folds)
+    console.print(f"compiles: {backend.compiles}; {config_epochs:g} config-epochs (x{len(task.folds)} folds) in "
+                  f"{result.seconds:.1f} s = {config_epochs / max(result.seconds, 1e-9):.2f} config-epochs/s")
+    if result.best_config is None:
+        console.print("[red]every configuration diverged[/]")
+        return 1
+    test = backend.evaluate_on_test(result.best_config, result.best_resource, config_id=result.best_config_id)
+    console.print(
+        f"held-out test ({task.test_size} days) of the best config retrained on the last "
+        f"{args.train_size + args.val_size} days: MSE {test['test_mse']:.5g} (standardised), "
+        f"{test['test_mse_price']:.5g} (price units^2)\n"
+        f"persistence on the same test days: {test['persistence_test_mse']:.5g} (standardised), "
+        f"{test['persistence_test_mse_price']:.5g} (price units^2) -> "
+        + ("the LSTM beats persistence" if test["test_mse"] < test["persistence_test_mse"]
+           else "[bold]the LSTM does NOT beat persistence[/]")
+    )
+    _write_json(out / "summary.json", {
+        "best_config": result.best_config, "best_val_mse": result.best_loss, "best_resource": result.best_resource,
+        "compiles": backend.compiles, "seconds": result.seconds, "config_epochs": config_epochs,
+        "baselines": baselines, "test": test, "max_resource": args.max_resource, "eta": args.eta, "seed": args.seed,
+    })
+    console.print(f"trials: {trials_csv}; summary: {out / 'summary.json'}")
+    return 0
+
+
+def _write_json(path: Path, obj) -> None:
+    import json
+
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(clean(obj), indent=2, default=float))
+    tmp.replace(path)
+
+
+class RungProgress:
+    """A rich progress bar over the rungs of the run (configs, resource, best loss, ETA), and a log
+    line per rung. Quiet when asked or when output is not a terminal (then only log lines)."""
+
+    def __init__(self, plan, iterations: int, console, *, quiet: bool):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.total = iterations * sum(len(b.rungs) for b in plan)
+        self.best = math.inf
+        self.console = console
+        self.quiet = quiet
+        self.live = console.is_terminal and not quiet
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} rungs"),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not self.live)
+        self.task = self.progress.add_task("starting", total=self.total)
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def update(self, job, losses, state, seconds):
+        finite = [x for x in losses if math.isfinite(x)]
+        if finite:
+            self.best = min(self.best, min(finite))
+        line = (f"iter {job.iteration} bracket s={job.bracket} rung {job.rung}: {len(job.config_ids)} configs -> "
+                f"{job.resource:.4g} epochs, rung best {min(finite) if finite else float('nan'):.5g}, "
+                f"best so far {self.best:.5g}, {seconds:.1f} s, {len(job.config_ids) / max(seconds, 1e-9):.2f} configs/s")
+        log.info(line)
+        self.progress.update(self.task, advance=1, description=f"s={job.bracket} rung {job.rung} best {self.best:.4g}")
+        if not self.quiet:
+            self.console.print(line)
+
+
+# --- scikit-learn walkthrough -----------------------------------------------------------------
+
+def run_svc(args, console) -> int:
+    from .sklearn_backend import svc_walkthrough
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    svc_walkthrough(dataset=args.dataset, max_resource=args.max_resource, eta=args.eta, seed=args.seed,
+                    cv=args.cv, out_csv=out, log=console.print)
+    console.print(f"trials: {out}")
+    return 0
+
+
+# --- method comparison at equal budget ----------------------------------------------------------
+
+def run_compare(args, console) -> int:
+    from .strategies import STRATEGIES, compare, summarize
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in STRATEGIES]
+    if unknown:
+        raise UsageError(f"unknown method(s) {unknown}; choose from {', '.join(STRATEGIES)}")
+    seeds = list(range(args.seeds))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    baselines = {}
+    if args.task == "svc":
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+        from sklearn.svm import SVC
+
+        from .sklearn_backend import SklearnBackend, as_space
+
+        X, y = load_digits(return_X_y=True)
+        X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.25, stratify=y, random_state=0)
+        space = as_space({"C": [0.1, 1, 10, 100], "gamma": ["scale", "auto", 0.1, 1, 10]})
+
+        def make_backend(seed):
+            return SklearnBackend(SVC(), X_train, y_train, max_resource=args.max_resource, cv=3, random_state=seed)
+
+        def evaluate(backend, result):
+            if result.best_config is None:
+                return {"test_accuracy": float("nan")}
+            model = SVC(**result.best_config).fit(X_train, y_train)
+            return {"test_accuracy": float(model.score(X_test, y_test))}
+
+        unit = "resource units (1/R of the training set each)"
+    else:
+        from .data import StockTask
+        from .lstm.backend import LSTMBackend
+
+        task = StockTask(_load(args.data), max_folds=args.folds, target=args.target)
+        space = _space(args.space)
+        baselines = task.baselines(args.window)
+
+        def make_backend(seed):
+            return LSTMBackend(task, seed=seed, window=args.window)
+
+        def evaluate(backend, result):
+            if result.best_config is None:
+                return {"test_mse": float("nan")}
+            test = backend.evaluate_on_test(result.best_config, result.best_resource, config_id=result.best_config_id)
+            return {"test_mse": test["test_mse"], "test_mse_price": test["test_mse_price"]}
+
+        unit = f"config-epochs (per fold; {len(task.folds)} fold(s))"
+    console.print(f"comparing {', '.join(methods)} on {args.task} over seeds {seeds}, "
+                  f"budget {args.budget:g} {unit}, R={args.max_resource:g}, eta={args.eta}")
+
+    def progress(job, losses, state, seconds):
+        if not args.quiet:
+            console.print(f"  {len(job.config_ids)} configs -> {job.resource:.4g}: {seconds:.1f} s")
+
+    raw = compare(methods, make_backend, space, budget=args.budget, seeds=seeds, max_resource=args.max_resource,
+                  eta=args.eta, evaluate=evaluate, callbacks=[progress])
+    summary = summarize(raw)
+    raw.to_csv(out / "compare_raw.csv", index=False)
+    summary.to_csv(out / "compare_summary.csv", index=False)
+    _print_summary(console, summary, baselines)
+    try:
+        from .plots import plot_comparison
+
+        fig = plot_comparison(raw, baselines={k: v for k, v in {
+            "persistence (val)": baselines.get("persistence_val_mse"),
+            "ridge (val)": baselines.get("ridge_val_mse")}.items() if v is not None})
+        fig.savefig(out / "compare.png", dpi=120)
+    except ImportError as err:
+        console.print(f"(no plot: {err})")
+    _write_json(out / "baselines.json", baselines)
+    console.print(f"results: {out / 'compare_summary.csv'}, {out / 'compare_raw.csv'}")
+    return 0
+
+
+def _print_summary(console, summary, baselines) -> None:
+    from rich.table import Table
+
+    table = Table(title="mean +- 95% interval over seeds")
+    cols = [c[:-5] for c in summary.columns if c.endswith("_mean")]
+    table.add_column("method")
+    for c in cols:
+        table.add_column(c)
+    for _, row in summary.iterrows():
+        table.add_row(str(row["method"]), *(f"{row[c + '_mean']:.5g} +- {row.get(c + '_ci95', float('nan')):.2g}" for c in cols))
+    for name in ("persistence", "ridge"):
+        if f"{name}_val_mse" in baselines:
+            cells = {"best_loss": f"{baselines[f'{name}_val_mse']:.5g}", "test_mse": f"{baselines[f'{name}_test_mse']:.5g}"}
+            table.add_row(f"[italic]{name} baseline[/]", *(cells.get(c, "-") for c in cols))
+    console.print(table)
+
+
+# --- argument parsing ---------------------------------------------------------------------------
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    return int(value) if value.is_integer() else value
+
+
+def _eta(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"eta must be an integer >= 2, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"eta must be an integer >= 2, got {text!r}")
+    return value
+
+
+def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:
+    p.add_argument("--data", default="nvda", help="'nvda' (bundled NVDA daily prices) or a path to an OHLCV CSV")
+    p.add_argument("--max-resource", "-R", type=_number, default=9 if demo else 100, help="R: max epochs per config")
+    p.add_argument("--eta", type=_eta, default=3, help="reduction factor (integer >= 2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hyperband-iterations", type=_positive_int, default=1, help="repeat all brackets k times")
+    p.add_argument("--space", default="demo" if demo else "default", help="'demo' (small, CPU-friendly) or 'default'")
+    p.add_argument("--window", type=_positive_int, default=20, help="input window in days")
+    p.add_argument("--folds", type=_positive_int, default=None, help="use only the most recent N walk-forward folds")
+    p.add_argument("--train-size", type=_positive_int, default=3000)
+    p.add_argument("--val-size", type=_positive_int, default=500)
+    p.add_argument("--test-size", type=_positive_int, default=800)
+    p.add_argument("--target", choices=["close", "return"], default="close", help="next-day close or log return")
+    p.add_argument("--configs-per-program", type=_positive_int, default=None,
+                   help="configs per vmapped program (default: by device; never changes results)")
+    p.add_argument("--out", default="hbjax-runs/demo" if demo else "hbjax-runs/run", help="output directory")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hbjax", description="Vectorised Hyperband (JAX) and its scikit-learn fallback")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="Hyperband over LSTMs on NVDA, small CPU-sized default (R=9, eta=3)")
+    _add_lstm_args(demo, demo=True)
+    run = sub.add_parser("run", help="the full task: Hyperband over LSTMs (default R=100, eta=3), any OHLCV CSV")
+    _add_lstm_args(run, demo=False)
+    svc = sub.add_parser("svc", help="scikit-learn fallback: SVC over C x gamma, R=81, eta=3, vs HalvingGridSearchCV")
+    svc.add_argument("--dataset", choices=["digits", "breast_cancer"], default="digits")
+    svc.add_argument("--max-resource", "-R", type=_positive_int, default=81)
+    svc.add_argument("--eta", type=_eta, default=3)
+    svc.add_argument("--seed", type=int, default=0)
+    svc.add_argument("--cv", type=_positive_int, default=3)
+    svc.add_argument("--out", default="hbjax-runs/svc/trials.csv", help="CSV of the Hyperband trials")
+    cmp = sub.add_parser("compare", help="Hyperband vs random, grid, BO, GA, SH, BOHB at equal budget over seeds")
+    cmp.add_argument("--task", choices=["lstm", "svc"], default="lstm")
+    cmp.add_argument("--methods", default="hyperband,random,bo,ga,bohb", help="comma-separated strategy names")
+    cmp.add_argument("--seeds", type=_positive_int, default=3, help="number of seeds (0..N-1)")
+    cmp.add_argument("--budget", type=_number, default=None,
+                     help="resource per method and seed (default: 2 Hyperband iterations' worth: 138 for R=9)")
+    cmp.add_argument("--max-resource", "-R", type=_number, default=None, help="R (default 9 for lstm, 81 for svc)")
+    cmp.add_argument("--eta", type=_eta, default=3)
+    cmp.add_argument("--data", default="nvda")
+    cmp.add_argument("--space", default="demo")
+    cmp.add_argument("--window", type=_positive_int, default=20)
+    cmp.add_argument("--folds", type=_positive_int, default=1, help="most recent N walk-forward folds (lstm)")
+    cmp.add_argument("--target", choices=["close", "return"], default="close")
+    cmp.add_argument("--out", default="hbjax-runs/compare")
+    cmp.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def _compare_defaults(args) -> None:
+    if args.max_resource is None:
+        args.max_resource = 81 if args.task == "svc" else 9
+    if args.budget is None:
+        from .brackets import hyperband_plan
+
+        plan = hyperband_plan(args.max_resource, args.eta)
+        per_iteration = sum(sum(r.n_configs * (r.resource - (b.rungs[r.index - 1].resource if r.index else 0))
+                                for r in b.rungs) for b in plan)
+        args.budget = 2 * per_iteration
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    console = _console()
+    warnings.filterwarnings("once", category=UserWarning)  # a shrunk bracket is said once, not per seed
+    from .data import DataError
+
+    try:
+        t0 = time.perf_counter()
+        if args.command == "compare":
+            _compare_defaults(args)
+        commands = {"demo": run_lstm, "run": run_lstm, "svc": run_svc, "compare": run_compare}
+        code = commands[args.command](args, console)
+        console.print(f"done in {time.perf_counter() - t0:.1f} s")
+        return code
+    except (ValueError, TypeError, DataError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the trials of finished rungs are in the output directory", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,373 @@
+"""Plots of a Hyperband run (matplotlib is an optional extra: ``pip install hbjax[plots]``).
+
+Figures are built on ``matplotlib.figure.Figure`` directly (no GUI backend, no pyplot state) unless
+pyplot is already imported, so everything works headless / under ``matplotlib.use("Agg")``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["prune_points", "plot_losses", "plot_brackets", "plot_comparison", "write_report"]
+
+
+def _mpl():
+    try:
+        import matplotlib
+    except ImportError as err:
+        raise ImportError("plots need matplotlib: pip install hbjax[plots]") from err
+    return matplotlib
+
+
+def _new_axes(ax, figsize=(8, 5)):
+    if ax is not None:
+        return ax.figure, ax
+    _mpl()
+    if "matplotlib.pyplot" in sys.modules:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.add_subplot()
+
+
+def _bracket_colours(brackets) -> dict:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return {b: cmap(i % 10) for i, b in enumerate(sorted(set(brackets), reverse=True))}
+
+
+def _check_trials(frame: pd.DataFrame) -> pd.DataFrame:
+    need = {"config_id", "bracket", "rung", "resource", "loss"}
+    missing = need - set(frame.columns)
+    if missing:
+        raise ValueError(f"the trials table lacks columns {sorted(missing)} (expected hbjax trials.csv)")
+    frame = frame.copy()
+    if "iteration" not in frame.columns:
+        frame["iteration"] = 0
+    frame["loss"] = pd.to_numeric(frame["loss"], errors="coerce").astype(float)
+    return frame
+
+
+def prune_points(frame: pd.DataFrame) -> pd.DataFrame:
+    """Where each config stopped: its last row (largest rung), one row per config, with ``kind``:
+
+    * ``finished``: reached the top rung of its bracket (rung == bracket s);
+    * ``diverged``: its last loss is NaN/inf (never promoted after that);
+    * ``pruned``: not promoted at its last rung;
+    * ``running``: promoted at its last rung but no later row yet (an interrupted run)."""
+    frame = _check_trials(frame)
+    last = frame.sort_values(["config_id", "rung", "resource"]).groupby("config_id", sort=True).tail(1)
+    kinds = []
+    for row in last.itertuples():
+        if not math.isfinite(row.loss):
+            kinds.append("diverged")
+        elif row.rung >= row.bracket:
+            kinds.append("finished")
+        elif bool(getattr(row, "promoted", False)):
+            kinds.append("running")
+        else:
+            kinds.append("pruned")
+    out = last[["config_id", "iteration", "bracket", "rung", "resource", "loss"]].reset_index(drop=True)
+    out["kind"] = kinds
+    return out
+
+
+_MARKERS = {"pruned": dict(marker="x", markersize=7, mew=1.6),
+            "finished": dict(marker="*", markersize=13, mec="black", mew=0.6),
+            "diverged": dict(marker="^", markersize=8, mec="black", mew=0.8, clip_on=False),
+            "running": dict(marker="o", markersize=6, mfc="none", mew=1.2)}
+
+
+def plot_losses(trials_frame: pd.DataFrame, ax=None, *, title: str | None = None):
+    """Loss vs resource of every config (one line per config, one colour per bracket); ``x`` where a
+    config was pruned, a star for the finishers of each bracket, a triangle at the top edge for
+    diverged (NaN/inf) losses. Log y when the losses span more than two decades. -> Figure.
+
+    Marker artists carry ``gid`` ``'pruned'``, ``'finished'``, ``'diverged'`` or ``'running'``."""
+    frame = _check_trials(trials_frame)
+    fig, ax = _new_axes(ax)
+    colours = _bracket_colours(frame["bracket"])
+    finite = frame["loss"][np.isfinite(frame["loss"])]
+    log_y = bool(len(finite)) and finite.min() > 0 and finite.max() / finite.min() > 100
+    if len(finite):
+        lo, hi = float(finite.min()), float(finite.max())
+        top = hi * 2.0 if log_y else hi + 0.08 * max(hi - lo, abs(hi) * 0.1, 1e-12)
+        bottom = lo / 1.5 if log_y else lo - 0.05 * max(hi - lo, abs(lo) * 0.1, 1e-12)
+    else:
+        bottom, top = 0.0, 1.0
+    for (cid,), rows in frame.sort_values(["config_id", "resource"]).groupby(["config_id"], sort=True):
+        ok = np.isfinite(rows["loss"].to_numpy())
+        ax.plot(rows["resource"].to_numpy()[ok], rows["loss"].to_numpy()[ok], "-", lw=0.9, alpha=0.55,
+                color=colours[rows["bracket"].iloc[0]], gid=f"config-{cid}")
+    stops = prune_points(frame)
+    diverged_rows = frame[~np.isfinite(frame["loss"])]
+    for bracket, colour in colours.items():
+        for kind in ("pruned", "finished", "running"):
+            pts = stops[(stops["bracket"] == bracket) & (stops["kind"] == kind)]
+            if len(pts):
+                style = dict(_MARKERS[kind])
+                if kind != "finished":
+                    style.setdefault("mec", colour)
+                ax.plot(pts["resource"], pts["loss"], ls="none", color=colour, gid=kind, **style)
+        div = diverged_rows[diverged_rows["bracket"] == bracket]
+        if len(div):
+            ax.plot(div["resource"], np.full(len(div), top), ls="none", color=colour, gid="diverged",
+                    **_MARKERS["diverged"])
+    resources = frame["resource"].to_numpy(dtype=float)
+    if len(resources) and resources.min() > 0 and resources.max() / resources.min() >= 5:
+        ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_ylim(bottom, top)
+    ax.set_xlabel("resource (epochs)")
+    ax.set_ylabel("validation loss")
+    ax.set_title(title or "Hyperband: loss of every config per rung")
+    ax.grid(True, which="major", alpha=0.3)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=c, lw=2, label=f"bracket s={b}") for b, c in colours.items()]
+    handles += [Line2D([], [], ls="none", color="grey", label=label, **_MARKERS[k])
+                for k, label in (("pruned", "pruned (stopped)"), ("finished", "finished (top rung)"),
+                                 ("diverged", "diverged (NaN/inf)"), ("running", "still running"))
+                if (stops["kind"] == k).any() or (k == "diverged" and len(diverged_rows))]
+    ax.legend(handles=handles, fontsize=8, loc="best")
+    return fig
+
+
+def _bracket_table(plan_or_frame) -> pd.DataFrame:
+    """Rows (iteration, bracket, rung, n_configs, resource)."""
+    if isinstance(plan_or_frame, pd.DataFrame):
+        frame = _check_trials(plan_or_frame)
+        return (frame.groupby(["iteration", "bracket", "rung"], sort=True)
+                .agg(n_configs=("config_id", "nunique"), resource=("resource", "first")).reset_index())
+    rows = []
+    for b in plan_or_frame:
+        for r in b.rungs:
+            rows.append({"iteration": 0, "bracket": b.s, "rung": r.index, "n_configs": r.n_configs,
+                         "resource": float(r.resource)})
+    return pd.DataFrame(rows)
+
+
+def plot_brackets(plan_or_frame, ax=None):
+    """Bracket diagram: for each bracket, configs per rung vs the rung's resource (stairs, log
+    axes), annotated with the counts. Accepts a plan (``Hyperband.plan``) or a trials frame."""
+    table = _bracket_table(plan_or_frame)
+    fig, ax = _new_axes(ax)
+    colours = _bracket_colours(table["bracket"]) if len(table) else {}
+    for (it, s), rows in table.groupby(["iteration", "bracket"], sort=False):
+        rows = rows.sort_values("rung")
+        x, n = rows["resource"].to_numpy(float), rows["n_configs"].to_numpy(float)
+        budget = float((x * n).sum())
+        label = f"s={s}: {int(n[0])} configs, budget {budget:g}" + (f" (iter {it})" if it else "")
+        ax.step(x, n, where="post", color=colours[s], lw=2, ls="-" if it == 0 else "--", label=label)
+        ax.plot(x, n, "o", color=colours[s])
+        for xi, ni in zip(x, n):
+            ax.annotate(f"{int(ni)}", (xi, ni), textcoords="offset points", xytext=(4, 4), fontsize=8,
+                        color=colours[s])
+    if len(table):
+        ax.set_xscale("log")
+        if table["n_configs"].max() > 10 * max(table["n_configs"].min(), 1):
+            ax.set_yscale("log")
+    ax.set_xlabel("resource per config (epochs)")
+    ax.set_ylabel("configs in the rung")
+    ax.set_title("Hyperband brackets: configs per rung")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _t_half(values: np.ndarray, confidence: float = 0.95) -> float:
+    values = values[np.isfinite(values)]
+    n = len(values)
+    if n < 2:
+        return math.nan
+    try:
+        from scipy import stats
+
+        q = float(stats.t.ppf(0.5 + confidence / 2, n - 1))
+    except ImportError:
+        q = 1.96
+    return q * float(values.std(ddof=1)) / math.sqrt(n)
+
+
+def _comparison_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """-> columns method, x, mean, half (one row per method and budget)."""
+    cols = set(frame.columns)
+    if "method" not in cols:
+        raise ValueError("plot_comparison needs a 'method' column (the output of hbjax.strategies.compare)")
+    if "best_loss_mean" in cols:  # summarize() output
+        x = "budget" if "budget" in cols else "resource_spent_mean"
+        half = next((c for c in frame.columns if c.startswith("best_loss_ci")), None)
+        return pd.DataFrame({"method": frame["method"], "x": frame[x], "mean": frame["best_loss_mean"],
+                             "half": frame[half] if half else np.nan})
+    if "best_loss" not in cols:
+        raise ValueError("plot_comparison needs best_loss (raw compare() frame) or best_loss_mean (summarize())")
+    by = "budget" if "budget" in cols else None
+    rows = []
+    for keys, group in frame.groupby(["method", by] if by else ["method"], sort=False):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        loss = group["best_loss"].to_numpy(float)
+        finite = loss[np.isfinite(loss)]
+        x = keys[1] if by else float(group["resource_spent"].mean())
+        rows.append({"method": keys[0], "x": x, "mean": float(finite.mean()) if len(finite) else math.nan,
+                     "half": _t_half(loss)})
+    return pd.DataFrame(rows)
+
+
+def plot_comparison(frame: pd.DataFrame, ax=None, *, baselines: Mapping[str, float] | None = None):
+    """Best loss vs budget, one line per method with a 95% band over seeds (a point with an error
+    bar when a method has a single budget); horizontal lines for ``baselines`` (e.g.
+    ``{"persistence": 0.0427}``). Accepts ``compare()``'s raw frame (``method, seed, best_loss,
+    resource_spent``, optional ``budget``) or ``summarize()``'s. -> Figure."""
+    table = _comparison_table(frame)
+    fig, ax = _new_axes(ax)
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    for i, (method, rows) in enumerate(table.groupby("method", sort=False)):
+        rows = rows.sort_values("x")
+        x, m, h = (rows[c].to_numpy(float) for c in ("x", "mean", "half"))
+        colour = cmap(i % 10)
+        if len(rows) > 1:
+            ax.plot(x, m, "o-", color=colour, label=method)
+            ok = np.isfinite(h)
+            if ok.any():
+                ax.fill_between(x[ok], (m - h)[ok], (m + h)[ok], color=colour, alpha=0.2, lw=0)
+        else:
+            ax.errorbar(x, m, yerr=np.where(np.isfinite(h), h, 0.0), fmt="o", color=colour, capsize=4, label=method)
+    for j, (name, value) in enumerate((baselines or {}).items()):
+        if value is not None and math.isfinite(value):
+            ax.axhline(value, color="black", ls=["--", ":", "-."][j % 3], lw=1, label=f"{name} ({value:.4g})")
+    values = table["mean"].to_numpy(float)
+    values = np.concatenate([values, [v for v in (baselines or {}).values() if v is not None]])
+    values = values[np.isfinite(values)]
+    if len(values) and values.min() > 0 and values.max() / values.min() > 100:
+        ax.set_yscale("log")
+    xs = table["x"].to_numpy(float)
+    if len(xs) and xs.min() > 0 and xs.max() / xs.min() >= 10:
+        ax.set_xscale("log")
+    ax.set_xlabel("budget spent (config-epochs)")
+    ax.set_ylabel("best validation loss (mean, 95% interval over seeds)")
+    ax.set_title("Search strategies: best loss vs budget")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+# --- report ------------------------------------------------------------------------------------------
+
+def _fmt(v) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.5g}" if math.isfinite(v) else str(v)
+    return str(v)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def write_report(run_dir) -> list[Path]:
+    """Write ``losses.png``, ``brackets.png`` and ``report.md`` into ``run_dir`` from its
+    ``trials.csv`` (and ``summary.json`` / ``run.json`` when present). -> the written paths."""
+    run_dir = Path(run_dir)
+    trials_path = run_dir / "trials.csv"
+    if not trials_path.exists():
+        raise FileNotFoundError(f"{trials_path} not found: not an hbjax run directory")
+    frame = _check_trials(pd.read_csv(trials_path))
+    if frame.empty:
+        raise ValueError(f"{trials_path} has no trials yet")
+    summary = _read_json(run_dir / "summary.json") or {}
+    run = _read_json(run_dir / "run.json") or {}
+
+    losses_png, brackets_png, report_md = run_dir / "losses.png", run_dir / "brackets.png", run_dir / "report.md"
+    fig = plot_losses(frame)
+    fig.savefig(losses_png, dpi=120, bbox_inches="tight")
+    _close(fig)
+    fig = plot_brackets(frame)
+    fig.savefig(brackets_png, dpi=120, bbox_inches="tight")
+    _close(fig)
+
+    stops = prune_points(frame)
+    finite = frame[np.isfinite(frame["loss"])]
+    lines = [f"# hbjax run report: `{run_dir.name}`", ""]
+    meta = run.get("meta") or {}
+    if meta:
+        lines += ["Settings: " + ", ".join(f"{k}={_fmt(v)}" for k, v in meta.items()), ""]
+    if not run.get("finished", True):
+        lines += ["**The run is not finished** (checkpoint after an interrupted rung; resume it).", ""]
+    best_cfg = summary.get("best_config")
+    if best_cfg is None and len(finite):
+        best_row = finite.sort_values(["loss", "resource"], ascending=[True, False]).iloc[0]
+        params = [c for c in frame.columns if c not in
+                  ("config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted", "diverged",
+                   "seconds", "train_loss")]
+        best_cfg = {p: best_row[p] for p in params}
+        best_val = float(best_row["loss"])
+    else:
+        best_val = summary.get("best_val_mse", float(finite["loss"].min()) if len(finite) else None)
+    lines += ["## Best configuration", ""]
+    if best_cfg:
+        lines += ["| hyperparameter | value |", "|---|---|"] + [f"| {k} | {_fmt(v)} |" for k, v in best_cfg.items()]
+    else:
+        lines.append("Every configuration diverged.")
+    lines.append("")
+    base = summary.get("baselines") or {}
+    test = summary.get("test") or {}
+    lines += ["## Best config vs naive baselines (MSE, standardised target)", "",
+              "| model | validation MSE | test MSE |", "|---|---|---|",
+              f"| best LSTM | {_fmt(best_val)} | {_fmt(test.get('test_mse'))} |",
+              f"| persistence (tomorrow = today) | {_fmt(base.get('persistence_val_mse'))} | "
+              f"{_fmt(test.get('persistence_test_mse'))} |",
+              f"| ridge | {_fmt(base.get('ridge_val_mse'))} | {_fmt(test.get('ridge_test_mse'))} |", ""]
+    if not summary:
+        lines += ["(no summary.json: baselines and test scores are not available for this run)", ""]
+    elif test.get("test_mse") is not None and test.get("persistence_test_mse") is not None:
+        beats = test["test_mse"] < test["persistence_test_mse"]
+        lines += [f"On the held-out test days the best LSTM {'beats' if beats else '**does not beat**'} persistence.", ""]
+
+    lines += ["## Brackets", "", "| iteration | bracket s | rungs (configs x epochs) | configs | pruned | finished | "
+              "diverged | best loss |", "|---|---|---|---|---|---|---|---|"]
+    table = _bracket_table(frame).sort_values(["iteration", "bracket", "rung"], ascending=[True, False, True])
+    for (it, s), rows in table.groupby(["iteration", "bracket"], sort=False):
+        rungs = ", ".join(f"{int(n)}x{r:g}" for n, r in zip(rows["n_configs"], rows["resource"]))
+        st = stops[(stops["iteration"] == it) & (stops["bracket"] == s)]
+        b_loss = finite[(finite["iteration"] == it) & (finite["bracket"] == s)]["loss"]
+        lines.append(f"| {it} | {s} | {rungs} | {len(st)} | {(st['kind'] == 'pruned').sum()} | "
+                     f"{(st['kind'] == 'finished').sum()} | {(st['kind'] == 'diverged').sum()} | "
+                     f"{_fmt(float(b_loss.min())) if len(b_loss) else 'n/a'} |")
+    lines.append("")
+    spent = 0.0
+    for _, rows in frame.sort_values(["config_id", "rung"]).groupby("config_id"):
+        spent += float(rows["resource"].max())  # survivors continue: a config costs its last resource
+    lines += ["## Cost", "",
+              f"- config-epochs: {_fmt(summary.get('config_epochs', spent))}"
+              + ("" if "config_epochs" in summary else " (per fold)"),
+              f"- trial rows: {len(frame)}, configs: {frame['config_id'].nunique()}",
+              f"- wall time: {_fmt(summary.get('seconds', run.get('elapsed_seconds')))} s",
+              f"- compiles: {_fmt(summary.get('compiles'))}", "",
+              "## Plots", "", f"![losses]({losses_png.name})", "", f"![brackets]({brackets_png.name})", ""]
+    report_md.write_text("\n".join(lines))
+    return [losses_png, brackets_png, report_md]
+
+
+def _close(fig) -> None:
+    if "matplotlib.pyplot" in sys.modules:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)

@@ -1,0 +1,75 @@
+"""Search strategies under one budget, for comparing Hyperband with its alternatives.
+
+Every strategy is a class with a keyword-only constructor (checked up front, ``ValueError`` on a
+bad value) and ``run(backend, *, budget, callbacks=()) -> Result``: the same
+:class:`~hbjax.results.Result` as :class:`~hbjax.hyperband.Hyperband`, one trial row per evaluation.
+Every strategy trains through ``backend.train_rung(RungJob)``, one job per batch / generation /
+rung, so any backend works unchanged. ``budget`` is in resource units (config-epochs for the LSTM
+backend; see :func:`~hbjax.strategies.base.budget_of`); ``resource_spent <= budget`` always.
+
+=========== ===============================================================================
+name        strategy
+=========== ===============================================================================
+hyperband   :class:`HyperbandStrategy`: Hyperband iterations repeated within the budget
+sh          :class:`SuccessiveHalvingStrategy`: successive-halving brackets repeated
+bohb        :class:`BOHB`: Hyperband + TPE-style density model (Falkner et al. 2018)
+random      :class:`RandomSearch`: random configs at full resource
+grid        :class:`GridSearch`: shuffled grid of a finite space at full resource
+bo          :class:`BayesianOptimization`: GP + expected improvement, batched (kriging believer)
+ga          :class:`GeneticAlgorithm`: tournament / uniform crossover / mutation / elitism
+=========== ===============================================================================
+
+No JAX is imported here (the scikit-learn fallback runs without it).
+"""
+from __future__ import annotations
+
+import inspect
+
+from .base import SearchState, budget_of
+from .bayesopt import BayesianOptimization
+from .bohb import BOHB
+from .bracketed import HyperbandStrategy, SuccessiveHalvingStrategy, bracket_cost, run_within_budget
+from .compare import compare, summarize
+from .encoding import Codec
+from .genetic import GeneticAlgorithm
+from .random_search import GridSearch, RandomSearch
+
+__all__ = [
+    "STRATEGIES", "make_strategy", "compare", "summarize", "budget_of", "bracket_cost", "run_within_budget",
+    "HyperbandStrategy", "SuccessiveHalvingStrategy", "BOHB", "RandomSearch", "GridSearch",
+    "BayesianOptimization", "GeneticAlgorithm", "SearchState", "Codec",
+]
+
+STRATEGIES = {
+    "hyperband": HyperbandStrategy,
+    "random": RandomSearch,
+    "grid": GridSearch,
+    "bo": BayesianOptimization,
+    "ga": GeneticAlgorithm,
+    "sh": SuccessiveHalvingStrategy,
+    "bohb": BOHB,
+}
+
+
+def _options(cls) -> list[str]:
+    params = inspect.signature(cls.__init__).parameters
+    return [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+def make_strategy(name: str, space, *, max_resource, eta: int = 3, seed: int = 0, **kw):
+    """``STRATEGIES[name](space, max_resource=..., seed=..., [eta=...,] **kw)``; ``eta`` goes only to the
+    strategies that have one (hyperband, sh, bohb)."""
+    if not isinstance(name, str) or name.lower() not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
+    cls = STRATEGIES[name.lower()]
+    accepted = _options(cls)
+    unknown = sorted(set(kw) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"strategy {name!r} has no option(s) {unknown}; its options: "
+            f"{', '.join(a for a in accepted if a not in ('max_resource', 'seed', 'eta'))}"
+        )
+    args = dict(kw, max_resource=max_resource, seed=seed)
+    if "eta" in accepted:
+        args["eta"] = eta
+    return cls(space, **args)

@@ -1,0 +1,293 @@
+"""Checkpoint / resume: exact JSON round trips, npz states, corrupted dirs, and SIGKILL + resume."""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hbjax as hb
+from hbjax import scheduler as sched
+from hbjax.checkpoint import (CheckpointError, RunDirectory, backend_states_from_npz, backend_states_to_npz,
+                              read_run_meta, run_with_checkpoints, state_from_json, state_to_json)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MIXED_SPACE = hb.Space(
+    lr=hb.LogUniform(1e-4, 1e-1),
+    dropout=hb.Uniform(0.1, 0.6),
+    layers=hb.IntUniform(1, 3),
+    hidden=hb.IntChoice([8, 16]),
+    kernel=hb.Choice(["rbf", 0.5, 3, None, True]),
+)
+
+
+def _same_state(a, b):
+    """Dataclass equality, except that NaN losses compare equal to NaN."""
+    nan = lambda s: s.__class__(**{**s.__dict__, "history": tuple(  # noqa: E731
+        o._replace(loss=-12345.0) if math.isnan(o.loss) else o for o in s.history)})
+    assert nan(a) == nan(b)
+    assert [math.isnan(o.loss) for o in a.history] == [math.isnan(o.loss) for o in b.history]
+
+
+def _mid_run_state():
+    state = sched.hyperband(MIXED_SPACE, 9, 3, seed=4, iterations=2)
+    job, state = sched.ask(state)
+    losses = np.linspace(0.1, 0.9, len(job.config_ids))
+    losses[0], losses[1], losses[2] = np.nan, np.inf, -np.inf
+    state = sched.tell(state, job, losses)
+    _, state = sched.ask(state)  # leaves a pending job
+    return state
+
+
+def test_state_json_round_trip_is_exact():
+    state = _mid_run_state()
+    assert state.pending is not None and state.active is not None
+    d = state_to_json(state)
+    text = json.dumps(d, allow_nan=False)  # strict JSON: no NaN/Infinity tokens
+    back = state_from_json(json.loads(text))
+    _same_state(back, state)
+    assert back.space == MIXED_SPACE and back.plan == state.plan
+    kinds = {k: type(v) for c in back.configs for k, v in c.items()}
+    assert kinds["lr"] is float and kinds["layers"] is int and kinds["hidden"] is int
+    assert {type(c["kernel"]) for c in back.configs} <= {str, float, int, type(None), bool}
+    assert [c["kernel"] for c in back.configs] == [c["kernel"] for c in state.configs]
+    assert [type(c["kernel"]) for c in back.configs] == [type(c["kernel"]) for c in state.configs]
+    assert math.isinf(back.history[1].loss) and back.history[2].loss == -math.inf
+    # and the resumed scheduler behaves identically
+    job_a, _ = sched.ask(state)
+    job_b, _ = sched.ask(back)
+    assert job_a == job_b
+
+
+def test_state_round_trip_of_fresh_and_finished_states():
+    state = sched.successive_halving(hb.Space(c=hb.Choice(["a", "b", "c"])), 3, 9, 3, seed=1)
+    _same_state(state_from_json(state_to_json(state)), state)
+    while not sched.done(state):
+        job, state = sched.ask(state)
+        state = sched.tell(state, job, [1.0] * len(job.config_ids))
+    _same_state(state_from_json(json.loads(json.dumps(state_to_json(state)))), state)
+
+
+def test_npz_round_trip_keeps_dtype_and_structure(tmp_path):
+    import jax.numpy as jnp
+
+    tree = lambda cid: ({"w": jnp.zeros((2, 3), jnp.float32), "b": [jnp.zeros(3, jnp.float32)]},  # noqa: E731
+                        (jnp.zeros((), jnp.int32), ()))
+    states = {3: ({"w": jnp.arange(6, dtype=jnp.float32).reshape(2, 3), "b": [jnp.ones(3)]},
+                  (jnp.asarray(7, jnp.int32), ())),
+              11: ({"w": -jnp.ones((2, 3)), "b": [jnp.full(3, 2.5)]}, (jnp.asarray(1, jnp.int32), ()))}
+    path = backend_states_to_npz(tmp_path / "s.npz", states)
+    with np.load(path, allow_pickle=False) as npz:
+        assert all(k.startswith(("c3/", "c11/")) for k in npz.files)
+    back = backend_states_from_npz(path, tree)
+    assert sorted(back) == [3, 11]
+    import jax
+
+    for cid in states:
+        assert jax.tree.structure(back[cid]) == jax.tree.structure(states[cid])
+        for a, b in zip(jax.tree.leaves(back[cid]), jax.tree.leaves(states[cid])):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(CheckpointError, match="lacks"):
+        backend_states_from_npz(path, lambda cid: {"other": jnp.zeros(1)})
+    with pytest.raises(CheckpointError, match="expected"):
+        backend_states_from_npz(path, lambda cid: ({"w": jnp.zeros((3, 3)), "b": [jnp.zeros(3)]},
+                                                   (jnp.zeros((), jnp.int32), ())))
+
+
+class _ToyBackend:
+    """A deterministic stateless backend: loss depends on the config and the resource."""
+
+    def train_rung(self, job):
+        return np.array([(c["x"] - 0.3) ** 2 + 1.0 / (1 + r) for c, r in zip(job.configs, [job.resource] * len(job.configs))])
+
+
+def test_run_directory_save_load_and_resume_in_process(tmp_path):
+    space = hb.Space(x=hb.Uniform(0.0, 1.0))
+    search = hb.Hyperband(space, max_resource=27, eta=3, seed=2)
+    plain = search.run(_ToyBackend())
+
+    class Stop(Exception):
+        pass
+
+    calls = []
+
+    def stop_after_three(job, losses, state, seconds):
+        calls.append(job)
+        if len(calls) == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_with_checkpoints(search, _ToyBackend(), tmp_path / "run", meta={"R": 27}, callbacks=[stop_after_three])
+    state, seconds, meta = RunDirectory(tmp_path / "run").load()
+    assert meta == {"R": 27} and not state.finished and len(seconds) == 3
+    assert read_run_meta(tmp_path / "run") == {"R": 27}
+    resumed = run_with_checkpoints(search, _ToyBackend(), tmp_path / "run", meta={"R": 27}, resume=True)
+    cols = ["config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted"]
+    pd.testing.assert_frame_equal(resumed.to_frame()[cols], plain.to_frame()[cols])
+    assert resumed.best_config == plain.best_config
+    on_disk = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert len(on_disk) == len(plain.to_frame())
+    # a different search refuses the directory
+    with pytest.raises(CheckpointError, match="seed"):
+        run_with_checkpoints(hb.Hyperband(space, max_resource=27, eta=3, seed=3), _ToyBackend(),
+                             tmp_path / "run", meta={}, resume=True)
+
+
+def test_corrupted_and_foreign_directories(tmp_path):
+    space = hb.Space(x=hb.Uniform(0.0, 1.0))
+    search = hb.Hyperband(space, max_resource=9, eta=3, seed=0)
+    run = tmp_path / "run"
+    run_with_checkpoints(search, _ToyBackend(), run, meta={})
+    rd = RunDirectory(run)
+    rd.load()
+
+    # empty / missing directory
+    with pytest.raises(CheckpointError, match="run.json"):
+        RunDirectory(tmp_path / "nothing").load()
+    # garbled run.json
+    good = rd.run_json.read_text()
+    rd.run_json.write_text("{not json")
+    with pytest.raises(CheckpointError, match="run.json.*corrupted"):
+        rd.load()
+    # wrong format tag
+    rd.run_json.write_text(json.dumps({"format": "something-else", "version": 1, "meta": {}}))
+    with pytest.raises(CheckpointError, match="not an hbjax run"):
+        rd.load()
+    rd.run_json.write_text(json.dumps({"format": "hbjax-run", "version": 99, "meta": {}}))
+    with pytest.raises(CheckpointError, match="version"):
+        rd.load()
+    rd.run_json.write_text(good)
+    # garbled state.json
+    state_text = rd.state_json.read_text()
+    rd.state_json.write_text(state_text[: len(state_text) // 2])
+    with pytest.raises(CheckpointError, match="state.json"):
+        rd.load()
+    rd.state_json.write_text(state_text)
+    # npz missing, then garbled
+    npz = rd.states_npz.read_bytes()
+    rd.states_npz.unlink()
+    with pytest.raises(CheckpointError, match="states.npz.*missing"):
+        rd.load()
+    rd.states_npz.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="states.npz"):
+        rd.load()
+    rd.states_npz.write_bytes(npz)
+    rd.load()
+
+    # a foreign non-empty directory is never written into
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    with pytest.raises(CheckpointError, match="not an hbjax run directory"):
+        run_with_checkpoints(search, _ToyBackend(), foreign, meta={})
+    with pytest.raises(CheckpointError):
+        RunDirectory(foreign).save(search.initial_state(), _ToyBackend(), {}, {})
+    assert sorted(p.name for p in foreign.iterdir()) == ["thesis.tex"]
+    (foreign / "run.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(CheckpointError, match="not an hbjax run"):
+        run_with_checkpoints(search, _ToyBackend(), foreign, meta={})
+    assert (foreign / "run.json").read_text() == json.dumps({"format": "other"})
+
+
+# --- SIGKILL in the middle of an LSTM run, then resume ---------------------------------------------
+
+SCRIPT = textwrap.dedent('''
+    import sys
+    import numpy as np
+    import pandas as pd
+    import hbjax as hb
+    from hbjax.checkpoint import run_with_checkpoints
+    from hbjax.data import StockTask, from_frame
+    from hbjax.lstm.backend import LSTMBackend
+
+    mode, out = sys.argv[1], sys.argv[2]
+    n, rng = 400, np.random.default_rng(0)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    df = pd.DataFrame({
+        "Date": pd.bdate_range("2010-01-01", periods=n).strftime("%Y-%m-%d"),
+        "Open": close * (1 + rng.normal(0, 0.002, n)), "High": close * 1.01, "Low": close * 0.99,
+        "Close": close, "Volume": rng.integers(1_000, 10_000, n),
+    })
+    task = StockTask(from_frame(df), train_size=150, val_size=40, test_size=40, ma_window=5)
+    space = hb.Space(lr=hb.LogUniform(1e-3, 1e-1), hidden=hb.IntChoice([8]), layers=hb.IntChoice([1]),
+                     batch_size=hb.IntChoice([16]), dropout=hb.Uniform(0.1, 0.3),
+                     optimizer=hb.Choice(["adam", "rmsprop"]))
+    search = hb.Hyperband(space, max_resource=9, eta=3, seed=5)
+    backend = LSTMBackend(task, seed=5, window=5, configs_per_program=4)
+
+    def report(job, losses, state, seconds):
+        print(f"RUNG {job.iteration} {job.bracket} {job.rung}", flush=True)
+
+    if mode == "plain":
+        result = search.run(backend, callbacks=[report])
+        result.to_frame().to_csv(out, index=False)
+    else:
+        result = run_with_checkpoints(search, backend, out, meta={"data": "synthetic", "R": 9, "eta": 3, "seed": 5},
+                                      callbacks=[report], resume=(mode == "resume"))
+    print("BEST", result.best_config_id, repr(result.best_loss), flush=True)
+''')
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    env["HBJAX_CACHE_DIR"] = os.environ["HBJAX_CACHE_DIR"]  # shared: compiles are cached across processes
+    return env
+
+
+def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path):
+    script = tmp_path / "run_search.py"
+    script.write_text(SCRIPT)
+    out = tmp_path / "run"
+    cmd = [sys.executable, str(script)]
+
+    # 1. uninterrupted reference (also warms the shared compile cache)
+    plain = subprocess.run(cmd + ["plain", str(tmp_path / "plain.csv")], env=_env(), capture_output=True,
+                           text=True, timeout=240)
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    reference = pd.read_csv(tmp_path / "plain.csv")
+    n_rungs = plain.stdout.count("RUNG ")
+    assert n_rungs == 6  # R=9, eta=3: 3 + 2 + 1 rungs
+
+    # 2. checkpointed run, SIGKILLed right after its 2nd rung line
+    proc = subprocess.Popen(cmd + ["fresh", str(out)], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    seen = 0
+    try:
+        for line in proc.stdout:
+            if line.startswith("RUNG "):
+                seen += 1
+                if seen == 2:
+                    proc.send_signal(signal.SIGKILL)
+                    break
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()[-3000:]
+    state, _, meta = RunDirectory(out).load()
+    assert not state.finished and len(state.history) >= 9 + 3  # at least the first two rungs are saved
+    assert meta["seed"] == 5
+
+    # 3. resume in a fresh process
+    resumed = subprocess.run(cmd + ["resume", str(out)], env=_env(), capture_output=True, text=True, timeout=240)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert 0 < resumed.stdout.count("RUNG ") < n_rungs  # only the remaining rungs were trained
+    final = pd.read_csv(out / "trials.csv")
+
+    keys = ["config_id", "iteration", "bracket", "rung", "resource", "promoted"]
+    pd.testing.assert_frame_equal(final[keys], reference[keys])
+    np.testing.assert_allclose(final["loss"].to_numpy(), reference["loss"].to_numpy(), rtol=0, atol=1e-6)
+    params = ["lr", "dropout", "optimizer"]
+    pd.testing.assert_frame_equal(final[params], reference[params])
+    best_plain = plain.stdout.strip().splitlines()[-1]
+    best_resumed = resumed.stdout.strip().splitlines()[-1]
+    assert best_plain.split()[:2] == best_resumed.split()[:2]  # same best config id
+    assert abs(float(best_plain.split()[2]) - float(best_resumed.split()[2])) < 1e-6
