@@ -46,25 +46,34 @@ def _space(name: str):
     return spaces[name]()
 
 
+RESUMABLE = ("data", "max_resource", "eta", "seed", "hyperband_iterations", "space", "window", "folds",
+             "train_size", "val_size", "test_size", "target", "configs_per_program")
+
+
 def run_lstm(args, console) -> int:
     import hbjax as hb
+    from .checkpoint import read_run_meta, run_with_checkpoints
     from .data import StockTask
     from .lstm.backend import LSTMBackend
 
-    task = StockTask(_load(args.data), train_size=args.train_size, val_size=args.val_size,
-                     test_size=args.test_size, max_folds=args.folds, target=args.target)
-    space = _space(args.space)
+    if args.resume:
+        args.out = args.resume
+        for key, value in read_run_meta(args.resume).items():  # the saved run's settings win
+            if key in RESUMABLE:
+                setattr(args, key, value)
+    space = _space(args.space)  # validate the cheap things before loading data
     search = hb.Hyperband(space, max_resource=args.max_resource, eta=args.eta, seed=args.seed,
                           hyperband_iterations=args.hyperband_iterations)
+    task = StockTask(_load(args.data), train_size=args.train_size, val_size=args.val_size,
+                     test_size=args.test_size, max_folds=args.folds, target=args.target)
     backend = LSTMBackend(task, seed=args.seed, window=args.window, configs_per_program=args.configs_per_program)
     backend.validate_space(space)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
 
     import jax
 
     console.print(f"[bold]hbjax[/] Hyperband over LSTMs on {args.data} ({jax.default_backend()}, "
-                  f"{len(jax.devices())} device(s))")
+                  f"{len(jax.devices())} device(s))" + (f", resuming {out}" if args.resume else ""))
     console.print(task.describe())
     console.print(f"space: {space}")
     console.print(search.describe())
@@ -74,14 +83,10 @@ def run_lstm(args, console) -> int:
 
     trials_csv = out / "trials.csv"
     progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet)
-
-    def save(job, losses, state, seconds):
-        from .hyperband import make_result
-
-        make_result(state, {}, 0.0, continued=True).trials.to_csv(trials_csv)
-
-    with progress:
-        result = search.run(backend, callbacks=[progress.update, save])
+    meta = {key: getattr(args, key) for key in RESUMABLE}
+    with progress:  # checkpoints (state, survivors' weights, trials.csv) after every rung
+        result = run_with_checkpoints(search, backend, out, meta=meta, callbacks=[progress.update],
+                                      resume=bool(args.resume))
     frame = result.to_frame()
     frame.to_csv(trials_csv, index=False)
 
@@ -320,6 +325,8 @@ def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:
                    help="configs per vmapped program (default: by device; never changes results)")
     p.add_argument("--out", default="hbjax-runs/demo" if demo else "hbjax-runs/run", help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--resume", metavar="DIR", default=None,
+                   help="continue the interrupted run saved in DIR (its settings are used)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -351,7 +358,17 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--target", choices=["close", "return"], default="close")
     cmp.add_argument("--out", default="hbjax-runs/compare")
     cmp.add_argument("--quiet", action="store_true")
+    report = sub.add_parser("report", help="plots (losses with prune points, brackets) and a Markdown summary of a run")
+    report.add_argument("run_dir", help="a directory written by `hbjax demo` or `hbjax run`")
     return parser
+
+
+def run_report(args, console) -> int:
+    from .plots import write_report
+
+    for path in write_report(args.run_dir):
+        console.print(f"wrote {path}")
+    return 0
 
 
 def _compare_defaults(args) -> None:
@@ -377,7 +394,8 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         if args.command == "compare":
             _compare_defaults(args)
-        commands = {"demo": run_lstm, "run": run_lstm, "svc": run_svc, "compare": run_compare}
+        commands = {"demo": run_lstm, "run": run_lstm, "svc": run_svc, "compare": run_compare,
+                    "report": run_report}
         code = commands[args.command](args, console)
         console.print(f"done in {time.perf_counter() - t0:.1f} s")
         return code

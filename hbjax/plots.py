@@ -99,22 +99,30 @@ def plot_losses(trials_frame: pd.DataFrame, ax=None, *, title: str | None = None
     fig, ax = _new_axes(ax)
     colours = _bracket_colours(frame["bracket"])
     finite = frame["loss"][np.isfinite(frame["loss"])]
-    log_y = bool(len(finite)) and finite.min() > 0 and finite.max() / finite.min() > 100
-    if len(finite):
-        lo, hi = float(finite.min()), float(finite.max())
+    # finite but absurd losses (a blown-up config at 1e18) would flatten every other line: losses
+    # above a robust cap are drawn at the top edge like diverged ones (hollow triangles)
+    cap = math.inf
+    if len(finite) >= 5:
+        median = float(finite.median())
+        if median > 0 and finite.max() > 1e4 * median:
+            cap = 1e4 * median
+    on_scale = finite[finite <= cap]
+    log_y = bool(len(on_scale)) and on_scale.min() > 0 and on_scale.max() / on_scale.min() > 100
+    if len(on_scale):
+        lo, hi = float(on_scale.min()), float(on_scale.max())
         top = hi * 2.0 if log_y else hi + 0.08 * max(hi - lo, abs(hi) * 0.1, 1e-12)
         bottom = lo / 1.5 if log_y else lo - 0.05 * max(hi - lo, abs(lo) * 0.1, 1e-12)
     else:
         bottom, top = 0.0, 1.0
     for (cid,), rows in frame.sort_values(["config_id", "resource"]).groupby(["config_id"], sort=True):
-        ok = np.isfinite(rows["loss"].to_numpy())
+        ok = np.isfinite(rows["loss"].to_numpy()) & (rows["loss"].to_numpy() <= cap)
         ax.plot(rows["resource"].to_numpy()[ok], rows["loss"].to_numpy()[ok], "-", lw=0.9, alpha=0.55,
                 color=colours[rows["bracket"].iloc[0]], gid=f"config-{cid}")
     stops = prune_points(frame)
     diverged_rows = frame[~np.isfinite(frame["loss"])]
     for bracket, colour in colours.items():
         for kind in ("pruned", "finished", "running"):
-            pts = stops[(stops["bracket"] == bracket) & (stops["kind"] == kind)]
+            pts = stops[(stops["bracket"] == bracket) & (stops["kind"] == kind) & (stops["loss"] <= cap)]
             if len(pts):
                 style = dict(_MARKERS[kind])
                 if kind != "finished":
@@ -124,6 +132,10 @@ def plot_losses(trials_frame: pd.DataFrame, ax=None, *, title: str | None = None
         if len(div):
             ax.plot(div["resource"], np.full(len(div), top), ls="none", color=colour, gid="diverged",
                     **_MARKERS["diverged"])
+        off = frame[(frame["bracket"] == bracket) & np.isfinite(frame["loss"]) & (frame["loss"] > cap)]
+        if len(off):
+            ax.plot(off["resource"], np.full(len(off), top), ls="none", color=colour, gid="offscale",
+                    **{**_MARKERS["diverged"], "mfc": "none", "mec": colour})
     resources = frame["resource"].to_numpy(dtype=float)
     if len(resources) and resources.min() > 0 and resources.max() / resources.min() >= 5:
         ax.set_xscale("log")
@@ -141,6 +153,9 @@ def plot_losses(trials_frame: pd.DataFrame, ax=None, *, title: str | None = None
                 for k, label in (("pruned", "pruned (stopped)"), ("finished", "finished (top rung)"),
                                  ("diverged", "diverged (NaN/inf)"), ("running", "still running"))
                 if (stops["kind"] == k).any() or (k == "diverged" and len(diverged_rows))]
+    if math.isfinite(cap) and (finite > cap).any():
+        handles.append(Line2D([], [], ls="none", color="grey", label=f"loss > {cap:.3g} (off scale)",
+                              **{**_MARKERS["diverged"], "mfc": "none", "mec": "grey"}))
     ax.legend(handles=handles, fontsize=8, loc="best")
     return fig
 
@@ -165,6 +180,7 @@ def plot_brackets(plan_or_frame, ax=None):
     table = _bracket_table(plan_or_frame)
     fig, ax = _new_axes(ax)
     colours = _bracket_colours(table["bracket"]) if len(table) else {}
+    table = table.sort_values(["iteration", "bracket", "rung"], ascending=[True, False, True])
     for (it, s), rows in table.groupby(["iteration", "bracket"], sort=False):
         rows = rows.sort_values("rung")
         x, n = rows["resource"].to_numpy(float), rows["n_configs"].to_numpy(float)

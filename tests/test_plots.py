@@ -135,3 +135,11 @@ def test_write_report_on_a_real_run_dir(tmp_path):
 def test_missing_trials_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="trials.csv"):
         write_report(tmp_path)
+
+
+def test_absurd_finite_losses_go_to_the_top_edge():
+    frame = pd.concat([HAND, pd.DataFrame([_row(6, 0, 0, 9.0, 5e18, False)])], ignore_index=True)
+    fig = plot_losses(frame)
+    top = fig.axes[0].get_ylim()[1]
+    assert top < 1e4 and _markers(fig, "offscale") == [(9.0, pytest.approx(top))]
+    assert (9.0, 5e18) not in _markers(fig, "pruned") + _markers(fig, "finished")
