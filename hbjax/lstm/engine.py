@@ -16,6 +16,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from . import optim
 from .init import init_params
@@ -87,17 +88,37 @@ class LSTMEngine:
     configs_per_program: Callable[[ShapeKey, int], int] | int | None = None
     memory_limit_bytes: int | None = None
     default_window: int = 20
+    devices: Sequence | None = None  # the config axis is sharded over these (default: all local devices)
     traces: int = 0  # number of times a train program was traced (= compiled)
     states: dict = field(default_factory=dict)  # config_id -> (params, opt_state), leading axis K
     _programs: dict = field(default_factory=dict)
     _data: dict = field(default_factory=dict)
     timings: list = field(default_factory=list)
 
-    # --- data and programs -------------------------------------------------------------
+    # --- devices, data and programs -----------------------------------------------------
+    @property
+    def mesh(self) -> Mesh | None:
+        """A 1-D mesh over the devices when there are several: configs are split across them
+        (GSPMD partitions the vmapped program; each config's numbers stay those of a lone run)."""
+        if "_mesh" not in self.__dict__:
+            devices = list(self.devices) if self.devices is not None else jax.local_devices()
+            self.__dict__["_mesh"] = Mesh(np.array(devices), ("configs",)) if len(devices) > 1 else None
+        return self.__dict__["_mesh"]
+
+    @property
+    def n_devices(self) -> int:
+        return 1 if self.mesh is None else self.mesh.size
+
+    def _place(self, tree, spec):
+        if self.mesh is None:
+            return tree
+        return jax.device_put(tree, NamedSharding(self.mesh, spec))
+
     def data(self, window: int) -> FoldArrays:
         if window not in self._data:
             arrays = self.fold_arrays(window)
-            self._data[window] = FoldArrays(*(jnp.asarray(a, dtype=jnp.float32) for a in arrays))
+            arrays = FoldArrays(*(jnp.asarray(a, dtype=jnp.float32) for a in arrays))
+            self._data[window] = self._place(arrays, P())  # replicated on every device
         return self._data[window]
 
     def program(self, key: ShapeKey) -> _Program:
@@ -196,6 +217,8 @@ class LSTMEngine:
         for part, ids, outputs, t0 in launched:  # launched asynchronously; now wait and collect
             params, opt_state, val_mse, tr = outputs
             val_mse, tr = np.asarray(val_mse, dtype=np.float64), np.asarray(tr, dtype=np.float64)
+            if self.mesh is not None:  # gather: per-config slices of a sharded array live on one device each
+                params, opt_state = jax.tree.map(np.asarray, (params, opt_state))
             for j, (p, cid) in enumerate(zip(part, ids)):
                 self.states[cid] = jax.tree.map(lambda a: a[j], (params, opt_state))
                 val[p] = val_mse[j].mean()
@@ -206,6 +229,7 @@ class LSTMEngine:
     def _launch(self, key, prog, data, part, padded, config_ids, hps, start, stop):
         t0 = time.perf_counter()
         ids = [config_ids[p] for p in part]
+        padded = -(-padded // self.n_devices) * self.n_devices  # a multiple of the device count
         slots = part + [part[0]] * (padded - len(part))  # padding repeats a real config
         states = []
         for p in slots:
@@ -216,12 +240,13 @@ class LSTMEngine:
                 states.append(self._fresh_state(key, cid))
             else:
                 states.append(self.states[cid])
-        params, opt_state = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+        params, opt_state = jax.tree.map(lambda *xs: np.stack(xs) if self.mesh is not None else jnp.stack(xs), *states)
         hp = HParams(*(jnp.asarray(col, dtype=dt) for col, dt in
                        zip(zip(*(hps[p] for p in slots)), (jnp.float32, jnp.float32, jnp.int32, jnp.int32))))
         n_folds = data.x_train.shape[0]
         ckeys = jnp.stack([jax.vmap(lambda k, c=config_key(self.seed, config_ids[p]): jax.random.fold_in(c, k))(
             jnp.arange(n_folds)) for p in slots])
+        params, opt_state, hp, ckeys = self._place((params, opt_state, hp, ckeys), P("configs"))
         outputs = prog.train(params, opt_state, hp, ckeys, data.x_train, data.y_train, data.x_val, data.y_val,
                              jnp.int32(start), jnp.int32(stop))
         return part, ids, outputs, t0
