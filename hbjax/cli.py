@@ -185,6 +185,8 @@ def run_svc(args, console) -> int:
 # --- method comparison at equal budget ----------------------------------------------------------
 
 def run_compare(args, console) -> int:
+    import pandas as pd
+
     from .strategies import STRATEGIES, compare, summarize
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -241,18 +243,20 @@ def run_compare(args, console) -> int:
         if not args.quiet:
             console.print(f"  {len(job.config_ids)} configs -> {job.resource:.4g}: {seconds:.1f} s")
 
+    curves: list = []
     raw = compare(methods, make_backend, space, budget=args.budget, seeds=seeds, max_resource=args.max_resource,
-                  eta=args.eta, evaluate=evaluate, callbacks=[progress])
+                  eta=args.eta, evaluate=evaluate, callbacks=[progress], curves=curves)
     summary = summarize(raw)
     raw.to_csv(out / "compare_raw.csv", index=False)
     summary.to_csv(out / "compare_summary.csv", index=False)
+    curves = pd.DataFrame(curves)
+    curves.to_csv(out / "compare_curves.csv", index=False)
     _print_summary(console, summary, baselines)
     try:
-        from .plots import plot_comparison
+        from .plots import plot_anytime
 
-        fig = plot_comparison(raw, baselines={k: v for k, v in {
-            "persistence (val)": baselines.get("persistence_val_mse"),
-            "ridge (val)": baselines.get("ridge_val_mse")}.items() if v is not None})
+        lines = {"persistence (val)": baselines.get("persistence_val_mse"), "ridge (val)": baselines.get("ridge_val_mse")}
+        fig = plot_anytime(curves, baselines={k: v for k, v in lines.items() if v is not None})
         fig.savefig(out / "compare.png", dpi=120)
     except ImportError as err:
         console.print(f"(no plot: {err})")

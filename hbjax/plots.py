@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 import sys
 from pathlib import Path
 from typing import Mapping
@@ -276,6 +277,53 @@ def plot_comparison(frame: pd.DataFrame, ax=None, *, baselines: Mapping[str, flo
     ax.set_xlabel("budget spent (config-epochs)")
     ax.set_ylabel("best validation loss (mean, 95% interval over seeds)")
     ax.set_title("Search strategies: best loss vs budget")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_anytime(curves: pd.DataFrame, ax=None, *, baselines: Mapping[str, float] | None = None, grid_points: int = 200):
+    """Best loss so far vs budget spent: per method the mean over seeds of each run's incumbent
+    (a step function, evaluated on a common grid) with a 95% t-band; baselines as horizontal
+    lines. ``curves``: rows of (method, seed, resource_spent, best_loss) from ``compare(curves=...)``."""
+    from scipy import stats
+
+    fig, ax = _new_axes(ax)
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    top = float(curves["resource_spent"].max())
+    grid = np.linspace(0, top, grid_points)
+    positive = []
+    for i, (method, rows) in enumerate(curves.groupby("method", sort=False)):
+        runs = []
+        for _, run in rows.groupby("seed"):
+            x, y = run["resource_spent"].to_numpy(float), run["best_loss"].to_numpy(float)
+            idx = np.searchsorted(x, grid, side="right") - 1  # the incumbent after the last finished job
+            runs.append(np.where(idx >= 0, y[np.clip(idx, 0, None)], np.nan))
+        runs = np.array(runs)
+        runs[~np.isfinite(runs)] = np.nan
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # grid points before a run's first result
+            mean = np.nanmean(runs, axis=0)
+            n = np.sum(np.isfinite(runs), axis=0)
+            half = np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)) * np.nanstd(runs, axis=0, ddof=1)
+                            / np.sqrt(np.maximum(n, 1)), np.nan)
+        colour = cmap(i % 10)
+        ax.plot(grid, mean, color=colour, label=f"{method} ({len(runs)} seeds)")
+        ok = np.isfinite(half) & np.isfinite(mean)
+        lower = np.maximum(mean - half, np.nanmin(runs) if np.isfinite(np.nanmin(runs)) else 0)
+        ax.fill_between(grid[ok], lower[ok], (mean + half)[ok], color=colour, alpha=0.15, lw=0)
+        positive.extend(v for v in mean if np.isfinite(v) and v > 0)
+    for j, (name, value) in enumerate((baselines or {}).items()):
+        if value is not None and math.isfinite(value):
+            ax.axhline(value, color="black", ls=["--", ":", "-."][j % 3], lw=1, label=f"{name} ({value:.4g})")
+            positive.append(value)
+    if positive and min(positive) > 0 and max(positive) / min(positive) > 100:
+        ax.set_yscale("log")
+    ax.set_xlabel("budget spent (resource units: config-epochs or 1/R of the training set)")
+    ax.set_ylabel("best validation loss so far (mean, 95% band over seeds)")
+    ax.set_title("Search strategies at equal budget: anytime performance")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return fig

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..space import Space
-from .base import check_budget, check_max_resource, check_seed
+from .base import budget_of, check_budget, check_max_resource, check_seed
 
 __all__ = ["compare", "summarize"]
 
@@ -23,12 +23,14 @@ ID_COLUMNS = ("method", "seed")
 
 def compare(method_names: Sequence[str], make_backend: Callable[[int], object], space: Space, *, budget,
             seeds: Sequence[int], max_resource, eta: int = 3, evaluate: Callable | None = None, callbacks=(),
-            options: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+            options: Mapping[str, Mapping] | None = None, curves: list | None = None) -> pd.DataFrame:
     """One row per (method, seed): ``best_loss`` (validation), ``resource_spent``, ``seconds`` (wall
     time of the search), ``evaluations`` (trial rows: configs x rungs), ``configs`` (distinct configs),
     plus the columns of ``evaluate(backend, result) -> dict`` when given (e.g. the best config's
     test MSE). Every run gets a fresh ``make_backend(seed)``. ``options[name]``: extra keyword
-    arguments for that strategy (e.g. ``{"bo": {"batch_size": 8}}``)."""
+    arguments for that strategy (e.g. ``{"bo": {"batch_size": 8}}``). ``curves``: a list that gets
+    one row per job of every run (method, seed, resource_spent so far, best_loss so far): the
+    anytime performance that ``plots.plot_anytime`` draws."""
     from . import STRATEGIES, make_strategy
 
     if isinstance(method_names, str):
@@ -55,8 +57,11 @@ def compare(method_names: Sequence[str], make_backend: Callable[[int], object], 
     for method in method_names:
         for seed in seeds:
             backend = make_backend(seed)
+            run_callbacks = list(callbacks)
+            if curves is not None:
+                run_callbacks.append(_curve_recorder(curves, method, seed, bool(getattr(backend, "continues", False))))
             t0 = time.perf_counter()
-            result = strategies[(method, seed)].run(backend, budget=budget, callbacks=callbacks)
+            result = strategies[(method, seed)].run(backend, budget=budget, callbacks=run_callbacks)
             seconds = time.perf_counter() - t0
             frame = result.trials.to_frame()
             row = {
@@ -78,6 +83,18 @@ def compare(method_names: Sequence[str], make_backend: Callable[[int], object], 
                 row.update(extra)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _curve_recorder(curves: list, method: str, seed: int, continues: bool):
+    spent, best = [0.0], [math.inf]
+
+    def record(job, losses, state, seconds):
+        spent[0] += budget_of(job, continues)
+        finite = [float(x) for x in np.asarray(losses, dtype=float).ravel() if np.isfinite(x)]
+        best[0] = min([best[0], *finite])
+        curves.append({"method": method, "seed": seed, "resource_spent": spent[0], "best_loss": best[0]})
+
+    return record
 
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
