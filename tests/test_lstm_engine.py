@@ -94,10 +94,12 @@ def test_one_compile_per_shape_and_width_reused_across_rungs():
     eng.train([0, 1, 2, 3], same_shape[:4], 2.0, [1.0] * 4)  # continuing survivors: no compile
     eng.train([8, 9, 10, 11], same_shape[:4], 0.5, [0.0] * 4)  # another bracket: no compile
     assert eng.traces == 1
-    eng.train([0, 1], same_shape[:2], 3.0, [2.0] * 2)  # padded width 2: one more compile
+    eng.train([0, 1], same_shape[:2], 3.0, [2.0] * 2)  # width 2: one more compile
     assert eng.traces == 2
-    eng.train([12, 13, 14], same_shape[:3], 1.0, [0.0] * 3)  # 3 pads to 4: compiled already
+    eng.train([12, 13, 14, 15], same_shape[:4], 1.0, [0.0] * 4)  # width 4: compiled already
     assert eng.traces == 2
+    eng.train([16, 17, 18], same_shape[:3], 1.0, [0.0] * 3)  # 3 = 2 + 1 on CPU (no idle slot): +1 compile
+    assert eng.traces == 3
 
 
 def test_a_diverging_config_loses_and_does_not_disturb_its_batch():
@@ -136,6 +138,8 @@ def test_memory_limit_splits_a_rung():
 def test_chunking_and_steps():
     assert chunk(list(range(5)), 2) == [([0, 1], 2), ([2, 3], 2), ([4], 1)]
     assert chunk(list(range(5)), 8) == [([0, 1, 2, 3, 4], 8)]
+    assert chunk(list(range(7)), 8, pad=False) == [([0, 1, 2, 3], 4), ([4, 5], 2), ([6], 1)]
+    assert chunk(list(range(11)), 8, pad=False) == [(list(range(8)), 8), ([8, 9], 2), ([10], 1)]
     with pytest.raises(ValueError, match="configs per program"):
         chunk([1], 0)
     assert steps_for(100 / 81, 46) == 57 and steps_for(0.0, 46) == 0 and steps_for(3.0, 46) == 138

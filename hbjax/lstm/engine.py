@@ -217,7 +217,8 @@ class LSTMEngine:
                 by_start.setdefault(steps_for(previous_resource[p], prog.steps_per_epoch), []).append(p)
             stop = steps_for(resource, prog.steps_per_epoch)
             for start, group in sorted(by_start.items()):
-                for part, padded in chunk(group, self.width_for(key, len(group))):
+                pad = jax.default_backend() != "cpu" or self.mesh is not None
+                for part, padded in chunk(group, self.width_for(key, len(group)), pad=pad):
                     launched.append(self._launch(key, prog, data, part, padded, config_ids, hps, start, stop))
         for part, ids, outputs, t0 in launched:  # launched asynchronously; now wait and collect
             params, opt_state, val_mse, tr = outputs

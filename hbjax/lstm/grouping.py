@@ -38,15 +38,23 @@ def next_pow2(n: int) -> int:
     return 1 << max(0, (n - 1).bit_length())
 
 
-def chunk(positions: Sequence[int], width: int) -> list[tuple[list[int], int]]:
-    """Split into chunks of <= width; each chunk with the padded size it runs at (a power of two,
-    never above ``next_pow2(width)``)."""
+def chunk(positions: Sequence[int], width: int, *, pad: bool = True) -> list[tuple[list[int], int]]:
+    """Split into chunks of <= width, each with the size its program runs at, always a power of two
+    (so a group compiles for a few sizes only). ``pad=True`` (accelerators: idle lanes are nearly
+    free) pads a short last chunk up; ``pad=False`` (CPU: every slot is real work) splits it into
+    powers of two instead, e.g. 3 -> 2 + 1."""
     if width < 1:
         raise ValueError(f"configs per program must be >= 1, got {width}")
     out = []
     for start in range(0, len(positions), width):
         part = list(positions[start:start + width])
-        out.append((part, next_pow2(len(part))))
+        if pad or next_pow2(len(part)) == len(part):
+            out.append((part, next_pow2(len(part))))
+            continue
+        while part:
+            size = 1 << (len(part).bit_length() - 1)  # the largest power of two that fits
+            out.append((part[:size], size))
+            part = part[size:]
     return out
 
 
