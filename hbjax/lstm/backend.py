@@ -136,7 +136,9 @@ class LSTMBackend:
         window = int(config.get("window", self.window))
         final = self.task.final_windows(window)
         arrays = FoldArrays(final.x_train[None], final.y_train[None], final.x_test[None], final.y_test[None])
-        engine = LSTMEngine(lambda w: arrays, seed=self.seed, configs_per_program=1, default_window=window)
+        # one config: no sharding (a lone program on one device is the reference numerics)
+        engine = LSTMEngine(lambda w: arrays, seed=self.seed, configs_per_program=1, default_window=window,
+                            devices=jax.local_devices()[:1])
         val, _ = engine.train([config_id], [config], resource, [0.0])
         mse = float(val[0])
         scale = float(np.asarray(final.target_std).reshape(-1)[0]) ** 2

@@ -198,6 +198,16 @@ class LSTMEngine:
             width = min(width, max(1, self.memory_limit_bytes // per))
         return max(1, min(width, n))
 
+    def chunks(self, key: ShapeKey, positions: Sequence[int]) -> list[tuple[list[int], int]]:
+        """How a group's configs are split into programs: (positions, slots it runs at). Slots are a
+        power of two (few compiles) and a multiple of the device count; on one CPU a short chunk is
+        split rather than padded, since an idle slot there costs a config's full compute."""
+        pad = jax.default_backend() != "cpu" or self.mesh is not None
+        out = []
+        for part, size in chunk(positions, self.width_for(key, len(positions)), pad=pad):
+            out.append((part, -(-size // self.n_devices) * self.n_devices))
+        return out
+
     # --- training ------------------------------------------------------------------------
     def train(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource: float,
               previous_resource: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -217,8 +227,7 @@ class LSTMEngine:
                 by_start.setdefault(steps_for(previous_resource[p], prog.steps_per_epoch), []).append(p)
             stop = steps_for(resource, prog.steps_per_epoch)
             for start, group in sorted(by_start.items()):
-                pad = jax.default_backend() != "cpu" or self.mesh is not None
-                for part, padded in chunk(group, self.width_for(key, len(group)), pad=pad):
+                for part, padded in self.chunks(key, group):
                     launched.append(self._launch(key, prog, data, part, padded, config_ids, hps, start, stop))
         for part, ids, outputs, t0 in launched:  # launched asynchronously; now wait and collect
             params, opt_state, val_mse, tr = outputs
@@ -235,7 +244,6 @@ class LSTMEngine:
     def _launch(self, key, prog, data, part, padded, config_ids, hps, start, stop):
         t0 = time.perf_counter()
         ids = [config_ids[p] for p in part]
-        padded = -(-padded // self.n_devices) * self.n_devices  # a multiple of the device count
         slots = part + [part[0]] * (padded - len(part))  # padding repeats a real config
         states = []
         for p in slots:

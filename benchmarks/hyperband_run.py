@@ -1,0 +1,214 @@
+"""One whole Hyperband run of hbjax on the NVDA task, then the same work replayed with PyTorch.
+
+Default: max_resource R=27 epochs, eta=3, seed 0, on the FIRST walk-forward fold (3000 train /
+500 val rows, window 20) over layers 1..3, units {16,32,64,128,256}, batch {32,64,128},
+lr log-uniform 1e-4..1e-1, dropout 0.1..0.5, tanh, Adam. ``--quick``: R=9 (17 configs, 69
+config-epochs). ``--full``: R=100 on all 5 folds.
+
+After the hbjax run, every config is retrained in the same process, one by one, by a plain
+PyTorch loop (torch.nn.LSTM, Adam, same batch size, the same optimizer steps to each rung's
+epochs as hbjax ran, validation at each rung), so both sides do the same matmul work.
+
+Reports wall time, config-epochs (per fold, times folds), config-epochs/s, compile time and
+share (JAX's own compile events), compiles (``engine.traces``), time per rung, best validation
+MSE, the persistence baseline, hbjax vs PyTorch speed-up, achieved FLOP/s, beside peer tools
+measured earlier on the same machine kind.
+
+    python benchmarks/hyperband_run.py --quick
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+
+from _common import (RESULTS, CompileClock, TorchLoop, device_name, first_fold_task, lstm_flops,  # noqa: E402
+                     machine_info, matmul_flops_per_s, torch_version, wait_for_quiet, write_json)
+
+#: Measured earlier on this project's 2-core CPU machine kind, same task (first fold, R=27, eta=3).
+PEERS = [
+    {"tool": "keras-tuner 1.4.8 Hyperband (TF 2.21 CPU)", "config_epochs": 375, "seconds": 1600,
+     "config_epochs_per_s": 0.23, "best_val_mse": 0.0027},
+    {"tool": "Optuna 5.0 TPE + HyperbandPruner (PyTorch LSTM)", "config_epochs": 387, "seconds": 540,
+     "config_epochs_per_s": 0.72, "best_val_mse": 0.0026},
+]
+PEER_PERSISTENCE = 0.00256
+
+
+def space():
+    from hbjax import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
+
+    return Space(
+        lr=LogUniform(1e-4, 1e-1),
+        hidden=IntChoice([16, 32, 64, 128, 256]),
+        layers=IntUniform(1, 3),
+        dropout=Uniform(0.1, 0.5),
+        activation=Choice(["tanh"]),
+        optimizer=Choice(["adam"]),
+        batch_size=IntChoice([32, 64, 128]),
+    )
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="R=9 (17 configs): a few minutes on 2 CPU cores")
+    mode.add_argument("--full", action="store_true", help="R=100 on all 5 walk-forward folds")
+    p.add_argument("--max-resource", type=float, default=None)
+    p.add_argument("--eta", type=int, default=3)
+    p.add_argument("--folds", type=int, default=None, help="first k walk-forward folds (default 1; --full 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch replay")
+    p.add_argument("--torch-threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                   help="first wait up to this long for the 1-min load average to drop below 1.0")
+    args = p.parse_args(argv)
+    R = args.max_resource or (9 if args.quick else 100 if args.full else 27)
+    n_folds = args.folds or (5 if args.full else 1)
+    variant = "quick" if args.quick else "full" if args.full else "default"
+    load = wait_for_quiet(max_wait_s=args.wait_quiet)
+
+    import jax
+    import hbjax as hb
+    from hbjax.lstm.backend import LSTMBackend
+    from hbjax.lstm.engine import steps_for
+
+    task = first_fold_task(n_folds)
+    info = machine_info()
+    search = hb.Hyperband(space(), max_resource=R, eta=args.eta, seed=args.seed)
+    print(f"device {info['device']} ({info['processor']}, {info['cpu_count']} CPUs), jax {info['jax']}, "
+          f"flax {info['flax']}, torch {info['torch']}; load average {load['load_average_at_start']}", flush=True)
+    print(task.describe().splitlines()[0] + f"\n  first {len(task.folds)} walk-forward fold(s)", flush=True)
+    print(search.describe(), flush=True)
+    baselines = task.baselines(20)
+    print(f"persistence val MSE {baselines['persistence_val_mse']:.5g}, ridge {baselines['ridge_val_mse']:.5g}",
+          flush=True)
+    fw = task.fold_windows(20)
+    n_train, n_val, n_features = fw.x_train.shape[1], fw.x_val.shape[1], fw.x_train.shape[-1]
+
+    # compile cache off: a first run on a fresh machine pays every compile, and we measure that
+    backend = LSTMBackend(task, seed=args.seed, window=20, compilation_cache=False)
+    jobs = []
+
+    def on_rung(job, losses, state, seconds):
+        finite = [x for x in losses if math.isfinite(x)]
+        jobs.append({"iteration": job.iteration, "bracket": job.bracket, "rung": job.rung,
+                     "n_configs": len(job.config_ids), "resource": job.resource, "seconds": seconds,
+                     "config_epochs": sum(job.resource - r for r in job.previous_resource) * n_folds,
+                     "compiles_so_far": backend.compiles, "compile_s_so_far": clock.total,
+                     "best": min(finite) if finite else None})
+        print(f"  bracket s={job.bracket} rung {job.rung}: {len(job.config_ids):2d} configs -> {job.resource:6.3g} "
+              f"epochs, {seconds:6.1f} s, compiles so far {backend.compiles}, rung best "
+              f"{min(finite) if finite else float('nan'):.5g}", flush=True)
+
+    with CompileClock() as clock:
+        t0 = time.perf_counter()
+        result = search.run(backend, callbacks=[on_rung])
+        wall = time.perf_counter() - t0
+    config_epochs = result.resource_spent * n_folds
+    compile_s = clock.total
+
+    # what each config trained to (in order), and the matmul work of it
+    reached: dict[int, list[float]] = {}
+    for o in result.state.history:
+        reached.setdefault(o.config_id, []).append(o.resource)
+    configs = result.state.configs
+    flops = 0.0
+    for cid, rs in reached.items():
+        c = configs[cid]
+        b = int(c["batch_size"])
+        flops += lstm_flops(c["hidden"], c["layers"], b, 20, n_features, steps_for(max(rs), n_train // b), 0)
+        flops += sum(lstm_flops(c["hidden"], c["layers"], b, 20, n_features, 0, n_val) for _ in rs)
+    flops *= n_folds
+    peak = matmul_flops_per_s()["1024x1024x1024"]
+
+    hb_summary = {
+        "wall_s": wall, "config_epochs": config_epochs, "config_epochs_per_s": config_epochs / wall,
+        "compile_s_jax_events": compile_s, "compile_s_breakdown": clock.seconds,
+        "compile_share": compile_s / wall, "xla_backend_compiles": clock.backend_compiles,
+        "train_program_compiles": backend.compiles,
+        "config_epochs_per_s_excluding_compile": config_epochs / max(wall - compile_s, 1e-9),
+        "best_val_mse": result.best_loss, "best_config": result.best_config, "best_resource": result.best_resource,
+        "n_configs": len(configs), "n_rungs": len(jobs),
+        "matmul_flops": flops, "flops_per_s": flops / wall, "flops_per_s_excluding_compile": flops / max(wall - compile_s, 1e-9),
+        "fraction_of_matmul_peak": flops / wall / peak,
+    }
+    print(f"\nhbjax: {config_epochs:g} config-epochs in {wall:.1f} s = {config_epochs / wall:.3f} config-epochs/s; "
+          f"compile {compile_s:.1f} s ({100 * compile_s / wall:.0f}% of wall, {backend.compiles} train programs, "
+          f"{clock.backend_compiles} XLA compiles); best val MSE {result.best_loss:.5g}; "
+          f"{flops / wall / 1e9:.2f} GFLOP/s ({100 * flops / wall / peak:.1f}% of {peak / 1e9:.0f} GFLOP/s dot)", flush=True)
+
+    torch_summary, torch_note = None, None
+    if args.no_torch:
+        torch_note = "skipped (--no-torch)"
+    elif torch_version() is None:
+        torch_note = "skipped: torch not installed (pip install torch, or the 'bench' extra)"
+    else:
+        print(f"replaying the {len(reached)} configs one by one with PyTorch ({args.torch_threads} threads)...",
+              flush=True)
+        best_t = math.inf
+        t0 = time.perf_counter()
+        for k in range(n_folds):
+            loop = TorchLoop(fw.x_train[k], fw.y_train[k], fw.x_val[k], fw.y_val[k], threads=args.torch_threads)
+            for cid, rs in sorted(reached.items()):
+                vals = loop.train(configs[cid], rs, seed=cid)
+                best_t = min([best_t] + [v for v in vals if math.isfinite(v)])
+        t_torch = time.perf_counter() - t0
+        torch_summary = {"wall_s": t_torch, "config_epochs": config_epochs, "config_epochs_per_s": config_epochs / t_torch,
+                         "threads": args.torch_threads, "best_val_mse": best_t, "flops_per_s": flops / t_torch,
+                         "speedup_hbjax_over_torch": t_torch / wall,
+                         "speedup_hbjax_over_torch_excluding_compile": t_torch / max(wall - compile_s, 1e-9)}
+        print(f"PyTorch replay: {t_torch:.1f} s = {config_epochs / t_torch:.3f} config-epochs/s, best val MSE "
+              f"{best_t:.5g}; hbjax speed-up x{t_torch / wall:.2f} (x{t_torch / max(wall - compile_s, 1e-9):.2f} "
+              f"without compile time)", flush=True)
+    if torch_note:
+        print(f"PyTorch replay {torch_note}")
+
+    print_table(hb_summary, torch_summary, baselines["persistence_val_mse"], R, args.eta, n_folds)
+    out = args.out or RESULTS / f"hyperband_run_{device_name()}_{variant}.json"
+    write_json(out, {
+        "benchmark": "hyperband_run", "variant": variant, "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": info, **load, "load_average_at_end": wait_for_quiet()["load_average_at_start"],
+        "settings": {"max_resource": R, "eta": args.eta, "seed": args.seed, "folds": n_folds,
+                     "folds_note": "the FIRST walk-forward folds (train 3000 / val 500 rows)", "window": 20,
+                     "train_windows": n_train, "val_windows": n_val, "space": repr(space()),
+                     "jax_compilation_cache": "off", "torch_threads": args.torch_threads,
+                     "config_epochs": "epochs trained per config (survivors continue), summed, times folds"},
+        "hbjax": hb_summary, "torch_replay": torch_summary, "torch_note": torch_note,
+        "persistence_val_mse": baselines["persistence_val_mse"], "ridge_val_mse": baselines["ridge_val_mse"],
+        "rungs": jobs, "matmul_peak_flops_per_s": peak,
+        "peers_measured_earlier": {"note": "same machine kind (2-core CPU), first fold, R=27, eta=3; not rerun here",
+                                   "tools": PEERS, "persistence_val_mse": PEER_PERSISTENCE},
+    })
+    print(f"wrote {out}")
+    return 0
+
+
+def print_table(hb, tr, persistence, R, eta, n_folds) -> None:
+    rows = [(f"hbjax (this run, R={R:g}, eta={eta}, {n_folds} fold(s))", hb["config_epochs"], hb["wall_s"],
+             hb["config_epochs_per_s"], hb["best_val_mse"])]
+    if tr:
+        rows.append((f"PyTorch sequential replay ({tr['threads']} threads)", tr["config_epochs"], tr["wall_s"],
+                     tr["config_epochs_per_s"], tr["best_val_mse"]))
+    rows += [(f"{p['tool']} [earlier, R=27]", p["config_epochs"], p["seconds"], p["config_epochs_per_s"],
+              p["best_val_mse"]) for p in PEERS]
+    head = f"{'':66s} {'config-epochs':>13s} {'seconds':>8s} {'ce/s':>6s} {'best val MSE':>12s}"
+    print("\n" + head + "\n" + "-" * len(head))
+    for name, ce, s, rate, best in rows:
+        print(f"{name:66s} {ce:13.0f} {s:8.1f} {rate:6.3f} {best:12.5g}")
+    print(f"{'persistence (this task)':66s} {'':13s} {'':8s} {'':6s} {persistence:12.5g}")
+    print(f"{'persistence (peers, earlier)':66s} {'':13s} {'':8s} {'':6s} {PEER_PERSISTENCE:12.5g}")
+    print(f"hbjax compile: {hb['compile_s_jax_events']:.1f} s = {100 * hb['compile_share']:.0f}% of wall "
+          f"({hb['train_program_compiles']} train programs); "
+          f"{hb['config_epochs_per_s_excluding_compile']:.3f} config-epochs/s excluding compile")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
