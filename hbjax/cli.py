@@ -1,7 +1,7 @@
-"""Command line: ``hbjax demo | run | svc``. The one place that prints, writes files and exits.
+"""Command line: ``hbjax demo | run | svc | compare | report``. The one place that prints, writes files, exits.
 
-Bad input ends with one line ``error: ...`` and exit code 2, never a traceback; the trials table
-is rewritten after every rung, so an interrupted run keeps what it computed.
+Bad input ends with one line ``error: ...`` and exit code 2, never a traceback; the run directory
+(state, survivors' weights, trials) is saved after every rung, so an interrupted run resumes.
 """
 from __future__ import annotations
 
