@@ -26,7 +26,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
 
 from _common import (RESULTS, CompileClock, TorchLoop, device_name, first_fold_task, lstm_flops,  # noqa: E402
                      machine_info, matmul_flops_per_s, torch_version, wait_for_quiet, write_json)
@@ -75,7 +74,6 @@ def main(argv=None) -> int:
     variant = "quick" if args.quick else "full" if args.full else "default"
     load = wait_for_quiet(max_wait_s=args.wait_quiet)
 
-    import jax
     import hbjax as hb
     from hbjax.lstm.backend import LSTMBackend
     from hbjax.lstm.engine import steps_for

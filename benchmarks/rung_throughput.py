@@ -104,8 +104,7 @@ def main(argv=None) -> int:
     n_windows = args.train_windows or (1000 if args.quick else None)
     load = wait_for_quiet(max_wait_s=args.wait_quiet)
 
-    import jax
-    from hbjax.lstm.engine import FoldArrays, LSTMEngine, default_width, steps_for
+    from hbjax.lstm.engine import FoldArrays, LSTMEngine, default_width
     from hbjax.lstm.grouping import ShapeKey
 
     task = first_fold_task(1)

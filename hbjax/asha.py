@@ -33,7 +33,7 @@ from typing import Optional
 import numpy as np
 
 from .brackets import validate_resource_and_eta
-from .results import Result, Trials, trials_from_history
+from .results import Result, trials_from_history
 from .scheduler import Observation, RungJob
 from .space import Space
 

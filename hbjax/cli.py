@@ -285,14 +285,23 @@ def _print_summary(console, summary, baselines) -> None:
 
 # --- argument parsing ---------------------------------------------------------------------------
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _int_at_least(minimum: int, message: str):
+    """An argparse type: an integer >= ``minimum``, else ``message`` with the given text."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{message}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1, "expected a positive integer")
+_eta = _int_at_least(2, "eta must be an integer >= 2")
 
 
 def _number(text: str) -> float:
@@ -301,16 +310,6 @@ def _number(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     return int(value) if value.is_integer() else value
-
-
-def _eta(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"eta must be an integer >= 2, got {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"eta must be an integer >= 2, got {text!r}")
-    return value
 
 
 def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:

@@ -23,7 +23,7 @@ import time
 from typing import Any, Callable, NamedTuple
 
 from . import scheduler as sched
-from .hyperband import Backend, Hyperband, make_result
+from .hyperband import Backend, Hyperband, make_result, run_job
 from .results import Result
 
 __all__ = ["BracketTask", "BracketOutcome", "bracket_tasks", "run_bracket", "merge_brackets",
@@ -70,17 +70,10 @@ def run_bracket(search: Hyperband, backend: Backend, task: BracketTask) -> Brack
         state, iteration=task.iteration, bracket_index=task.bracket_index,
         configs=({},) * task.first_id, resources=(0.0,) * task.first_id,
     )
-    release = getattr(backend, "release", None)
     seconds_by_rung = {}
     while True:
         job, state = sched.ask(state)
-        t0 = time.perf_counter()
-        losses = backend.train_rung(job)
-        seconds_by_rung[(job.iteration, job.bracket, job.rung)] = time.perf_counter() - t0
-        state = sched.tell(state, job, losses)
-        if release is not None:
-            kept = set(state.alive) if state.active is not None else set()
-            release([cid for cid in job.config_ids if cid not in kept])
+        state = run_job(state, job, backend, seconds_by_rung)
         if state.active is None:  # the bracket has ended (last rung, or every config diverged)
             break
     configs = state.configs[task.first_id:]
@@ -98,7 +91,7 @@ def merge_brackets(search: Hyperband, outcomes, seconds: float, *, continued: bo
     expected = bracket_tasks(search)
     if [o.task for o in outcomes] != expected:
         raise ValueError("the outcomes do not cover every (iteration, bracket) of the search exactly once")
-    history, configs, resources, seconds_by_rung = [], [], {}, {}
+    history, configs, seconds_by_rung = [], [], {}
     for o in outcomes:
         history.extend(o.history)
         configs.extend(dict(c) for c in o.configs)

@@ -16,7 +16,7 @@ from .brackets import format_plan, hyperband_plan, validate_resource_and_eta
 from .results import Result, trials_from_history
 from .space import Space
 
-__all__ = ["Backend", "Hyperband", "SuccessiveHalving", "run_scheduler"]
+__all__ = ["Backend", "Hyperband", "SuccessiveHalving", "run_scheduler", "run_job"]
 
 
 class Backend(Protocol):
@@ -34,19 +34,27 @@ def run_scheduler(state: sched.SchedulerState, backend: Backend, *, callbacks=()
     start = time.perf_counter()
     while not sched.done(state):
         job, state = sched.ask(state, propose)
-        t0 = time.perf_counter()
-        losses = np.asarray(backend.train_rung(job), dtype=np.float64).reshape(-1)
-        seconds = time.perf_counter() - t0
-        state = sched.tell(state, job, losses)
-        seconds_by_rung[(job.iteration, job.bracket, job.rung)] = seconds
-        release = getattr(backend, "release", None)
-        if release is not None:
-            kept = set(state.alive) if state.active is not None else set()
-            release([cid for cid in job.config_ids if cid not in kept])
-        for cb in callbacks:
-            cb(job, losses, state, seconds)
+        state = run_job(state, job, backend, seconds_by_rung, callbacks)
     return make_result(state, seconds_by_rung, time.perf_counter() - start,
                        continued=getattr(backend, "continues", False))
+
+
+def run_job(state: sched.SchedulerState, job: sched.RungJob, backend: Backend, seconds_by_rung: dict,
+            callbacks=()) -> sched.SchedulerState:
+    """Train one asked job, tell its losses, time it into ``seconds_by_rung``, let the backend drop
+    the states of configs that were not promoted, then run the callbacks. -> the new state."""
+    t0 = time.perf_counter()
+    losses = np.asarray(backend.train_rung(job), dtype=np.float64).reshape(-1)
+    seconds = time.perf_counter() - t0
+    state = sched.tell(state, job, losses)
+    seconds_by_rung[(job.iteration, job.bracket, job.rung)] = seconds
+    release = getattr(backend, "release", None)
+    if release is not None:
+        kept = set(state.alive) if state.active is not None else set()
+        release([cid for cid in job.config_ids if cid not in kept])
+    for cb in callbacks:
+        cb(job, losses, state, seconds)
+    return state
 
 
 def make_result(state: sched.SchedulerState, seconds_by_rung: dict, seconds: float, *, continued: bool) -> Result:

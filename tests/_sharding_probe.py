@@ -3,7 +3,6 @@ import json
 import sys
 
 import jax
-import numpy as np
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 from test_lstm_engine import IDS, MIXED, engine  # noqa: E402

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from hbjax.hyperband import Hyperband
 from hbjax.results import TRIAL_COLUMNS, Result, Trials, trials_from_history

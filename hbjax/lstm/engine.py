@@ -20,7 +20,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from . import optim
 from .init import init_params
-from .grouping import ShapeKey, bytes_per_config, chunk, group_by_shape, shape_key
+from .grouping import ShapeKey, bytes_per_config, chunk, group_by_shape
 from .model import ACTIVATIONS, LSTMRegressor
 
 __all__ = ["FoldArrays", "LSTMEngine", "steps_for", "config_key"]

@@ -23,11 +23,9 @@ import math
 import time
 import warnings
 
-import numpy as np
-
 from .. import scheduler as sched
 from ..brackets import Bracket, Rung, s_max, shrink_bracket
-from ..hyperband import Hyperband, SuccessiveHalving, make_result
+from ..hyperband import Hyperband, SuccessiveHalving, make_result, run_job
 from ..results import Result
 from ..space import Space
 from .base import check_backend, check_budget, check_callbacks, check_int, check_space, fits
@@ -104,17 +102,7 @@ def run_within_budget(state: sched.SchedulerState, backend, *, budget: float, pr
                 job, state = sched.ask(state, lambda rng, n, st, m=m: base(rng, min(n, m), st))
         else:
             job, state = sched.ask(state)
-        t0 = time.perf_counter()
-        losses = np.asarray(backend.train_rung(job), dtype=np.float64).reshape(-1)
-        seconds = time.perf_counter() - t0
-        state = sched.tell(state, job, losses)
-        seconds_by_rung[(job.iteration, job.bracket, job.rung)] = seconds
-        release = getattr(backend, "release", None)
-        if release is not None:
-            kept = set(state.alive) if state.active is not None else set()
-            release([cid for cid in job.config_ids if cid not in kept])
-        for cb in callbacks:
-            cb(job, losses, state, seconds)
+        state = run_job(state, job, backend, seconds_by_rung, callbacks)
     state = dataclasses.replace(state, finished=True)
     result = make_result(state, seconds_by_rung, time.perf_counter() - start, continued=continues)
     result.extras.update(budget=float(budget), continues=continues, brackets=brackets_run, shrunk_brackets=shrunk)
