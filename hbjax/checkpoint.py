@@ -280,7 +280,7 @@ def _engine(backend):
 
 
 def _template_fn(backend, state: SchedulerState):
-    from .lstm.grouping import shape_key
+    from .lstm.plan import shape_key
 
     engine = _engine(backend)
     window = getattr(backend, "window", getattr(engine, "default_window", 20))

@@ -48,7 +48,7 @@ def _space(name: str):
 
 
 RESUMABLE = ("data", "max_resource", "eta", "seed", "hyperband_iterations", "space", "window", "folds",
-             "train_size", "val_size", "test_size", "target", "configs_per_program")
+             "train_size", "val_size", "test_size", "target", "configs_per_program", "plan")
 
 
 def run_lstm(args, console) -> int:
@@ -67,7 +67,8 @@ def run_lstm(args, console) -> int:
                           hyperband_iterations=args.hyperband_iterations)
     task = StockTask(_load(args.data), train_size=args.train_size, val_size=args.val_size,
                      test_size=args.test_size, max_folds=args.folds, target=args.target)
-    backend = LSTMBackend(task, seed=args.seed, window=args.window, configs_per_program=args.configs_per_program)
+    backend = LSTMBackend(task, seed=args.seed, window=args.window, configs_per_program=args.configs_per_program,
+                          plan=args.plan)
     backend.validate_space(space)
     out = Path(args.out)
 
@@ -93,7 +94,7 @@ def run_lstm(args, console) -> int:
 
     console.print(result.summary())
     config_epochs = result.resource_spent * len(task.folds)
-    console.print(f"compiles: {backend.compiles}; {config_epochs:g} config-epochs (x{len(task.folds)} folds) in "
+    console.print(f"compiles: {backend.compiles} ({backend.engine.compile_seconds:.1f} s); {config_epochs:g} config-epochs (x{len(task.folds)} folds) in "
                   f"{result.seconds:.1f} s = {config_epochs / max(result.seconds, 1e-9):.2f} config-epochs/s")
     if result.best_config is None:
         console.print("[red]every configuration diverged[/]")
@@ -326,7 +327,10 @@ def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:
     p.add_argument("--test-size", type=_positive_int, default=800)
     p.add_argument("--target", choices=["close", "return"], default="close", help="next-day close or log return")
     p.add_argument("--configs-per-program", type=_positive_int, default=None,
-                   help="configs per vmapped program (default: by device; never changes results)")
+                   help="configs per program call (default: by plan; on CPU it never changes results)")
+    p.add_argument("--plan", choices=["auto", "exact", "wide"], default="auto",
+                   help="how configs of different shapes share programs: auto (by device), exact (one program "
+                        "per shape), wide (the accelerator plan: one padded program per batch size)")
     p.add_argument("--out", default="hbjax-runs/demo" if demo else "hbjax-runs/run", help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--resume", metavar="DIR", default=None,

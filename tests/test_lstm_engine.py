@@ -1,14 +1,14 @@
-"""The vectorised engine: batched == alone, continuation == uninterrupted, compiles, divergence."""
-import time
-
+"""The engine: exact plans are bit-identical across widths and devices, padding is exact,
+continuation equals training in one go, compiles are shared, divergence stays contained."""
 import jax
 import numpy as np
 import pandas as pd
 import pytest
 
 import hbjax as hb
+from hbjax.lstm import network
 from hbjax.lstm.engine import FoldArrays, LSTMEngine, steps_for
-from hbjax.lstm.grouping import ShapeKey, chunk, group_by_shape
+from hbjax.lstm.plan import Call, ProgramKey, ShapeKey, split_pow2
 
 K, N_TRAIN, N_VAL, F = 2, 96, 16, 3
 
@@ -24,8 +24,9 @@ def _arrays(window: int) -> FoldArrays:
 _DATA = {w: _arrays(w) for w in (3, 5)}
 
 
-def engine(width, seed=0, **kw):
-    return LSTMEngine(lambda w: _DATA[w], seed=seed, configs_per_program=width, default_window=5, **kw)
+def engine(width=None, seed=0, plan="exact", max_layers=2, **kw):
+    return LSTMEngine(lambda w: _DATA[w], seed=seed, configs_per_program=width, plan=plan, default_window=5,
+                      max_layers=max_layers, **kw)
 
 
 def cfg(lr=1e-2, hidden=8, layers=1, batch_size=16, dropout=0.2, activation="tanh", optimizer="adam", **extra):
@@ -43,33 +44,92 @@ MIXED = [
     cfg(lr=2e-2, activation="sigmoid", optimizer="sgd"),
 ]
 IDS = [0, 1, 2, 3, 4, 5, 6]
+#: a chaotic config (rmsprop, relu, high lr): float drift would grow, not fade
+CHAOTIC = cfg(lr=5e-2, activation="relu", optimizer="rmsprop", dropout=0.1, hidden=16)
 
 
-def _params_of(eng, cid):
-    return jax.tree.leaves(eng.states[cid][0])
+def _leaves(eng, cid):
+    return [np.asarray(a) for a in jax.tree.leaves(eng.states[cid])]
 
 
-def test_batched_equals_alone_on_a_mixed_shape_rung():
+def _two_rungs(eng, ids=IDS, configs=MIXED):
+    val, tr = eng.train(ids, configs, 1.5, [0.0] * len(ids))
+    val2, _ = eng.train(ids[:3], configs[:3], 3.0, [1.5] * 3)
+    return np.concatenate([val, tr, val2])
+
+
+def test_width_never_changes_a_bit():
+    """configs per program 1 and 8 (and 3): bit-identical losses and weights over two rungs."""
+    engines = {w: engine(width=w) for w in (1, 3, 8)}
+    results = {w: _two_rungs(e) for w, e in engines.items()}
+    for w in (3, 8):
+        np.testing.assert_array_equal(results[w], results[1])
+        for cid in IDS[:3]:
+            for a, b in zip(_leaves(engines[w], cid), _leaves(engines[1], cid)):
+                np.testing.assert_array_equal(a, b)
+    assert np.all(np.isfinite(results[1]))
+
+
+def test_same_command_twice_is_bit_identical_and_seed_matters():
+    a = _two_rungs(engine(width=2, seed=3))
+    b = _two_rungs(engine(width=2, seed=3))
+    c = _two_rungs(engine(width=2, seed=4))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_chaotic_config_alone_equals_batched_over_600_steps():
+    """600 optimizer steps of a chaotic config alone vs beside six others: not one bit differs."""
+    steps_per_epoch = N_TRAIN // CHAOTIC["batch_size"]
+    epochs = 600 / steps_per_epoch
     batched = engine(width=8)
-    val_b, tr_b = batched.train(IDS, MIXED, 1.5, [0.0] * len(IDS))
-    assert len(group_by_shape(MIXED, 5)) == 3
-    for cid, config in zip(IDS, MIXED):
-        alone = engine(width=1)
-        val_a, tr_a = alone.train([cid], [config], 1.5, [0.0])
-        np.testing.assert_allclose(val_b[cid], val_a[0], rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(tr_b[cid], tr_a[0], rtol=1e-5, atol=1e-6)
-        for a, b in zip(_params_of(batched, cid), _params_of(alone, cid)):
-            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
-    assert np.all(np.isfinite(val_b))
+    val_b, _ = batched.train([9] + IDS[:6], [CHAOTIC] + MIXED[:6], epochs, [0.0] * 7)
+    alone = engine(width=1)
+    val_a, _ = alone.train([9], [CHAOTIC], epochs, [0.0])
+    assert steps_for(epochs, steps_per_epoch) == 600
+    assert val_b[0] == val_a[0]
+    for a, b in zip(_leaves(batched, 9), _leaves(alone, 9)):
+        np.testing.assert_array_equal(a, b)
 
 
-def test_width_choice_never_changes_results():
-    results = []
-    for width in (1, 2, 3, 8, lambda key, n: 1 if key.hidden > 8 else 4):
-        val, _ = engine(width=width).train(IDS, MIXED, 1.0, [0.0] * len(IDS))
-        results.append(val)
-    for other in results[1:]:
-        np.testing.assert_allclose(other, results[0], rtol=1e-5, atol=1e-6)
+def test_padding_is_exact_and_padded_weights_stay_zero():
+    """A config trained inside a wider, deeper program (hidden 8 -> 16, depth 1 -> 2): its losses
+    match the unpadded run to float rounding and its padded weights are still exactly 0."""
+    eng = engine(plan="exact")
+    config = cfg(activation="sigmoid", optimizer="rmsprop", dropout=0.3)
+    val_exact, _ = eng.train([0], [config], 4.0, [0.0])
+    program = ProgramKey(16, 2, 16, 5, "map", 1)
+    padded = engine(plan="exact")
+    from hbjax.lstm.engine import encode_hparams
+
+    out = padded._launch(Call(program, ((0,),), 0, (0.0,)), padded._compile(program), [0], [config],
+                         [encode_hparams(config)], 4.0)
+    params, (m, v), val_mse, _ = jax.tree.map(np.asarray, out)
+    np.testing.assert_allclose(val_mse[0].mean(), val_exact[0], rtol=1e-5)
+    for tree in (params, m, v):
+        one = {k: a[0] for k, a in tree.items()}
+        inside = network.pad_params(network.unpad_params(one, 8, 1), 16, 2)
+        for name in one:
+            assert np.all(one[name] == inside[name]), name  # outside the real block: exactly 0
+    real = network.unpad_params({k: a[0] for k, a in params.items()}, 8, 1)
+    for name, a in real.items():
+        np.testing.assert_allclose(a, eng.states[0][0][name], rtol=1e-4, atol=1e-6)
+
+
+def test_auto_plan_pads_layers_without_changing_a_bit():
+    """Depth padding skips inactive layers: auto (depth 2 programs) equals exact bit for bit."""
+    np.testing.assert_array_equal(_two_rungs(engine(plan="auto", width=4)), _two_rungs(engine(plan="exact")))
+
+
+def test_wide_plan_vmaps_and_agrees():
+    """The accelerator plan on CPU: vmapped widths agree bit for bit with each other and with the
+    one-at-a-time plan to float rounding; it never runs a program at width 1."""
+    wide = {w: engine(plan="wide", width=w) for w in (2, 8)}
+    results = {w: _two_rungs(e) for w, e in wide.items()}
+    np.testing.assert_array_equal(results[2], results[8])
+    np.testing.assert_allclose(results[2], _two_rungs(engine(plan="exact")), rtol=1e-4, atol=1e-6)
+    plan = wide[2].plan_rung(MIXED[:1], 1.0, [0.0])
+    assert [p.width for p in plan.programs] == [2]
 
 
 def test_continuation_equals_training_in_one_go():
@@ -80,26 +140,24 @@ def test_continuation_equals_training_in_one_go():
     val_s, _ = stepwise.train(ids, configs, 3.0, [1.2] * 3)
     once = engine(width=4)
     val_o, _ = once.train(ids, configs, 3.0, [0.0] * 3)
-    np.testing.assert_allclose(val_s, val_o, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(val_s, val_o)
     for cid in ids:
-        for a, b in zip(_params_of(stepwise, cid), _params_of(once, cid)):
-            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+        for a, b in zip(_leaves(stepwise, cid), _leaves(once, cid)):
+            np.testing.assert_array_equal(a, b)
 
 
-def test_one_compile_per_shape_and_width_reused_across_rungs():
+def test_one_compile_per_program_reused_across_rungs():
     eng = engine(width=4)
     same_shape = [cfg(lr=10.0 ** -(1 + i / 4)) for i in range(8)]
-    eng.train(list(range(8)), same_shape, 1.0, [0.0] * 8)  # two chunks of 4: one compile
-    assert eng.traces == 1
+    eng.train(list(range(8)), same_shape, 1.0, [0.0] * 8)  # two calls of 4: one compile
+    assert eng.compiles == 1
     eng.train([0, 1, 2, 3], same_shape[:4], 2.0, [1.0] * 4)  # continuing survivors: no compile
     eng.train([8, 9, 10, 11], same_shape[:4], 0.5, [0.0] * 4)  # another bracket: no compile
-    assert eng.traces == 1
+    assert eng.compiles == 1
     eng.train([0, 1], same_shape[:2], 3.0, [2.0] * 2)  # width 2: one more compile
-    assert eng.traces == 2
-    eng.train([12, 13, 14, 15], same_shape[:4], 1.0, [0.0] * 4)  # width 4: compiled already
-    assert eng.traces == 2
-    eng.train([16, 17, 18], same_shape[:3], 1.0, [0.0] * 3)  # 3 = 2 + 1 on CPU (no idle slot): +1 compile
-    assert eng.traces == 3
+    assert eng.compiles == 2
+    stats = eng.rung_stats[-1]
+    assert stats["programs"] == 1 and stats["compiles"] == 1 and stats["compile_s"] > 0
 
 
 def test_a_diverging_config_loses_and_does_not_disturb_its_batch():
@@ -109,39 +167,22 @@ def test_a_diverging_config_loses_and_does_not_disturb_its_batch():
     assert not np.isfinite(val[1])
     alone0, _ = engine(width=1).train([0], [MIXED[0]], 2.0, [0.0])
     alone3, _ = engine(width=1).train([3], [MIXED[3]], 2.0, [0.0])
-    np.testing.assert_allclose([val[0], val[2]], [alone0[0], alone3[0]], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal([val[0], val[2]], [alone0[0], alone3[0]])
 
 
-def test_seed_determines_results():
-    a, _ = engine(width=2, seed=3).train(IDS[:2], MIXED[:2], 1.0, [0.0, 0.0])
-    b, _ = engine(width=2, seed=3).train(IDS[:2], MIXED[:2], 1.0, [0.0, 0.0])
-    c, _ = engine(width=2, seed=4).train(IDS[:2], MIXED[:2], 1.0, [0.0, 0.0])
-    np.testing.assert_array_equal(a, b)
-    assert not np.allclose(a, c)
-
-
-def test_wide_init_finishes_quickly():
-    eng = engine(width=81)
-    t0 = time.perf_counter()
+def test_fresh_state_is_per_config_and_quick():
+    eng = engine()
     states = [eng._fresh_state(ShapeKey(16, 2, 32, 5), cid) for cid in range(81)]
-    assert len(states) == 81 and time.perf_counter() - t0 < 30
-    first = jax.tree.leaves(states[0][0])
-    assert all(a.shape[0] == K for a in first)
+    params = states[0][0]
+    assert params["rec0"].shape == (K, 16, 4, 16) and params["in"].shape == (K, 1, 16, 4, 16)
+    assert not np.allclose(states[0][0]["rec0"], states[1][0]["rec0"])
 
 
-def test_memory_limit_splits_a_rung():
-    eng = engine(width=64, memory_limit_bytes=1)
-    assert eng.width_for(ShapeKey(8, 1, 16, 5), 243) == 1
-    assert engine(width=64).width_for(ShapeKey(8, 1, 16, 5), 243) == 64
-
-
-def test_chunking_and_steps():
-    assert chunk(list(range(5)), 2) == [([0, 1], 2), ([2, 3], 2), ([4], 1)]
-    assert chunk(list(range(5)), 8) == [([0, 1, 2, 3, 4], 8)]
-    assert chunk(list(range(7)), 8, pad=False) == [([0, 1, 2, 3], 4), ([4, 5], 2), ([6], 1)]
-    assert chunk(list(range(11)), 8, pad=False) == [(list(range(8)), 8), ([8, 9], 2), ([10], 1)]
+def test_split_and_steps():
+    assert split_pow2(list(range(7)), 8) == [[0, 1, 2, 3], [4, 5], [6]]
+    assert split_pow2(list(range(5)), 2) == [[0, 1], [2, 3], [4]]
     with pytest.raises(ValueError, match="configs per program"):
-        chunk([1], 0)
+        split_pow2([1], 0)
     assert steps_for(100 / 81, 46) == 57 and steps_for(0.0, 46) == 0 and steps_for(3.0, 46) == 138
 
 
@@ -150,6 +191,10 @@ def test_bad_hyperparameters_are_named():
         engine(width=1).train([0], [cfg(optimizer="adagrad")], 1.0, [0.0])
     with pytest.raises(ValueError, match="dropout"):
         engine(width=1).train([0], [cfg(dropout=1.5)], 1.0, [0.0])
+    with pytest.raises(ValueError, match="not among"):
+        engine(width=1, activations=("tanh",)).train([0], [cfg(activation="relu")], 1.0, [0.0])
+    with pytest.raises(ValueError, match="batch_size 128 exceeds"):
+        engine(width=1).train([0], [cfg(batch_size=128)], 1.0, [0.0])
 
 
 def _synthetic_ohlcv(n=400, seed=0):
@@ -172,6 +217,7 @@ def test_lstm_backend_runs_hyperband_end_to_end():
                      optimizer=hb.Choice(["adam", "rmsprop"]))
     backend = LSTMBackend(task, seed=0, window=5, configs_per_program=4)
     backend.validate_space(space)
+    assert backend.engine.max_layers == 1 and backend.engine.activations == ("tanh",)
     result = hb.Hyperband(space, max_resource=3, eta=3, seed=0).run(backend)
     frame = result.to_frame()
     assert len(frame) == 3 + 1 + 2  # s=1: 3 configs then 1 survivor; s=0: 2 configs (n=ceil(2/1*1))

@@ -16,8 +16,7 @@ import numpy as np
 from ..scheduler import RungJob
 from ..space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
 from .engine import FoldArrays, LSTMEngine
-from .grouping import group_by_shape
-from .model import ACTIVATIONS
+from .network import ACTIVATIONS
 from .optim import OPTIMIZERS
 
 __all__ = ["LSTMBackend", "default_space", "demo_space", "enable_compilation_cache"]
@@ -88,21 +87,22 @@ class LSTMBackend:
     """Trains every rung as vmapped programs of Flax LSTMs on the folds of ``task``.
 
     ``window``: the input window when the space has no ``window`` dimension.
-    ``configs_per_program``: None = by device (wide on GPU, small on CPU), an int, or a callable
-    ``(shape_key, n) -> int``; it changes speed only, never results.
+    ``plan``: ``auto`` (by device), ``exact`` (one program per shape) or ``wide`` (the accelerator
+    plan: one padded program per batch size and window); see ``hbjax.lstm.plan``.
+    ``configs_per_program``: configs per call (None = by plan); on CPU it never changes results.
     ``memory_limit_bytes``: cap on one program's estimated memory (splits big rungs)."""
 
     continues = True
 
-    def __init__(self, task, *, seed: int = 0, window: int = 20, configs_per_program=None,
-                 memory_limit_bytes: int | None = None, compilation_cache: bool = True):
+    def __init__(self, task, *, seed: int = 0, window: int = 20, configs_per_program: int | None = None,
+                 plan: str = "auto", memory_limit_bytes: int | None = None, compilation_cache: bool = True):
         self.task = task
         self.seed = int(seed)
         self.window = int(window)
         if compilation_cache:
             enable_compilation_cache()
         self.engine = LSTMEngine(self._fold_arrays, seed=self.seed, configs_per_program=configs_per_program,
-                                 memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
+                                 plan=plan, memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
                                  default_window=self.window)
         self.rung_info: dict[tuple, dict] = {}  # (config_id, resource) -> extra columns
 
@@ -115,7 +115,14 @@ class LSTMBackend:
         return self.engine.traces
 
     def validate_space(self, space: Space) -> None:
+        """Check the space and tell the engine what it can hold: programs pad to the space's
+        deepest config (one program serves every depth), and a space of one activation gets it
+        compiled in statically."""
         check_space(space)
+        layers = space.dims["layers"]
+        self.engine.max_layers = int(max(layers.options) if isinstance(layers, Choice) else layers.high)
+        activation = space.dims.get("activation")
+        self.engine.activations = tuple(activation.options) if activation is not None else ("tanh",)
 
     def train_rung(self, job: RungJob) -> np.ndarray:
         val, train = self.engine.train(job.config_ids, job.configs, job.resource, job.previous_resource)
@@ -126,9 +133,6 @@ class LSTMBackend:
     def release(self, config_ids) -> None:
         self.engine.release(config_ids)
 
-    def shape_groups(self, configs) -> int:
-        return len(group_by_shape(configs, self.window))
-
     def evaluate_on_test(self, config: Mapping, resource: float, *, config_id: int = 0) -> dict:
         """Retrain ``config`` from scratch for ``resource`` epochs on the final training rows
         (train + validation span before the hold-out) and score it on the untouched test rows.
@@ -138,7 +142,8 @@ class LSTMBackend:
         arrays = FoldArrays(final.x_train[None], final.y_train[None], final.x_test[None], final.y_test[None])
         # one config: no sharding (a lone program on one device is the reference numerics)
         engine = LSTMEngine(lambda w: arrays, seed=self.seed, configs_per_program=1, default_window=window,
-                            devices=jax.local_devices()[:1])
+                            plan=self.engine.plan, max_layers=self.engine.max_layers,
+                            activations=self.engine.activations, devices=jax.local_devices()[:1])
         val, _ = engine.train([config_id], [config], resource, [0.0])
         mse = float(val[0])
         scale = float(np.asarray(final.target_std).reshape(-1)[0]) ** 2

@@ -1,15 +1,23 @@
-"""Train a whole rung of LSTM configs as jit(vmap(vmap(train))) programs, continuing survivors.
+"""Train a whole rung of LSTM configs as a few compiled programs, continuing survivors.
 
-One program per static shape (see ``grouping``): ``vmap`` over configs (their hyperparameters
-and weights) and, inside, over walk-forward folds (their data and weights). Steps are a
-``fori_loop`` with traced bounds, so the same compiled program trains 1.2 epochs in rung 0 and
-the 2.5 extra epochs of a survivor in rung 1. Randomness of config ``c`` on fold ``k`` comes
-from ``fold_in(fold_in(key(seed), c), k)``: a config's numbers do not depend on its batch.
+``plan.plan_rung`` decides which configs share which program (padded hidden units and depth,
+static batch size and window) and on which device each call runs. Every program is compiled ahead
+of time (``jit(...).lower(...).compile()``) on a background thread in the order the rung needs
+them, so the next program compiles while the current one trains. Inside a program, configs run
+one after another (``lax.map``, CPU) or side by side (``vmap``, accelerators); walk-forward folds
+are always vmapped. Steps are a ``fori_loop`` with traced bounds, so one program trains 1.2 epochs
+in rung 0 and a survivor's 2.5 more in rung 1. Randomness of config ``c`` on fold ``k`` comes from
+``fold_in(fold_in(key(seed), c), k)``.
+
+States live on the host in each config's own (unpadded) layout: a config can run padded in one
+rung and exactly in the next, and checkpoints do not depend on the plan.
 """
 from __future__ import annotations
 
 import math
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, NamedTuple, Sequence
 
@@ -18,12 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from . import optim
+from . import network, optim
 from .init import init_params
-from .grouping import ShapeKey, bytes_per_config, chunk, group_by_shape
-from .model import ACTIVATIONS, LSTMRegressor
+from .network import ACTIVATIONS, Traced
+from .plan import Call, ProgramKey, RungPlan, ShapeKey, plan_rung, shape_key
 
-__all__ = ["FoldArrays", "LSTMEngine", "steps_for", "config_key"]
+__all__ = ["FoldArrays", "LSTMEngine", "steps_for", "config_key", "encode_hparams"]
 
 
 class FoldArrays(NamedTuple):
@@ -35,15 +43,8 @@ class FoldArrays(NamedTuple):
     y_val: jax.Array  # [K, Nval]
 
 
-class HParams(NamedTuple):
-    learning_rate: jax.Array
-    dropout: jax.Array
-    activation: jax.Array
-    optimizer: jax.Array
-
-
 def encode_hparams(config: Mapping) -> tuple:
-    """A config's traced hyperparameters as numbers (names -> indices)."""
+    """A config's traced hyperparameters as numbers, in ``network.Traced`` order."""
     act = config.get("activation", "tanh")
     opt = config.get("optimizer", "adam")
     if act not in ACTIVATIONS:
@@ -56,7 +57,14 @@ def encode_hparams(config: Mapping) -> tuple:
         raise ValueError(f"lr must be a positive number, got {config['lr']!r}")
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {rate!r}")
-    return lr, rate, ACTIVATIONS.index(act), optim.OPTIMIZERS.index(opt)
+    hidden, layers = int(config["hidden"]), int(config["layers"])
+    if hidden < 1 or layers < 1:
+        raise ValueError(f"hidden and layers must be >= 1, got {hidden} and {layers}")
+    return (lr, rate, ACTIVATIONS.index(act), hidden, layers, *optim.COEFFICIENTS[opt])
+
+
+_TRACED_DTYPES = (np.float32, np.float32, np.int32, np.int32, np.int32, np.float32, np.float32, np.float32,
+                  np.float32, np.float32)
 
 
 def steps_for(resource: float, steps_per_epoch: int) -> int:
@@ -67,210 +75,279 @@ def steps_for(resource: float, steps_per_epoch: int) -> int:
 
 
 def config_key(seed: int, config_id: int) -> jax.Array:
-    return jax.random.fold_in(jax.random.key(seed), config_id)
+    return jax.random.fold_in(jax.random.PRNGKey(seed), config_id)
 
 
-@dataclass
-class _Program:
-    train: Callable
-    steps_per_epoch: int
+def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) -> Callable:
+    """The pure train function of one program: (params, moments, traced, keys, data..., start,
+    stop) for ``width`` configs x K folds -> (params, moments, val MSE [N, K], train loss [N, K])."""
+    batch, spe = program.batch_size, n_train // program.batch_size
+
+    def loss_fn(params, xb, yb, hp, dkey):
+        return jnp.mean((network.predict(params, xb, hp, activations, dkey) - yb) ** 2)
+
+    def train_fold(params, moments, hp, key, x_tr, y_tr, x_val, y_val, start, stop):
+        shuffle_key, drop_key = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
+
+        def epoch(e, carry):
+            # one shuffle per epoch; the steps of epoch e that fall inside [start, stop)
+            perm = jax.random.permutation(jax.random.fold_in(shuffle_key, e), n_train)
+
+            def step(b, carry):
+                params, moments, loss_sum = carry
+                idx = jax.lax.dynamic_slice(perm, (b * batch,), (batch,))
+                s = e * spe + b
+                loss, grads = jax.value_and_grad(loss_fn)(params, x_tr[idx], y_tr[idx], hp,
+                                                          jax.random.fold_in(drop_key, s))
+                params, moments = optim.update(params, moments, grads, hp, s + 1)
+                return params, moments, loss_sum + loss
+
+            first = jnp.clip(start - e * spe, 0, spe)
+            last = jnp.clip(stop - e * spe, 0, spe)
+            return jax.lax.fori_loop(first, last, step, carry)
+
+        carry = (params, moments, jnp.zeros((), jnp.float32))
+        params, moments, loss_sum = jax.lax.fori_loop(start // spe, (stop + spe - 1) // spe, epoch, carry)
+        val_mse = jnp.mean((network.predict(params, x_val, hp, activations) - y_val) ** 2)
+        return params, moments, val_mse, loss_sum / jnp.maximum(stop - start, 1)
+
+    per_config = jax.vmap(train_fold, in_axes=(0, 0, None, 0, 0, 0, 0, 0, None, None))
+
+    def train(params, moments, hp, keys, active, x_tr, y_tr, x_val, y_val, start, stop):
+        if program.batching == "vmap":  # every slot computes (an idle one repeats a real config)
+            return jax.vmap(per_config, in_axes=(0, 0, 0, 0) + (None,) * 6)(
+                params, moments, hp, keys, x_tr, y_tr, x_val, y_val, start, stop)
+
+        def one(a):  # configs one after another; an empty slot is skipped outright
+            params, moments, hp, keys, on = a
+            nan = jnp.full(keys.shape[:1], jnp.nan, jnp.float32)
+            return jax.lax.cond(on, lambda: per_config(params, moments, hp, keys, x_tr, y_tr, x_val, y_val,
+                                                       start, stop),
+                                lambda: (params, moments, nan, nan))
+
+        return jax.lax.map(one, (params, moments, hp, keys, active))
+
+    return train
 
 
 @dataclass
 class LSTMEngine:
-    """Holds the compiled programs (one per shape) and the trained state of every live config.
+    """Plans, compiles and runs rungs; holds the trained state of every live config.
 
-    ``fold_arrays(window) -> FoldArrays`` supplies data; ``configs_per_program(key, n)`` decides
-    chunk widths (the results never depend on it)."""
+    ``fold_arrays(window) -> FoldArrays`` supplies data. ``plan``: ``auto`` | ``exact`` | ``wide``
+    (see ``plan.py``). ``configs_per_program``: configs per call (None: by plan). ``max_layers``:
+    the depth programs pad to (the space's largest). ``activations``: the activations configs may
+    use (one -> it is compiled in statically)."""
 
     fold_arrays: Callable[[int], FoldArrays]
     seed: int = 0
-    configs_per_program: Callable[[ShapeKey, int], int] | int | None = None
-    memory_limit_bytes: int | None = None
+    configs_per_program: int | None = None
+    plan: str = "auto"
+    memory_limit_bytes: int = 2 << 30
     default_window: int = 20
-    devices: Sequence | None = None  # the config axis is sharded over these (default: all local devices)
-    traces: int = 0  # number of times a train program was traced (= compiled)
-    states: dict = field(default_factory=dict)  # config_id -> (params, opt_state), leading axis K
-    _programs: dict = field(default_factory=dict)
+    devices: Sequence | None = None
+    max_layers: int | None = None
+    activations: tuple[str, ...] = ACTIVATIONS
+    compiles: int = 0  # train programs compiled (one per program and device)
+    compile_seconds: float = 0.0
+    states: dict = field(default_factory=dict)  # config_id -> (params, (m, v)), numpy, leading axis K
+    rung_stats: list = field(default_factory=list)  # one dict per train() call
+    _compiled: dict = field(default_factory=dict)
     _data: dict = field(default_factory=dict)
-    timings: list = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    # --- devices, data and programs -----------------------------------------------------
     def __post_init__(self):
-        # A 1-D mesh over the devices when there are several: configs are split across them
-        # (GSPMD partitions the vmapped program; each config's numbers stay those of a lone run).
-        devices = list(self.devices) if self.devices is not None else jax.local_devices()
-        self.mesh = Mesh(np.array(devices), ("configs",)) if len(devices) > 1 else None
+        self.devices = list(self.devices) if self.devices is not None else jax.local_devices()
+        self.device_kind = self.devices[0].platform
+        # one program spans every device (shard_map over the slot axis): a single compile, and each
+        # device runs its own slots; devices do not wait for each other (no collectives)
+        self.mesh = Mesh(np.array(self.devices), ("d",))
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hbjax-compile")
+
+    @property
+    def traces(self) -> int:  # backwards-compatible name
+        return self.compiles
 
     @property
     def n_devices(self) -> int:
-        return 1 if self.mesh is None else self.mesh.size
+        return len(self.devices)
 
-    def _place(self, tree, spec):
-        if self.mesh is None:
-            return tree
-        return jax.device_put(tree, NamedSharding(self.mesh, spec))
+    # --- data ------------------------------------------------------------------------------
+    def host_data(self, window: int) -> FoldArrays:
+        if (window, None) not in self._data:
+            arrays = self.fold_arrays(window)
+            self._data[(window, None)] = FoldArrays(*(np.asarray(a, dtype=np.float32) for a in arrays))
+        return self._data[(window, None)]
 
     def data(self, window: int) -> FoldArrays:
-        if window not in self._data:
-            arrays = self.fold_arrays(window)
-            arrays = FoldArrays(*(jnp.asarray(a, dtype=jnp.float32) for a in arrays))
-            self._data[window] = self._place(arrays, P())  # replicated on every device
-        return self._data[window]
+        """The window's folds, replicated on every device."""
+        with self._lock:
+            if (window, "devices") not in self._data:
+                self._data[(window, "devices")] = jax.device_put(self.host_data(window),
+                                                                 NamedSharding(self.mesh, P()))
+            return self._data[(window, "devices")]
 
-    def program(self, key: ShapeKey) -> _Program:
-        if key not in self._programs:
-            self._programs[key] = self._build(key)
-        return self._programs[key]
+    def _sizes(self, window: int) -> tuple[int, int, int, int]:
+        d = self.host_data(window)
+        return d.x_train.shape[0], d.x_train.shape[1], d.x_val.shape[1], d.x_train.shape[-1]
 
-    def _build(self, key: ShapeKey) -> _Program:
-        data = self.data(key.window)
-        n_train = data.x_train.shape[1]
-        if n_train < key.batch_size:
-            raise ValueError(f"batch_size {key.batch_size} exceeds the {n_train} training windows of a fold")
-        spe = n_train // key.batch_size  # the last partial batch is dropped; each epoch reshuffles
-        model = LSTMRegressor(key.hidden, key.layers)
-        batch = key.batch_size
+    # --- planning --------------------------------------------------------------------------
+    def steps_per_epoch(self, batch_size: int, window: int) -> int:
+        n_train = self._sizes(window)[1]
+        if n_train < batch_size:
+            raise ValueError(f"batch_size {batch_size} exceeds the {n_train} training windows of a fold")
+        return n_train // batch_size
 
-        def loss_fn(params, xb, yb, hp: HParams, dkey):
-            pred = model.apply({"params": params}, xb, hp.activation, hp.dropout, dkey)
-            return jnp.mean((pred - yb) ** 2)
+    def plan_rung(self, configs: Sequence[Mapping], resource: float, previous_resource: Sequence[float]) -> RungPlan:
+        shapes = [shape_key(c, self.default_window) for c in configs]
+        starts, stops = [], []
+        for s, prev in zip(shapes, previous_resource):
+            spe = self.steps_per_epoch(s.batch_size, s.window)
+            starts.append(steps_for(prev, spe))
+            stops.append(steps_for(resource, spe))
+        windows = sorted({s.window for s in shapes})
+        n_folds, n_train, n_val, n_features = self._sizes(windows[0]) if windows else (1, 1, 1, 1)
+        max_layers = self.max_layers
+        if max_layers is not None and shapes:
+            max_layers = max(max_layers, *(s.layers for s in shapes))
+        return plan_rung(shapes, starts, stops, device_kind=self.device_kind, n_devices=self.n_devices,
+                         mode=self.plan, width=self.configs_per_program, max_layers=max_layers,
+                         n_features=n_features, n_folds=n_folds, n_train=n_train, n_val=n_val,
+                         memory_bytes=self.memory_limit_bytes)
 
-        def train_one(params, opt_state, hp, ckey, x_tr, y_tr, x_val, y_val, start, stop):
-            shuffle_key, drop_key = jax.random.fold_in(ckey, 1), jax.random.fold_in(ckey, 2)
+    # --- programs --------------------------------------------------------------------------
+    def _allowed_activations(self) -> tuple[int, ...]:
+        return tuple(sorted(ACTIVATIONS.index(a) for a in set(self.activations)))
 
-            def epoch(e, carry):
-                # one shuffle per epoch (not per step); the steps of epoch e inside [start, stop)
-                perm = jax.random.permutation(jax.random.fold_in(shuffle_key, e), n_train)
+    def _compile(self, program: ProgramKey) -> Callable:
+        t0 = time.perf_counter()
+        n_folds, n_train, n_val, n_features = self._sizes(program.window)
+        fn = make_train(program, n_train, self._allowed_activations())
+        slots, rep = P("d"), P()
+        sharded = jax.shard_map(fn, mesh=self.mesh, in_specs=(slots,) * 5 + (rep,) * 6, out_specs=slots,
+                                check_vma=False)
+        n = program.width * self.n_devices
 
-                def step(b, carry):
-                    params, opt_state, loss_sum = carry
-                    idx = jax.lax.dynamic_slice(perm, (b * batch,), (batch,))
-                    loss, grads = jax.value_and_grad(loss_fn)(params, x_tr[idx], y_tr[idx], hp,
-                                                              jax.random.fold_in(drop_key, e * spe + b))
-                    params, opt_state = optim.update(grads, opt_state, params, hp.learning_rate, hp.optimizer)
-                    return params, opt_state, loss_sum + loss
+        def spec(shape, dtype, part):
+            return jax.ShapeDtypeStruct(tuple(shape), dtype, sharding=NamedSharding(self.mesh, part))
 
-                first = jnp.clip(start - e * spe, 0, spe)
-                last = jnp.clip(stop - e * spe, 0, spe)
-                return jax.lax.fori_loop(first, last, step, carry)
+        template = self._padded_state(None, None, program, n_features, n_folds)
+        state_spec = jax.tree.map(lambda a: spec((n, *a.shape), np.float32, slots), template)
+        hp_spec = Traced(*(spec((n,), dt, slots) for dt in _TRACED_DTYPES))
+        key_spec = spec((n, n_folds, 2), np.uint32, slots)
+        active_spec = spec((n,), np.bool_, slots)
+        data_spec = [spec(a.shape, np.float32, rep) for a in self.host_data(program.window)]
+        scalar = spec((), np.int32, rep)
+        compiled = jax.jit(sharded).lower(state_spec[0], state_spec[1], hp_spec, key_spec, active_spec, *data_spec,
+                                          scalar, scalar).compile()
+        with self._lock:
+            self.compiles += 1
+            self.compile_seconds += time.perf_counter() - t0
+        return compiled
 
-            carry = (params, opt_state, jnp.zeros((), jnp.float32))
-            params, opt_state, loss_sum = jax.lax.fori_loop(start // spe, (stop + spe - 1) // spe, epoch, carry)
-            pred = model.apply({"params": params}, x_val, hp.activation)
-            val_mse = jnp.mean((pred - y_val) ** 2)
-            return params, opt_state, val_mse, loss_sum / jnp.maximum(stop - start, 1)
+    def _compiled_future(self, program: ProgramKey) -> Future:
+        with self._lock:
+            if program not in self._compiled:
+                self._compiled[program] = self._pool.submit(self._compile, program)
+            return self._compiled[program]
 
-        per_fold = jax.vmap(train_one, in_axes=(0, 0, None, 0, 0, 0, 0, 0, None, None))
-        per_config = jax.vmap(per_fold, in_axes=(0, 0, 0, 0, None, None, None, None, None, None))
-
-        def traced(*args):
-            self.traces += 1  # runs at trace time only: counts compiles
-            return per_config(*args)
-
-        return _Program(jax.jit(traced), spe)
-
-    # --- states --------------------------------------------------------------------------
+    # --- states ----------------------------------------------------------------------------
     def _fresh_state(self, key: ShapeKey, config_id: int):
-        data = self.data(key.window)
-        n_folds, n_features = data.x_train.shape[0], data.x_train.shape[-1]
-        params = [init_params(key, n_features, np.random.default_rng([self.seed, config_id, k]))
-                  for k in range(n_folds)]
-        params = jax.tree.map(lambda *xs: jnp.asarray(np.stack(xs)), *params)
-        return params, jax.vmap(optim.init)(params)
+        """A new config's (params, (m, v)) at its own shape, stacked over folds (NumPy)."""
+        n_folds, _, _, n_features = self._sizes(key.window)
+        folds = [init_params(key.hidden, key.layers, n_features, np.random.default_rng([self.seed, config_id, k]))
+                 for k in range(n_folds)]
+        params = {name: np.stack([f[name] for f in folds]) for name in folds[0]}
+        zeros = {name: np.zeros_like(a) for name, a in params.items()}
+        return params, (zeros, dict(zeros))
+
+    def _padded_state(self, key: ShapeKey | None, config_id, program: ProgramKey, n_features, n_folds):
+        """The state of ``config_id`` (stored, or fresh) padded to ``program``; ``key=None``: zeros."""
+        if key is None:
+            params = init_params(1, 1, n_features, np.random.default_rng(0))
+            params = {k: np.zeros((n_folds, *v.shape), np.float32) for k, v in params.items()}
+            state = (params, (params, params))
+        elif config_id in self.states:
+            state = self.states[config_id]
+        else:
+            state = self._fresh_state(key, config_id)
+        return jax.tree.map(lambda t: network.pad_params(t, program.hidden, program.layers), state,
+                            is_leaf=lambda t: isinstance(t, dict))
 
     def release(self, config_ids: Sequence[int]) -> None:
         for cid in config_ids:
             self.states.pop(cid, None)
 
-    def width_for(self, key: ShapeKey, n: int) -> int:
-        choice = self.configs_per_program
-        if choice is None:
-            width = default_width(key)
-        elif callable(choice):
-            width = int(choice(key, n))
-        else:
-            width = int(choice)
-        if self.memory_limit_bytes is not None:
-            data = self.data(key.window)
-            per = bytes_per_config(key, data.x_train.shape[-1], data.x_train.shape[0],
-                                   data.x_train.shape[1], data.x_val.shape[1])
-            width = min(width, max(1, self.memory_limit_bytes // per))
-        return max(1, min(width, n))
-
-    def chunks(self, key: ShapeKey, positions: Sequence[int]) -> list[tuple[list[int], int]]:
-        """How a group's configs are split into programs: (positions, slots it runs at). Slots are a
-        power of two (few compiles) and a multiple of the device count; on one CPU a short chunk is
-        split rather than padded, since an idle slot there costs a config's full compute."""
-        pad = jax.default_backend() != "cpu" or self.mesh is not None
-        out = []
-        for part, size in chunk(positions, self.width_for(key, len(positions)), pad=pad):
-            out.append((part, -(-size // self.n_devices) * self.n_devices))
-        return out
-
-    # --- training ------------------------------------------------------------------------
+    # --- training --------------------------------------------------------------------------
     def train(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource: float,
               previous_resource: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
         """Train each config from ``previous_resource`` to ``resource`` epochs (new configs start
         fresh, others continue from their stored state). Returns (val MSE mean over folds,
         train loss mean over folds) per config; NaN where a config diverged."""
+        t_rung = time.perf_counter()
         n = len(config_ids)
         val = np.full(n, np.nan)
         train_loss = np.full(n, np.nan)
         hps = [encode_hparams(c) for c in configs]
+        allowed = set(self.activations)
+        for c in configs:
+            if c.get("activation", "tanh") not in allowed:
+                raise ValueError(f"activation {c.get('activation', 'tanh')!r} is not among this engine's "
+                                 f"activations {tuple(self.activations)}")
+        plan = self.plan_rung(configs, resource, previous_resource)
+        for pos, prev in enumerate(previous_resource):
+            if prev > 0 and config_ids[pos] not in self.states:
+                raise RuntimeError(f"config {config_ids[pos]} has no trained state to continue from")
+        compiles0, compile_s0 = self.compiles, self.compile_seconds
+        futures = [self._compiled_future(c.program) for c in plan.calls]
         launched = []
-        for key, positions in group_by_shape(configs, self.default_window).items():
-            prog = self.program(key)
-            data = self.data(key.window)
-            by_start: dict[int, list[int]] = {}
-            for p in positions:
-                by_start.setdefault(steps_for(previous_resource[p], prog.steps_per_epoch), []).append(p)
-            stop = steps_for(resource, prog.steps_per_epoch)
-            for start, group in sorted(by_start.items()):
-                for part, padded in self.chunks(key, group):
-                    launched.append(self._launch(key, prog, data, part, padded, config_ids, hps, start, stop))
-        for part, ids, outputs, t0 in launched:  # launched asynchronously; now wait and collect
-            params, opt_state, val_mse, tr = outputs
-            val_mse, tr = np.asarray(val_mse, dtype=np.float64), np.asarray(tr, dtype=np.float64)
-            if self.mesh is not None:  # gather: per-config slices of a sharded array live on one device each
-                params, opt_state = jax.tree.map(np.asarray, (params, opt_state))
-            for j, (p, cid) in enumerate(zip(part, ids)):
-                self.states[cid] = jax.tree.map(lambda a: a[j], (params, opt_state))
-                val[p] = val_mse[j].mean()
-                train_loss[p] = tr[j].mean()
-            self.timings.append((len(part), time.perf_counter() - t0))
+        for call, fut in zip(plan.calls, futures):
+            launched.append((call, self._launch(call, fut.result(), config_ids, configs, hps, resource)))
+        for call, outputs in launched:  # dispatched asynchronously; now wait and collect
+            params, moments, val_mse, tr = jax.tree.map(np.asarray, outputs)
+            for j, p in self._slot_positions(call):
+                cfg = configs[p]
+                h, layers = int(cfg["hidden"]), int(cfg["layers"])
+                state = jax.tree.map(lambda a: a[j], (params, moments))
+                self.states[config_ids[p]] = jax.tree.map(lambda t: network.unpad_params(t, h, layers), state,
+                                                          is_leaf=lambda t: isinstance(t, dict))
+                val[p] = float(np.mean(val_mse[j], dtype=np.float64))
+                train_loss[p] = float(np.mean(tr[j], dtype=np.float64))
+        self.rung_stats.append({
+            "plan": plan.mode, "programs": len(plan.programs), "calls": len(plan.calls),
+            "compiles": self.compiles - compiles0, "compile_s": self.compile_seconds - compile_s0,
+            "seconds": time.perf_counter() - t_rung, "configs": n,
+        })
         return val, train_loss
 
-    def _launch(self, key, prog, data, part, padded, config_ids, hps, start, stop):
-        t0 = time.perf_counter()
-        ids = [config_ids[p] for p in part]
-        slots = part + [part[0]] * (padded - len(part))  # padding repeats a real config
+    def _slot_positions(self, call: Call) -> list[tuple[int, int]]:
+        """(slot index in the call's arrays, rung position) of every real config of ``call``."""
+        k = call.program.width
+        return [(d * k + j, p) for d, dev in enumerate(call.slots) for j, p in enumerate(dev)]
+
+    def _launch(self, call: Call, compiled, config_ids, configs, hps, resource):
+        program = call.program
+        n_folds, _, _, n_features = self._sizes(program.window)
+        k = program.width
+        filler = call.positions[0]  # an empty slot holds a copy of a real config (skipped, or discarded)
+        slots = [dev[j] if j < len(dev) else filler for dev in call.slots for j in range(k)]
+        active = np.array([j < len(dev) for dev in call.slots for j in range(k)])
         states = []
         for p in slots:
             cid = config_ids[p]
-            if start == 0 or cid not in self.states:
-                if start != 0:
-                    raise RuntimeError(f"config {cid} has no trained state to continue from")
-                states.append(self._fresh_state(key, cid))
-            else:
-                states.append(self.states[cid])
-        params, opt_state = jax.tree.map(lambda *xs: np.stack(xs) if self.mesh is not None else jnp.stack(xs), *states)
-        hp = HParams(*(jnp.asarray(col, dtype=dt) for col, dt in
-                       zip(zip(*(hps[p] for p in slots)), (jnp.float32, jnp.float32, jnp.int32, jnp.int32))))
-        n_folds = data.x_train.shape[0]
-        ckeys = jnp.stack([jax.vmap(lambda k, c=config_key(self.seed, config_ids[p]): jax.random.fold_in(c, k))(
-            jnp.arange(n_folds)) for p in slots])
-        params, opt_state, hp, ckeys = self._place((params, opt_state, hp, ckeys), P("configs"))
-        outputs = prog.train(params, opt_state, hp, ckeys, data.x_train, data.y_train, data.x_val, data.y_val,
-                             jnp.int32(start), jnp.int32(stop))
-        return part, ids, outputs, t0
+            if call.start == 0:
+                self.states.pop(cid, None)  # a fresh start
+            states.append(self._padded_state(shape_key(configs[p], self.default_window), cid, program,
+                                             n_features, n_folds))
+        params, moments = jax.tree.map(lambda *xs: np.stack(xs), *states)
+        hp = Traced(*(np.asarray(col, dtype=dt) for col, dt in zip(zip(*(hps[p] for p in slots)), _TRACED_DTYPES)))
+        keys = np.stack([self._fold_keys(config_ids[p], n_folds) for p in slots])
+        stop = steps_for(resource, self.steps_per_epoch(program.batch_size, program.window))
+        sharded = NamedSharding(self.mesh, P("d"))
+        params, moments, hp, keys, active = jax.device_put((params, moments, hp, keys, active), sharded)
+        start, stop = jax.device_put((np.int32(call.start), np.int32(stop)), NamedSharding(self.mesh, P()))
+        return compiled(params, moments, hp, keys, active, *self.data(program.window), start, stop)
 
-
-def default_width(key: ShapeKey) -> int:
-    """Configs per program by device. On a GPU/TPU the config axis is what fills the device: go wide
-    (the memory limit caps it). On the 2-core development CPU, one epoch of 8 configs (NVDA fold,
-    window 20), width 1 vs 8: H16/B16 0.87 vs 0.89 s, H64/B64 1.82 vs 1.95 s, H128/B32 6.68 vs 5.73 s,
-    H32/B128 1.10 vs 0.96 s: within ~7% of one-at-a-time or better, so CPU uses 8 as well."""
-    if jax.default_backend() != "cpu":
-        return 256
-    return 8
+    def _fold_keys(self, config_id: int, n_folds: int) -> np.ndarray:
+        base = config_key(self.seed, config_id)
+        return np.stack([np.asarray(jax.random.fold_in(base, k)) for k in range(n_folds)])

@@ -1,15 +1,14 @@
-"""Parameter initialisation in NumPy, matching flax's defaults for OptimizedLSTMCell and Dense.
+"""Parameter initialisation in NumPy, with flax's distributions for ``OptimizedLSTMCell`` and
+``Dense`` (input kernels lecun-normal, recurrent kernels orthogonal per gate, zero biases).
 
-Why not ``model.init``: jitting it costs a compile (2-4 s on CPU) per shape, and a vmapped
-orthogonal (QR) init deadlocked XLA CPU. Here each (config, fold) draws from its own
-``numpy.random.default_rng([seed, config_id, fold])``: no compile, no batching, and a config's
-initial weights never depend on which other configs share its program.
+Why not ``model.init``: jitting it costs a compile per shape, and a vmapped orthogonal (QR) init
+deadlocked XLA CPU. Here each (config, fold) draws from its own
+``numpy.random.default_rng([seed, config_id, fold])`` at the config's *real* shape: no compile, no
+batching, and a config's initial weights never depend on the program (or padding) it runs in.
 """
 from __future__ import annotations
 
 import numpy as np
-
-from .grouping import ShapeKey
 
 
 def _lecun_normal(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
@@ -30,16 +29,24 @@ def _orthogonal(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
     return (q if n >= m else q.T).astype(np.float32)
 
 
-def init_params(key: ShapeKey, n_features: int, rng: np.random.Generator) -> dict:
-    """A params tree with exactly the structure of ``LSTMRegressor(hidden, layers).init``."""
-    h = key.hidden
-    params, inputs = {}, n_features
-    for layer in range(key.layers):
-        cell = {}
-        for gate in "ifgo":
-            cell[f"i{gate}"] = {"kernel": _lecun_normal(rng, inputs, h)}
-            cell[f"h{gate}"] = {"kernel": _orthogonal(rng, h, h), "bias": np.zeros(h, np.float32)}
-        params[f"lstm_{layer}"] = cell
+def init_params(hidden: int, layers: int, n_features: int, rng: np.random.Generator) -> dict:
+    """One fold's params in the layout of ``network.LAYOUT``, unpadded."""
+    h = hidden
+    w_in, w_rec, inputs = [], [], n_features
+    for _ in range(layers):
+        ins, recs = [], []
+        for _gate in "ifgo":
+            ins.append(_lecun_normal(rng, inputs, h))
+            recs.append(_orthogonal(rng, h, h))
+        w_in.append(np.stack(ins, axis=1))  # [in, 4, H]
+        w_rec.append(np.stack(recs, axis=1))  # [H, 4, H]
         inputs = h
-    params["head"] = {"kernel": _lecun_normal(rng, h, 1), "bias": np.zeros(1, np.float32)}
-    return params
+    head = _lecun_normal(rng, h, 1)[:, 0]
+    deeper = (layers - 1, h, 4, h)
+    return {
+        "in0": w_in[0], "rec0": w_rec[0], "b0": np.zeros((4, h), np.float32),
+        "in": np.stack(w_in[1:]) if layers > 1 else np.zeros(deeper, np.float32),
+        "rec": np.stack(w_rec[1:]) if layers > 1 else np.zeros(deeper, np.float32),
+        "b": np.zeros((layers - 1, 4, h), np.float32),
+        "out": head, "out_b": np.zeros((), np.float32),
+    }

@@ -1,8 +1,8 @@
-"""The Flax LSTM regressor whose scalar hyperparameters are traced arrays.
+"""The reference Flax LSTM regressor (``flax.linen``, ``OptimizedLSTMCell``).
 
-Shape hyperparameters (hidden units, layers, window, batch size) are static: they fix the
-program. Activation and dropout rate are traced per config, so one compiled program serves
-every value (``jax.vmap`` over configs gives each config its own).
+The engine trains ``network.predict``, the same model written over a padded parameter layout
+(masked units, traced depth, hoisted input projections); ``tests/test_lstm_network.py`` checks
+that both give the same predictions. ``to_network_params`` converts this model's params.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-ACTIVATIONS = ("tanh", "relu", "sigmoid")
+from .network import ACTIVATIONS
 
 
 def mixed_activation(activation_id):
@@ -48,3 +48,23 @@ class LSTMRegressor(nn.Module):
             if dropout_key is not None:
                 x = dropout(x, dropout_rate, jax.random.fold_in(dropout_key, layer))
         return nn.Dense(1, name="head")(x[:, -1, :])[:, 0]
+
+
+def to_network_params(flax_params, layers: int) -> dict:
+    """``LSTMRegressor.init(...)["params"]`` -> the layout of ``network.LAYOUT`` (unpadded)."""
+    import numpy as np
+
+    def layer(k):
+        cell = flax_params[f"lstm_{k}"]
+        w_in = np.stack([np.asarray(cell[f"i{g}"]["kernel"]) for g in "ifgo"], axis=1)
+        w_rec = np.stack([np.asarray(cell[f"h{g}"]["kernel"]) for g in "ifgo"], axis=1)
+        bias = np.stack([np.asarray(cell[f"h{g}"]["bias"]) for g in "ifgo"])
+        return w_in, w_rec, bias
+
+    first = layer(0)
+    deeper = [layer(k) for k in range(1, layers)]
+    h = first[1].shape[0]
+    stack = (lambda i, shape: np.stack([d[i] for d in deeper]) if deeper else np.zeros(shape, np.float32))
+    return {"in0": first[0], "rec0": first[1], "b0": first[2],
+            "in": stack(0, (0, h, 4, h)), "rec": stack(1, (0, h, 4, h)), "b": stack(2, (0, 4, h)),
+            "out": np.asarray(flax_params["head"]["kernel"])[:, 0], "out_b": np.asarray(flax_params["head"]["bias"])[0]}

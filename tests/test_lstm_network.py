@@ -1,0 +1,86 @@
+"""The padded network equals flax's LSTM; padding is exact; the one-program optimizer equals optax."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from hbjax.lstm import network, optim
+from hbjax.lstm.engine import encode_hparams
+from hbjax.lstm.init import init_params
+from hbjax.lstm.model import LSTMRegressor, to_network_params
+from hbjax.lstm.network import Traced
+
+
+def traced(config):
+    return Traced(*(jnp.asarray(v) for v in encode_hparams(config)))
+
+
+def cfg(**kw):
+    return {"lr": 1e-2, "hidden": 5, "layers": 2, "batch_size": 4, "dropout": 0.3, "activation": "tanh",
+            "optimizer": "adam", **kw}
+
+
+X = np.random.default_rng(0).normal(size=(6, 7, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+def test_network_equals_flax_lstm(activation):
+    model = LSTMRegressor(5, 2)
+    flax_params = model.init(jax.random.PRNGKey(1), X)["params"]
+    act = network.ACTIVATIONS.index(activation)
+    ref = model.apply({"params": flax_params}, X, act)
+    ours = network.predict(to_network_params(flax_params, 2), X, traced(cfg(activation=activation)), (0, 1, 2))
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+def test_padded_units_and_layers_change_nothing(activation):
+    params = init_params(5, 2, 3, np.random.default_rng(2))
+    hp = traced(cfg(activation=activation))
+    key = jax.random.PRNGKey(3)
+    for dropout_key in (None, key):
+        alone = network.predict(params, X, hp, (0, 1, 2), dropout_key)
+        padded = network.predict(network.pad_params(params, 16, 4), X, hp, (0, 1, 2), dropout_key)
+        np.testing.assert_allclose(padded, alone, rtol=1e-6, atol=1e-7)
+
+
+def test_padded_gradients_are_exactly_zero():
+    params = network.pad_params(init_params(5, 2, 3, np.random.default_rng(2)), 16, 4)
+    hp = traced(cfg(activation="sigmoid"))  # sigmoid(0) = 0.5: the case the mask exists for
+    y = X[:, -1, 0]
+    grads = jax.grad(lambda p: jnp.mean((network.predict(p, X, hp, (0, 1, 2), jax.random.PRNGKey(0)) - y) ** 2))(
+        {k: jnp.asarray(v) for k, v in params.items()})
+    real = network.pad_params(network.unpad_params(grads, 5, 2), 16, 4)  # the real block, zeros elsewhere
+    for name in params:
+        g = np.asarray(grads[name])
+        assert np.all(g == np.asarray(real[name])), name  # nothing outside the real block
+    assert np.any(np.asarray(grads["rec"])[0] != 0)  # the active second layer learns
+    assert np.all(np.asarray(grads["rec"])[1:] == 0)  # layers 3 and 4 are inactive
+
+
+def test_pad_unpad_round_trip():
+    params = init_params(5, 2, 3, np.random.default_rng(4))
+    back = network.unpad_params(network.pad_params(params, 8, 3), 5, 2)
+    for name in params:
+        np.testing.assert_array_equal(back[name], params[name])
+    assert network.real_shape(params) == (5, 2)
+
+
+@pytest.mark.parametrize("name", optim.OPTIMIZERS)
+def test_one_program_optimizer_equals_optax(name):
+    rng = np.random.default_rng(5)
+    params = {"w": jnp.asarray(rng.normal(size=(4, 3)), jnp.float32)}
+    hp = traced(cfg(optimizer=name, lr=3e-2))
+    tx = {"adam": optax.adam, "rmsprop": optax.rmsprop, "sgd": optax.sgd}[name](3e-2)
+    ref, ref_state = params, tx.init(params)
+    ours, moments = params, optim.init(params)
+    zero = {"w": jnp.zeros((4, 3))}
+    for step in range(1, 40):
+        grads = {"w": jnp.asarray(rng.normal(size=(4, 3)), jnp.float32)}
+        updates, ref_state = tx.update(grads, ref_state, ref)
+        ref = optax.apply_updates(ref, updates)
+        ours, moments = optim.update(ours, moments, grads, hp, jnp.int32(step))
+        still, _ = optim.update(zero, optim.init(zero), zero, hp, jnp.int32(step))
+        assert np.all(np.asarray(still["w"]) == 0)  # a zero gradient never moves a weight
+    np.testing.assert_allclose(ours["w"], ref["w"], rtol=2e-5, atol=1e-6)
