@@ -36,6 +36,7 @@ __all__ = [
     "validate_resource_and_eta",
     "bracket_budget",
     "plan_budget",
+    "continued_budget",
     "format_plan",
 ]
 
@@ -171,6 +172,17 @@ def bracket_budget(bracket: Bracket) -> float:
 
 def plan_budget(plan) -> float:
     return sum(bracket_budget(b) for b in plan)
+
+
+def continued_budget(plan) -> float:
+    """Config-epochs of a plan when survivors continue from their trained state (no retraining)."""
+    total = 0.0
+    for bracket in plan:
+        previous = 0.0
+        for rung in bracket.rungs:
+            total += rung.n_configs * (rung.resource - previous)
+            previous = rung.resource
+    return total
 
 
 def format_plan(plan) -> str:

@@ -84,7 +84,12 @@ def run_lstm(args, console) -> int:
                   f"persistence {baselines['persistence_val_mse']:.5g}, ridge {baselines['ridge_val_mse']:.5g}")
 
     trials_csv = out / "trials.csv"
-    progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet)
+    def programs():
+        stats = backend.engine.rung_stats[-1]
+        return (f"{stats['programs']} program(s), {stats['compiles']} compiled "
+                f"({stats['compile_cpu_s']:.1f} s CPU, training waited {stats['compile_wait_s']:.1f} s)")
+
+    progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet, detail=programs)
     meta = {key: getattr(args, key) for key in RESUMABLE}
     with progress:  # checkpoints (state, survivors' weights, trials.csv) after every rung
         result = run_with_checkpoints(search, backend, out, meta=meta, callbacks=[progress.update],
@@ -139,7 +144,7 @@ class RungProgress:
     """A rich progress bar over the rungs of the run (configs, resource, best loss, ETA), and a log
     line per rung. Quiet when asked or when output is not a terminal (then only log lines)."""
 
-    def __init__(self, plan, iterations: int, console, *, quiet: bool):
+    def __init__(self, plan, iterations: int, console, *, quiet: bool, detail=None):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.total = iterations * sum(len(b.rungs) for b in plan)
@@ -150,6 +155,7 @@ class RungProgress:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} rungs"),
                                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not self.live)
         self.task = self.progress.add_task("starting", total=self.total)
+        self.detail = detail  # () -> extra text for a rung's line (the engine's programs and compiles)
 
     def __enter__(self):
         self.progress.__enter__()
@@ -164,7 +170,8 @@ class RungProgress:
             self.best = min(self.best, min(finite))
         line = (f"iter {job.iteration} bracket s={job.bracket} rung {job.rung}: {len(job.config_ids)} configs -> "
                 f"{job.resource:.4g} epochs, rung best {min(finite) if finite else float('nan'):.5g}, "
-                f"best so far {self.best:.5g}, {seconds:.1f} s, {len(job.config_ids) / max(seconds, 1e-9):.2f} configs/s")
+                f"best so far {self.best:.5g}, {seconds:.1f} s, {len(job.config_ids) / max(seconds, 1e-9):.2f} configs/s"
+                + (f", {self.detail()}" if self.detail else ""))
         log.info(line)
         self.progress.update(self.task, advance=1, description=f"s={job.bracket} rung {job.rung} best {self.best:.4g}")
         if not self.quiet:

@@ -12,7 +12,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from . import scheduler as sched
-from .brackets import format_plan, hyperband_plan, validate_resource_and_eta
+from .brackets import continued_budget, format_plan, hyperband_plan, validate_resource_and_eta
 from .results import Result, trials_from_history
 from .space import Space
 
@@ -29,8 +29,13 @@ RungCallback = Callable[[sched.RungJob, np.ndarray, sched.SchedulerState, float]
 
 def run_scheduler(state: sched.SchedulerState, backend: Backend, *, callbacks=(), propose=None,
                   seconds_by_rung: dict | None = None) -> Result:
-    """Ask/train/tell until done. ``seconds_by_rung`` carries rung timings across a resume."""
+    """Ask/train/tell until done. ``seconds_by_rung`` carries rung timings across a resume.
+    A backend with ``prepare(space, config_epochs)`` learns the run's space and budget first (the
+    LSTM engine fixes its programs from them)."""
     seconds_by_rung = dict(seconds_by_rung or {})
+    prepare = getattr(backend, "prepare", None)
+    if prepare is not None:
+        prepare(state.space, continued_budget(state.plan) * state.iterations)
     start = time.perf_counter()
     while not sched.done(state):
         job, state = sched.ask(state, propose)

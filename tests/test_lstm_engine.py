@@ -235,3 +235,27 @@ def test_lstm_space_validation():
     with pytest.raises(ValueError, match="momentum"):
         check_space(hb.Space(lr=hb.LogUniform(1e-3, 1e-1), hidden=hb.IntChoice([8]), layers=hb.IntChoice([1]),
                              batch_size=hb.IntChoice([8]), momentum=hb.Uniform(0, 1)))
+
+
+def _small_run(**backend_kw):
+    from hbjax.data import StockTask, from_frame
+    from hbjax.lstm.backend import LSTMBackend
+
+    task = StockTask(from_frame(_synthetic_ohlcv(seed=1)), train_size=150, val_size=40, test_size=40, ma_window=5)
+    space = hb.Space(lr=hb.LogUniform(1e-3, 2e-1), hidden=hb.IntChoice([4, 8]), layers=hb.IntChoice([1, 2]),
+                     batch_size=hb.IntChoice([16]), dropout=hb.Uniform(0.0, 0.5),
+                     activation=hb.Choice(["tanh", "relu", "sigmoid"]), optimizer=hb.Choice(["adam", "rmsprop", "sgd"]))
+    backend = LSTMBackend(task, seed=3, window=5, **backend_kw)
+    frame = hb.Hyperband(space, max_resource=9, eta=3, seed=3).run(backend).to_frame()
+    return frame.drop(columns=[c for c in frame.columns if "second" in c])
+
+
+def test_a_whole_run_is_bit_identical_for_any_width_and_twice():
+    """The issue's check at test scale: a whole Hyperband run (17 configs, 3 activations, 3
+    optimizers, R=9) gives the same trials, bit for bit, for configs per program 1 and 8 and twice."""
+    one = _small_run(configs_per_program=1)
+    eight = _small_run(configs_per_program=8)
+    again = _small_run(configs_per_program=1)
+    assert len(one) == 9 + 3 + 1 + 5 + 1 + 3  # every rung's rows
+    pd.testing.assert_frame_equal(one, eight, check_exact=True)
+    pd.testing.assert_frame_equal(one, again, check_exact=True)

@@ -35,6 +35,23 @@ def test_network_equals_flax_lstm(activation):
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+def test_hand_written_backward_equals_flax_autodiff(activation):
+    """Gradients of the custom-VJP layers (padded, depth 2 of 3) equal jax.grad of flax's LSTM."""
+    model = LSTMRegressor(5, 2)
+    flax_params = model.init(jax.random.PRNGKey(7), X)["params"]
+    act = network.ACTIVATIONS.index(activation)
+    y = X[:, -1, 1]
+    ref = jax.grad(lambda p: jnp.mean((model.apply({"params": p}, X, act) - y) ** 2))(flax_params)
+    ref = to_network_params(ref, 2)
+    padded = {k: jnp.asarray(v) for k, v in network.pad_params(to_network_params(flax_params, 2), 8, 3).items()}
+    hp = traced(cfg(activation=activation))
+    ours = jax.grad(lambda p: jnp.mean((network.predict(p, X, hp, (0, 1, 2)) - y) ** 2))(padded)
+    ours = network.unpad_params(ours, 5, 2)
+    for name in ref:
+        np.testing.assert_allclose(ours[name], ref[name], rtol=2e-4, atol=2e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
 def test_padded_units_and_layers_change_nothing(activation):
     params = init_params(5, 2, 3, np.random.default_rng(2))
     hp = traced(cfg(activation=activation))

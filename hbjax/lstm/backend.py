@@ -114,15 +114,22 @@ class LSTMBackend:
     def compiles(self) -> int:
         return self.engine.traces
 
-    def validate_space(self, space: Space) -> None:
-        """Check the space and tell the engine what it can hold: programs pad to the space's
-        deepest config (one program serves every depth), and a space of one activation gets it
-        compiled in statically."""
+    def validate_space(self, space: Space, config_epochs: float | None = None) -> None:
+        """Check the space and fix the run's programs from it: depth pads to the space's deepest
+        config, hidden sizes share programs by the cost model given the run's expected
+        ``config_epochs`` (None: a guess of 10 per shape), and a space of one activation gets it
+        compiled in statically. ``Hyperband.run`` calls this with the plan's config-epochs."""
         check_space(space)
-        layers = space.dims["layers"]
-        self.engine.max_layers = int(max(layers.options) if isinstance(layers, Choice) else layers.high)
         activation = space.dims.get("activation")
         self.engine.activations = tuple(activation.options) if activation is not None else ("tanh",)
+        hiddens, batches, layers = (_choices(space.dims[k]) for k in ("hidden", "batch_size", "layers"))
+        windows = _choices(space.dims["window"]) if "window" in space.dims else [self.window]
+        if config_epochs is None:
+            config_epochs = 10.0 * len(hiddens) * len(batches) * len(windows)
+        self.engine.configure(hiddens=hiddens, batch_sizes=batches, windows=windows, layers=layers,
+                              config_epochs=config_epochs)
+
+    prepare = validate_space
 
     def train_rung(self, job: RungJob) -> np.ndarray:
         val, train = self.engine.train(job.config_ids, job.configs, job.resource, job.previous_resource)
@@ -155,6 +162,13 @@ class LSTMBackend:
             "persistence_test_mse_price": persistence * scale,
             "epochs": float(resource),
         }
+
+
+def _choices(dim) -> list[int]:
+    """The integer values a shape dimension can take."""
+    if isinstance(dim, Choice):
+        return [int(v) for v in dim.options]
+    return list(range(int(math.ceil(dim.low)), int(math.floor(dim.high)) + 1))
 
 
 def default_memory_limit() -> int:

@@ -10,16 +10,18 @@ padded to a program's bucket ``Hp >= hidden`` and whose stacked deeper layers ma
 * an inactive layer (index >= the config's depth) passes its input through unchanged
   (``lax.cond``: skipped outright when configs run one after another, a select under ``vmap``);
   its weights get exactly zero gradient;
-* dropout draws one random stream per hidden unit (``fold_in(key, unit)``), so a real unit's mask
-  does not depend on how many padded units sit beside it.
+* dropout bits are drawn unit-major, so a real unit's mask does not depend on how many padded
+  units follow it.
 
 The cell is flax's ``OptimizedLSTMCell`` (gates i, f, g, o; bias on the recurrent side; the
 activation applies to g and to the cell output) with each layer's input projection hoisted out of
-the time scan: one matmul over all time steps, as cuDNN does. ``tests/test_lstm_network.py``
-checks it against ``flax.linen`` to float rounding.
+the time scan and a hand-written backward pass (weight gradients as matmuls over all steps at
+once, as cuDNN does). ``tests/test_lstm_network.py`` checks predictions and gradients against
+``flax.linen`` to float rounding.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Mapping, NamedTuple
 
 import jax
@@ -28,17 +30,19 @@ import numpy as np
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 
-#: leaf name -> (axis of stacked deeper layers or None, hidden axes), for one fold (no leading K)
+#: leaf name -> (rank, axis of stacked deeper layers or None, hidden axes), for one fold
 LAYOUT = {
-    "in0": (None, (2,)),          # [F, 4, H]   first layer input kernel
-    "rec0": (None, (0, 2)),       # [H, 4, H]   first layer recurrent kernel
-    "b0": (None, (1,)),           # [4, H]
-    "in": (0, (1, 3)),            # [L-1, H, 4, H] deeper layers' input kernels
-    "rec": (0, (1, 3)),           # [L-1, H, 4, H]
-    "b": (0, (2,)),               # [L-1, 4, H]
-    "out": (None, (0,)),          # [H]          dense head on the last time step
-    "out_b": (None, ()),          # []
+    "in0": (3, None, (2,)),       # [F, 4, H]   first layer input kernel
+    "rec0": (3, None, (0, 2)),    # [H, 4, H]   first layer recurrent kernel
+    "b0": (2, None, (1,)),        # [4, H]
+    "in": (4, 0, (1, 3)),         # [L-1, H, 4, H] deeper layers' input kernels
+    "rec": (4, 0, (1, 3)),        # [L-1, H, 4, H]
+    "b": (3, 0, (2,)),            # [L-1, 4, H]
+    "out": (1, None, (0,)),       # [H]          dense head on the last time step
+    "out_b": (0, None, ()),       # []
 }
+
+STACKED = ("in", "rec", "b")  # leaves stacked over the deeper layers (axis 0 of one fold's params)
 
 
 class Traced(NamedTuple):
@@ -57,25 +61,38 @@ class Traced(NamedTuple):
 
 
 def activation_fn(activation_id, allowed: tuple[int, ...]):
-    """The activation picked by a traced index; a program whose configs can only use one
-    activation gets it statically (nothing else computed)."""
-    fns = (jnp.tanh, jax.nn.relu, jax.nn.sigmoid)
+    """(act, act') for the activation picked by a traced index, with act' written in terms of
+    the activation's OUTPUT (so the backward pass needs no pre-activations). A program whose
+    configs can only use one activation gets it statically (nothing else computed)."""
+    fns = ((jnp.tanh, lambda y: 1.0 - y * y),
+           (jax.nn.relu, lambda y: (y > 0).astype(y.dtype)),
+           (jax.nn.sigmoid, lambda y: y * (1.0 - y)))
     if len(allowed) == 1:
         return fns[allowed[0]]
 
-    def act(x):
-        out = fns[allowed[-1]](x)
-        for a in reversed(allowed[:-1]):
-            out = jnp.where(activation_id == a, fns[a](x), out)
-        return out
+    def pick(k):
+        def f(x):
+            out = fns[allowed[-1]][k](x)
+            for a in reversed(allowed[:-1]):
+                out = jnp.where(activation_id == a, fns[a][k](x), out)
+            return out
+        return f
 
-    return act
+    return pick(0), pick(1)
 
 
-def lstm_layer(x, w_in, w_rec, bias, unit_mask, act):
-    """x [B, T, I] -> hidden states [B, T, H]; the input projection of all T steps is one matmul."""
+@partial(jax.custom_vjp, nondiff_argnums=(6,))
+def lstm_layer(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
+    """x [B, T, I] -> hidden states [B, T, H]. The input projection of all T steps is one matmul;
+    the backward pass (below) runs only dh, dc through the time steps and forms the weight
+    gradients as three matmuls over all steps afterwards, as cuDNN does."""
+    return _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, allowed)[0]
+
+
+def _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
     b, t, _ = x.shape
     h_units = w_rec.shape[0]
+    act, _ = activation_fn(activation_id, allowed)
     projected = (x.reshape(b * t, -1) @ w_in.reshape(w_in.shape[0], -1)).reshape(b, t, 4, h_units) + bias
     rec = w_rec.reshape(h_units, 4 * h_units)
 
@@ -83,26 +100,68 @@ def lstm_layer(x, w_in, w_rec, bias, unit_mask, act):
         h, c = carry
         z = z_in + (h @ rec).reshape(b, 4, h_units)
         i, f, o = jax.nn.sigmoid(z[:, 0]), jax.nn.sigmoid(z[:, 1]), jax.nn.sigmoid(z[:, 3])
-        c = (f * c + i * act(z[:, 2])) * unit_mask
+        g = act(z[:, 2])
+        c = (f * c + i * g) * unit_mask
         h = o * act(c) * unit_mask
-        return (h, c), h
+        return (h, c), (h, c, jnp.stack([i, f, g, o], axis=1))
 
     zeros = jnp.zeros((b, h_units), x.dtype)
-    _, hs = jax.lax.scan(step, (zeros, zeros), jnp.swapaxes(projected, 0, 1))
-    return jnp.swapaxes(hs, 0, 1)
+    _, (hs, cs, gates) = jax.lax.scan(step, (zeros, zeros), jnp.swapaxes(projected, 0, 1))
+    return jnp.swapaxes(hs, 0, 1), (hs, cs, gates)  # saved: [T, B, H], [T, B, H], [T, B, 4, H]
+
+
+def _layer_fwd(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
+    out, saved = _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, allowed)
+    return out, (x, w_in, w_rec, unit_mask, activation_id, saved)
+
+
+def _layer_bwd(allowed, residuals, d_out):
+    x, w_in, w_rec, unit_mask, activation_id, (hs, cs, gates) = residuals
+    b, t, n_in = x.shape
+    h_units = w_rec.shape[0]
+    act, act_grad = activation_fn(activation_id, allowed)
+    rec_t = jax.lax.optimization_barrier(w_rec.reshape(h_units, 4 * h_units).T)  # materialised once
+    zeros = jnp.zeros((1, b, h_units), x.dtype)
+    c_prev = jnp.concatenate([zeros, cs[:-1]])
+
+    def step(carry, inputs):
+        dh_next, dc_next = carry
+        dh_out, c, c_before, gate = inputs
+        i, f, g, o = gate[:, 0], gate[:, 1], gate[:, 2], gate[:, 3]
+        a = act(c)
+        dh = (dh_out + dh_next) * unit_mask
+        dc = (dc_next + dh * o * act_grad(a)) * unit_mask
+        dz = jnp.stack([dc * g * i * (1.0 - i), dc * c_before * f * (1.0 - f), dc * i * act_grad(g),
+                        dh * a * o * (1.0 - o)], axis=1)
+        return (dz.reshape(b, 4 * h_units) @ rec_t, dc * f), dz
+
+    _, dz = jax.lax.scan(step, (zeros[0], zeros[0]), (jnp.swapaxes(d_out, 0, 1), cs, c_prev, gates), reverse=True)
+    dz = dz.reshape(t * b, 4 * h_units)  # [T*B, 4H]: every step's gate gradients at once
+    h_prev = jnp.concatenate([zeros, hs[:-1]]).reshape(t * b, h_units)
+    x_steps = jnp.swapaxes(x, 0, 1).reshape(t * b, n_in)
+    d_rec = (h_prev.T @ dz).reshape(h_units, 4, h_units)
+    d_in = (x_steps.T @ dz).reshape(n_in, 4, h_units)
+    d_bias = dz.sum(0).reshape(4, h_units)
+    dx = jnp.swapaxes((dz @ w_in.reshape(n_in, 4 * h_units).T).reshape(t, b, n_in), 0, 1)
+    return dx, d_in, d_rec, d_bias, None, None
+
+
+lstm_layer.defvjp(_layer_fwd, _layer_bwd)
 
 
 def dropout(x, rate, key):
-    """Inverted dropout of x [B, T, H] with one random stream per unit (padding-invariant)."""
+    """Inverted dropout of x [B, T, H]. The bits are drawn unit-major, shape [H, B, T]: with JAX's
+    partitionable threefry (the default) an element's bits depend only on its index, so a real
+    unit's mask is the same whatever padding follows it (tested)."""
     b, t, h_units = x.shape
-    u = jax.vmap(lambda j: jax.random.uniform(jax.random.fold_in(key, j), (b, t)))(jnp.arange(h_units))
-    keep = jnp.moveaxis(u, 0, -1) >= rate
+    bits = jax.random.bits(key, (h_units, b, t))
+    threshold = jnp.floor(rate * 4294967296.0).astype(jnp.uint32)
+    keep = jnp.moveaxis(bits >= threshold, 0, -1)
     return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
 def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...], dropout_key=None):
     """x [B, T, F] -> predictions [B]. ``dropout_key=None``: evaluation (no dropout)."""
-    act = activation_fn(hp.activation, allowed_activations)
     unit_mask = (jnp.arange(params["rec0"].shape[0]) < hp.hidden).astype(x.dtype)
 
     def maybe_drop(h, layer):
@@ -110,12 +169,14 @@ def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...]
             return h
         return dropout(h, hp.dropout, jax.random.fold_in(dropout_key, layer))
 
-    h = maybe_drop(lstm_layer(x, params["in0"], params["rec0"], params["b0"], unit_mask, act), 0)
+    h = maybe_drop(lstm_layer(x, params["in0"], params["rec0"], params["b0"], unit_mask, hp.activation,
+                              allowed_activations), 0)
 
     def deeper(h, layer_params):
         w_in, w_rec, bias, layer = layer_params
         h = jax.lax.cond(layer < hp.layers,
-                         lambda h: maybe_drop(lstm_layer(h, w_in, w_rec, bias, unit_mask, act), layer),
+                         lambda h: maybe_drop(lstm_layer(h, w_in, w_rec, bias, unit_mask, hp.activation,
+                                                               allowed_activations), layer),
                          lambda h: h, h)
         return h, None
 
@@ -139,8 +200,8 @@ def unpad_params(params: Mapping, hidden: int, layers: int) -> dict:
 
 
 def _resize(a: np.ndarray, name: str, hidden: int, layers: int) -> np.ndarray:
-    layer_axis, hidden_axes = LAYOUT[name]
-    lead = a.ndim - _rank(name)  # fold (and config) axes in front
+    rank, layer_axis, hidden_axes = LAYOUT[name]
+    lead = a.ndim - rank  # fold (and config) axes in front
     target = list(a.shape)
     if layer_axis is not None:
         target[lead + layer_axis] = layers - 1
@@ -151,10 +212,6 @@ def _resize(a: np.ndarray, name: str, hidden: int, layers: int) -> np.ndarray:
     sliced = a[tuple(slice(0, min(s, t)) for s, t in zip(a.shape, target))]
     pads = [(0, t - s) for s, t in zip(sliced.shape, target)]
     return np.pad(sliced, pads) if any(p for _, p in pads) else np.ascontiguousarray(sliced)
-
-
-def _rank(name: str) -> int:
-    return {"in0": 3, "rec0": 3, "b0": 2, "in": 4, "rec": 4, "b": 3, "out": 1, "out_b": 0}[name]
 
 
 def real_shape(params: Mapping) -> tuple[int, int]:

@@ -32,16 +32,31 @@ def init(params):
     return zeros, zeros
 
 
-def update(params, moments, grads, hp, step):
-    """-> (params, moments) after optimizer step number ``step`` (1-based, traced)."""
+def update(params, moments, grads, hp, step, *, stacked=(), active=None):
+    """-> (params, moments) after optimizer step number ``step`` (1-based, traced).
+
+    ``stacked``: names of dict leaves stacked over layers on axis 0, of which only the first
+    ``active`` (traced) are updated, in place: a program padded to depth 5 does not stream the
+    weights and moments of a 1-layer config's four idle layers through memory every step."""
     m, v = moments
     t = step.astype(jnp.float32)
     on = hp.bias_correction > 0
     cm = jnp.where(on, 1.0 / (1.0 - hp.beta1 ** t), 1.0)
     cv = jnp.where(on, 1.0 / (1.0 - hp.beta2 ** t), 1.0)
-    m = jax.tree.map(lambda m, g: hp.beta1 * m + (1.0 - hp.beta1) * g, m, grads)
-    v = jax.tree.map(lambda v, g: hp.beta2 * v + (1.0 - hp.beta2) * g * g, v, grads)
-    params = jax.tree.map(
-        lambda p, m, v: p - hp.learning_rate * (m * cm) / (jnp.sqrt(v * cv + hp.eps_inside) + hp.eps_outside),
-        params, m, v)
-    return params, (m, v)
+
+    def one(p, m, v, g):
+        m = hp.beta1 * m + (1.0 - hp.beta1) * g
+        v = hp.beta2 * v + (1.0 - hp.beta2) * g * g
+        return p - hp.learning_rate * (m * cm) / (jnp.sqrt(v * cv + hp.eps_inside) + hp.eps_outside), m, v
+
+    def layers(p, m, v, g):
+        if p.shape[0] == 0:  # a one-layer program has no deeper layers
+            return p, m, v
+
+        def body(layer, carry):
+            sliced = [jax.lax.dynamic_index_in_dim(a, layer, keepdims=False) for a in (*carry, g)]
+            return tuple(jax.lax.dynamic_update_index_in_dim(a, new, layer, 0) for a, new in zip(carry, one(*sliced)))
+        return jax.lax.fori_loop(0, active, body, (p, m, v))
+
+    out = {name: (layers if name in stacked else one)(params[name], m[name], v[name], grads[name]) for name in params}
+    return ({k: o[0] for k, o in out.items()}, ({k: o[1] for k, o in out.items()}, {k: o[2] for k, o in out.items()}))

@@ -10,9 +10,11 @@ no live timing enters it, so the same command gives the same programs and the sa
 
 Modes: ``"exact"`` (one program per exact shape: nothing padded), ``"wide"`` (the accelerator
 plan: per batch size and window one program of the largest hidden size and depth, vmapped, as
-wide as memory allows), ``"auto"`` (``"wide"`` on GPU/TPU; on CPU, configs run one after another
-and hidden sizes are bucketed by a cost model: pad only where the padded FLOPs cost less than
-the compile they save). ``"wide"`` can be forced on CPU to test the accelerator plan there.
+wide as memory allows), ``"auto"`` (``"wide"`` on GPU/TPU; on CPU, configs run one after another,
+depth pads to the space's deepest (an inactive layer is skipped, so this costs nothing) and hidden
+sizes share a program where the cost model says the padded FLOPs over the run cost less than the
+compile they save: ``hidden_buckets``, fixed per run from the space). ``"wide"`` can be forced
+on CPU to test the accelerator plan there.
 
 Why "map" on CPU: XLA CPU runs a vmapped matmul over per-config weights as N small matmuls, so
 batching gains nothing there (docs/ARCHITECTURE.md), while one-at-a-time keeps every config's
@@ -25,8 +27,8 @@ import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-__all__ = ["ShapeKey", "ProgramKey", "Call", "RungPlan", "CostModel", "COST_MODELS", "shape_key",
-           "plan_rung", "step_flops", "bytes_per_config", "next_pow2", "split_pow2", "MODES"]
+__all__ = ["ShapeKey", "ProgramKey", "Call", "RungPlan", "CostModel", "COST_MODELS", "shape_key", "plan_rung",
+           "hidden_buckets", "padded_hidden_map", "step_flops", "bytes_per_config", "next_pow2", "split_pow2", "MODES", "cost_model"]
 
 MODES = ("auto", "exact", "wide")
 
@@ -97,10 +99,14 @@ class CostModel:
 #: Measured on the 2-core development CPU (benchmarks/results/cost_constants_cpu.json); the
 #: accelerator figures are a guess until a GPU is measured (wide costs little there).
 COST_MODELS = {
-    "cpu": CostModel(flops_per_s=3.0e10, seconds_per_step=1.2e-3, compile_s=3.0, vmap_parallel=False),
+    "cpu": CostModel(flops_per_s=8.1e10, seconds_per_step=4.3e-4, compile_s=1.9, vmap_parallel=False),
     "gpu": CostModel(flops_per_s=2.0e13, seconds_per_step=2.0e-4, compile_s=10.0, vmap_parallel=True),
 }
 COST_MODELS["tpu"] = COST_MODELS["gpu"]
+
+
+def cost_model(device_kind: str) -> CostModel:
+    return COST_MODELS.get(device_kind, COST_MODELS["gpu"])
 
 
 def shape_key(config: Mapping, default_window: int) -> ShapeKey:
@@ -157,17 +163,20 @@ class _Item:
 
 def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence[int], *,
               device_kind: str, n_devices: int, mode: str = "auto", width: int | None = None,
-              max_layers: int | None = None, n_features: int, n_folds: int, n_train: int, n_val: int,
-              memory_bytes: int, cost: CostModel | None = None) -> RungPlan:
+              max_layers: int | None = None, padded_hidden: Mapping[tuple[int, int, int], int] | None = None,
+              n_features: int, n_folds: int, n_train: int, n_val: int, memory_bytes: int,
+              cost: CostModel | None = None) -> RungPlan:
     """Plan one rung. ``shapes[i]``, ``starts[i]``, ``stops[i]``: config i's shape and the
     optimizer steps it trains (``[start, stop)``). ``width``: configs per call (None = by plan).
-    ``max_layers``: the depth every program pads to (the space's largest; None = the rung's)."""
+    ``max_layers``: the depth every program pads to (the space's largest; None = the rung's).
+    ``padded_hidden``: (hidden, batch, window) -> padded hidden, fixed for the run (the space's
+    buckets, ``hidden_buckets``); without it ``auto`` on CPU pads no hidden size and ``wide``
+    pads to the rung's largest."""
     if mode not in MODES:
         raise ValueError(f"plan must be one of {MODES}, got {mode!r}")
-    kind = "cpu" if device_kind == "cpu" else "gpu" if device_kind not in COST_MODELS else device_kind
-    cost = cost or COST_MODELS[kind]
+    cost = cost or cost_model(device_kind)
     if mode == "auto":
-        mode = "wide" if kind != "cpu" else "auto"
+        mode = "wide" if device_kind != "cpu" else "auto"
     batching = "vmap" if mode == "wide" else "map"
     items = [_Item(i, s, int(a), int(b) - int(a)) for i, (s, a, b) in enumerate(zip(shapes, starts, stops))]
 
@@ -189,11 +198,15 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
             buckets += [(h, l, its) for (h, l), its in sorted(exact.items())]
             continue
         depth = max_layers or max(it.shape.layers for it in group)
-        if mode == "wide":
-            buckets.append((max(it.shape.hidden for it in group), depth, group))
-        else:
-            for hp, its in _hidden_buckets(group, cost, seconds):
-                buckets.append((hp, depth, its))
+        widest = max(it.shape.hidden for it in group)
+        by_hp: dict[int, list[_Item]] = {}
+        for it in group:
+            s = it.shape
+            hp = (padded_hidden or {}).get((s.hidden, s.batch_size, s.window))
+            if hp is None:
+                hp = widest if mode == "wide" else s.hidden
+            by_hp.setdefault(max(hp, s.hidden), []).append(it)
+        buckets += [(hp, depth, its) for hp, its in sorted(by_hp.items())]
 
     # 2. devices: every config, longest first, to the least loaded device (LPT)
     est = {}
@@ -239,25 +252,61 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
     return RungPlan(mode, tuple(c for _, c in calls))
 
 
-def _hidden_buckets(group, cost: CostModel, seconds) -> list[tuple[int, list]]:
-    """Contiguous buckets of the group's sorted hidden sizes minimising (one compile per bucket +
-    the estimated training time at the bucket's padded size): a small exact dynamic program."""
-    hs = sorted({it.shape.hidden for it in group})
-    by_h = {h: [it for it in group if it.shape.hidden == h] for h in hs}
+def hidden_buckets(hiddens: Sequence[int], *, epochs_per_config: float, batch: int, window: int, layers: int,
+                   n_features: int, n_folds: int, n_train: int, cost: CostModel) -> dict[int, int]:
+    """Hidden size -> padded size, for one batch size and window, fixed for a whole run.
+
+    Each hidden size is expected to train ``epochs_per_config`` config-epochs over the run (its
+    share of the budget). A bucket costs one compile plus the training of its sizes at the
+    bucket's width; a small exact dynamic program over the sorted sizes picks the cheapest
+    contiguous buckets. Fixed per run, so a config runs at the same padded size in every rung:
+    its floats never depend on the configs it shares a rung with, and programs are reused."""
+    hs = sorted(set(int(h) for h in hiddens))
+    spe = max(1, n_train // batch)
+
+    def train_s(h_padded: int) -> float:
+        flops = step_flops(h_padded, layers, batch, window, n_features) * n_folds
+        return epochs_per_config * spe * (cost.seconds_per_step + flops / cost.flops_per_s)
 
     def bucket_cost(i: int, j: int) -> float:  # hs[i..j] padded to hs[j]
-        return cost.compile_s + sum(seconds(hs[j], it.shape.layers, it) for h in hs[i:j + 1] for it in by_h[h])
+        return cost.compile_s + (j - i + 1) * train_s(hs[j])
 
     best = [0.0] + [math.inf] * len(hs)
     cut = [0] * (len(hs) + 1)
     for j in range(1, len(hs) + 1):
         for i in range(j):
             c = best[i] + bucket_cost(i, j - 1)
-            if c < best[j] - 1e-12:
+            if c < best[j] - 1e-9:
                 best[j], cut[j] = c, i
-    out, j = [], len(hs)
+    out, j = {}, len(hs)
     while j > 0:
         i = cut[j]
-        out.append((hs[j - 1], [it for h in hs[i:j] for it in by_h[h]]))
+        out.update({h: hs[j - 1] for h in hs[i:j]})
         j = i
-    return out[::-1]
+    return out
+
+
+def padded_hidden_map(mode: str, device_kind: str, *, hiddens: Sequence[int], batch_sizes: Sequence[int],
+                      layers: Sequence[int], config_epochs: float,
+                      sizes: Mapping[int, tuple[int, int, int]]) -> dict | None:
+    """(hidden, batch, window) -> padded hidden for a whole run, from the space's choices:
+    ``exact`` pads nothing (None); ``wide`` (and ``auto`` on accelerators) pads every hidden size
+    to the largest (one program per batch size and window); ``auto`` on CPU takes the cost
+    model's ``hidden_buckets``, each (hidden, batch, window) expected to train its equal share of
+    ``config_epochs``. ``sizes``: window -> (folds, training windows, features)."""
+    if mode == "exact":
+        return None
+    wide = mode == "wide" or device_kind != "cpu"
+    hiddens = sorted({int(h) for h in hiddens})
+    share = config_epochs / max(1, len(hiddens) * len(set(batch_sizes)) * len(sizes))
+    out = {}
+    for b in sorted({int(b) for b in batch_sizes}):
+        for w, (n_folds, n_train, n_features) in sorted(sizes.items()):
+            if wide:
+                out.update({(h, b, w): hiddens[-1] for h in hiddens})
+                continue
+            buckets = hidden_buckets(hiddens, epochs_per_config=share, batch=b, window=w,
+                                     layers=round(sum(layers) / len(layers)), n_features=n_features,
+                                     n_folds=n_folds, n_train=n_train, cost=cost_model(device_kind))
+            out.update({(h, b, w): hp for h, hp in buckets.items()})
+    return out
