@@ -101,3 +101,16 @@ def test_one_program_optimizer_equals_optax(name):
         still, _ = optim.update(zero, optim.init(zero), zero, hp, jnp.int32(step))
         assert np.all(np.asarray(still["w"]) == 0)  # a zero gradient never moves a weight
     np.testing.assert_allclose(ours["w"], ref["w"], rtol=2e-5, atol=1e-6)
+
+
+def test_optimizer_moves_only_the_active_stacked_layers():
+    params = {"in": jnp.ones((3, 2, 4, 2)), "out": jnp.ones((2,))}
+    grads = jax.tree.map(lambda a: jnp.full_like(a, 0.5), params)
+    hp = traced(cfg(optimizer="adam", lr=0.1))
+    new, (m, v) = optim.update(params, optim.init(params), grads, hp, jnp.int32(1), stacked=("in",),
+                               active=jnp.int32(1))
+    assert np.all(np.asarray(new["in"][0]) < 1) and np.all(np.asarray(new["out"]) < 1)
+    assert np.all(np.asarray(new["in"][1:]) == 1)  # idle layers: weights and moments untouched
+    assert np.all(np.asarray(m["in"][1:]) == 0) and np.all(np.asarray(v["in"][1:]) == 0)
+    full, _ = optim.update(params, optim.init(params), grads, hp, jnp.int32(1))
+    np.testing.assert_array_equal(new["in"][0], full["in"][0])  # the same update where it runs
