@@ -66,11 +66,13 @@ def main(argv=None) -> int:
     ref_name = next(iter(VARIANTS))
     ref = tables[ref_name]
     rows = {}
+    keys = ["iteration", "bracket", "rung", "config_id"]
     for name, frame in tables.items():
-        a, b = ref["loss"].to_numpy(), frame["loss"].to_numpy()
-        same_rows = len(a) == len(b) and (ref["config_id"].to_numpy() == frame["config_id"].to_numpy()).all()
-        diff = ~((a == b) | (np.isnan(a) & np.isnan(b))) if same_rows else np.ones(len(a), bool)
-        rel = float(np.nanmax(np.abs(a - b) / np.abs(a))) if same_rows and diff.any() else 0.0
+        both = ref[keys + ["loss"]].merge(frame[keys + ["loss"]], on=keys, how="outer", suffixes=("_ref", ""))
+        a, b = both["loss_ref"].to_numpy(float), both["loss"].to_numpy(float)
+        diff = ~((a == b) | (np.isnan(a) & np.isnan(b)))
+        finite = diff & np.isfinite(a) & np.isfinite(b) & (a != 0)
+        rel = float(np.max(np.abs(a - b)[finite] / np.abs(a)[finite])) if finite.any() else 0.0
         best_ref, best = ref.loc[ref["loss"].idxmin()], frame.loc[frame["loss"].idxmin()]
         rows[name] = {"rows": int(len(frame)), "rows_differing": int(diff.sum()), "max_relative_difference": rel,
                       "same_best_config": bool(best_ref["config_id"] == best["config_id"]),

@@ -111,7 +111,8 @@ def main(argv=None) -> int:
                      "n_configs": len(job.config_ids), "resource": job.resource, "seconds": seconds,
                      "config_epochs": sum(job.resource - r for r in job.previous_resource) * n_folds,
                      "programs": stats["programs"], "calls": stats["calls"], "compiles": stats["compiles"],
-                     "compile_s": stats["compile_s"], "compile_wait_s": stats["compile_wait_s"],
+                     "compile_s": stats["compile_s"], "compile_cpu_s": stats["compile_cpu_s"],
+                     "compile_wait_s": stats["compile_wait_s"],
                      "program_keys": stats["program_keys"], "compiles_so_far": backend.compiles,
                      "best": min(finite) if finite else None})
         print(f"  bracket s={job.bracket} rung {job.rung}: {len(job.config_ids):2d} configs -> {job.resource:6.3g} "
@@ -144,6 +145,8 @@ def main(argv=None) -> int:
     hb_summary = {
         "wall_s": wall, "config_epochs": config_epochs, "config_epochs_per_s": config_epochs / wall,
         "compile_s": compile_s, "compile_share": compile_s / wall,
+        "compile_cpu_s": backend.engine.compile_cpu_seconds,
+        "compile_cpu_share_of_machine": backend.engine.compile_cpu_seconds / (wall * (os.cpu_count() or 1)),
         "compile_wait_s": compile_wait, "compile_wait_share": compile_wait / wall,
         "compile_s_jax_events_all": clock.total, "compile_s_breakdown": clock.seconds,
         "xla_backend_compiles": clock.backend_compiles, "plan": args.plan, "devices": n_devices,

@@ -5,7 +5,8 @@ drawn from the reference task's full space ``default_space()``: hidden 16-256, l
 16-256; tanh and Adam so all three columns train the same model), ``--epochs`` on the first NVDA
 walk-forward fold, one process:
 
-  (a) hbjax: one ``LSTMEngine`` rung, ``auto`` plan, every host device (one per core, as the CLI);
+  (a) hbjax: one ``LSTMEngine`` rung, ``auto`` plan, every host device (one per core, as the CLI),
+      hidden buckets fixed as for a whole R=81 run over the rung's shapes;
   (b) one at a time: each config alone in its own exact-shape program on one device (what a loop
       over configs with ``jax.jit`` does);
   (c) a plain sequential PyTorch loop (torch.nn.LSTM, Adam, same steps), ``--torch-threads``.
@@ -70,7 +71,7 @@ def main(argv=None) -> int:
 
     import jax
 
-    from hbjax.lstm.backend import _choices, default_space
+    from hbjax.brackets import continued_budget, hyperband_plan
     from hbjax.lstm.engine import FoldArrays, LSTMEngine
 
     fw = first_fold_task(1).fold_windows(20)
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
     print(f"device {info['device']} x{len(jax.devices())} ({info['processor']}, {info['cpu_count']} CPUs), "
           f"jax {info['jax']}, torch {info['torch']}; load {load['load_average_at_start']}; {n_train} train "
           f"windows, {args.epochs:g} epoch(s), N in {sizes}", flush=True)
-    space = default_space()
+    run_budget = continued_budget(hyperband_plan(81, 3))  # config-epochs of an R=81 run (1581)
     torch_loop, torch_note = None, None
     if args.no_torch or torch_version() is None:
         torch_note = "skipped" + ("" if args.no_torch else ": torch not installed")
@@ -103,9 +104,10 @@ def main(argv=None) -> int:
             configs = rung_configs(kind, n)
             ce = n * args.epochs
             jax.config.update("jax_compilation_cache_dir", None)  # empty cache: every compile is real
-            a = engine()  # the planned rung, all devices, the run's buckets from the space
-            a.configure(hiddens=_choices(space.dims["hidden"]), batch_sizes=_choices(space.dims["batch_size"]),
-                        windows=[20], layers=_choices(space.dims["layers"]), config_epochs=ce)
+            a = engine()  # the planned rung on all devices; buckets as a whole R=81 run over these shapes fixes them
+            shapes = {k: sorted({int(x[k]) for x in configs}) for k in ("hidden", "batch_size", "layers")}
+            a.configure(hiddens=shapes["hidden"], batch_sizes=shapes["batch_size"], windows=[20],
+                        layers=shapes["layers"], config_epochs=run_budget)
             a_cold = timed(a, configs, 0)
             a_warm = timed(a, configs, n)
             b = engine(plan="exact", configs_per_program=1, devices=jax.devices()[:1])
@@ -143,7 +145,7 @@ def main(argv=None) -> int:
         "machine": info, **load, "load_average_at_end": wait_for_quiet()["load_average_at_start"],
         "settings": {"sizes": sizes, "kinds": kinds, "epochs": args.epochs, "train_windows": n_train, "window": 20,
                      "xla_host_devices": n_devices, "torch_threads": args.torch_threads,
-                     "a": "LSTMEngine auto plan over all host devices, buckets from default_space()",
+                     "a": "LSTMEngine auto plan over all host devices, buckets as for an R=81 run over the rung's shapes",
                      "b": "each config alone: exact plan, width 1, one device",
                      "cold": "empty compile cache (every compile paid)", "warm": "same shapes, new config ids"},
         "torch_note": torch_note, "rows": rows,
