@@ -98,9 +98,12 @@ def run_lstm(args, console) -> int:
     frame.to_csv(trials_csv, index=False)
 
     console.print(result.summary())
-    config_epochs = result.resource_spent * len(task.folds)
-    console.print(f"compiles: {backend.compiles} ({backend.engine.compile_seconds:.1f} s); {config_epochs:g} config-epochs (x{len(task.folds)} folds) in "
-                  f"{result.seconds:.1f} s = {config_epochs / max(result.seconds, 1e-9):.2f} config-epochs/s")
+    config_epochs = result.resource_spent  # epochs each config trained, summed (survivors continue)
+    n_folds = len(task.folds)
+    engine = backend.engine
+    console.print(f"{config_epochs:g} config-epochs on {n_folds} fold(s) in {result.seconds:.1f} s = "
+                  f"{config_epochs / max(result.seconds, 1e-9):.2f} config-epochs/s; {engine.compiles} programs "
+                  f"compiled ({engine.compile_cpu_seconds:.1f} s CPU on background threads)")
     if result.best_config is None:
         console.print("[red]every configuration diverged[/]")
         return 1
@@ -117,6 +120,7 @@ def run_lstm(args, console) -> int:
     _write_json(out / "summary.json", {
         "best_config": result.best_config, "best_val_mse": result.best_loss, "best_resource": result.best_resource,
         "compiles": backend.compiles, "seconds": result.seconds, "config_epochs": config_epochs,
+        "folds": n_folds, "fold_epochs": config_epochs * n_folds,
         "baselines": baselines, "test": test, "max_resource": args.max_resource, "eta": args.eta, "seed": args.seed,
     })
     console.print(f"trials: {trials_csv}; summary: {out / 'summary.json'}")

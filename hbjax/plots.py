@@ -421,7 +421,7 @@ def write_report(run_dir) -> list[Path]:
         spent += float(rows["resource"].max())  # survivors continue: a config costs its last resource
     lines += ["## Cost", "",
               f"- config-epochs: {_fmt(summary.get('config_epochs', spent))}"
-              + ("" if "config_epochs" in summary else " (per fold)"),
+              + (f" on {summary['folds']} fold(s)" if "folds" in summary else ""),
               f"- trial rows: {len(frame)}, configs: {frame['config_id'].nunique()}",
               f"- wall time: {_fmt(summary.get('seconds', run.get('elapsed_seconds')))} s",
               f"- compiles: {_fmt(summary.get('compiles'))}", "",
