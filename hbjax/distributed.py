@@ -23,7 +23,7 @@ import time
 from typing import Any, Callable, NamedTuple
 
 from . import scheduler as sched
-from .hyperband import Backend, Hyperband, make_result, run_job
+from .hyperband import Backend, Hyperband, make_result, prepare_backend, run_job
 from .results import Result
 
 __all__ = ["BracketTask", "BracketOutcome", "bracket_tasks", "run_bracket", "merge_brackets",
@@ -71,6 +71,7 @@ def run_bracket(search: Hyperband, backend: Backend, task: BracketTask) -> Brack
         configs=({},) * task.first_id, resources=(0.0,) * task.first_id,
     )
     seconds_by_rung = {}
+    prepare_backend(backend, state)  # the same programs (and floats) as the in-process run
     while True:
         job, state = sched.ask(state)
         state = run_job(state, job, backend, seconds_by_rung)

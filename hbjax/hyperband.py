@@ -16,7 +16,7 @@ from .brackets import continued_budget, format_plan, hyperband_plan, validate_re
 from .results import Result, trials_from_history
 from .space import Space
 
-__all__ = ["Backend", "Hyperband", "SuccessiveHalving", "run_scheduler", "run_job"]
+__all__ = ["Backend", "Hyperband", "SuccessiveHalving", "run_scheduler", "run_job", "prepare_backend"]
 
 
 class Backend(Protocol):
@@ -33,15 +33,21 @@ def run_scheduler(state: sched.SchedulerState, backend: Backend, *, callbacks=()
     A backend with ``prepare(space, config_epochs)`` learns the run's space and budget first (the
     LSTM engine fixes its programs from them)."""
     seconds_by_rung = dict(seconds_by_rung or {})
-    prepare = getattr(backend, "prepare", None)
-    if prepare is not None:
-        prepare(state.space, continued_budget(state.plan) * state.iterations)
+    prepare_backend(backend, state)
     start = time.perf_counter()
     while not sched.done(state):
         job, state = sched.ask(state, propose)
         state = run_job(state, job, backend, seconds_by_rung, callbacks)
     return make_result(state, seconds_by_rung, time.perf_counter() - start,
                        continued=getattr(backend, "continues", False))
+
+
+def prepare_backend(backend: Backend, state: sched.SchedulerState) -> None:
+    """Tell a backend with ``prepare(space, config_epochs)`` the run's space and budget (the LSTM
+    engine fixes its programs from them), the same way wherever a run or a part of it runs."""
+    prepare = getattr(backend, "prepare", None)
+    if prepare is not None:
+        prepare(state.space, continued_budget(state.plan) * state.iterations)
 
 
 def run_job(state: sched.SchedulerState, job: sched.RungJob, backend: Backend, seconds_by_rung: dict,
