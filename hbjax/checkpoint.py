@@ -17,6 +17,7 @@ is detected and rolled forward on load).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -45,6 +46,9 @@ __all__ = [
 
 RUN_FORMAT = {"format": "hbjax-run", "version": 1}
 STATE_FORMAT = {"format": "hbjax-state", "version": 1}
+
+
+LOCK_NAME = ".hbjax.lock"
 
 
 class CheckpointError(ValueError):
@@ -372,11 +376,43 @@ class RunDirectory:
         """Refuse a non-empty directory that is not an hbjax run directory (never clobber it)."""
         if self.path.exists() and not self.path.is_dir():
             raise CheckpointError(f"{self.path} exists and is not a directory")
-        if self.path.is_dir() and any(self.path.iterdir()):
+        if self.path.is_dir() and any(p.name != LOCK_NAME for p in self.path.iterdir()):
             if not self.run_json.exists():
                 raise CheckpointError(f"{self.path} is not empty and has no run.json: not an hbjax run directory; "
                                       f"refusing to write into it (choose another --out)")
             self.read_run()  # raises on a foreign / garbled run.json
+
+    @contextlib.contextmanager
+    def lock(self):
+        """One writer per run directory: an exclusive ``flock`` on ``.hbjax.lock`` for the whole
+        run. The OS drops it when the process ends, even by SIGKILL, so a crash never leaves the
+        directory locked. A second run gets a clear error instead of interleaved checkpoints."""
+        self.check_writable()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise CheckpointError(f"cannot create the output directory {self.path}: {err.strerror}") from None
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no advisory locks; run unguarded
+            yield
+            return
+        with open(self.path / LOCK_NAME, "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.seek(0)
+                holder = f.read().strip() or "?"
+                raise CheckpointError(f"{self.path} is in use by another hbjax run (pid {holder}); wait for it to "
+                                      f"finish or choose another --out") from None
+            f.seek(0)
+            f.truncate()
+            f.write(str(os.getpid()))
+            f.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     def save(self, state: SchedulerState, backend, seconds_by_rung: Mapping, meta: Mapping, *,
              elapsed: float = 0.0) -> None:
@@ -464,11 +500,18 @@ def run_with_checkpoints(search, backend, out_dir, *, meta: Mapping, callbacks=(
 
     ``resume=True`` continues the run saved in ``out_dir`` (same search settings required); the
     final trials and best config equal those of an uninterrupted run with the same seed.
-    ``result.seconds`` includes the time spent before the interruption."""
+    ``result.seconds`` includes the time spent before the interruption. The directory is locked
+    for the whole run: a second run pointed at it stops with a :class:`CheckpointError`."""
+    rd = RunDirectory(out_dir)
+    if resume and not rd.path.is_dir():
+        raise CheckpointError(f"{rd.path} does not exist: nothing to resume")
+    with rd.lock():
+        return _run_locked(rd, search, backend, meta, callbacks, resume)
+
+
+def _run_locked(rd, search, backend, meta, callbacks, resume):
     from .hyperband import make_result
 
-    rd = RunDirectory(out_dir)
-    rd.check_writable()
     if resume:
         state, seconds_by_rung, saved_meta = rd.load()
         expected = search.initial_state()

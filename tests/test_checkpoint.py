@@ -291,3 +291,27 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path):
     best_resumed = resumed.stdout.strip().splitlines()[-1]
     assert best_plain.split()[:2] == best_resumed.split()[:2]  # same best config id
     assert abs(float(best_plain.split()[2]) - float(best_resumed.split()[2])) < 1e-6
+
+
+def test_one_writer_per_run_directory(tmp_path):
+    """A second run pointed at a directory in use stops with a clear error and writes nothing; the
+    lock dies with its process (even a SIGKILL), so the directory is usable again."""
+    space = hb.Space(x=hb.Uniform(0.0, 1.0))
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from hbjax.checkpoint import RunDirectory\n"
+        f"with RunDirectory({str(out)!r}).lock():\n    print('locked', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(CheckpointError, match=r"in use by another hbjax run \(pid \d+\)"):
+            run_with_checkpoints(hb.Hyperband(space, max_resource=9, eta=3, seed=0), _ToyBackend(), out, meta={})
+        assert [p.name for p in out.iterdir()] == [".hbjax.lock"]  # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+    result = run_with_checkpoints(hb.Hyperband(space, max_resource=9, eta=3, seed=0), _ToyBackend(), out, meta={})
+    assert len(result.to_frame()) > 0 and (out / "trials.csv").exists()
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        run_with_checkpoints(hb.Hyperband(space, max_resource=9, eta=3, seed=0), _ToyBackend(), tmp_path / "none",
+                             meta={}, resume=True)
