@@ -10,7 +10,7 @@ PyTorch loop (torch.nn.LSTM, Adam, same batch size, the same optimizer steps to 
 epochs as hbjax ran, validation at each rung), so both sides do the same matmul work.
 
 Reports wall time, config-epochs (per fold, times folds), config-epochs/s, compile time and
-share (JAX's own compile events), compiles (``engine.traces``), time per rung, best validation
+share, programs and compiles per rung (``engine.rung_stats``), time per rung, best validation
 MSE, the persistence baseline, hbjax vs PyTorch speed-up, achieved FLOP/s, beside peer tools
 measured earlier on the same machine kind.
 

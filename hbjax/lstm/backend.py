@@ -112,7 +112,7 @@ class LSTMBackend:
 
     @property
     def compiles(self) -> int:
-        return self.engine.traces
+        return self.engine.compiles
 
     def validate_space(self, space: Space, config_epochs: float | None = None) -> None:
         """Check the space and fix the run's programs from it: depth pads to the space's deepest

@@ -151,14 +151,14 @@ class LSTMEngine:
     activations: tuple[str, ...] = ACTIVATIONS
     padded_hidden: dict | None = None  # (hidden, batch, window) -> padded hidden, fixed per run
     compiler_options: dict | None = None  # XLA options of every train program (None: by device)
-    compiles: int = 0  # train programs compiled (one per program and device)
+    compiles: int = 0  # train programs compiled (one per program: it spans every device)
     compile_seconds: float = 0.0
     compile_cpu_seconds: float = 0.0
     states: dict = field(default_factory=dict)  # config_id -> (params, (m, v)), numpy, leading axis K
     rung_stats: list = field(default_factory=list)  # one dict per train() call
     _compiled: dict = field(default_factory=dict)
     _data: dict = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)  # compile threads read data too
 
     def __post_init__(self):
         self.devices = list(self.devices) if self.devices is not None else jax.local_devices()
@@ -175,19 +175,16 @@ class LSTMEngine:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hbjax-compile")
 
     @property
-    def traces(self) -> int:  # backwards-compatible name
-        return self.compiles
-
-    @property
     def n_devices(self) -> int:
         return len(self.devices)
 
     # --- data ------------------------------------------------------------------------------
     def host_data(self, window: int) -> FoldArrays:
-        if (window, None) not in self._data:
-            arrays = self.fold_arrays(window)
-            self._data[(window, None)] = FoldArrays(*(np.asarray(a, dtype=np.float32) for a in arrays))
-        return self._data[(window, None)]
+        with self._lock:
+            if (window, None) not in self._data:
+                arrays = self.fold_arrays(window)
+                self._data[(window, None)] = FoldArrays(*(np.asarray(a, dtype=np.float32) for a in arrays))
+            return self._data[(window, None)]
 
     def data(self, window: int) -> FoldArrays:
         """The window's folds, replicated on every device."""
