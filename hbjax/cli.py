@@ -87,7 +87,7 @@ def run_lstm(args, console) -> int:
     def programs():
         stats = backend.engine.rung_stats[-1]
         return (f"{stats['programs']} program(s), {stats['compiles']} compiled "
-                f"({stats['compile_cpu_s']:.1f} s CPU, training waited {stats['compile_wait_s']:.1f} s)")
+                f"(training waited {stats['compile_wait_s']:.1f} s for compiles)")
 
     progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet, detail=programs)
     meta = {key: getattr(args, key) for key in RESUMABLE}
@@ -103,7 +103,7 @@ def run_lstm(args, console) -> int:
     engine = backend.engine
     console.print(f"{config_epochs:g} config-epochs on {n_folds} fold(s) in {result.seconds:.1f} s = "
                   f"{config_epochs / max(result.seconds, 1e-9):.2f} config-epochs/s; {engine.compiles} programs "
-                  f"compiled ({engine.compile_cpu_seconds:.1f} s CPU on background threads)")
+                  f"compiled on background threads ({engine.compile_seconds:.1f} s beside training)")
     if result.best_config is None:
         console.print("[red]every configuration diverged[/]")
         return 1
