@@ -44,6 +44,7 @@ __all__ = [
 REQUIRED_COLUMNS = ("date", "open", "high", "low", "close", "volume")
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
 NAN_POLICIES = ("raise", "ffill")
+MAX_DAILY_FACTOR = 1000.0  # a price moving 1000x between consecutive rows is refused as a glitch
 TARGETS = ("close", "return")
 
 # normalised header (lower case, letters and digits only) -> canonical column name
@@ -224,6 +225,20 @@ def _validate(df: pd.DataFrame, source: str, nan_policy: str, labels: Sequence[s
             what = "negative volume" if canon == "volume" else "non-positive price"
             raise DataError(f"{source}: column {found[canon]!r} has a {what} {v[i]:g} at "
                             f"{labels[i]} ({_fmt_date(d[i])})")
+
+    # glitches: a price that moves by a factor of MAX_DAILY_FACTOR or more from one row to the next is
+    # a data error (a close of 1e300 in a normal series), not a market move; it would overflow the
+    # features and make every reported error inf or nan
+    for canon in (c for c in columns if c in PRICE_COLUMNS):
+        v = values[canon]
+        if len(v) > 1:
+            with np.errstate(over="ignore", divide="ignore"):
+                jump = np.maximum(v[1:] / v[:-1], v[:-1] / v[1:])
+            if (jump >= MAX_DAILY_FACTOR).any():
+                i = int(np.argmax(jump >= MAX_DAILY_FACTOR)) + 1
+                raise DataError(f"{source}: column {found[canon]!r} jumps from {v[i - 1]:g} to {v[i]:g} at "
+                                f"{labels[i]} ({_fmt_date(d[i])}), a factor of {jump[i - 1]:.3g} in one row: "
+                                f"a data error? (more than {MAX_DAILY_FACTOR:g}x is refused)")
 
     out = pd.DataFrame({"date": d, **{k: values[k] for k in columns}})
     return out

@@ -211,7 +211,7 @@ def test_no_leakage_from_val_or_test_rows():
     wild = df.copy()
     cut = fold0.train.stop + 2
     for col in ("Open", "High", "Low", "Close"):
-        wild.loc[cut:, col] *= 1e6
+        wild.loc[cut:, col] *= 100.0  # wild but below the glitch check (1000x in one row)
     wild.loc[cut:, "Volume"] = 1e15
     fw2 = StockTask(wild, **SMALL).fold_windows(w)
     np.testing.assert_array_equal(fw.x_train[0], fw2.x_train[0])
@@ -223,7 +223,7 @@ def test_no_leakage_from_val_or_test_rows():
     # the same for the test block and the final model
     wild = df.copy()
     cut = task.test.start + 2
-    wild.loc[cut:, "Close"] *= 1e6
+    wild.loc[cut:, "Close"] *= 100.0
     fin2 = StockTask(wild, **SMALL).final_windows(w)
     np.testing.assert_array_equal(fin.x_train, fin2.x_train)
     np.testing.assert_array_equal(fin.y_train, fin2.y_train)
@@ -361,6 +361,20 @@ def test_nan_raise_and_ffill(tmp_path):
         load_csv(write(tmp_path, rows_csv(rev), "rev.csv"), nan_policy="ffill")
     with pytest.raises(ValueError, match="nan_policy"):
         load_csv(path, nan_policy="drop")
+
+
+def test_a_glitched_price_is_refused_not_averaged_into_inf(tmp_path):
+    rows = GOOD_ROWS.copy()
+    rows[2] = "2020-01-06,11,12,10,1e300,10.9,1200"  # one row's close is garbage
+    with pytest.raises(DataError, match=r"'Close' jumps from 11 to 1e\+300 at line 4 .*factor of 9.09e\+298"):
+        load_csv(write(tmp_path, rows_csv(rows)))
+    rows = GOOD_ROWS.copy()
+    rows[2] = "2020-01-06,11,12,10,0.001,10.9,1200"  # and the other way
+    with pytest.raises(DataError, match=r"'Close' jumps from 11 to 0.001 at line 4"):
+        load_csv(write(tmp_path, rows_csv(rows), "low.csv"))
+    rows = GOOD_ROWS.copy()
+    rows[2] = "2020-01-06,11,12,10,55,10.9,1200"  # a 5x day is a (wild) market move: accepted
+    assert len(load_csv(write(tmp_path, rows_csv(rows), "wild.csv"))) == len(GOOD_ROWS)
 
 
 def test_non_positive_price_and_negative_volume(tmp_path):
