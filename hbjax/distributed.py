@@ -132,7 +132,7 @@ def _ray_bracket(search, make_backend, task):
 
 
 def run_on_ray(search: Hyperband, make_backend: Callable[[], Backend], *, address: str | None = None,
-               num_cpus_per_task: float = 1, num_gpus_per_task: float = 0,
+               num_cpus_per_task: float = 1, num_gpus_per_task: float = 0, max_retries: int = 3,
                runtime_env: dict | None = None, init_kwargs: dict | None = None) -> Result:
     """One Ray task per (iteration, bracket); the Result equals ``search.run(make_backend())``
     (except the ``seconds`` columns).
@@ -140,7 +140,9 @@ def run_on_ray(search: Hyperband, make_backend: Callable[[], Backend], *, addres
     ``address=None``: start (or reuse) a local Ray; otherwise ``ray.init(address=address)``
     (``"auto"`` or ``"ray://head:10001"``; ``RAY_ADDRESS`` is honoured by Ray when a local Ray is
     not already running). ``runtime_env`` (e.g. ``{"pip": ["hbjax[lstm]"]}``) is passed to
-    ``ray.init``. Big brackets are submitted first so they do not straggle at the end."""
+    ``ray.init``. Big brackets are submitted first so they do not straggle at the end. A bracket
+    whose worker dies is rerun from its start up to ``max_retries`` times (a bracket's result is a
+    pure function of the search and its task, so a rerun gives the same rows; tested)."""
     ray = _import_ray()
     if not ray.is_initialized():
         kwargs: dict[str, Any] = dict(init_kwargs or {})
@@ -151,7 +153,7 @@ def run_on_ray(search: Hyperband, make_backend: Callable[[], Backend], *, addres
         else:
             ray.init(address=address, **kwargs)
     start = time.perf_counter()
-    remote = ray.remote(num_cpus=num_cpus_per_task, num_gpus=num_gpus_per_task)(_ray_bracket)
+    remote = ray.remote(num_cpus=num_cpus_per_task, num_gpus=num_gpus_per_task, max_retries=max_retries)(_ray_bracket)
     search_ref, backend_ref = ray.put(search), ray.put(make_backend)
     plan = search.plan
     tasks = sorted(bracket_tasks(search), key=lambda t: -plan[t.bracket_index].budget)

@@ -127,6 +127,33 @@ def test_ray_equals_in_process_run(local_ray):
     _assert_same(got, search.run(FakeBackend()))
 
 
+class CrashOnceBackend(FakeBackend):
+    """Kills its Ray worker process in the middle of a bracket (at its second rung), once per
+    marker file: the retried task must redo the bracket and the merged result must not change."""
+
+    def __init__(self, marker):
+        super().__init__()
+        self.marker = marker
+
+    def train_rung(self, job):
+        import os
+
+        if job.rung == 1 and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os._exit(1)  # the worker dies as if killed
+        return super().train_rung(job)
+
+
+def test_a_worker_killed_mid_bracket_is_retried_without_losing_it(local_ray, tmp_path):
+    from hbjax.distributed import run_on_ray
+
+    marker = str(tmp_path / "crashed")
+    search = hb.Hyperband(CONT, max_resource=27, eta=3, seed=5)
+    got = run_on_ray(search, lambda: CrashOnceBackend(marker))
+    assert (tmp_path / "crashed").exists()  # a worker did die
+    _assert_same(got, search.run(FakeBackend()))
+
+
 def _synthetic_ohlcv(n=400, seed=0):
     rng = np.random.default_rng(seed)
     close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
