@@ -139,6 +139,10 @@ def _validate(df: pd.DataFrame, source: str, nan_policy: str, labels: Sequence[s
             raise DataError(f"{source}: columns {found[canon]!r} and {col!r} both match {canon!r}")
         found[canon] = col
     missing = [c for c in REQUIRED_COLUMNS if c not in found]
+    # a close series alone is enough to forecast: open/high/low are taken as the close, volume as 0
+    close_only = "date" in found and "close" in found and {"open", "high", "low"} <= set(missing)
+    if close_only and set(missing) <= {"open", "high", "low", "volume"}:
+        missing = []
     if missing:
         hint = ""
         if len(df.columns) == 1 and any(s in str(df.columns[0]) for s in ";\t|"):
@@ -179,6 +183,12 @@ def _validate(df: pd.DataFrame, source: str, nan_policy: str, labels: Sequence[s
             i = int(np.argmax(inf))
             raise DataError(f"{source}: column {found[canon]!r} has an infinite value at {where(i)}")
         values[canon] = num
+
+    for canon in ("open", "high", "low", "volume"):
+        if canon not in values:  # a close-only series
+            values[canon] = values["close"].copy() if canon != "volume" else np.zeros_like(values["close"])
+            found[canon] = found["close"] if canon != "volume" else "volume (absent: 0)"
+    columns = [c for c in ("open", "high", "low", "close", "volume", "adj_close") if c in values]
 
     # duplicates, then order
     dup = pd.Series(d).duplicated(keep="first").to_numpy()

@@ -309,6 +309,24 @@ def test_missing_column(tmp_path):
     assert "prices.csv" in msg and "missing required column(s) volume" in msg and "'Adj Close'" in msg
 
 
+def test_a_close_series_alone_is_enough(tmp_path):
+    """date + close (optionally volume): open/high/low are the close, a missing volume is 0, and
+    the task builds finite standardised windows from it."""
+    df = synthetic(120)
+    path = tmp_path / "close.csv"
+    df[["Date", "Close"]].to_csv(path, index=False)
+    loaded = load_csv(path)
+    np.testing.assert_array_equal(loaded["open"], loaded["close"])
+    np.testing.assert_array_equal(loaded["low"], loaded["close"])
+    assert (loaded["volume"] == 0).all()
+    w = StockTask(loaded, **SMALL).fold_windows(5)
+    assert np.isfinite(w.x_train).all() and np.isfinite(w.y_val).all()
+    with_volume = load_csv(write(tmp_path, df[["Date", "Close", "Volume"]].to_csv(index=False), "cv.csv"))
+    np.testing.assert_array_equal(with_volume["volume"], df["Volume"])
+    with pytest.raises(DataError, match="missing required column"):  # open without high/low is not a close series
+        load_csv(write(tmp_path, df[["Date", "Open", "Close"]].to_csv(index=False), "oc.csv"))
+
+
 def test_non_numeric_value(tmp_path):
     rows = GOOD_ROWS.copy()
     rows[2] = "2020-01-06,11,12,10.5,abc,11.4,900"
