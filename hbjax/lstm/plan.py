@@ -234,7 +234,8 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
         for start, group in sorted(by_start.items()):
             per_device = [[it.position for it in group if device_of[it.position] == d] for d in range(len(load))]
             most = max(len(x) for x in per_device)
-            k = next_pow2(min(width or (256 if batching == "vmap" else 1), fits, most))
+            cap = min(width or (256 if batching == "vmap" else 1), fits)
+            k = min(next_pow2(most), 1 << (cap.bit_length() - 1))  # a power of two, never above the cap
             if batching == "vmap":
                 k = max(2, k)  # never width 1: vmapped widths >= 2 agree bit for bit
             for first in range(0, most, k):
@@ -244,8 +245,8 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
                     each = [est[p] for p in dev]
                     secs.append(0.0 if not each else max(each) * (1 if cost.vmap_parallel else k)
                                 if batching == "vmap" else sum(each))
-                calls.append((sum(est[it.position] for it in group), Call(ProgramKey(hp, lp, b, w, batching, k), slots,
-                                                                 start, tuple(secs))))
+                program = ProgramKey(hp, lp, b, w, batching, k)
+                calls.append((sum(est[it.position] for it in group), Call(program, slots, start, tuple(secs))))
     # dispatch: the costliest programs first (their compile is needed first; later ones compile
     # on a background thread while these train)
     calls.sort(key=lambda t: (-t[0], t[1].program, t[1].start, t[1].slots))
