@@ -74,6 +74,9 @@ def run_lstm(args, console) -> int:
 
     import jax
 
+    if args.command == "plan" or getattr(args, "dry_run", False):
+        return preview(args, search, task, backend, console)
+
     console.print(f"[bold]hbjax[/] Hyperband over LSTMs on {args.data} ({jax.default_backend()}, "
                   f"{len(jax.devices())} device(s))" + (f", resuming {out}" if args.resume else ""))
     console.print(task.describe())
@@ -124,6 +127,23 @@ def run_lstm(args, console) -> int:
         "baselines": baselines, "test": test, "max_resource": args.max_resource, "eta": args.eta, "seed": args.seed,
     })
     console.print(f"trials: {trials_csv}; summary: {out / 'summary.json'}")
+    return 0
+
+
+def preview(args, search, task, backend, console) -> int:
+    """``hbjax plan`` / ``run --dry-run``: brackets, programs and estimated cost; nothing trained."""
+    import jax
+
+    from .lstm.preview import format_preview, preview_run
+
+    console.print(f"[bold]hbjax plan[/] for {args.data} ({jax.default_backend()}, {len(jax.devices())} device(s), "
+                  f"plan {backend.engine.plan}): nothing is trained")
+    console.print(task.describe())
+    console.print(search.describe())
+    rows = preview_run(search, backend, seed=args.seed)
+    console.print(format_preview(rows, device_kind=backend.engine.device_kind, n_devices=backend.engine.n_devices,
+                                 memory_bytes=backend.engine.memory_limit_bytes, folds=len(task.folds)))
+    console.print("(which configs survive is drawn at random here; the programs of later rungs depend on it)")
     return 0
 
 
@@ -355,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lstm_args(demo, demo=True)
     run = sub.add_parser("run", help="the full task: Hyperband over LSTMs (default R=100, eta=3), any OHLCV CSV")
     _add_lstm_args(run, demo=False)
+    run.add_argument("--dry-run", action="store_true", help="print the plan and its estimated cost; train nothing")
+    plan = sub.add_parser("plan", help="preview a run: brackets, rungs, programs to compile, memory, estimated time")
+    _add_lstm_args(plan, demo=False)
     svc = sub.add_parser("svc", help="scikit-learn fallback: SVC over C x gamma, R=81, eta=3, vs HalvingGridSearchCV")
     svc.add_argument("--dataset", choices=["digits", "breast_cancer"], default="digits")
     svc.add_argument("--max-resource", "-R", type=_positive_int, default=81)
@@ -427,7 +450,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         if args.command == "compare":
             _compare_defaults(args)
-        commands = {"demo": run_lstm, "run": run_lstm, "svc": run_svc, "compare": run_compare,
+        commands = {"demo": run_lstm, "run": run_lstm, "plan": run_lstm, "svc": run_svc, "compare": run_compare,
                     "report": run_report}
         code = commands[args.command](args, console)
         console.print(f"done in {time.perf_counter() - t0:.1f} s")

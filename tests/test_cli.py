@@ -8,7 +8,7 @@ import pytest
 from hbjax.cli import main
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["run"], ["svc"], ["compare"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["run"], ["plan"], ["svc"], ["compare"]])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(command + ["--help"])
@@ -63,3 +63,20 @@ def test_demo_runs_small(tmp_path):
     out = tmp_path / "demo"
     assert main(["demo", "-R", "3", "--folds", "1", "--out", str(out), "--quiet"]) == 0
     assert (out / "trials.csv").exists() and (out / "summary.json").exists()
+
+
+def test_plan_previews_a_run_without_training(tmp_path, capsys):
+    """``hbjax plan`` and ``run --dry-run``: every rung's programs and an estimated cost, in about
+    a second, and nothing written."""
+    import time
+
+    t0 = time.perf_counter()
+    assert main(["plan", "-R", "27", "--folds", "1", "--quiet"]) == 0
+    assert time.perf_counter() - t0 < 20
+    out = capsys.readouterr().out
+    assert "357 config-epochs on 1 fold(s)" in out  # R=27, eta=3: 49 configs, survivors continue
+    assert "programs to compile" in out and "estimated wall time" in out and "MiB/program" in out
+    assert len([line for line in out.splitlines() if line.strip().startswith("0 ")]) == 10  # R=27: 10 rungs
+    target = tmp_path / "dry"
+    assert main(["run", "-R", "9", "--space", "demo", "--folds", "1", "--dry-run", "--out", str(target)]) == 0
+    assert not target.exists()
