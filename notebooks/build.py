@@ -1,5 +1,8 @@
-"""Writes the notebooks (without outputs) from the cells below: `python notebooks/build.py`.
-They run in CI through tests/test_notebooks.py with the small settings written here."""
+"""Writes the notebooks from the cells below and executes them, so they are committed WITH their
+outputs (plots visible on a code host): `python notebooks/build.py` (a few minutes on 2 CPU cores;
+`--no-execute` writes them without outputs). The test suite re-executes them with the small
+settings written here (tests/test_notebooks.py)."""
+import sys
 from pathlib import Path
 
 import nbformat as nbf
@@ -9,7 +12,8 @@ HERE = Path(__file__).parent
 NOTEBOOKS = {
     "quickstart.ipynb": [
         ("md", "# hbjax quickstart: Hyperband over LSTMs on NVDA\n"
-               "Every rung's configs train as one `jit(vmap)` program; survivors continue from their weights.\n"
+               "Every rung is planned as a few compiled programs that configs of different shapes share; "
+               "survivors continue from their weights.\n"
                "Small settings so this runs on a laptop CPU in about a minute: R=3 epochs, the most recent "
                "walk-forward fold. For the reference task use `max_resource=100` and all 5 folds (on a GPU)."),
         ("code", "%matplotlib inline\nimport hbjax as hb\nfrom hbjax.data import StockTask, load_nvda\n"
@@ -58,13 +62,19 @@ NOTEBOOKS = {
 }
 
 
-def build() -> None:
+def build(execute: bool = True) -> None:
     for name, cells in NOTEBOOKS.items():
         nb = nbf.v4.new_notebook()
         nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src) for kind, src in cells]
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        if execute:
+            import nbclient
+
+            nbclient.NotebookClient(nb, timeout=1200, kernel_name="python3",
+                                    resources={"metadata": {"path": str(HERE)}}).execute()
         nbf.write(nb, HERE / name)
+        print(f"wrote {HERE / name}" + (" (executed)" if execute else ""))
 
 
 if __name__ == "__main__":
-    build()
+    build(execute="--no-execute" not in sys.argv[1:])
