@@ -1,0 +1,78 @@
+"""Regenerates the README's figures into docs/images/ (about a minute on 2 CPU cores):
+
+* ``losses.png``: a small Hyperband run over LSTMs on NVDA (demo space, R=9, the most recent fold),
+  every config's loss per rung, a marker where it was pruned;
+* ``brackets.png``: the bracket diagram of Hyperband R=81, eta=3;
+* ``comparison.png``: Hyperband, BOHB, random search, GP-BO and a GA on multi-fidelity
+  Hartmann-6 at equal budget over 20 seeds (``hbjax.testfunctions``).
+
+    python docs/make_figures.py
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HBJAX_CPU_DEVICES", "1")
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+
+import hbjax as hb  # noqa: E402
+from hbjax.brackets import hyperband_plan  # noqa: E402
+from hbjax.plots import plot_brackets, plot_losses  # noqa: E402
+
+IMAGES = Path(__file__).resolve().parent / "images"
+
+
+def plot_final_values(raw, *, minimum: float, title: str):
+    """Every seed's final best value per method (dots) with the mean and its 95% interval: at one
+    equal budget, a strip plot says more than curves that all end at the same x."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from scipy import stats
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    methods = list(dict.fromkeys(raw["method"]))
+    rng = np.random.default_rng(0)
+    for i, m in enumerate(methods):
+        v = raw.loc[raw["method"] == m, "best_loss"].to_numpy(float)
+        ax.scatter(i + rng.uniform(-0.15, 0.15, len(v)), v, s=14, alpha=0.5)
+        half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+        ax.errorbar(i + 0.3, v.mean(), yerr=half, fmt="o", color="black", capsize=4)
+    ax.axhline(minimum, color="grey", ls="--", lw=1, label=f"minimum {minimum:g}")
+    ax.set_xticks(range(len(methods)), methods)
+    ax.set_ylabel("best value found")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def main() -> None:
+    from hbjax.data import StockTask, load_nvda
+    from hbjax.lstm.backend import LSTMBackend, demo_space
+    from hbjax.strategies import compare
+    from hbjax.testfunctions import FunctionBackend
+
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    task = StockTask(load_nvda(), max_folds=1)
+    result = hb.Hyperband(demo_space(), max_resource=9, eta=3, seed=0).run(LSTMBackend(task, seed=0))
+    ax = plot_losses(result.to_frame(), title="Hyperband R=9 over LSTMs on NVDA (demo space, most recent fold)")
+    ax.figure.savefig(IMAGES / "losses.png", dpi=110, bbox_inches="tight")
+    ax = plot_brackets(hyperband_plan(81, 3))
+    ax.figure.savefig(IMAGES / "brackets.png", dpi=110, bbox_inches="tight")
+    raw = compare(["hyperband", "bohb", "random", "bo", "ga"],
+                  lambda s: FunctionBackend("hartmann6", max_resource=81, seed=s),
+                  FunctionBackend("hartmann6", max_resource=81).space(), budget=5 * 10 * 81, seeds=range(20),
+                  max_resource=81, eta=3)
+    fig = plot_final_values(raw, minimum=-3.32237,
+                            title="multi-fidelity Hartmann-6, equal budget (4,050), 20 seeds; lower is better")
+    fig.savefig(IMAGES / "comparison.png", dpi=110, bbox_inches="tight")
+    for name in ("losses.png", "brackets.png", "comparison.png"):
+        print(f"wrote {IMAGES / name}")
+
+
+if __name__ == "__main__":
+    main()
