@@ -108,10 +108,10 @@ def test_padding_is_exact_and_padded_weights_stay_zero():
     np.testing.assert_allclose(val_mse[0].mean(), val_exact[0], rtol=1e-5)
     for tree in (params, m, v):
         one = {k: a[0] for k, a in tree.items()}
-        inside = network.pad_params(network.unpad_params(one, 8, 1), 16, 2)
+        inside = network.resize_params(network.resize_params(one, 8, 1), 16, 2)
         for name in one:
             assert np.all(one[name] == inside[name]), name  # outside the real block: exactly 0
-    real = network.unpad_params({k: a[0] for k, a in params.items()}, 8, 1)
+    real = network.resize_params({k: a[0] for k, a in params.items()}, 8, 1)
     for name, a in real.items():
         np.testing.assert_allclose(a, eng.states[0][0][name], rtol=1e-4, atol=1e-6)
 

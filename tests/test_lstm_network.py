@@ -43,10 +43,10 @@ def test_hand_written_backward_equals_flax_autodiff(activation):
     y = X[:, -1, 1]
     ref = jax.grad(lambda p: jnp.mean((model.apply({"params": p}, X, act) - y) ** 2))(flax_params)
     ref = to_network_params(ref, 2)
-    padded = {k: jnp.asarray(v) for k, v in network.pad_params(to_network_params(flax_params, 2), 8, 3).items()}
+    padded = {k: jnp.asarray(v) for k, v in network.resize_params(to_network_params(flax_params, 2), 8, 3).items()}
     hp = traced(cfg(activation=activation))
     ours = jax.grad(lambda p: jnp.mean((network.predict(p, X, hp, (0, 1, 2)) - y) ** 2))(padded)
-    ours = network.unpad_params(ours, 5, 2)
+    ours = network.resize_params(ours, 5, 2)
     for name in ref:
         np.testing.assert_allclose(ours[name], ref[name], rtol=2e-4, atol=2e-6, err_msg=name)
 
@@ -58,17 +58,17 @@ def test_padded_units_and_layers_change_nothing(activation):
     key = jax.random.PRNGKey(3)
     for dropout_key in (None, key):
         alone = network.predict(params, X, hp, (0, 1, 2), dropout_key)
-        padded = network.predict(network.pad_params(params, 16, 4), X, hp, (0, 1, 2), dropout_key)
+        padded = network.predict(network.resize_params(params, 16, 4), X, hp, (0, 1, 2), dropout_key)
         np.testing.assert_allclose(padded, alone, rtol=1e-6, atol=1e-7)
 
 
 def test_padded_gradients_are_exactly_zero():
-    params = network.pad_params(init_params(5, 2, 3, np.random.default_rng(2)), 16, 4)
+    params = network.resize_params(init_params(5, 2, 3, np.random.default_rng(2)), 16, 4)
     hp = traced(cfg(activation="sigmoid"))  # sigmoid(0) = 0.5: the case the mask exists for
     y = X[:, -1, 0]
     grads = jax.grad(lambda p: jnp.mean((network.predict(p, X, hp, (0, 1, 2), jax.random.PRNGKey(0)) - y) ** 2))(
         {k: jnp.asarray(v) for k, v in params.items()})
-    real = network.pad_params(network.unpad_params(grads, 5, 2), 16, 4)  # the real block, zeros elsewhere
+    real = network.resize_params(network.resize_params(grads, 5, 2), 16, 4)  # the real block, zeros elsewhere
     for name in params:
         g = np.asarray(grads[name])
         assert np.all(g == np.asarray(real[name])), name  # nothing outside the real block
@@ -78,7 +78,7 @@ def test_padded_gradients_are_exactly_zero():
 
 def test_pad_unpad_round_trip():
     params = init_params(5, 2, 3, np.random.default_rng(4))
-    back = network.unpad_params(network.pad_params(params, 8, 3), 5, 2)
+    back = network.resize_params(network.resize_params(params, 8, 3), 5, 2)
     for name in params:
         np.testing.assert_array_equal(back[name], params[name])
     assert network.real_shape(params) == (5, 2)

@@ -131,6 +131,12 @@ def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) 
     return train
 
 
+def _resize_state(state, hidden: int, layers: int):
+    """(params, (m, v)) padded or cut to ``hidden`` units and ``layers`` layers (exact both ways)."""
+    return jax.tree.map(lambda d: network.resize_params(d, hidden, layers), state,
+                        is_leaf=lambda t: isinstance(t, dict))
+
+
 @dataclass
 class LSTMEngine:
     """Plans, compiles and runs rungs; holds the trained state of every live config.
@@ -290,8 +296,7 @@ class LSTMEngine:
             state = self.states[config_id]
         else:
             state = self._fresh_state(key, config_id)
-        return jax.tree.map(lambda t: network.pad_params(t, program.hidden, program.layers), state,
-                            is_leaf=lambda t: isinstance(t, dict))
+        return _resize_state(state, program.hidden, program.layers)
 
     def release(self, config_ids: Sequence[int]) -> None:
         for cid in config_ids:
@@ -331,8 +336,7 @@ class LSTMEngine:
                 cfg = configs[p]
                 h, layers = int(cfg["hidden"]), int(cfg["layers"])
                 state = jax.tree.map(lambda a: a[j], (params, moments))
-                self.states[config_ids[p]] = jax.tree.map(lambda t: network.unpad_params(t, h, layers), state,
-                                                          is_leaf=lambda t: isinstance(t, dict))
+                self.states[config_ids[p]] = _resize_state(state, h, layers)
                 val[p] = float(np.mean(val_mse[j], dtype=np.float64))
                 train_loss[p] = float(np.mean(tr[j], dtype=np.float64))
         self.rung_stats.append({

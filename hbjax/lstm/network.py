@@ -188,14 +188,11 @@ def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...]
 
 # --- layout: padding and unpadding (NumPy, exact) ------------------------------------------------
 
-def pad_params(params: Mapping, hidden: int, layers: int) -> dict:
-    """Zero-pad a (leading-axis-free or fold-stacked) params dict to ``hidden`` units and ``layers``
-    layers. Works on any tree with these leaf names, e.g. optimizer moments too."""
-    return {name: _resize(np.asarray(a), name, hidden, layers) for name, a in params.items()}
-
-
-def unpad_params(params: Mapping, hidden: int, layers: int) -> dict:
-    """The real block of a padded params dict (the inverse of :func:`pad_params`)."""
+def resize_params(params: Mapping, hidden: int, layers: int) -> dict:
+    """A params dict (per fold, or with fold/config axes in front) resized to ``hidden`` units and
+    ``layers`` layers: zero-padded where larger, sliced to the real block where smaller, so
+    padding and unpadding are the same operation. Works on any dict with these leaf names, e.g.
+    optimizer moments."""
     return {name: _resize(np.asarray(a), name, hidden, layers) for name, a in params.items()}
 
 
