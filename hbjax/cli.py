@@ -96,7 +96,7 @@ def run_lstm(args, console) -> int:
     meta = {key: getattr(args, key) for key in RESUMABLE}
     with progress:  # checkpoints (state, survivors' weights, trials.csv) after every rung
         result = run_with_checkpoints(search, backend, out, meta=meta, callbacks=[progress.update],
-                                      resume=bool(args.resume))
+                                      resume=bool(args.resume), overwrite=args.overwrite)
     frame = result.to_frame()
     frame.to_csv(trials_csv, index=False)
 
@@ -364,6 +364,9 @@ def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:
                         "per shape), wide (the accelerator plan: one padded program per batch size)")
     p.add_argument("--out", default="hbjax-runs/demo" if demo else "hbjax-runs/run", help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--overwrite", action="store_true", default=demo,
+                   help="replace an earlier run in --out (the demo always replaces its own)" if demo else
+                   "replace an earlier run in --out instead of refusing")
     p.add_argument("--resume", metavar="DIR", default=None,
                    help="continue the interrupted run saved in DIR (its settings are used)")
 

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -165,22 +166,11 @@ def test_corrupted_and_foreign_directories(tmp_path):
     with pytest.raises(CheckpointError, match="version"):
         rd.load()
     rd.run_json.write_text(good)
-    # garbled state.json
-    state_text = rd.state_json.read_text()
-    rd.state_json.write_text(state_text[: len(state_text) // 2])
-    with pytest.raises(CheckpointError, match="state.json"):
-        rd.load()
-    rd.state_json.write_text(state_text)
-    # npz missing, then garbled
-    npz = rd.states_npz.read_bytes()
-    rd.states_npz.unlink()
-    with pytest.raises(CheckpointError, match="states.npz.*missing"):
-        rd.load()
-    rd.states_npz.write_bytes(b"garbage")
-    with pytest.raises(CheckpointError, match="states.npz"):
-        rd.load()
-    rd.states_npz.write_bytes(npz)
-    rd.load()
+    # a new run never replaces an earlier one unless asked
+    with pytest.raises(CheckpointError, match="already holds an hbjax run.*overwrite"):
+        run_with_checkpoints(search, _ToyBackend(), run, meta={})
+    again = run_with_checkpoints(search, _ToyBackend(), run, meta={"again": 1}, overwrite=True)
+    assert read_run_meta(run) == {"again": 1} and len(again.to_frame()) > 0
 
     # a foreign non-empty directory is never written into
     foreign = tmp_path / "foreign"
@@ -195,6 +185,158 @@ def test_corrupted_and_foreign_directories(tmp_path):
     with pytest.raises(CheckpointError, match="not an hbjax run"):
         run_with_checkpoints(search, _ToyBackend(), foreign, meta={})
     assert (foreign / "run.json").read_text() == json.dumps({"format": "other"})
+
+
+def _damage(path: Path, how: str) -> None:
+    if how == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif how == "flip":
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    else:
+        path.unlink()
+
+
+@pytest.mark.parametrize("name,how", [("state.json", "truncate"), ("states.npz", "flip"), ("trials.csv", "delete"),
+                                      ("manifest.json", "delete"), ("manifest.json", "truncate")])
+def test_a_damaged_newest_checkpoint_is_skipped_for_the_previous_one(tmp_path, name, how):
+    space = hb.Space(x=hb.Uniform(0.0, 1.0))
+    search = hb.Hyperband(space, max_resource=27, eta=3, seed=4)
+    plain = search.run(_ToyBackend())
+    stops = []
+
+    def stop_after_four(job, losses, state, seconds):
+        stops.append(len(state.history))
+        if len(stops) == 4:
+            raise KeyboardInterrupt
+
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_with_checkpoints(search, _ToyBackend(), run, meta={}, callbacks=[stop_after_four])
+    rd = RunDirectory(run)
+    newest, previous = rd._generations()
+    assert [int(newest.name), int(previous.name)] == stops[-1:] + stops[-2:-1]
+    _damage(newest / name, how)
+    state, _, _ = rd.load()
+    assert len(state.history) == stops[-2] and [g for g, _ in rd.skipped] == [newest]
+    # the resumed run redoes the lost rung and ends exactly like an uninterrupted one
+    resumed = run_with_checkpoints(search, _ToyBackend(), run, meta={}, resume=True)
+    cols = ["config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted"]
+    pd.testing.assert_frame_equal(resumed.to_frame()[cols], plain.to_frame()[cols])
+    pd.testing.assert_frame_equal(pd.read_csv(run / "trials.csv")[cols], plain.to_frame()[cols])
+
+
+def test_no_complete_checkpoint_is_a_clear_error(tmp_path):
+    search = hb.Hyperband(hb.Space(x=hb.Uniform(0.0, 1.0)), max_resource=9, eta=3, seed=0)
+    run_with_checkpoints(search, _ToyBackend(), tmp_path / "run", meta={})
+    rd = RunDirectory(tmp_path / "run")
+    for gen in rd._generations():
+        _damage(gen / "state.json", "flip")
+    with pytest.raises(CheckpointError, match="no complete checkpoint.*damaged"):
+        rd.load()
+    shutil.rmtree(rd.checkpoints)
+    with pytest.raises(CheckpointError, match="has no checkpoint"):
+        rd.load()
+    rd.run_json.write_text(json.dumps({"format": "hbjax-run", "version": 1, "meta": {}}))
+    with pytest.raises(CheckpointError, match="layout version 1"):
+        rd.load()
+
+
+KILL_DRIVER = textwrap.dedent('''
+    """Fork a toy checkpointed Hyperband run that SIGKILLs itself at its k-th file-system step
+    (fsync, rename, replace, rmtree), resume it in another fork, and compare the trials with an
+    uninterrupted run. A fresh interpreter without JAX, so forking is safe and cheap."""
+    import json, os, shutil, signal, sys
+    import numpy as np
+    import pandas as pd
+    import hbjax as hb
+    from hbjax.checkpoint import CheckpointError, RunDirectory, run_with_checkpoints
+
+    root, points = sys.argv[1], [int(k) for k in sys.argv[2].split(",")]
+    calls = [0]
+
+    class Toy:
+        def train_rung(self, job):
+            return np.array([(c["x"] - 0.3) ** 2 + 1.0 / (1 + job.resource) for c in job.configs])
+
+    def in_child(out, kill_at, resume):
+        pid = os.fork()
+        if pid == 0:
+            def deadly(fn):
+                def wrapped(*args, **kwargs):
+                    calls[0] += 1
+                    if calls[0] == kill_at:
+                        os.kill(os.getpid(), signal.SIGKILL)
+                    return fn(*args, **kwargs)
+                return wrapped
+            for mod, name in ((os, "fsync"), (os, "replace"), (os, "rename"), (shutil, "rmtree")):
+                setattr(mod, name, deadly(getattr(mod, name)))
+            search = hb.Hyperband(hb.Space(x=hb.Uniform(0.0, 1.0)), max_resource=9, eta=3, seed=1)
+            run_with_checkpoints(search, Toy(), out, meta={}, resume=resume)
+            with open(os.path.join(root, "calls"), "w") as f:
+                f.write(str(calls[0]))
+            os._exit(0)
+        return os.waitpid(pid, 0)[1]
+
+    def trials(out):
+        return pd.read_csv(os.path.join(out, "trials.csv")).drop(columns="seconds")
+
+    assert in_child(os.path.join(root, "reference"), 0, False) == 0
+    expected = trials(os.path.join(root, "reference"))
+    report = {"operations": int(open(os.path.join(root, "calls")).read()), "points": {}}
+    for kill_at in points:
+        out = os.path.join(root, f"k{kill_at}")
+        status = in_child(out, kill_at, False)
+        outcome = "killed" if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL else f"status {status}"
+        if outcome == "killed":
+            try:
+                RunDirectory(out).load()
+            except CheckpointError as err:
+                outcome = f"no checkpoint yet: {err}"
+            else:
+                if in_child(out, 0, True) != 0:
+                    outcome = "resume failed"
+                elif not trials(out).equals(expected):
+                    outcome = "different trials"
+                elif any(p.endswith(".partial") for p in os.listdir(os.path.join(out, "checkpoints"))):
+                    outcome = "partial generation left behind"
+                else:
+                    outcome = "resumed identical"
+        report["points"][kill_at] = outcome
+    print(json.dumps(report))
+''')
+
+
+def _kill_sweep(tmp_path, points):
+    script = tmp_path / "kill_driver.py"
+    script.write_text(KILL_DRIVER)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path), ",".join(map(str, points))], env=_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    operations, outcomes = report["operations"], report["points"]
+    assert 60 < operations < 120
+    killed = {int(k): v for k, v in outcomes.items() if int(k) <= operations}
+    early = [k for k, v in killed.items() if v.startswith("no checkpoint yet")]
+    # only kills before the first generation is committed leave nothing to resume...
+    assert early == list(range(1, len(early) + 1)) and len(early) < 12, killed
+    # ...and every later kill resumes to the identical trials table
+    assert all(v == "resumed identical" for k, v in killed.items() if k not in early), killed
+    return operations
+
+
+def test_sigkill_at_steps_of_checkpoint_writing_then_resume(tmp_path):
+    """A kill between two file-system operations of a checkpoint (inside a generation, at the
+    rename that commits it, while pruning old ones) loses at most the rung being saved, and the
+    resumed run's trials equal an uninterrupted run's. A toy R=9 run makes about 90 such
+    operations: every one of the first checkpoints and of the last is tried, every third between."""
+    _kill_sweep(tmp_path, sorted(set(range(1, 30)) | set(range(30, 75, 3)) | set(range(75, 100))))
+
+
+@pytest.mark.slow
+def test_sigkill_at_every_step_of_checkpoint_writing_then_resume(tmp_path):
+    _kill_sweep(tmp_path, range(1, 120))
 
 
 # --- SIGKILL in the middle of an LSTM run, then resume ---------------------------------------------
@@ -315,3 +457,18 @@ def test_one_writer_per_run_directory(tmp_path):
     with pytest.raises(CheckpointError, match="nothing to resume"):
         run_with_checkpoints(hb.Hyperband(space, max_resource=9, eta=3, seed=0), _ToyBackend(), tmp_path / "none",
                              meta={}, resume=True)
+
+
+@pytest.mark.slow
+def test_hbjax_run_killed_at_ten_random_moments_resumes_to_the_same_result(tmp_path):
+    """``benchmarks/kill_resume.py``: SIGKILL ``hbjax run`` at 10 seeded moments spread over the
+    run (three of them while a checkpoint is being written), resume after each; the final trials
+    table and best config equal an uninterrupted run's."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("kill_resume", ROOT / "benchmarks" / "kill_resume.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.kill_and_resume(tmp_path, kills=10, seed=1, log=lambda *a: None)
+    assert result["kills"] == 10
+    assert result["trials_identical"] and result["best_config_identical"]
