@@ -317,6 +317,13 @@ def _print_summary(console, summary, baselines) -> None:
 
 # --- argument parsing ---------------------------------------------------------------------------
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ``error: ...`` line (exit 2), like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _int_at_least(minimum: int, message: str):
     """An argparse type: an integer >= ``minimum``, else ``message`` with the given text."""
 
@@ -372,7 +379,7 @@ def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hbjax", description="Vectorised Hyperband (JAX) and its scikit-learn fallback")
+    parser = _Parser(prog="hbjax", description="Vectorised Hyperband (JAX) and its scikit-learn fallback")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="Hyperband over LSTMs on NVDA, small CPU-sized default (R=9, eta=3)")
     _add_lstm_args(demo, demo=True)
