@@ -38,12 +38,19 @@ def _load(data: str):
     return load_nvda() if data.lower() == "nvda" else load_csv(data)
 
 
-def _space(name: str):
+def _space(name):
+    """A preset name, an experiment file (.toml/.json/.yaml), or a saved run's space (a dict)."""
     from .lstm.backend import default_space, demo_space
+    from .spacefile import is_space_file, load_experiment, space_from_dict
 
+    if isinstance(name, dict):
+        return space_from_dict(name, source="the saved run's space")
+    if is_space_file(name):
+        return load_experiment(name).space
     spaces = {"default": default_space, "demo": demo_space}
     if name not in spaces:
-        raise UsageError(f"unknown --space {name!r}; choose one of {sorted(spaces)}")
+        raise UsageError(f"unknown --space {name!r}; choose one of {sorted(spaces)} or give a .toml, .json or "
+                         f".yaml file (see examples/experiment.toml)")
     return spaces[name]()
 
 
@@ -56,6 +63,7 @@ def run_lstm(args, console) -> int:
     from .checkpoint import read_run_meta, run_with_checkpoints
     from .data import StockTask
     from .lstm.backend import LSTMBackend
+    from .spacefile import check_for_lstm, space_to_dict
 
     if args.resume:
         args.out = args.resume
@@ -63,6 +71,8 @@ def run_lstm(args, console) -> int:
             if key in RESUMABLE:
                 setattr(args, key, value)
     space = _space(args.space)  # validate the cheap things before loading data
+    check_for_lstm(space, train_size=args.train_size, window=args.window,
+                   source=args.space if isinstance(args.space, str) else "the saved run")
     search = hb.Hyperband(space, max_resource=args.max_resource, eta=args.eta, seed=args.seed,
                           hyperband_iterations=args.hyperband_iterations)
     task = StockTask(_load(args.data), train_size=args.train_size, val_size=args.val_size,
@@ -94,6 +104,7 @@ def run_lstm(args, console) -> int:
 
     progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet, detail=programs)
     meta = {key: getattr(args, key) for key in RESUMABLE}
+    meta["space"] = space_to_dict(space)  # the space itself: a resume must not depend on a file
     with progress:  # checkpoints (state, survivors' weights, trials.csv) after every rung
         result = run_with_checkpoints(search, backend, out, meta=meta, callbacks=[progress.update],
                                       resume=bool(args.resume), overwrite=args.overwrite)
@@ -357,7 +368,9 @@ def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:
     p.add_argument("--eta", type=_eta, default=3, help="reduction factor (integer >= 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hyperband-iterations", type=_positive_int, default=1, help="repeat all brackets k times")
-    p.add_argument("--space", default="demo" if demo else "default", help="'demo' (small, CPU-friendly) or 'default'")
+    p.add_argument("--space", default="demo" if demo else "default",
+                   help="'demo' (small, CPU-friendly), 'default', or an experiment file (.toml/.json/.yaml: the "
+                        "space and, optionally, settings; options given here override the file's settings)")
     p.add_argument("--window", type=_positive_int, default=20, help="input window in days")
     p.add_argument("--folds", type=_positive_int, default=None, help="use only the most recent N walk-forward folds")
     p.add_argument("--train-size", type=_positive_int, default=3000)
@@ -412,7 +425,28 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--quiet", action="store_true")
     report = sub.add_parser("report", help="plots (losses with prune points, brackets) and a Markdown summary of a run")
     report.add_argument("run_dir", help="a directory written by `hbjax demo` or `hbjax run`")
+    parser.commands = {"demo": demo, "run": run, "plan": plan, "svc": svc, "compare": cmp, "report": report}
     return parser
+
+
+def parse_arguments(argv=None) -> argparse.Namespace:
+    """Parse ``argv``; an experiment file given as ``--space`` supplies defaults for the options
+    it sets, and options on the command line win. ``args.ignored_settings``: the file's settings
+    this command has no option for (e.g. ``plan`` for ``compare``)."""
+    from .spacefile import is_space_file, load_experiment
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.ignored_settings = []
+    space = getattr(args, "space", None)
+    if isinstance(space, str) and is_space_file(space):
+        settings = load_experiment(space).settings
+        command = parser.commands[args.command]
+        options = {action.dest for action in command._actions}
+        command.set_defaults(**{k: v for k, v in settings.items() if k in options})
+        args = parser.parse_args(argv)
+        args.ignored_settings = sorted(set(settings) - options)
+    return args
 
 
 def run_report(args, console) -> int:
@@ -450,7 +484,11 @@ def use_all_cpu_cores() -> None:
 
 def main(argv=None) -> int:
     use_all_cpu_cores()
-    args = build_parser().parse_args(argv)
+    try:
+        args = parse_arguments(argv)
+    except ValueError as err:  # a bad experiment file
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     console = _console()
     warnings.filterwarnings("once", category=UserWarning)  # a shrunk bracket is said once, not per seed
@@ -458,6 +496,9 @@ def main(argv=None) -> int:
 
     try:
         t0 = time.perf_counter()
+        if args.ignored_settings:
+            console.print(f"note: {args.space} sets {', '.join(args.ignored_settings)}, which `hbjax {args.command}` "
+                          f"does not use")
         if args.command == "compare":
             _compare_defaults(args)
         commands = {"demo": run_lstm, "run": run_lstm, "plan": run_lstm, "svc": run_svc, "compare": run_compare,

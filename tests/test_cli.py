@@ -80,3 +80,82 @@ def test_plan_previews_a_run_without_training(tmp_path, capsys):
     target = tmp_path / "dry"
     assert main(["run", "-R", "9", "--space", "demo", "--folds", "1", "--dry-run", "--out", str(target)]) == 0
     assert not target.exists()
+
+
+TINY_EXPERIMENT = """
+[settings]
+max_resource = 3
+eta = 3
+seed = 2
+window = 5
+folds = 1
+train_size = 150
+val_size = 40
+test_size = 40
+
+[space]
+lr = {loguniform = [1e-3, 1e-1]}
+dropout = {uniform = [0.0, 0.3]}
+hidden = {choice = [8]}
+layers = {choice = [1]}
+batch_size = {choice = [16]}
+optimizer = "adam"
+activation = "tanh"
+"""
+
+
+def _tiny_csv(path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    close = 30 * np.exp(np.cumsum(rng.normal(0, 0.01, 400)))
+    pd.DataFrame({"Date": pd.bdate_range("2012-01-02", periods=400).strftime("%Y-%m-%d"), "Open": close,
+                  "High": close * 1.01, "Low": close * 0.99, "Close": close,
+                  "Volume": rng.integers(100, 1000, 400)}).to_csv(path, index=False)
+    return path
+
+
+def test_an_experiment_file_drives_plan_run_and_resume(tmp_path, capsys):
+    """``--space FILE``: the file's settings are defaults the command line overrides; the run
+    saves the space itself, so it resumes after the file is gone; a second run into the same
+    directory is refused unless --overwrite."""
+    experiment = tmp_path / "experiment.toml"
+    experiment.write_text(TINY_EXPERIMENT)
+    data = _tiny_csv(tmp_path / "prices.csv")
+    assert main(["plan", "--space", str(experiment), "--data", str(data)]) == 0
+    assert "Hyperband R=3 eta=3 seed=2" in capsys.readouterr().out
+    assert main(["plan", "--space", str(experiment), "--data", str(data), "-R", "9"]) == 0
+    assert "Hyperband R=9 eta=3 seed=2" in capsys.readouterr().out
+
+    out = tmp_path / "run"
+    assert main(["run", "--space", str(experiment), "--data", str(data), "--out", str(out), "--quiet"]) == 0
+    first = pd.read_csv(out / "trials.csv")
+    assert len(first) == 6 and set(first["optimizer"]) == {"adam"}  # R=3: 3x1 + 1x3, then 2x3
+    experiment.unlink()
+    capsys.readouterr()
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0  # finished: nothing left to train
+    pd.testing.assert_frame_equal(pd.read_csv(out / "trials.csv"), first)
+    experiment.write_text(TINY_EXPERIMENT)
+    assert main(["run", "--space", str(experiment), "--data", str(data), "--out", str(out), "--quiet"]) == 2
+    assert "already holds an hbjax run" in capsys.readouterr().err
+    assert main(["run", "--space", str(experiment), "--data", str(data), "--out", str(out), "--quiet",
+                 "--overwrite", "--seed", "3"]) == 0
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[space]\nlr = {loguniform = [0, 1]}\n", "space.lr: loguniform needs 0 < low < high"),
+    ("[space]\nhidden = {choice = []}\n", "space.hidden"),
+    ("[settings]\nR = 3\n[space]\nlr = {uniform = [0.1, 0.2]}\n", "unknown setting 'R'"),
+    ("[space]\nlr = {loguniform = [1e-4, 1e-1]}\nwidth = {choice = [3]}\n", "missing hidden, layers, batch_size"),
+    ("[space]\nlr = 0.01\nhidden = 8\nlayers = 1\nbatch_size = 16\nwidth = {choice = [3]}\n",
+     "space.width: the LSTM backend does not know this hyperparameter"),
+    ("[settings]\ntrain_size = 100\n[space]\nlr = 0.01\nhidden = 8\nlayers = 1\nbatch_size = 256\n",
+     "batch size 256 exceeds the 80 training windows"),
+    ("not toml at all = = =\n", "experiment.toml"),
+])
+def test_a_bad_experiment_file_is_one_error_line(tmp_path, capsys, text, message):
+    path = tmp_path / "experiment.toml"
+    path.write_text(text)
+    assert main(["plan", "--space", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1, err
