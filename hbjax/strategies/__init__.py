@@ -19,7 +19,12 @@ bo          :class:`BayesianOptimization`: GP + expected improvement, batched (k
 ga          :class:`GeneticAlgorithm`: tournament / uniform crossover / mutation / elitism
 =========== ===============================================================================
 
-No JAX is imported here (the scikit-learn fallback runs without it).
+Other libraries' optimisers, same backends and budget accounting (:mod:`hbjax.strategies.peers`;
+optional: ``pip install 'hbjax[peers]'``, else their constructors raise ``ImportError``):
+``optuna-tpe-hb`` (Optuna TPE + HyperbandPruner), ``optuna-random`` (Optuna random sampler),
+``dehb`` (DEHB).
+
+No JAX is imported here (the scikit-learn fallback runs without it), nor Optuna / DEHB.
 """
 from __future__ import annotations
 
@@ -29,15 +34,18 @@ from .base import SearchState, budget_of
 from .bayesopt import BayesianOptimization
 from .bohb import BOHB
 from .bracketed import HyperbandStrategy, SuccessiveHalvingStrategy, bracket_cost, run_within_budget
-from .compare import compare, summarize
+from .compare import compare, paired_tests, rank_summary, seed_ranks, stats_markdown, summarize, summarize_stats
 from .encoding import Codec
 from .genetic import GeneticAlgorithm
+from .peers import PEERS, DEHBStrategy, OptunaRandom, OptunaTPEHyperband
 from .random_search import GridSearch, RandomSearch
 
 __all__ = [
     "STRATEGIES", "make_strategy", "compare", "summarize", "budget_of", "bracket_cost", "run_within_budget",
     "HyperbandStrategy", "SuccessiveHalvingStrategy", "BOHB", "RandomSearch", "GridSearch",
     "BayesianOptimization", "GeneticAlgorithm", "SearchState", "Codec",
+    "summarize_stats", "stats_markdown", "paired_tests", "rank_summary", "seed_ranks",
+    "OptunaTPEHyperband", "OptunaRandom", "DEHBStrategy",
 ]
 
 STRATEGIES = {
@@ -48,6 +56,7 @@ STRATEGIES = {
     "ga": GeneticAlgorithm,
     "sh": SuccessiveHalvingStrategy,
     "bohb": BOHB,
+    **PEERS,  # optuna-tpe-hb, optuna-random, dehb
 }
 
 
@@ -58,7 +67,7 @@ def _options(cls) -> list[str]:
 
 def make_strategy(name: str, space, *, max_resource, eta: int = 3, seed: int = 0, **kw):
     """``STRATEGIES[name](space, max_resource=..., seed=..., [eta=...,] **kw)``; ``eta`` goes only to the
-    strategies that have one (hyperband, sh, bohb)."""
+    strategies that have one (hyperband, sh, bohb, optuna-tpe-hb, dehb)."""
     if not isinstance(name, str) or name.lower() not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
     cls = STRATEGIES[name.lower()]
