@@ -116,7 +116,7 @@ def first_fold_task(n_folds: int = 1):
     the held-out test block (last 800 rows) is unchanged."""
     from hbjax.data import StockTask, load_nvda
 
-    task = StockTask(load_nvda())
+    task = StockTask(load_nvda(), target="close")  # the price-level target of the peers' figures
     if n_folds < len(task.folds):
         task.folds = task.folds[:n_folds]
     return task

@@ -117,7 +117,7 @@ def kill_and_resume(workdir: Path, *, kills: int = 10, seed: int = 0, log=print)
     return {"kills": len([e for e in events if e["landed"] != "exited"]), "events": events,
             "reference_seconds": round(reference_s, 1), "trials_identical": bool(identical),
             "rows": rows, "best_config_identical": summary_got["best_config"] == summary_want["best_config"],
-            "best_loss": [summary_want["best_val_mse"], summary_got["best_val_mse"]]}
+            "best_loss": [summary_want["best_val_loss"], summary_got["best_val_loss"]]}
 
 
 def main(argv=None) -> int:

@@ -179,8 +179,8 @@ def _spent(observations, continued: bool) -> float:
 def make_result(state: AshaState, seconds_by_job: dict, seconds: float, *, continued: bool) -> Result:
     obs = history(state)
     trials = trials_from_history(obs, state.configs, {})
-    for row in trials.rows:
-        row["seconds"] = seconds_by_job.get((row["config_id"], row["rung"]), float("nan"))
+    for row in trials.rows:  # ASHA trains one config per job: its job's time is its own
+        row["seconds"] = row["rung_seconds"] = seconds_by_job.get((row["config_id"], row["rung"]), float("nan"))
     finite = [o for o in obs if math.isfinite(o.loss)]
     best = min(finite, key=lambda o: (o.loss, -o.resource, o.config_id)) if finite else None
     return Result(

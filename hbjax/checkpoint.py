@@ -283,8 +283,8 @@ class RunDirectory:
         engine = _engine(backend)
         states = {} if engine is None else {cid: engine.states[cid] for cid in _live_ids(state) if cid in engine.states}
         backend_states_to_npz(partial / "states.npz", states)
-        frame = make_result(state, dict(seconds_by_rung), elapsed,
-                            continued=bool(getattr(backend, "continues", False))).to_frame()
+        frame = make_result(state, dict(seconds_by_rung), elapsed, continued=bool(getattr(backend, "continues", False)),
+                            cost=getattr(backend, "config_cost", None)).to_frame()
         trials_text = frame.to_csv(index=False)
         _write_synced(partial / "trials.csv", trials_text)
         files = {name: {"bytes": (partial / name).stat().st_size, "sha256": _sha256(partial / name)}
@@ -424,7 +424,8 @@ def _run_locked(rd, search, backend, meta, callbacks, resume):
         rd.save(new_state, backend, timings, meta, elapsed=before + time.perf_counter() - start)
 
     if sched.done(state):
-        return make_result(state, timings, before, continued=bool(getattr(backend, "continues", False)))
+        return make_result(state, timings, before, continued=bool(getattr(backend, "continues", False)),
+                           cost=getattr(backend, "config_cost", None))
     result = search.run(backend, callbacks=[save, *callbacks], state=state, seconds_by_rung=seconds_by_rung)
     result.seconds += before
     return result

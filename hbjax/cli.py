@@ -33,9 +33,41 @@ def _console():
 # --- LSTM runs ---------------------------------------------------------------------------------
 
 def _load(data: str):
-    from .data import load_csv, load_nvda
+    from .data import load_csv, load_delhi_climate, load_nvda
 
-    return load_nvda() if data.lower() == "nvda" else load_csv(data)
+    presets = {"nvda": load_nvda, "delhi": load_delhi_climate}
+    return presets[data.lower()]() if data.lower() in presets else load_csv(data)
+
+
+def _task(args):
+    """The walk-forward task of ``--data`` (sizes left unset fit the series' length)."""
+    from .data import SeriesTask
+
+    return SeriesTask(_load(args.data), train_size=args.train_size, val_size=args.val_size,
+                      test_size=args.test_size, max_folds=args.folds, target=args.target)
+
+
+def _skill(value) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:+.4f}"
+
+
+def _verdict_vs_persistence(test: dict) -> str:
+    """What the held-out test days say, no more: better or worse only when the Diebold-Mariano
+    test says the difference is more than noise (p < 0.05)."""
+    skill, p = test["test_skill"], test.get("vs_persistence_p", float("nan"))
+    if not math.isfinite(skill):
+        return f"[bold]no test score: {test['invalid_reason']}[/]"
+    if math.isfinite(p) and p < 0.05:
+        return (f"the LSTM beats persistence (Diebold-Mariano p={p:.2g})" if skill > 0 else
+                f"[bold]the LSTM is worse than persistence[/] (Diebold-Mariano p={p:.2g})")
+    return f"[bold]no significant difference from persistence[/] (Diebold-Mariano p={p:.2g})"
+
+
+def _baseline_skills(baselines: dict, split: str, suffix: str = "") -> str:
+    """'ridge +0.0027, seasonal naive -3.5466' for the baselines a task reports."""
+    names = [("ridge", "ridge"), ("seasonal_naive", "seasonal naive")]
+    return ", ".join(f"{label} {_skill(baselines[f'{key}_{split}_skill{suffix}'])}" for key, label in names
+                     if f"{key}_{split}_skill{suffix}" in baselines)
 
 
 def _space(name):
@@ -61,7 +93,6 @@ RESUMABLE = ("data", "max_resource", "eta", "seed", "hyperband_iterations", "spa
 def run_lstm(args, console) -> int:
     import hbjax as hb
     from .checkpoint import read_run_meta, run_with_checkpoints
-    from .data import StockTask
     from .lstm.backend import LSTMBackend
     from .spacefile import check_for_lstm, space_to_dict
 
@@ -71,12 +102,11 @@ def run_lstm(args, console) -> int:
             if key in RESUMABLE:
                 setattr(args, key, value)
     space = _space(args.space)  # validate the cheap things before loading data
-    check_for_lstm(space, train_size=args.train_size, window=args.window,
-                   source=args.space if isinstance(args.space, str) else "the saved run")
     search = hb.Hyperband(space, max_resource=args.max_resource, eta=args.eta, seed=args.seed,
                           hyperband_iterations=args.hyperband_iterations)
-    task = StockTask(_load(args.data), train_size=args.train_size, val_size=args.val_size,
-                     test_size=args.test_size, max_folds=args.folds, target=args.target)
+    task = _task(args)
+    check_for_lstm(space, train_size=task.train_size, window=args.window,
+                   source=args.space if isinstance(args.space, str) else "the saved run")
     backend = LSTMBackend(task, seed=args.seed, window=args.window, configs_per_program=args.configs_per_program,
                           plan=args.plan)
     backend.validate_space(space)
@@ -93,14 +123,15 @@ def run_lstm(args, console) -> int:
     console.print(f"space: {space}")
     console.print(search.describe())
     baselines = task.baselines(args.window)
-    console.print(f"naive baselines (validation MSE, standardised, mean over folds): "
-                  f"persistence {baselines['persistence_val_mse']:.5g}, ridge {baselines['ridge_val_mse']:.5g}")
+    console.print("loss = validation MSE / persistence's (tomorrow = today), mean over folds: 1 is persistence; "
+                  "skill = 1 - loss, > 0 beats it")
+    console.print(f"baselines' validation skill: persistence +0, {_baseline_skills(baselines, 'val', '_target')}")
 
     trials_csv = out / "trials.csv"
     def programs():
         stats = backend.engine.rung_stats[-1]
-        return (f"{stats['programs']} program(s), {stats['compiles']} compiled "
-                f"(training waited {stats['compile_wait_s']:.1f} s for compiles)")
+        return (f"{stats['programs']} program(s), {stats['compiles']} compiled in {stats['compile_s']:.1f} s "
+                f"(training waited {stats['compile_wait_s']:.1f} s for them)")
 
     progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet, detail=programs)
     meta = {key: getattr(args, key) for key in RESUMABLE}
@@ -121,18 +152,19 @@ def run_lstm(args, console) -> int:
     if result.best_config is None:
         console.print("[red]every configuration diverged[/]")
         return 1
+    best_val_skill = 1.0 - result.best_loss
+    console.print(f"[bold]best validation skill {_skill(best_val_skill)}[/] (persistence +0, "
+                  f"{_baseline_skills(baselines, 'val', '_target')})")
     test = backend.evaluate_on_test(result.best_config, result.best_resource, config_id=result.best_config_id)
+    unit = test["unit"]
+    verdict = _verdict_vs_persistence(test)
     console.print(
-        f"held-out test ({task.test_size} days) of the best config retrained on the last "
-        f"{args.train_size + args.val_size} days: MSE {test['test_mse']:.5g} (standardised), "
-        f"{test['test_mse_price']:.5g} (price units^2)\n"
-        f"persistence on the same test days: {test['persistence_test_mse']:.5g} (standardised), "
-        f"{test['persistence_test_mse_price']:.5g} (price units^2) -> "
-        + ("the LSTM beats persistence" if test["test_mse"] < test["persistence_test_mse"]
-           else "[bold]the LSTM does NOT beat persistence[/]")
-    )
+        f"held-out test ({task.test_size} days) of the best config retrained on the {task.train_size + task.val_size} "
+        f"days before it: [bold]skill {_skill(test['test_skill'])}[/] (MSE {test['test_mse_price']:.5g} {unit}^2 vs "
+        f"persistence {test['persistence_test_mse_price']:.5g}); {_baseline_skills(baselines, 'test')} -> {verdict}")
     _write_json(out / "summary.json", {
-        "best_config": result.best_config, "best_val_mse": result.best_loss, "best_resource": result.best_resource,
+        "best_config": result.best_config, "best_val_loss": result.best_loss, "best_val_skill": best_val_skill,
+        "best_resource": result.best_resource,
         "compiles": backend.compiles, "seconds": result.seconds, "config_epochs": config_epochs,
         "folds": n_folds, "fold_epochs": config_epochs * n_folds,
         "baselines": baselines, "test": test, "max_resource": args.max_resource, "eta": args.eta, "seed": args.seed,
@@ -175,20 +207,30 @@ def _write_json(path: Path, obj) -> None:
     tmp.replace(path)
 
 
+def _rung_config_epochs(job) -> float:
+    """Config-epochs a rung trains: survivors continue, so only the increment counts."""
+    return float(sum(job.resource - p for p in job.previous_resource))
+
+
 class RungProgress:
-    """A rich progress bar over the rungs of the run (configs, resource, best loss, ETA), and a log
-    line per rung. Quiet when asked or when output is not a terminal (then only log lines)."""
+    """A rich progress bar over the run's config-epochs (elapsed time and an ETA from the rate so
+    far), and one summary line per rung: configs, epochs, best so far, config-epochs/s, and the
+    engine's programs and compile time. Only the lines when quiet or not on a terminal."""
 
     def __init__(self, plan, iterations: int, console, *, quiet: bool, detail=None):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        self.total = iterations * sum(len(b.rungs) for b in plan)
+        per_iteration = sum(r.n_configs * (r.resource - (b.rungs[r.index - 1].resource if r.index else 0.0))
+                            for b in plan for r in b.rungs)
+        self.total = iterations * per_iteration
         self.best = math.inf
         self.console = console
         self.quiet = quiet
         self.live = console.is_terminal and not quiet
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} rungs"),
-                                 TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not self.live)
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.completed:.0f}/{task.total:.0f} config-epochs"),
+                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                                 disable=not self.live)
         self.task = self.progress.add_task("starting", total=self.total)
         self.detail = detail  # () -> extra text for a rung's line (the engine's programs and compiles)
 
@@ -203,12 +245,13 @@ class RungProgress:
         finite = [x for x in losses if math.isfinite(x)]
         if finite:
             self.best = min(self.best, min(finite))
+        done = _rung_config_epochs(job)
         line = (f"iter {job.iteration} bracket s={job.bracket} rung {job.rung}: {len(job.config_ids)} configs -> "
                 f"{job.resource:.4g} epochs, rung best {min(finite) if finite else float('nan'):.5g}, "
-                f"best so far {self.best:.5g}, {seconds:.1f} s, {len(job.config_ids) / max(seconds, 1e-9):.2f} configs/s"
+                f"best so far {self.best:.5g}, {seconds:.1f} s, {done / max(seconds, 1e-9):.2f} config-epochs/s"
                 + (f", {self.detail()}" if self.detail else ""))
         log.info(line)
-        self.progress.update(self.task, advance=1, description=f"s={job.bracket} rung {job.rung} best {self.best:.4g}")
+        self.progress.update(self.task, advance=done, description=f"s={job.bracket} rung {job.rung} best {self.best:.4g}")
         if not self.quiet:
             self.console.print(line)
 
@@ -231,7 +274,7 @@ def run_svc(args, console) -> int:
 def run_compare(args, console) -> int:
     import pandas as pd
 
-    from .strategies import STRATEGIES, compare, summarize
+    from .strategies import STRATEGIES, compare, stats_markdown, summarize_stats
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in STRATEGIES]
@@ -263,11 +306,12 @@ def run_compare(args, console) -> int:
 
         unit = "resource units (1/R of the training set each)"
     else:
-        from .data import StockTask
         from .lstm.backend import LSTMBackend
+        from .spacefile import check_for_lstm
 
-        task = StockTask(_load(args.data), max_folds=args.folds, target=args.target)
         space = _space(args.space)
+        task = _task(args)
+        check_for_lstm(space, train_size=task.train_size, window=args.window, source=args.space)
         baselines = task.baselines(args.window)
 
         def make_backend(seed):
@@ -275,11 +319,11 @@ def run_compare(args, console) -> int:
 
         def evaluate(backend, result):
             if result.best_config is None:
-                return {"test_mse": float("nan")}
+                return {"test_skill": float("nan"), "test_mse_price": float("nan")}
             test = backend.evaluate_on_test(result.best_config, result.best_resource, config_id=result.best_config_id)
-            return {"test_mse": test["test_mse"], "test_mse_price": test["test_mse_price"]}
+            return {"test_skill": test["test_skill"], "test_mse_price": test["test_mse_price"]}
 
-        unit = f"config-epochs (per fold; {len(task.folds)} fold(s))"
+        unit = f"config-epochs (each on {len(task.folds)} fold(s))"
     console.print(f"comparing {', '.join(methods)} on {args.task} over seeds {seeds}, "
                   f"budget {args.budget:g} {unit}, R={args.max_resource:g}, eta={args.eta}")
 
@@ -290,39 +334,49 @@ def run_compare(args, console) -> int:
     curves: list = []
     raw = compare(methods, make_backend, space, budget=args.budget, seeds=seeds, max_resource=args.max_resource,
                   eta=args.eta, evaluate=evaluate, callbacks=[progress], curves=curves)
-    summary = summarize(raw)
+    summary = summarize_stats(raw)  # mean, 95% interval, mean rank, Wilcoxon vs Hyperband (Holm)
     raw.to_csv(out / "compare_raw.csv", index=False)
     summary.to_csv(out / "compare_summary.csv", index=False)
+    title = f"{args.task} ({args.data if args.task == 'lstm' else 'digits'}): {len(seeds)} seeds, budget {args.budget:g}"
+    (out / "compare_summary.md").write_text(stats_markdown(summary, title=title))
     curves = pd.DataFrame(curves)
     curves.to_csv(out / "compare_curves.csv", index=False)
     _print_summary(console, summary, baselines)
+    for _, row in summary.iterrows():
+        if row["verdict"] != "reference":
+            console.print(f"  {row['method']}: {row['verdict']}")
     try:
         from .plots import plot_anytime
 
-        lines = {"persistence (val)": baselines.get("persistence_val_mse"), "ridge (val)": baselines.get("ridge_val_mse")}
+        ridge = baselines.get("ridge_val_skill_target")
+        lines = {"persistence (val)": 1.0 if baselines else None, "ridge (val)": None if ridge is None else 1 - ridge}
         fig = plot_anytime(curves, baselines={k: v for k, v in lines.items() if v is not None})
         fig.savefig(out / "compare.png", dpi=120)
     except ImportError as err:
         console.print(f"(no plot: {err})")
     _write_json(out / "baselines.json", baselines)
-    console.print(f"results: {out / 'compare_summary.csv'}, {out / 'compare_raw.csv'}")
+    console.print(f"results: {out / 'compare_summary.md'}, {out / 'compare_summary.csv'}, {out / 'compare_raw.csv'}")
     return 0
 
 
 def _print_summary(console, summary, baselines) -> None:
     from rich.table import Table
 
-    table = Table(title="mean +- 95% interval over seeds")
-    cols = [c[:-5] for c in summary.columns if c.endswith("_mean")]
+    table = Table(title="mean +- 95% interval over seeds; mean rank (95% bootstrap interval)")
+    cols = [c[:-5] for c in summary.columns if c.endswith("_mean") and c != "mean_rank"]
     table.add_column("method")
     for c in cols:
         table.add_column(c)
+    table.add_column("mean rank")
     for _, row in summary.iterrows():
-        table.add_row(str(row["method"]), *(f"{row[c + '_mean']:.5g} +- {row.get(c + '_ci95', float('nan')):.2g}" for c in cols))
-    for name in ("persistence", "ridge"):
-        if f"{name}_val_mse" in baselines:
-            cells = {"best_loss": f"{baselines[f'{name}_val_mse']:.5g}", "test_mse": f"{baselines[f'{name}_test_mse']:.5g}"}
-            table.add_row(f"[italic]{name} baseline[/]", *(cells.get(c, "-") for c in cols))
+        table.add_row(str(row["method"]), *(f"{row[c + '_mean']:.5g} +- {row.get(c + '_ci95', float('nan')):.2g}"
+                                            for c in cols),
+                      f"{row['mean_rank']:.2f} ({row['mean_rank_low']:.2f}-{row['mean_rank_high']:.2f})")
+    if "ridge_val_skill_target" in baselines:  # the LSTM task: loss 1 is persistence, 1 - skill for ridge
+        for name, loss, test in (("persistence", 1.0, 0.0),
+                                 ("ridge", 1 - baselines["ridge_val_skill_target"], baselines["ridge_test_skill"])):
+            cells = {"best_loss": f"{loss:.5g}", "test_skill": f"{test:+.4f}"}
+            table.add_row(f"[italic]{name} baseline[/]", *(cells.get(c, "-") for c in cols), "")
     console.print(table)
 
 
@@ -363,7 +417,8 @@ def _number(text: str) -> float:
 
 
 def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:
-    p.add_argument("--data", default="nvda", help="'nvda' (bundled NVDA daily prices) or a path to an OHLCV CSV")
+    p.add_argument("--data", default="nvda", help="'nvda' (bundled NVDA daily prices), 'delhi' (bundled daily Delhi "
+                   "temperature) or a CSV: OHLCV, or a date and one value column")
     p.add_argument("--max-resource", "-R", type=_number, default=9 if demo else 100, help="R: max epochs per config")
     p.add_argument("--eta", type=_eta, default=3, help="reduction factor (integer >= 2)")
     p.add_argument("--seed", type=int, default=0)
@@ -373,10 +428,14 @@ def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:
                         "space and, optionally, settings; options given here override the file's settings)")
     p.add_argument("--window", type=_positive_int, default=20, help="input window in days")
     p.add_argument("--folds", type=_positive_int, default=None, help="use only the most recent N walk-forward folds")
-    p.add_argument("--train-size", type=_positive_int, default=3000)
-    p.add_argument("--val-size", type=_positive_int, default=500)
-    p.add_argument("--test-size", type=_positive_int, default=800)
-    p.add_argument("--target", choices=["close", "return"], default="close", help="next-day close or log return")
+    p.add_argument("--train-size", type=_positive_int, default=None,
+                   help="training rows per fold (default 3000, or half of a short series)")
+    p.add_argument("--val-size", type=_positive_int, default=None, help="validation rows per fold (default 500)")
+    p.add_argument("--test-size", type=_positive_int, default=None, help="held-out test rows (default 800)")
+    p.add_argument("--target", choices=["relative", "close", "return", "level"], default="relative",
+                   help="relative (default): next-day log return of a price / change of a value, inputs scaled "
+                        "per window; close / level: the raw next-day value (the seed article's price-level "
+                        "target, which extrapolates badly; see README)")
     p.add_argument("--configs-per-program", type=_positive_int, default=None,
                    help="configs per program call (default: by plan; on CPU it never changes results)")
     p.add_argument("--plan", choices=["auto", "exact", "wide"], default="auto",
@@ -420,7 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--space", default="demo")
     cmp.add_argument("--window", type=_positive_int, default=20)
     cmp.add_argument("--folds", type=_positive_int, default=1, help="most recent N walk-forward folds (lstm)")
-    cmp.add_argument("--target", choices=["close", "return"], default="close")
+    cmp.add_argument("--target", choices=["relative", "close", "return", "level"], default="relative")
+    cmp.add_argument("--train-size", type=_positive_int, default=None)
+    cmp.add_argument("--val-size", type=_positive_int, default=None)
+    cmp.add_argument("--test-size", type=_positive_int, default=None)
     cmp.add_argument("--out", default="hbjax-runs/compare")
     cmp.add_argument("--quiet", action="store_true")
     report = sub.add_parser("report", help="plots (losses with prune points, brackets) and a Markdown summary of a run")

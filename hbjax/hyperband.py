@@ -39,7 +39,7 @@ def run_scheduler(state: sched.SchedulerState, backend: Backend, *, callbacks=()
         job, state = sched.ask(state, propose)
         state = run_job(state, job, backend, seconds_by_rung, callbacks)
     return make_result(state, seconds_by_rung, time.perf_counter() - start,
-                       continued=getattr(backend, "continues", False))
+                       continued=getattr(backend, "continues", False), cost=getattr(backend, "config_cost", None))
 
 
 def prepare_backend(backend: Backend, state: sched.SchedulerState) -> None:
@@ -68,10 +68,13 @@ def run_job(state: sched.SchedulerState, job: sched.RungJob, backend: Backend, s
     return state
 
 
-def make_result(state: sched.SchedulerState, seconds_by_rung: dict, seconds: float, *, continued: bool) -> Result:
+def make_result(state: sched.SchedulerState, seconds_by_rung: dict, seconds: float, *, continued: bool,
+                cost=None) -> Result:
+    """``cost``: the backend's ``config_cost`` (estimated seconds per unit of resource), used to
+    share each rung's wall time among its configs in the trials table."""
     best = sched.best_observation(state)
     return Result(
-        trials=trials_from_history(state.history, state.configs, seconds_by_rung),
+        trials=trials_from_history(state.history, state.configs, seconds_by_rung, cost=cost, continued=continued),
         best_config=None if best is None else dict(state.configs[best.config_id]),
         best_loss=float("inf") if best is None else best.loss,
         best_config_id=None if best is None else best.config_id,

@@ -380,11 +380,11 @@ def write_report(run_dir) -> list[Path]:
         best_row = finite.sort_values(["loss", "resource"], ascending=[True, False]).iloc[0]
         params = [c for c in frame.columns if c not in
                   ("config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted", "diverged",
-                   "seconds", "train_loss")]
+                   "seconds", "rung_seconds", "train_loss")]
         best_cfg = {p: best_row[p] for p in params}
         best_val = float(best_row["loss"])
     else:
-        best_val = summary.get("best_val_mse", float(finite["loss"].min()) if len(finite) else None)
+        best_val = summary.get("best_val_loss", float(finite["loss"].min()) if len(finite) else None)
     lines += ["## Best configuration", ""]
     if best_cfg:
         lines += ["| hyperparameter | value |", "|---|---|"] + [f"| {k} | {_fmt(v)} |" for k, v in best_cfg.items()]
@@ -393,17 +393,30 @@ def write_report(run_dir) -> list[Path]:
     lines.append("")
     base = summary.get("baselines") or {}
     test = summary.get("test") or {}
-    lines += ["## Best config vs naive baselines (MSE, standardised target)", "",
-              "| model | validation MSE | test MSE |", "|---|---|---|",
-              f"| best LSTM | {_fmt(best_val)} | {_fmt(test.get('test_mse'))} |",
-              f"| persistence (tomorrow = today) | {_fmt(base.get('persistence_val_mse'))} | "
-              f"{_fmt(test.get('persistence_test_mse'))} |",
-              f"| ridge | {_fmt(base.get('ridge_val_mse'))} | {_fmt(test.get('ridge_test_mse'))} |", ""]
+    skill = None if best_val is None else 1.0 - float(best_val)
+
+    def row(name, val_skill, test_skill):
+        return f"| {name} | {_fmt(val_skill)} | {_fmt(test_skill)} |"
+
+    lines += ["## Best config vs naive baselines (skill = 1 - MSE / persistence's MSE; > 0 beats persistence)", "",
+              "| model | validation skill (mean over folds) | test skill |", "|---|---|---|",
+              row("best LSTM", skill, test.get("test_skill")),
+              row("persistence (tomorrow = today)", 0.0, 0.0),
+              row("ridge", base.get("ridge_val_skill_target"), base.get("ridge_test_skill"))]
+    if "seasonal_naive_val_skill" in base:
+        lines.append(row(f"seasonal naive (period {base.get('period')})", base["seasonal_naive_val_skill"],
+                         base.get("seasonal_naive_test_skill")))
+    lines.append("")
     if not summary:
         lines += ["(no summary.json: baselines and test scores are not available for this run)", ""]
-    elif test.get("test_mse") is not None and test.get("persistence_test_mse") is not None:
-        beats = test["test_mse"] < test["persistence_test_mse"]
-        lines += [f"On the held-out test days the best LSTM {'beats' if beats else '**does not beat**'} persistence.", ""]
+    elif test.get("test_skill") is not None:
+        p = test.get("vs_persistence_p")
+        significant = p is not None and math.isfinite(p) and p < 0.05
+        said = ("beats" if test["test_skill"] > 0 else "**is worse than**") if significant else \
+            "**is not distinguishable from**"
+        lines += [f"On the {test.get('n_test', '')} held-out test days the best LSTM {said} persistence (test MSE "
+                  f"{_fmt(test.get('test_mse_price'))} vs {_fmt(test.get('persistence_test_mse_price'))} "
+                  f"{test.get('unit', '')} units squared; Diebold-Mariano p = {_fmt(p)}).", ""]
 
     lines += ["## Brackets", "", "| iteration | bracket s | rungs (configs x epochs) | configs | pruned | finished | "
               "diverged | best loss |", "|---|---|---|---|---|---|---|---|"]

@@ -5,13 +5,14 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
 __all__ = ["Trials", "Result", "TRIAL_COLUMNS"]
 
-TRIAL_COLUMNS = ("config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted", "diverged", "seconds")
+TRIAL_COLUMNS = ("config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted", "diverged", "seconds",
+                 "rung_seconds")
 
 
 @dataclass
@@ -99,10 +100,23 @@ def param_column(name: str) -> str:
     return f"param_{name}" if name in TRIAL_COLUMNS else name
 
 
-def trials_from_history(history: Sequence, configs: Sequence[dict], seconds_by_rung: dict) -> Trials:
+def trials_from_history(history: Sequence, configs: Sequence[dict], seconds_by_rung: dict, *,
+                        cost: Callable[[dict], float] | None = None, continued: bool = True) -> Trials:
+    """The trials table. ``rung_seconds``: the wall time of the row's rung; ``seconds``: the
+    config's share of it, so the column sums to the run's training time. A rung's time is shared
+    by ``cost(config)`` (a backend's estimate per unit of resource; None: equal) times the
+    resource the config trained in that rung (only the increment when survivors continue)."""
     names = tuple(param_column(k) for k in configs[0]) if configs else ()
     trials = Trials(param_names=names)
-    for o in history:
+    trained = _trained_resource(history, continued)
+    weights = [trained[i] * (1.0 if cost is None else float(cost(configs[o.config_id])))
+               for i, o in enumerate(history)]
+    totals: dict[tuple, float] = {}
+    for o, w in zip(history, weights):
+        totals[(o.iteration, o.bracket, o.rung)] = totals.get((o.iteration, o.bracket, o.rung), 0.0) + w
+    for o, w in zip(history, weights):
+        key = (o.iteration, o.bracket, o.rung)
+        rung_seconds = seconds_by_rung.get(key, float("nan"))
         trials.add({
             "config_id": o.config_id,
             "iteration": o.iteration,
@@ -112,7 +126,20 @@ def trials_from_history(history: Sequence, configs: Sequence[dict], seconds_by_r
             "loss": o.loss,
             "promoted": o.promoted,
             "diverged": not math.isfinite(o.loss),
-            "seconds": seconds_by_rung.get((o.iteration, o.bracket, o.rung), float("nan")),
+            "seconds": rung_seconds * w / totals[key] if totals[key] > 0 else rung_seconds,
+            "rung_seconds": rung_seconds,
             **{param_column(k): v for k, v in configs[o.config_id].items()},
         })
     return trials
+
+
+def _trained_resource(history: Sequence, continued: bool) -> list[float]:
+    """Per observation, the resource trained for it: the increment over the config's previous
+    observation when survivors continue, else the whole resource."""
+    last: dict[int, float] = {}
+    out = []
+    for o in history:
+        previous = last.get(o.config_id, 0.0) if continued else 0.0
+        out.append(max(float(o.resource) - previous, 0.0))
+        last[o.config_id] = float(o.resource)
+    return out

@@ -111,7 +111,7 @@ SETTINGS: dict[str, Setting] = {
     "seed": _int_at_least(0),  # NumPy generators refuse negative seeds
     "hyperband_iterations": _int_at_least(1),
     "data": _TEXT,
-    "target": _one_of("close", "return"),
+    "target": _one_of("relative", "close", "return", "level"),
     "window": _int_at_least(1),
     "folds": _int_at_least(1),
     "train_size": _int_at_least(1),

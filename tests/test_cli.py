@@ -159,3 +159,25 @@ def test_a_bad_experiment_file_is_one_error_line(tmp_path, capsys, text, message
     assert main(["plan", "--space", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_rung_progress_counts_config_epochs_and_prints_a_line_per_rung():
+    import io
+
+    from rich.console import Console
+
+    import hbjax as hb
+    from hbjax.cli import RungProgress
+
+    search = hb.Hyperband(hb.Space(x=hb.Uniform(0.0, 1.0)), max_resource=27, eta=3, seed=0)
+    buffer = io.StringIO()
+    progress = RungProgress(search.plan, 1, Console(file=buffer, width=200), quiet=False,
+                            detail=lambda: "2 program(s)")
+    assert progress.total == 357  # the run's config-epochs, as `hbjax plan` says
+    job = hb.scheduler.RungJob(0, 3, 0, 1, (0, 1, 2), ({}, {}, {}), 3.0, (1.0, 1.0, 1.0))
+    with progress:
+        progress.update(job, [0.5, float("nan"), 0.25], None, 2.0)
+    line = buffer.getvalue()
+    assert "3 configs -> 3 epochs" in line and "best so far 0.25" in line and "3.00 config-epochs/s" in line
+    assert "2 program(s)" in line
+    assert progress.progress.tasks[0].completed == 6.0

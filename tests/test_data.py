@@ -87,9 +87,11 @@ def test_nvda_folds(nvda_task):
         assert f.val.start == f.train.stop  # val follows train
         assert f.val.stop <= task.test.start  # never touches the test rows
     assert task.test == slice(task.n_rows - 800, task.n_rows)
-    assert task.folds[0].train == slice(0, 3000) and task.folds[0].val == slice(3000, 3500)
-    assert task.n_features == 6 and "close" in task.feature_names
-    assert "5 walk-forward folds" in task.describe()
+    # anchored on the test block: the last validation block ends where the test starts
+    assert task.folds[-1].val == slice(task.n_rows - 1300, task.n_rows - 800)
+    assert task.folds[0].train == slice(229, 3229) and task.folds[0].val == slice(3229, 3729)
+    assert task.n_features == 6 and "close" in task.feature_names and "close_rel" in task.input_names
+    assert "5 walk-forward folds" in task.describe() and "target relative" in task.describe()
 
 
 def test_nvda_windows_and_baselines(nvda_task):
@@ -97,14 +99,20 @@ def test_nvda_windows_and_baselines(nvda_task):
     assert fw.x_train.shape == (5, 2980, 20, 6) and fw.y_train.shape == (5, 2980)
     assert fw.x_val.shape == (5, 500, 20, 6) and fw.y_val.shape == (5, 500)
     assert fw.x_train.dtype == np.float32 and fw.persistence_mse.dtype == np.float64
-    # fold 0 persistence MSE (standardised units) is small: close moves little day to day
-    assert 0.001 < fw.persistence_mse[0] < 0.01
+    # relative target: persistence (a zero return) costs about one training variance of the return;
+    # the folds differ by how calm their validation block is next to their training rows
+    assert 0.1 < fw.persistence_mse[0] < 0.2 and 1.0 < fw.persistence_mse[-1] < 1.3
     assert nvda_task.fold_windows(20) is fw  # cached
     base = nvda_task.baselines(20)
     assert base["persistence_val_mse"] == pytest.approx(fw.persistence_mse.mean())
     assert base["persistence_test_mse"] == pytest.approx(nvda_task.final_windows(20).persistence_mse)
-    for key in ("ridge_val_mse", "ridge_test_mse", "persistence_val_mse_price", "ridge_test_mse_price"):
+    for key in ("ridge_val_mse", "ridge_test_mse", "persistence_test_mse_price", "ridge_test_mse_price"):
         assert np.isfinite(base[key]) and base[key] > 0
+    # price-unit persistence on the test days is the 5.88 (2021-12..2025-02 closes)
+    assert base["persistence_test_mse_price"] == pytest.approx(5.87997, rel=1e-5)
+    # ridge on relative windows does not beat persistence on NVDA (skill < 0), deterministic
+    assert -0.2 < base["ridge_val_skill"] < 0 and -0.1 < base["ridge_test_skill"] < 0
+    assert base["persistence_val_skill"] == 0.0 and "seasonal_naive_val_skill" not in base
 
 
 # --------------------------------------------------------------------------------- folds
@@ -112,13 +120,15 @@ def test_nvda_windows_and_baselines(nvda_task):
 def test_walk_forward_counts_and_max_folds():
     folds = walk_forward(6529)
     assert len(folds) == 5
-    assert [f.train.start for f in folds] == [0, 500, 1000, 1500, 2000]
+    assert [f.train.start for f in folds] == [229, 729, 1229, 1729, 2229]  # the oldest 229 rows go unused
+    assert folds[-1].val.stop == 6529 - 800  # adjacent to the test block
     last2 = walk_forward(6529, max_folds=2)
     assert [f.index for f in last2] == [0, 1]
     assert [(f.train, f.val) for f in last2] == [(f.train, f.val) for f in folds[-2:]]
     stepped = walk_forward(100, train_size=50, val_size=10, test_size=10, step=5)
-    assert len(stepped) == (100 - 10 - 60) // 5 + 1
-    assert stepped[1] == Fold(1, slice(5, 55), slice(55, 65))
+    assert len(stepped) == (100 - 10 - 60) // 5 + 1 == 7
+    assert stepped[-1] == Fold(6, slice(30, 80), slice(80, 90))
+    assert stepped[1] == Fold(1, slice(5, 55), slice(55, 65))  # 30 usable rows spare: a multiple of step
 
 
 def test_walk_forward_errors():
@@ -135,7 +145,7 @@ def test_walk_forward_errors():
 
 def test_fold_window_alignment_against_direct_computation():
     df = synthetic(120)
-    task = StockTask(df, **SMALL)
+    task = StockTask(df, target="close", **SMALL)
     w = 5
     fw = task.fold_windows(w)
     x, names, frame = make_features(from_frame(df), ma_window=3)
@@ -173,7 +183,7 @@ def test_fold_window_alignment_against_direct_computation():
 
 def test_final_windows_shapes_and_alignment():
     df = synthetic(120)
-    task = StockTask(df, **SMALL)
+    task = StockTask(df, target="close", **SMALL)
     w = 4
     fin = task.final_windows(w)
     n = task.n_rows
@@ -201,9 +211,10 @@ def test_window_errors_and_read_only():
         fw.x_train[0, 0, 0, 0] = 1.0
 
 
-def test_no_leakage_from_val_or_test_rows():
+@pytest.mark.parametrize("target", ["relative", "close", "return"])
+def test_no_leakage_from_val_or_test_rows(target):
     df = synthetic(120)
-    task = StockTask(df, **SMALL)
+    task = StockTask(df, target=target, **SMALL)
     w = 5
     fw, fin = task.fold_windows(w), task.final_windows(w)
     fold0 = task.folds[0]
@@ -213,7 +224,7 @@ def test_no_leakage_from_val_or_test_rows():
     for col in ("Open", "High", "Low", "Close"):
         wild.loc[cut:, col] *= 100.0  # wild but below the glitch check (1000x in one row)
     wild.loc[cut:, "Volume"] = 1e15
-    fw2 = StockTask(wild, **SMALL).fold_windows(w)
+    fw2 = StockTask(wild, target=target, **SMALL).fold_windows(w)
     np.testing.assert_array_equal(fw.x_train[0], fw2.x_train[0])
     np.testing.assert_array_equal(fw.y_train[0], fw2.y_train[0])
     np.testing.assert_array_equal(fw.feature_mean[0], fw2.feature_mean[0])
@@ -224,7 +235,7 @@ def test_no_leakage_from_val_or_test_rows():
     wild = df.copy()
     cut = task.test.start + 2
     wild.loc[cut:, "Close"] *= 100.0
-    fin2 = StockTask(wild, **SMALL).final_windows(w)
+    fin2 = StockTask(wild, target=target, **SMALL).final_windows(w)
     np.testing.assert_array_equal(fin.x_train, fin2.x_train)
     np.testing.assert_array_equal(fin.y_train, fin2.y_train)
     assert fin.target_mean == fin2.target_mean and fin.target_std == fin2.target_std
@@ -250,12 +261,13 @@ def test_return_target_and_zero_return_persistence():
         assert fw.persistence_mse[k] == pytest.approx(expected, rel=1e-5)
     base = task.baselines(w)
     assert base["target"] == "return"
-    assert base["persistence_val_mse_price"] == pytest.approx(
-        np.mean([np.mean(logret[f.val.start + 1:f.val.stop + 1] ** 2) for f in task.folds]), rel=1e-4)
+    # own units: the close's day-to-day change on the validation days (series rows = feature rows + 2)
+    assert base["persistence_val_mse_price_folds"] == pytest.approx(
+        [np.mean(np.diff(close[f.val.start + 1:f.val.stop + 2]) ** 2) for f in task.folds], rel=1e-12)
 
 
 def test_bad_target_and_last_rows():
-    with pytest.raises(ValueError, match="'close', 'return'"):
+    with pytest.raises(ValueError, match="'relative', 'close', 'return' for a price series"):
         StockTask(synthetic(120), target="price", **SMALL)
     task = StockTask(synthetic(300), last_rows=120, **SMALL)
     assert task.n_rows == 118

@@ -119,12 +119,13 @@ def test_write_report_on_a_real_run_dir(tmp_path):
     result = run_with_checkpoints(hb.Hyperband(space, max_resource=27, eta=3, seed=1), _Toy(), tmp_path,
                                   meta={"data": "toy", "R": 27, "eta": 3, "seed": 1})
     (tmp_path / "summary.json").write_text(json.dumps({
-        "best_config": result.best_config, "best_val_mse": result.best_loss, "compiles": 3, "seconds": 12.5,
-        "config_epochs": 999.0, "baselines": {"persistence_val_mse": 0.0427, "ridge_val_mse": 0.05},
-        "test": {"test_mse": 0.03, "persistence_test_mse": 0.04}}))
+        "best_config": result.best_config, "best_val_loss": result.best_loss, "compiles": 3, "seconds": 12.5,
+        "config_epochs": 999.0, "baselines": {"ridge_val_skill_target": -0.05, "ridge_test_skill": -0.02},
+        "test": {"test_skill": 0.25, "test_mse_price": 0.03, "persistence_test_mse_price": 0.04, "n_test": 40, "vs_persistence_p": 0.01,
+                 "unit": "price"}}))
     paths = write_report(tmp_path)
     text = (tmp_path / "report.md").read_text()
-    assert "persistence" in text and "0.0427" in text and "beats" in text and "999" in text
+    assert "persistence" in text and "-0.05" in text and "0.25" in text and "beats" in text and "999" in text
     assert f"{result.best_config['hidden']}" in text
     rows = [ln for ln in text.splitlines() if ln.startswith(("| 0 | 3 |", "| 0 | 2 |", "| 0 | 1 |", "| 0 | 0 |"))]
     assert len(rows) == 4  # one bracket row per bracket s=3..0

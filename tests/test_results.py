@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from hbjax.hyperband import Hyperband
 from hbjax.results import TRIAL_COLUMNS, Result, Trials, trials_from_history
@@ -41,7 +42,7 @@ def make_result(trials=None, best=True):
 
 def test_trial_columns_constant():
     assert TRIAL_COLUMNS == ("config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted",
-                             "diverged", "seconds")
+                             "diverged", "seconds", "rung_seconds")
 
 
 def test_to_frame_columns_and_values():
@@ -54,7 +55,7 @@ def test_to_frame_columns_and_values():
     assert frame["resource"].tolist() == [1.0, 1.0, 1.0, 3.0]
     assert frame["promoted"].tolist() == [True, False, False, False]
     assert frame["diverged"].tolist() == [False, True, False, False]
-    assert frame["seconds"].tolist() == [1.5, 1.5, 1.5, 2.5]
+    assert frame["rung_seconds"].tolist() == [1.5, 1.5, 1.5, 2.5]
     assert frame["lr"].tolist() == [0.01, 0.001, 0.1, 0.01]
     assert frame["kernel"].tolist() == ["rbf", "linear", "rbf", "rbf"]
     assert math.isnan(frame["loss"][1]) and frame["loss"][3] == 0.25
@@ -167,3 +168,28 @@ def test_hyperparameter_named_loss_does_not_clobber_loss_column(tmp_path):
     assert [r["loss"] for r in rows] == [o.loss for o in history]
     # the Result's best config keeps the user's own key
     assert set(result.best_config) == {"loss", "alpha"}
+
+
+def test_per_config_seconds_share_each_rung_and_sum_to_the_training_time():
+    frame = make_trials().to_frame()
+    # equal cost: the three first-rung configs share 1.5 s; the survivor has the second rung alone
+    np.testing.assert_allclose(frame["seconds"], [0.5, 0.5, 0.5, 2.5])
+    np.testing.assert_allclose(frame["rung_seconds"], [1.5, 1.5, 1.5, 2.5])
+    assert frame["seconds"].sum() == sum(SECONDS.values())
+    # by cost: lr=0.1 costs twice as much per unit of resource
+    costly = trials_from_history(HISTORY, CONFIGS, SECONDS, cost=lambda c: 2.0 if c["lr"] == 0.1 else 1.0).to_frame()
+    np.testing.assert_allclose(costly["seconds"], [0.375, 0.375, 0.75, 2.5])
+
+
+def test_a_survivor_is_charged_only_the_resource_it_trained_in_the_rung():
+    history = [Observation(0, 0, 1, 0, 1.0, 0.5, True), Observation(1, 0, 1, 0, 1.0, 0.6, True),
+               Observation(2, 0, 1, 1, 3.0, 0.4, False), Observation(0, 0, 1, 1, 3.0, 0.3, False)]
+    configs = CONFIGS
+    seconds = {(0, 1, 0): 2.0, (0, 1, 1): 4.0}
+    # config 2 is new in rung 1 (3 units from scratch); config 0 continues (2 more units)
+    continued = trials_from_history(history, configs, seconds, continued=True).to_frame()
+    np.testing.assert_allclose(continued["seconds"], [1.0, 1.0, 4.0 * 3 / 5, 4.0 * 2 / 5])
+    retrained = trials_from_history(history, configs, seconds, continued=False).to_frame()
+    np.testing.assert_allclose(retrained["seconds"], [1.0, 1.0, 2.0, 2.0])
+    for frame in (continued, retrained):
+        assert frame["seconds"].sum() == pytest.approx(6.0)

@@ -237,7 +237,7 @@ def test_space_from_dict_errors_name_the_source():
     ("max_resource = true", "settings.max_resource: must be a number > 0, got True (a boolean)"),
     ('max_resource = "9"', "settings.max_resource: must be a number > 0, got '9'"),
     ('plan = "fast"', "settings.plan: must be one of auto, exact, wide, got 'fast'"),
-    ('target = "open"', "settings.target: must be one of close, return, got 'open'"),
+    ('target = "open"', "settings.target: must be one of relative, close, return, level, got 'open'"),
     ("seed = -1", "settings.seed: must be an integer >= 0, got -1"),
     ("folds = 0", "settings.folds: must be an integer >= 1, got 0"),
     ('data = ""', "settings.data: must be a non-empty string, got ''"),

@@ -71,7 +71,7 @@ def space_for(name):
 
 
 def frame(result):
-    return result.to_frame().drop(columns=["seconds"])
+    return result.to_frame().drop(columns=["seconds", "rung_seconds"])
 
 
 # ------------------------------------------------------------------------------------- budget

@@ -1,6 +1,8 @@
 """``LSTMBackend``: the Hyperband backend for the stock task (any ``StockTask``).
 
-A rung's loss is the validation MSE (standardised target) averaged over walk-forward folds.
+A rung's loss is each walk-forward fold's validation MSE divided by persistence's (tomorrow = today)
+on that fold, averaged over folds: 1.0 is persistence, below 1 beats it, ``1 - loss`` is the
+validation skill, and a volatile fold weighs no more than a calm one.
 Survivors continue from their trained weights and optimizer state (``continues = True``).
 """
 from __future__ import annotations
@@ -11,13 +13,17 @@ from pathlib import Path
 from typing import Mapping
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from ..data.targets import diebold_mariano
 from ..scheduler import RungJob
 from ..space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
-from .engine import FoldArrays, LSTMEngine
-from .network import ACTIVATIONS
+from . import network
+from .engine import FoldArrays, LSTMEngine, encode_hparams
+from .network import ACTIVATIONS, Traced
 from .optim import OPTIMIZERS
+from .plan import cost_model, shape_key, step_flops
 
 __all__ = ["LSTMBackend", "default_space", "demo_space", "enable_compilation_cache"]
 
@@ -103,8 +109,22 @@ class LSTMBackend:
             enable_compilation_cache()
         self.engine = LSTMEngine(self._fold_arrays, seed=self.seed, configs_per_program=configs_per_program,
                                  plan=plan, memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
-                                 default_window=self.window)
+                                 default_window=self.window, fold_loss_scale=self._persistence_mse)
         self.rung_info: dict[tuple, dict] = {}  # (config_id, resource) -> extra columns
+
+    def config_cost(self, config: Mapping) -> float:
+        """Estimated seconds of one epoch of ``config`` on all folds, from the plan's cost model
+        (matmul FLOPs and a per-step overhead): the trials table shares each rung's wall time
+        among its configs by it."""
+        key = shape_key(config, self.window)
+        steps = self.engine.steps_per_epoch(key.batch_size, key.window)
+        n_folds, _, _, n_features = self.engine._sizes(key.window)
+        model = cost_model(self.engine.device_kind)
+        flops = step_flops(key.hidden, key.layers, key.batch_size, key.window, n_features) * n_folds
+        return steps * (flops / model.flops_per_s + model.seconds_per_step)
+
+    def _persistence_mse(self, window: int) -> np.ndarray:
+        return np.asarray(self.task.fold_windows(window).persistence_mse, dtype=np.float64).reshape(-1)
 
     def _fold_arrays(self, window: int) -> FoldArrays:
         w = self.task.fold_windows(window)
@@ -143,7 +163,17 @@ class LSTMBackend:
     def evaluate_on_test(self, config: Mapping, resource: float, *, config_id: int = 0) -> dict:
         """Retrain ``config`` from scratch for ``resource`` epochs on the final training rows
         (train + validation span before the hold-out) and score it on the untouched test rows.
-        (Retrained rather than reusing fold weights: those never saw the most recent rows.)"""
+        (Retrained rather than reusing fold weights: those never saw the most recent rows.)
+
+        Keys: ``test_skill`` = 1 - test_mse_price / persistence_test_mse_price (the headline:
+        > 0 beats tomorrow = today); ``test_mse_price``, ``persistence_test_mse_price`` in the
+        series' own units (``unit``: price, deg C), the prediction turned back into a value with
+        each day's last value; ``test_mse``, ``persistence_test_mse`` in training units (those of
+        the validation loss); ``test_skill_target`` = 1 - test_mse / persistence_test_mse;
+        ``target``, ``unit``, ``n_test``, ``epochs``; ``invalid_reason``: None, or why a metric
+        is NaN (a diverged model) -- never a silent NaN; ``vs_persistence_p``: the two-sided
+        p-value of a Diebold-Mariano test of equal accuracy with persistence over the test days
+        (``vs_persistence_statistic`` < 0: the model's errors are smaller)."""
         window = int(config.get("window", self.window))
         final = self.task.final_windows(window)
         arrays = FoldArrays(final.x_train[None], final.y_train[None], final.x_test[None], final.y_test[None])
@@ -151,17 +181,37 @@ class LSTMBackend:
         engine = LSTMEngine(lambda w: arrays, seed=self.seed, configs_per_program=1, default_window=window,
                             plan=self.engine.plan, max_layers=self.engine.max_layers,
                             activations=self.engine.activations, devices=jax.local_devices()[:1])
-        val, _ = engine.train([config_id], [config], resource, [0.0])
-        mse = float(val[0])
-        scale = float(np.asarray(final.target_std).reshape(-1)[0]) ** 2
-        persistence = float(np.asarray(final.persistence_mse).reshape(-1)[0])
+        engine.train([config_id], [config], resource, [0.0])
+        prediction = _predict(engine, config_id, config, final.x_test)
+        scores = final.score(prediction)
+        values = final.to_values(prediction)
+        dm_stat, dm_p = diebold_mariano((final.truth_test - values) ** 2, (final.truth_test - final.last_test) ** 2)
         return {
-            "test_mse": mse,
-            "test_mse_price": mse * scale if math.isfinite(mse) else float("nan"),
-            "persistence_test_mse": persistence,
-            "persistence_test_mse_price": persistence * scale,
+            "test_skill": scores["skill"],
+            "test_mse_price": scores["mse_price"],
+            "persistence_test_mse_price": scores["persistence_mse_price"],
+            "test_mse": scores["mse"],
+            "persistence_test_mse": scores["persistence_mse"],
+            "test_skill_target": scores["skill_target"],
+            "target": self.task.target,
+            "unit": getattr(self.task, "unit", "price"),
+            "n_test": int(len(final.y_test)),
             "epochs": float(resource),
+            "invalid_reason": scores["invalid_reason"],
+            # is the difference from persistence more than noise? (Diebold-Mariano over test days)
+            "vs_persistence_statistic": dm_stat,
+            "vs_persistence_p": dm_p,
         }
+
+
+def _predict(engine: LSTMEngine, config_id: int, config: Mapping, x: np.ndarray) -> np.ndarray:
+    """Standardised predictions [N] of a config the engine trained on one fold (float64)."""
+    params, _ = engine.states[config_id]  # the config's own (unpadded) layout, fold axis first
+    params = {name: a[0] for name, a in params.items()}
+    hp = Traced(*(jnp.asarray(v) for v in encode_hparams(config)))
+    allowed = tuple(sorted(ACTIVATIONS.index(a) for a in set(engine.activations)))
+    predict = jax.jit(network.predict, static_argnums=3)
+    return np.asarray(predict(params, jnp.asarray(x), hp, allowed), dtype=np.float64)
 
 
 def _choices(dim) -> list[int]:

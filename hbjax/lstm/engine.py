@@ -157,6 +157,9 @@ class LSTMEngine:
     activations: tuple[str, ...] = ACTIVATIONS
     padded_hidden: dict | None = None  # (hidden, batch, window) -> padded hidden, fixed per run
     compiler_options: dict | None = None  # XLA options of every train program (None: by device)
+    # window -> [K] divisors of each fold's validation MSE before the mean over folds (None: 1).
+    # The backend passes persistence's MSE, so a loss is 1 - skill and folds weigh the same
+    fold_loss_scale: Callable[[int], np.ndarray] | None = None
     compiles: int = 0  # train programs compiled (one per program: it spans every device)
     compile_seconds: float = 0.0
     compile_cpu_seconds: float = 0.0
@@ -332,12 +335,14 @@ class LSTMEngine:
             launched.append((call, self._launch(call, compiled, config_ids, configs, hps, resource)))
         for call, outputs in launched:  # dispatched asynchronously; now wait and collect
             params, moments, val_mse, tr = jax.tree.map(np.asarray, outputs)
+            scale = 1.0 if self.fold_loss_scale is None else np.asarray(self.fold_loss_scale(call.program.window),
+                                                                         dtype=np.float64)
             for j, p in self._slot_positions(call):
                 cfg = configs[p]
                 h, layers = int(cfg["hidden"]), int(cfg["layers"])
                 state = jax.tree.map(lambda a: a[j], (params, moments))
                 self.states[config_ids[p]] = _resize_state(state, h, layers)
-                val[p] = float(np.mean(val_mse[j], dtype=np.float64))
+                val[p] = float(np.mean(val_mse[j] / scale, dtype=np.float64))
                 train_loss[p] = float(np.mean(tr[j], dtype=np.float64))
         self.rung_stats.append({
             "plan": plan.mode, "programs": len(plan.programs), "calls": len(plan.calls),

@@ -199,11 +199,14 @@ class BatchRunner:
         self.state.configs.extend(configs)
         self.state.losses.extend(float(v) for v in losses)
         self.state.batches += 1
+        cost_of = getattr(self.backend, "config_cost", None)  # shares the job's time among its configs
+        weights = np.array([1.0 if cost_of is None else float(cost_of(c)) for c in configs])
+        shares = seconds * weights / weights.sum() if weights.sum() > 0 else np.full(len(configs), seconds)
         for j, (cid, config, loss) in enumerate(zip(ids, configs, losses)):
             row = {
                 "config_id": cid, "iteration": int(iteration), "bracket": 0, "rung": 0,
                 "resource": self.resource, "loss": float(loss), "promoted": False,
-                "diverged": not math.isfinite(loss), "seconds": seconds,
+                "diverged": not math.isfinite(loss), "seconds": float(shares[j]), "rung_seconds": seconds,
                 **{param_column(k): v for k, v in config.items()},
             }
             if columns is not None:

@@ -104,7 +104,8 @@ def run_within_budget(state: sched.SchedulerState, backend, *, budget: float, pr
             job, state = sched.ask(state)
         state = run_job(state, job, backend, seconds_by_rung, callbacks)
     state = dataclasses.replace(state, finished=True)
-    result = make_result(state, seconds_by_rung, time.perf_counter() - start, continued=continues)
+    result = make_result(state, seconds_by_rung, time.perf_counter() - start, continued=continues,
+                         cost=getattr(backend, "config_cost", None))
     result.extras.update(budget=float(budget), continues=continues, brackets=brackets_run, shrunk_brackets=shrunk)
     return result
 

@@ -264,8 +264,17 @@ class _Runner:
             "bracket": job.bracket if bracket is None else int(bracket),
             "rung": job.rung if rung is None else int(rung),
             "resource": job.resource, "loss": loss, "promoted": bool(promoted), "diverged": not math.isfinite(loss),
-            "seconds": seconds, **{param_column(k): v for k, v in job.configs[j].items()}, **columns,
+            "seconds": self._share(job, j, seconds), "rung_seconds": seconds,
+            **{param_column(k): v for k, v in job.configs[j].items()}, **columns,
         })
+
+    def _share(self, job: RungJob, j: int, seconds: float) -> float:
+        """Config ``j``'s part of its job's time: by the backend's cost estimate times the
+        resource it trained in the job (as in hbjax's own trials tables)."""
+        cost_of = getattr(self.backend, "config_cost", None)
+        weights = [(1.0 if cost_of is None else float(cost_of(c))) * max(job.resource - p, 0.0)
+                   for c, p in zip(job.configs, job.previous_resource)]
+        return seconds * weights[j] / sum(weights) if sum(weights) > 0 else seconds
 
     def release(self, cids) -> None:
         release = getattr(self.backend, "release", None)
