@@ -51,16 +51,21 @@ def plot_final_values(raw, *, minimum: float, title: str):
 
 
 def main() -> None:
-    from hbjax.data import StockTask, load_nvda
+    from hbjax.data import SeriesTask, load_delhi_climate
     from hbjax.lstm.backend import LSTMBackend, demo_space
     from hbjax.strategies import compare
     from hbjax.testfunctions import FunctionBackend
 
     IMAGES.mkdir(parents=True, exist_ok=True)
-    task = StockTask(load_nvda(), max_folds=1)
+    task = SeriesTask(load_delhi_climate(), max_folds=2)
     result = hb.Hyperband(demo_space(), max_resource=9, eta=3, seed=0).run(LSTMBackend(task, seed=0))
-    ax = plot_losses(result.to_frame(), title="Hyperband R=9 over LSTMs on NVDA (demo space, most recent fold)")
-    ax.figure.savefig(IMAGES / "losses.png", dpi=110, bbox_inches="tight")
+    fig = plot_losses(result.to_frame(), title="Hyperband R=9 over LSTMs on daily Delhi temperature (demo space, "
+                                               "2 folds)")
+    ax = fig.axes[0]
+    ax.axhline(1.0, color="grey", ls="--", lw=1)
+    ax.text(ax.get_xlim()[0], 1.0, " persistence", va="bottom", fontsize=8, color="grey")
+    ax.set_ylabel("validation MSE / persistence's (1 - skill)")
+    fig.savefig(IMAGES / "losses.png", dpi=110, bbox_inches="tight")
     ax = plot_brackets(hyperband_plan(81, 3))
     ax.figure.savefig(IMAGES / "brackets.png", dpi=110, bbox_inches="tight")
     raw = compare(["hyperband", "bohb", "random", "bo", "ga"],
