@@ -251,7 +251,11 @@ class RungProgress:
                 f"best so far {self.best:.5g}, {seconds:.1f} s, {done / max(seconds, 1e-9):.2f} config-epochs/s"
                 + (f", {self.detail()}" if self.detail else ""))
         log.info(line)
-        self.progress.update(self.task, advance=done, description=f"s={job.bracket} rung {job.rung} best {self.best:.4g}")
+        from .scheduler import total_resource
+
+        # from the state, not by adding up: a resumed run's bar starts where the run stopped
+        self.progress.update(self.task, completed=total_resource(state, continued=True),
+                             description=f"s={job.bracket} rung {job.rung} best {self.best:.4g}")
         if not self.quiet:
             self.console.print(line)
 

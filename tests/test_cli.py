@@ -174,10 +174,13 @@ def test_rung_progress_counts_config_epochs_and_prints_a_line_per_rung():
     progress = RungProgress(search.plan, 1, Console(file=buffer, width=200), quiet=False,
                             detail=lambda: "2 program(s)")
     assert progress.total == 357  # the run's config-epochs, as `hbjax plan` says
-    job = hb.scheduler.RungJob(0, 3, 0, 1, (0, 1, 2), ({}, {}, {}), 3.0, (1.0, 1.0, 1.0))
-    with progress:
-        progress.update(job, [0.5, float("nan"), 0.25], None, 2.0)
+    state = search.initial_state()
+    for losses in ([0.9] * 27, [0.5, float("nan"), 0.25] + [0.7] * 6):  # the first two rungs of s=3
+        job, state = hb.scheduler.ask(state)
+        state = hb.scheduler.tell(state, job, losses)
+        with progress:
+            progress.update(job, losses, state, 2.0)
     line = buffer.getvalue()
-    assert "3 configs -> 3 epochs" in line and "best so far 0.25" in line and "3.00 config-epochs/s" in line
+    assert "9 configs -> 3 epochs" in line and "best so far 0.25" in line and "9.00 config-epochs/s" in line
     assert "2 program(s)" in line
-    assert progress.progress.tasks[0].completed == 6.0
+    assert progress.progress.tasks[0].completed == 27 + 18  # 27 configs x 1 epoch, then 9 x 2 more
