@@ -167,7 +167,7 @@ def test_rung_progress_counts_config_epochs_and_prints_a_line_per_rung():
     from rich.console import Console
 
     import hbjax as hb
-    from hbjax.cli import RungProgress
+    from hbjax.commands.lstm import RungProgress
 
     search = hb.Hyperband(hb.Space(x=hb.Uniform(0.0, 1.0)), max_resource=27, eta=3, seed=0)
     buffer = io.StringIO()

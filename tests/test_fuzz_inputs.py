@@ -154,12 +154,13 @@ def small_csv(tmp_path_factory) -> Path:
 @given(argv=argument_lists())
 def test_random_arguments_validate_or_give_one_error_line(argv, small_csv, tmp_path_factory, monkeypatch, capsys):
     import hbjax.cli as cli
+    import hbjax.commands.lstm as lstm_command
 
     out = tmp_path_factory.mktemp("out")
     (out / "precious.txt").write_text("keep")
     argv = [small_csv.as_posix() if a == "CSV" else a for a in argv] + ["--out", str(out)]
     previews = []
-    monkeypatch.setattr(cli, "preview", lambda *a, **k: previews.append(a) or 0)  # validation only
+    monkeypatch.setattr(lstm_command, "preview", lambda *a, **k: previews.append(a) or 0)  # validation only
     capsys.readouterr()
     try:
         code = cli.main(argv)

@@ -1,0 +1,1 @@
+"""The command-line commands; ``hbjax.cli`` parses arguments and dispatches to them."""

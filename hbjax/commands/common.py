@@ -1,0 +1,68 @@
+"""Pieces the command-line commands share: data and space by name, one-line usage errors,
+skill formatting, JSON output. Imports stay lazy (JAX only when a command needs it)."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _load(data: str):
+    from ..data import load_csv, load_delhi_climate, load_nvda
+
+    presets = {"nvda": load_nvda, "delhi": load_delhi_climate}
+    return presets[data.lower()]() if data.lower() in presets else load_csv(data)
+
+
+def _task(args):
+    """The walk-forward task of ``--data`` (sizes left unset fit the series' length)."""
+    from ..data import SeriesTask
+
+    return SeriesTask(_load(args.data), train_size=args.train_size, val_size=args.val_size,
+                      test_size=args.test_size, max_folds=args.folds, target=args.target)
+
+
+def _skill(value) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:+.4f}"
+
+
+def _baseline_skills(baselines: dict, split: str, suffix: str = "") -> str:
+    """'ridge +0.0027, seasonal naive -3.5466' for the baselines a task reports."""
+    names = [("ridge", "ridge"), ("seasonal_naive", "seasonal naive")]
+    return ", ".join(f"{label} {_skill(baselines[f'{key}_{split}_skill{suffix}'])}" for key, label in names
+                     if f"{key}_{split}_skill{suffix}" in baselines)
+
+
+def _space(name):
+    """A preset name, an experiment file (.toml/.json/.yaml), or a saved run's space (a dict)."""
+    from ..lstm.backend import default_space, demo_space
+    from ..spacefile import is_space_file, load_experiment, space_from_dict
+
+    if isinstance(name, dict):
+        return space_from_dict(name, source="the saved run's space")
+    if is_space_file(name):
+        return load_experiment(name).space
+    spaces = {"default": default_space, "demo": demo_space}
+    if name not in spaces:
+        raise UsageError(f"unknown --space {name!r}; choose one of {sorted(spaces)} or give a .toml, .json or "
+                         f".yaml file (see examples/experiment.toml)")
+    return spaces[name]()
+
+
+def _write_json(path: Path, obj) -> None:
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(clean(obj), indent=2, default=float))
+    tmp.replace(path)

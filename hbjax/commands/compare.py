@@ -1,0 +1,127 @@
+"""``hbjax compare``: every method at equal budget over seeds, with ranks and paired tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import UsageError, _space, _task, _write_json
+
+
+def run_compare(args, console) -> int:
+    import pandas as pd
+
+    from ..strategies import STRATEGIES, compare, stats_markdown, summarize_stats
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in STRATEGIES]
+    if unknown:
+        raise UsageError(f"unknown method(s) {unknown}; choose from {', '.join(STRATEGIES)}")
+    seeds = list(range(args.seeds))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    baselines = {}
+    if args.task == "svc":
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+        from sklearn.svm import SVC
+
+        from ..sklearn_backend import SklearnBackend, as_space
+
+        X, y = load_digits(return_X_y=True)
+        X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.25, stratify=y, random_state=0)
+        space = as_space({"C": [0.1, 1, 10, 100], "gamma": ["scale", "auto", 0.1, 1, 10]})
+
+        def make_backend(seed):
+            return SklearnBackend(SVC(), X_train, y_train, max_resource=args.max_resource, cv=3, random_state=seed)
+
+        def evaluate(backend, result):
+            if result.best_config is None:
+                return {"test_accuracy": float("nan")}
+            model = SVC(**result.best_config).fit(X_train, y_train)
+            return {"test_accuracy": float(model.score(X_test, y_test))}
+
+        unit = "resource units (1/R of the training set each)"
+    else:
+        from ..lstm.backend import LSTMBackend
+        from ..spacefile import check_for_lstm
+
+        space = _space(args.space)
+        task = _task(args)
+        check_for_lstm(space, train_size=task.train_size, window=args.window, source=args.space)
+        baselines = task.baselines(args.window)
+
+        def make_backend(seed):
+            return LSTMBackend(task, seed=seed, window=args.window)
+
+        def evaluate(backend, result):
+            if result.best_config is None:
+                return {"test_skill": float("nan"), "test_mse_price": float("nan")}
+            test = backend.evaluate_on_test(result.best_config, result.best_resource, config_id=result.best_config_id)
+            return {"test_skill": test["test_skill"], "test_mse_price": test["test_mse_price"]}
+
+        unit = f"config-epochs (each on {len(task.folds)} fold(s))"
+    console.print(f"comparing {', '.join(methods)} on {args.task} over seeds {seeds}, "
+                  f"budget {args.budget:g} {unit}, R={args.max_resource:g}, eta={args.eta}")
+
+    def progress(job, losses, state, seconds):
+        if not args.quiet:
+            console.print(f"  {len(job.config_ids)} configs -> {job.resource:.4g}: {seconds:.1f} s")
+
+    curves: list = []
+    raw = compare(methods, make_backend, space, budget=args.budget, seeds=seeds, max_resource=args.max_resource,
+                  eta=args.eta, evaluate=evaluate, callbacks=[progress], curves=curves)
+    summary = summarize_stats(raw)  # mean, 95% interval, mean rank, Wilcoxon vs Hyperband (Holm)
+    raw.to_csv(out / "compare_raw.csv", index=False)
+    summary.to_csv(out / "compare_summary.csv", index=False)
+    title = f"{args.task} ({args.data if args.task == 'lstm' else 'digits'}): {len(seeds)} seeds, budget {args.budget:g}"
+    (out / "compare_summary.md").write_text(stats_markdown(summary, title=title))
+    curves = pd.DataFrame(curves)
+    curves.to_csv(out / "compare_curves.csv", index=False)
+    _print_summary(console, summary, baselines)
+    for _, row in summary.iterrows():
+        if row["verdict"] != "reference":
+            console.print(f"  {row['method']}: {row['verdict']}")
+    try:
+        from ..plots import plot_anytime
+
+        ridge = baselines.get("ridge_val_skill_target")
+        lines = {"persistence (val)": 1.0 if baselines else None, "ridge (val)": None if ridge is None else 1 - ridge}
+        fig = plot_anytime(curves, baselines={k: v for k, v in lines.items() if v is not None})
+        fig.savefig(out / "compare.png", dpi=120)
+    except ImportError as err:
+        console.print(f"(no plot: {err})")
+    _write_json(out / "baselines.json", baselines)
+    console.print(f"results: {out / 'compare_summary.md'}, {out / 'compare_summary.csv'}, {out / 'compare_raw.csv'}")
+    return 0
+
+
+def _print_summary(console, summary, baselines) -> None:
+    from rich.table import Table
+
+    table = Table(title="mean +- 95% interval over seeds; mean rank (95% bootstrap interval)")
+    cols = [c[:-5] for c in summary.columns if c.endswith("_mean") and c != "mean_rank"]
+    table.add_column("method")
+    for c in cols:
+        table.add_column(c)
+    table.add_column("mean rank")
+    for _, row in summary.iterrows():
+        table.add_row(str(row["method"]), *(f"{row[c + '_mean']:.5g} +- {row.get(c + '_ci95', float('nan')):.2g}"
+                                            for c in cols),
+                      f"{row['mean_rank']:.2f} ({row['mean_rank_low']:.2f}-{row['mean_rank_high']:.2f})")
+    if "ridge_val_skill_target" in baselines:  # the LSTM task: loss 1 is persistence, 1 - skill for ridge
+        for name, loss, test in (("persistence", 1.0, 0.0),
+                                 ("ridge", 1 - baselines["ridge_val_skill_target"], baselines["ridge_test_skill"])):
+            cells = {"best_loss": f"{loss:.5g}", "test_skill": f"{test:+.4f}"}
+            table.add_row(f"[italic]{name} baseline[/]", *(cells.get(c, "-") for c in cols), "")
+    console.print(table)
+
+
+def _compare_defaults(args) -> None:
+    if args.max_resource is None:
+        args.max_resource = 81 if args.task == "svc" else 9
+    if args.budget is None:
+        from ..brackets import hyperband_plan
+
+        plan = hyperband_plan(args.max_resource, args.eta)
+        per_iteration = sum(sum(r.n_configs * (r.resource - (b.rungs[r.index - 1].resource if r.index else 0))
+                                for r in b.rungs) for b in plan)
+        args.budget = 2 * per_iteration
