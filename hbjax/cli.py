@@ -17,7 +17,6 @@ from pathlib import Path
 from .commands.compare import _compare_defaults, run_compare
 from .commands.lstm import run_lstm
 
-log = logging.getLogger("hbjax")
 
 
 def _console():
