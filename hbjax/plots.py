@@ -372,7 +372,13 @@ def write_report(run_dir) -> list[Path]:
     lines = [f"# hbjax run report: `{run_dir.name}`", ""]
     meta = run.get("meta") or {}
     if meta:
-        lines += ["Settings: " + ", ".join(f"{k}={_fmt(v)}" for k, v in meta.items()), ""]
+        space = meta.get("space")
+        settings = {k: v for k, v in meta.items() if v is not None and k != "space"}
+        lines += ["Settings: " + ", ".join(f"{k}={_fmt(v)}" for k, v in settings.items()), ""]
+        if isinstance(space, dict):  # saved by the run: name -> {distribution: arguments}
+            lines += ["Space: " + ", ".join(f"{name} {_fmt(spec)}" for name, spec in space.items()), ""]
+        elif space is not None:
+            lines += [f"Space: {space}", ""]
     if not run.get("finished", True):
         lines += ["**The run is not finished** (checkpoint after an interrupted rung; resume it).", ""]
     best_cfg = summary.get("best_config")
