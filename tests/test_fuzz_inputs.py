@@ -176,3 +176,14 @@ def test_random_arguments_validate_or_give_one_error_line(argv, small_csv, tmp_p
         assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (argv, captured.err)
         assert "Traceback" not in captured.err
     assert [p.name for p in out.iterdir()] == ["precious.txt"] and (out / "precious.txt").read_text() == "keep"
+
+
+@pytest.mark.parametrize("date", ["-5", "1500-01-01", "3000-01-01"])
+def test_a_date_outside_the_nanosecond_range_is_unparseable_not_an_overflow(tmp_path, date):
+    """pandas >= 3.1 parses '-5' as the year -5; found by the fuzz test above in CI."""
+    frame = BASE.copy()
+    frame.loc[0, "Date"] = date
+    path = tmp_path / "prices.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match="date"):
+        load_csv(path)

@@ -236,7 +236,7 @@ def parse_dates(raw: pd.Series) -> pd.Series:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     attempt = pd.to_datetime(text, errors="coerce", **kwargs)
-            except (ValueError, TypeError, OverflowError):
+            except (ValueError, TypeError, OverflowError, NotImplementedError):
                 continue
             if parsed is None or attempt.isna().sum() < parsed.isna().sum():
                 parsed = attempt
@@ -246,7 +246,9 @@ def parse_dates(raw: pd.Series) -> pd.Series:
             parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
-    return parsed.astype("datetime64[ns]")
+    # pandas >= 3.1 parses '-5' as the year -5 (microsecond resolution); dates outside the
+    # nanosecond range (1677-2262) count as unparseable instead of overflowing the cast
+    return parsed.where(parsed.between(pd.Timestamp.min, pd.Timestamp.max)).astype("datetime64[ns]")
 
 
 def parse_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,11 @@ from .base import check_budget, check_eta, check_int, check_max_resource, check_
 from .peer_common import _Runner, _require, _scalar
 
 
+# a diverged config's fitness for DEHB: finite, because DEHB 0.1.1 cannot promote from a rung
+# where no fitness is finite (IndexError in _get_promotion_candidate), and worse than any loss
+DIVERGED_FITNESS = 1e300
+
+
 def to_configspace(space: Space, *, seed: int | None = None):
     """A ``ConfigSpace.ConfigurationSpace`` of ``space``: Uniform -> float, LogUniform -> log float,
     IntUniform -> integer, Choice -> categorical, IntChoice -> ordinal (in the given order)."""
@@ -202,7 +207,7 @@ class DEHBStrategy:
                 for j, (info, loss) in enumerate(zip(batch, losses)):
                     loss = float(loss)
                     with _dehb_call():
-                        dehb.tell(info, {"fitness": loss if math.isfinite(loss) else math.inf, "cost": cost})
+                        dehb.tell(info, {"fitness": loss if math.isfinite(loss) else DIVERGED_FITNESS, "cost": cost})
                     did = int(info["config_id"])
                     repeats += did in seen
                     seen.add(did)

@@ -46,7 +46,8 @@ when diverged); the last batch shrinks to fit the budget, as :class:`RandomSearc
 R, ``eta``): jobs are asked while they come from the same bracket rung (DEHB's next job would
 otherwise have to wait for results and start a new bracket instead: ``DEHB._get_next_bracket``,
 private API, else one job at a time), up to ``batch_size``, trained as one job, and told with
-``fitness`` = the loss (``inf`` when diverged, DEHB's value for "no fitness") and ``cost`` = the
+``fitness`` = the loss (1e300 when diverged: finite, as DEHB 0.1.1 cannot promote from a rung
+without a finite fitness) and ``cost`` = the
 resource charged. Every DEHB job is trained from scratch under a fresh config id, including a
 config DEHB promotes to a higher fidelity in its first brackets (the ``dehb_config_id`` column
 links them): DEHB's own cost model, and a fair one on a retraining backend; on a continuing
