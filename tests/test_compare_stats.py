@@ -220,3 +220,14 @@ def test_markdown_table():
     assert "two-sided paired Wilcoxon" in text and "Holm" in text
     with pytest.raises(ValueError, match="summarize_stats"):
         stats_markdown(summarize(df))
+
+
+def test_summary_markdown_adds_the_held_out_score_when_there_is_one():
+    from hbjax.commands.compare import summary_markdown
+
+    rows = [{"method": m, "seed": s, "best_loss": 1.0 + 0.1 * i + 0.01 * s, "test_skill": 0.05 - 0.01 * i}
+            for i, m in enumerate(["hyperband", "random"]) for s in range(8)]
+    text = summary_markdown(pd.DataFrame(rows), "toy")
+    assert "toy: best validation loss" in text and "toy: test_skill of each run's best config" in text
+    assert "hyperband lower than random" in text and "hyperband higher than random" in text
+    assert "toy: test_skill" not in summary_markdown(pd.DataFrame(rows).drop(columns="test_skill"), "toy")

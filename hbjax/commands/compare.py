@@ -9,7 +9,7 @@ from .common import UsageError, _space, _task, _write_json
 def run_compare(args, console) -> int:
     import pandas as pd
 
-    from ..strategies import STRATEGIES, compare, stats_markdown, summarize_stats
+    from ..strategies import STRATEGIES, compare, summarize_stats
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in STRATEGIES]
@@ -73,7 +73,7 @@ def run_compare(args, console) -> int:
     raw.to_csv(out / "compare_raw.csv", index=False)
     summary.to_csv(out / "compare_summary.csv", index=False)
     title = f"{args.task} ({args.data if args.task == 'lstm' else 'digits'}): {len(seeds)} seeds, budget {args.budget:g}"
-    (out / "compare_summary.md").write_text(stats_markdown(summary, title=title))
+    (out / "compare_summary.md").write_text(summary_markdown(raw, title))
     curves = pd.DataFrame(curves)
     curves.to_csv(out / "compare_curves.csv", index=False)
     _print_summary(console, summary, baselines)
@@ -125,3 +125,17 @@ def _compare_defaults(args) -> None:
         per_iteration = sum(sum(r.n_configs * (r.resource - (b.rungs[r.index - 1].resource if r.index else 0))
                                 for r in b.rungs) for b in plan)
         args.budget = 2 * per_iteration
+
+
+def summary_markdown(raw, title: str) -> str:
+    """Markdown tables of a comparison's raw rows: the best validation loss, and the held-out
+    score of each run's best config (test skill or accuracy, higher is better) when there is one.
+    ``python benchmarks/summarize_compare.py DIR`` re-renders a committed comparison with it."""
+    from ..strategies import stats_markdown, summarize_stats
+
+    tables = [stats_markdown(summarize_stats(raw), title=f"{title}: best validation loss")]
+    test_metric = next((m for m in ("test_skill", "test_accuracy") if m in raw and raw[m].notna().any()), None)
+    if test_metric is not None:
+        on_test = summarize_stats(raw, metric=test_metric, higher_is_better=True)
+        tables.append(stats_markdown(on_test, title=f"{title}: {test_metric} of each run's best config"))
+    return "\n\n".join(tables) + "\n"
