@@ -150,7 +150,7 @@ def small_csv(tmp_path_factory) -> Path:
     return path
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(argv=argument_lists())
 def test_random_arguments_validate_or_give_one_error_line(argv, small_csv, tmp_path_factory, monkeypatch, capsys):
     import hbjax.cli as cli

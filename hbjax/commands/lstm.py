@@ -65,6 +65,7 @@ def run_lstm(args, console) -> int:
     console.print(f"baselines' validation skill: persistence +0, {_baseline_skills(baselines, 'val', '_target')}")
 
     trials_csv = out / "trials.csv"
+
     def programs():
         stats = backend.engine.rung_stats[-1]
         return (f"{stats['programs']} program(s), {stats['compiles']} compiled in {stats['compile_s']:.1f} s "
@@ -76,10 +77,7 @@ def run_lstm(args, console) -> int:
     with progress:  # checkpoints (state, survivors' weights, trials.csv) after every rung
         result = run_with_checkpoints(search, backend, out, meta=meta, callbacks=[progress.update],
                                       resume=bool(args.resume), overwrite=args.overwrite)
-    frame = result.to_frame()
-    frame.to_csv(trials_csv, index=False)
-
-    console.print(result.summary())
+    console.print(result.summary())  # trials.csv was written with the last checkpoint
     config_epochs = result.resource_spent  # epochs each config trained, summed (survivors continue)
     n_folds = len(task.folds)
     engine = backend.engine
