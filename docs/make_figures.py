@@ -51,6 +51,8 @@ def plot_final_values(raw, *, minimum: float, title: str):
 
 
 def main() -> None:
+    import numpy as np
+
     from hbjax.data import SeriesTask, load_delhi_climate
     from hbjax.lstm.backend import LSTMBackend, demo_space
     from hbjax.strategies import compare
@@ -65,6 +67,17 @@ def main() -> None:
     ax.axhline(1.0, color="grey", ls="--", lw=1)
     ax.text(ax.get_xlim()[0], 1.0, " persistence", va="bottom", fontsize=8, color="grey")
     ax.set_ylabel("validation MSE / persistence's (1 - skill)")
+    losses = result.to_frame()["loss"]
+    top = 1.25  # zoom on the region around persistence; say what lies above it
+    ax.set_ylim(min(0.85, float(losses.min()) - 0.02), top)
+    for line in ax.lines:  # diverged markers sit at the top edge of the new range
+        if line.get_gid() in ("diverged", "offscale"):
+            line.set_ydata([top] * len(line.get_xdata()))
+            line.set_clip_on(False)
+    above = int(((losses > top) & np.isfinite(losses)).sum())
+    if above:
+        ax.text(0.02, 0.97, f"{above} rung loss(es) above {top} not shown", transform=ax.transAxes, va="top",
+                fontsize=8, color="grey")
     fig.savefig(IMAGES / "losses.png", dpi=110, bbox_inches="tight")
     ax = plot_brackets(hyperband_plan(81, 3))
     ax.figure.savefig(IMAGES / "brackets.png", dpi=110, bbox_inches="tight")
