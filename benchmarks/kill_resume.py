@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def _command(data: Path, out: Path, resume: bool) -> list[str]:
     base = [sys.executable, "-m", "hbjax.cli"]
     if resume:
         return base + ["run", "--resume", str(out), "--quiet"]
-    return base + ["run", "--data", str(data), "-R", "27", "--eta", "3", "--seed", "7", "--space", "demo",
+    return base + ["run", "--data", str(data), "-R", "27", "--eta", "3", "--hyperband-iterations", "2", "--seed", "7", "--space", "demo",
                    "--window", "10", "--folds", "1", "--train-size", "900", "--val-size", "150", "--test-size", "150",
                    "--out", str(out), "--quiet", "--overwrite"]
 
@@ -91,18 +92,23 @@ def kill_and_resume(workdir: Path, *, kills: int = 10, seed: int = 0, log=print)
     log(f"uninterrupted run: {reference_s:.1f} s, {rows} trial rows")
     rng = np.random.default_rng(seed)
     steps = np.sort(rng.integers(0, rows, size=kills))
-    delays = rng.uniform(0.0, reference_s / 8, size=kills)  # about a rung's time
+    delays = rng.uniform(0.0, reference_s / 20, size=kills)  # about a rung's time
     out, events, resume = workdir / "killed", [], False
+    shutil.rmtree(out, ignore_errors=True)  # a previous invocation's run
     for i, (step, delay) in enumerate(zip(steps, delays)):
         during_write = i % 3 == 2
+        # a resumed process first redoes its start-up; it must checkpoint at least one new rung
+        # before the kill can land, so kills move through the run instead of piling up at a start
+        start = _newest_step(out)
+        threshold = int(step) if start is None else max(int(step), start + 1)
         proc = subprocess.Popen(_command(data, out, resume), env=_env(), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
-        landed = _kill_when(proc, out, int(step), float(delay), during_write)
+        landed = _kill_when(proc, out, threshold, float(delay), during_write)
         stderr = proc.stderr.read()
         if landed == "exited" and proc.returncode != 0:
             raise RuntimeError(f"run {i} failed: {stderr[-3000:]}")
         events.append({"kill": i, "process": "resume" if resume else "fresh", "landed": landed,
-                       "newest_checkpoint_step": _newest_step(out)})
+                       "checkpoint_step_before": start, "newest_checkpoint_step": _newest_step(out)})
         log(f"kill {i}: {events[-1]}")
         if landed == "exited":
             break
