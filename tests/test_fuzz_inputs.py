@@ -25,13 +25,13 @@ N_ROWS = 240
 SIZES = dict(train_size=120, val_size=40, test_size=40)
 
 
-def _valid_frame(seed: int = 0) -> pd.DataFrame:
+def _valid_frame(seed: int = 0, n: int = N_ROWS) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    close = 40 * np.exp(np.cumsum(rng.normal(0, 0.02, N_ROWS)))
+    close = 40 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
     return pd.DataFrame({
-        "Date": pd.bdate_range("2015-01-01", periods=N_ROWS).strftime("%Y-%m-%d"),
-        "Open": close * (1 + rng.normal(0, 0.003, N_ROWS)), "High": close * 1.01, "Low": close * 0.99,
-        "Close": close, "Volume": rng.integers(1_000, 100_000, N_ROWS),
+        "Date": pd.bdate_range("2015-01-01", periods=n).strftime("%Y-%m-%d"),
+        "Open": close * (1 + rng.normal(0, 0.003, n)), "High": close * 1.01, "Low": close * 0.99,
+        "Close": close, "Volume": rng.integers(1_000, 100_000, n),
     })
 
 
@@ -146,7 +146,7 @@ def argument_lists(draw) -> list[str]:
 @pytest.fixture(scope="module")
 def small_csv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("cli") / "prices.csv"
-    BASE.to_csv(path, index=False)
+    _valid_frame(n=1200).to_csv(path, index=False)  # long enough for the built-in spaces' batches
     return path
 
 
@@ -158,7 +158,9 @@ def test_random_arguments_validate_or_give_one_error_line(argv, small_csv, tmp_p
 
     out = tmp_path_factory.mktemp("out")
     (out / "precious.txt").write_text("keep")
-    argv = [small_csv.as_posix() if a == "CSV" else a for a in argv] + ["--out", str(out)]
+    # the small CSV unless --data was drawn (the last value wins): validation stays cheap
+    argv = argv[:1] + ["--data", small_csv.as_posix()] + [small_csv.as_posix() if a == "CSV" else a
+                                                          for a in argv[1:]] + ["--out", str(out)]
     previews = []
     monkeypatch.setattr(lstm_command, "preview", lambda *a, **k: previews.append(a) or 0)  # validation only
     capsys.readouterr()
