@@ -109,14 +109,17 @@ def trials_from_history(history: Sequence, configs: Sequence[dict], seconds_by_r
     names = tuple(param_column(k) for k in configs[0]) if configs else ()
     trials = Trials(param_names=names)
     trained = _trained_resource(history, continued)
-    weights = [trained[i] * (1.0 if cost is None else float(cost(configs[o.config_id])))
-               for i, o in enumerate(history)]
-    totals: dict[tuple, float] = {}
-    for o, w in zip(history, weights):
-        totals[(o.iteration, o.bracket, o.rung)] = totals.get((o.iteration, o.bracket, o.rung), 0.0) + w
-    for o, w in zip(history, weights):
-        key = (o.iteration, o.bracket, o.rung)
-        rung_seconds = seconds_by_rung.get(key, float("nan"))
+    rungs: dict[tuple, list[int]] = {}
+    for i, o in enumerate(history):
+        rungs.setdefault((o.iteration, o.bracket, o.rung), []).append(i)
+    seconds = [float("nan")] * len(history)
+    for key, rows in rungs.items():
+        shares = share_seconds(seconds_by_rung.get(key, float("nan")), [configs[history[i].config_id] for i in rows],
+                               [trained[i] for i in rows], cost)
+        for i, share in zip(rows, shares):
+            seconds[i] = share
+    for i, o in enumerate(history):
+        rung_seconds = seconds_by_rung.get((o.iteration, o.bracket, o.rung), float("nan"))
         trials.add({
             "config_id": o.config_id,
             "iteration": o.iteration,
@@ -126,11 +129,21 @@ def trials_from_history(history: Sequence, configs: Sequence[dict], seconds_by_r
             "loss": o.loss,
             "promoted": o.promoted,
             "diverged": not math.isfinite(o.loss),
-            "seconds": rung_seconds * w / totals[key] if totals[key] > 0 else rung_seconds,
+            "seconds": seconds[i],
             "rung_seconds": rung_seconds,
             **{param_column(k): v for k, v in configs[o.config_id].items()},
         })
     return trials
+
+
+def share_seconds(seconds: float, configs: Sequence[dict], trained: Sequence[float],
+                  cost: Callable[[dict], float] | None = None) -> list[float]:
+    """A job's wall time shared among its configs by ``cost(config)`` (a backend's estimate per
+    unit of resource; None: equal) times the resource each trained in the job; the shares sum to
+    ``seconds``."""
+    weights = [float(t) * (1.0 if cost is None else float(cost(c))) for c, t in zip(configs, trained)]
+    total = sum(weights)
+    return [seconds * w / total if total > 0 else seconds / max(len(weights), 1) for w in weights]
 
 
 def _trained_resource(history: Sequence, continued: bool) -> list[float]:

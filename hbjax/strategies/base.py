@@ -18,15 +18,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..brackets import validate_resource_and_eta
-from ..results import TRIAL_COLUMNS, Result, Trials
+from ..results import Result, Trials, param_column, share_seconds
 from ..scheduler import RungJob
 from ..space import Space
-
-try:  # newer results.py prefixes hyperparameters that collide with a fixed column
-    from ..results import param_column
-except ImportError:  # pragma: no cover
-    def param_column(name: str) -> str:
-        return f"param_{name}" if name in TRIAL_COLUMNS else name
 
 __all__ = ["budget_of", "SearchState", "BatchRunner", "check_budget", "BUDGET_TOLERANCE"]
 
@@ -146,6 +140,21 @@ class SearchState:
         return float("inf") if cid is None else float(self.losses[cid])
 
 
+def train_within_budget(backend, job: RungJob, *, continues: bool, remaining: float,
+                        budget: float) -> tuple[np.ndarray, float, float]:
+    """Train ``job`` on ``backend`` -> (losses, seconds, cost charged). A job that would take the
+    run over its budget is a strategy's bug, never the user's: it raises before training."""
+    cost = budget_of(job, continues)
+    if not fits(cost, remaining, budget):
+        raise RuntimeError(f"job of {len(job.config_ids)} configs ({cost:g} units) would exceed the budget")
+    t0 = time.perf_counter()
+    losses = np.asarray(backend.train_rung(job), dtype=np.float64).reshape(-1)
+    seconds = time.perf_counter() - t0
+    if losses.shape[0] != len(job.config_ids):
+        raise ValueError(f"the backend returned {losses.shape[0]} losses for a job of {len(job.config_ids)} configs")
+    return losses, seconds, cost
+
+
 class BatchRunner:
     """Sends batches of configs at full resource to a backend, one :class:`RungJob` per batch,
     and keeps the trials table and the budget."""
@@ -184,14 +193,8 @@ class BatchRunner:
         ids = tuple(range(first, first + len(configs)))
         job = RungJob(iteration=int(iteration), bracket=0, bracket_index=0, rung=0, config_ids=ids,
                       configs=tuple(configs), resource=self.resource, previous_resource=(0.0,) * len(ids))
-        cost = budget_of(job, self.continues)
-        if not fits(cost, self.budget - self.state.spent, self.budget):  # a strategy bug, never the user's
-            raise RuntimeError(f"job of {len(ids)} configs ({cost:g} units) would exceed the budget")
-        t0 = time.perf_counter()
-        losses = np.asarray(self.backend.train_rung(job), dtype=np.float64).reshape(-1)
-        seconds = time.perf_counter() - t0
-        if losses.shape[0] != len(ids):
-            raise ValueError(f"the backend returned {losses.shape[0]} losses for a job of {len(ids)} configs")
+        losses, seconds, cost = train_within_budget(self.backend, job, continues=self.continues,
+                                                    remaining=self.budget - self.state.spent, budget=self.budget)
         release = getattr(self.backend, "release", None)
         if release is not None:  # full-resource configs are never continued
             release(list(ids))
@@ -199,9 +202,8 @@ class BatchRunner:
         self.state.configs.extend(configs)
         self.state.losses.extend(float(v) for v in losses)
         self.state.batches += 1
-        cost_of = getattr(self.backend, "config_cost", None)  # shares the job's time among its configs
-        weights = np.array([1.0 if cost_of is None else float(cost_of(c)) for c in configs])
-        shares = seconds * weights / weights.sum() if weights.sum() > 0 else np.full(len(configs), seconds)
+        shares = share_seconds(seconds, configs, [self.resource] * len(configs),
+                               getattr(self.backend, "config_cost", None))
         for j, (cid, config, loss) in enumerate(zip(ids, configs, losses)):
             row = {
                 "config_id": cid, "iteration": int(iteration), "bracket": 0, "rung": 0,

@@ -9,10 +9,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..results import Result, Trials
+from ..results import Result, Trials, share_seconds
 from ..scheduler import RungJob
 from ..space import Space
-from .base import SearchState, budget_of, check_backend, check_callbacks, fits, param_column
+from .base import SearchState, check_backend, check_callbacks, fits, param_column, train_within_budget
 
 
 #: the install line the ImportErrors give
@@ -71,14 +71,8 @@ class _Runner:
         job = RungJob(iteration=int(iteration), bracket=int(bracket), bracket_index=0, rung=int(rung),
                       config_ids=tuple(int(c) for c in cids), configs=tuple(self.state.configs[c] for c in cids),
                       resource=float(resource), previous_resource=tuple(float(p) for p in previous))
-        cost = budget_of(job, self.continues)
-        if not self.fits(cost):  # a strategy bug, never the user's
-            raise RuntimeError(f"job of {len(cids)} configs ({cost:g} units) would exceed the budget")
-        t0 = time.perf_counter()
-        losses = np.asarray(self.backend.train_rung(job), dtype=np.float64).reshape(-1)
-        seconds = time.perf_counter() - t0
-        if losses.shape[0] != len(cids):
-            raise ValueError(f"the backend returned {losses.shape[0]} losses for a job of {len(cids)} configs")
+        losses, seconds, cost = train_within_budget(self.backend, job, continues=self.continues,
+                                                    remaining=self.budget - self.state.spent, budget=self.budget)
         self.state.spent += cost
         self.state.batches += 1
         for cid, loss in zip(job.config_ids, losses):
@@ -102,12 +96,9 @@ class _Runner:
         })
 
     def _share(self, job: RungJob, j: int, seconds: float) -> float:
-        """Config ``j``'s part of its job's time: by the backend's cost estimate times the
-        resource it trained in the job (as in hbjax's own trials tables)."""
-        cost_of = getattr(self.backend, "config_cost", None)
-        weights = [(1.0 if cost_of is None else float(cost_of(c))) * max(job.resource - p, 0.0)
-                   for c, p in zip(job.configs, job.previous_resource)]
-        return seconds * weights[j] / sum(weights) if sum(weights) > 0 else seconds
+        """Config ``j``'s part of its job's time (as in hbjax's own trials tables)."""
+        trained = [max(job.resource - p, 0.0) for p in job.previous_resource]
+        return share_seconds(seconds, job.configs, trained, getattr(self.backend, "config_cost", None))[j]
 
     def release(self, cids) -> None:
         release = getattr(self.backend, "release", None)
