@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-__all__ = ["Uniform", "LogUniform", "IntUniform", "Choice", "IntChoice", "Space", "as_generator"]
+__all__ = ["Uniform", "LogUniform", "IntUniform", "Choice", "IntChoice", "Space", "as_generator", "python_scalar"]
 
 
 def as_generator(key) -> np.random.Generator:
@@ -154,10 +154,9 @@ class IntChoice(Choice):
 Dimension = Uniform | LogUniform | IntUniform | Choice
 
 
-def _python_scalar(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+def python_scalar(value):
+    """A NumPy scalar as the Python scalar it holds (configs stay JSON-safe); anything else as is."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class Space:
@@ -201,7 +200,7 @@ class Space:
             raise ValueError("grid() needs a finite space (Choice / IntUniform dimensions only)")
         names = self.names
         return [
-            {k: _python_scalar(v) for k, v in zip(names, combo)}
+            {k: python_scalar(v) for k, v in zip(names, combo)}
             for combo in itertools.product(*(self.dims[k].values for k in names))
         ]
 
@@ -213,7 +212,7 @@ class Space:
     def configs(self, columns: Mapping[str, np.ndarray]) -> list[dict]:
         """Columns from ``sample`` -> a list of dicts of Python scalars."""
         n = len(next(iter(columns.values())))
-        return [{k: _python_scalar(columns[k][i]) for k in self.names} for i in range(n)]
+        return [{k: python_scalar(columns[k][i]) for k in self.names} for i in range(n)]
 
     def sample_configs(self, key, n: int, *, unique: bool | None = None) -> list[dict]:
         """``n`` configs as dicts. Finite spaces are sampled without replacement (``n`` is capped
@@ -235,7 +234,7 @@ class Space:
         for name in reversed(self.names):
             values = self.dims[name].values
             index, pos = divmod(index, len(values))
-            out[name] = _python_scalar(values[pos])
+            out[name] = python_scalar(values[pos])
         return {k: out[k] for k in self.names}
 
     def contains(self, config: Mapping[str, Any]) -> bool:

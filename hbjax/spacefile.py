@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple, NoReturn
 
-import numpy as np
 
-from .space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
+from .space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform, python_scalar
 
 __all__ = ["SpaceFileError", "Experiment", "SETTINGS", "DISTRIBUTIONS", "SUFFIXES", "is_space_file",
            "space_to_dict", "space_from_dict", "check_settings", "load_experiment", "dump_experiment",
@@ -138,20 +137,16 @@ def check_settings(settings, *, source: str = "<settings>") -> dict:
             _fail(source, None, _unknown("setting", name, list(SETTINGS)))
         if not SETTINGS[name].accepts(value):
             _fail(source, f"settings.{name}", f"must be {SETTINGS[name].requires}, got {_show(value)}")
-    return {name: _plain(value) for name, value in settings.items()}
+    return {name: python_scalar(value) for name, value in settings.items()}
 
 
 # ------------------------------------------------------------------------------ space <-> dict
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value  # NumPy scalars -> Python ones
-
-
 def space_to_dict(space: Space) -> dict:
     """``{name: {distribution: [...]}}``, plain Python scalars, in the space's order."""
     out = {}
     for name, dim in space.dims.items():
         if isinstance(dim, Choice):
-            options = [_plain(o) for o in dim.options]
+            options = [python_scalar(o) for o in dim.options]
             bad = [o for o in options if not (isinstance(o, (str, bool)) or _is_finite(o))]
             if bad:
                 _fail("<space>", _entry(name), f"choice option {_show(bad[0])} cannot be written to a file "
@@ -159,7 +154,7 @@ def space_to_dict(space: Space) -> dict:
             out[name] = {"choice": options}
         else:
             kind = {Uniform: "uniform", LogUniform: "loguniform", IntUniform: "int"}[type(dim)]
-            out[name] = {kind: [_plain(dim.low), _plain(dim.high)]}
+            out[name] = {kind: [python_scalar(dim.low), python_scalar(dim.high)]}
     return out
 
 

@@ -119,12 +119,9 @@ def _compare_defaults(args) -> None:
     if args.max_resource is None:
         args.max_resource = 81 if args.task == "svc" else 9
     if args.budget is None:
-        from ..brackets import hyperband_plan
+        from ..brackets import continued_budget, hyperband_plan
 
-        plan = hyperband_plan(args.max_resource, args.eta)
-        per_iteration = sum(sum(r.n_configs * (r.resource - (b.rungs[r.index - 1].resource if r.index else 0))
-                                for r in b.rungs) for b in plan)
-        args.budget = 2 * per_iteration
+        args.budget = 2 * continued_budget(hyperband_plan(args.max_resource, args.eta))
 
 
 def summary_markdown(raw, title: str) -> str:

@@ -125,11 +125,6 @@ def preview(args, search, task, backend, console) -> int:
     return 0
 
 
-def _rung_config_epochs(job) -> float:
-    """Config-epochs a rung trains: survivors continue, so only the increment counts."""
-    return float(sum(job.resource - p for p in job.previous_resource))
-
-
 class RungProgress:
     """A rich progress bar over the run's config-epochs (elapsed time and an ETA from the rate so
     far), and one summary line per rung: configs, epochs, best so far, config-epochs/s, and the
@@ -138,9 +133,9 @@ class RungProgress:
     def __init__(self, plan, iterations: int, console, *, quiet: bool, detail=None):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        per_iteration = sum(r.n_configs * (r.resource - (b.rungs[r.index - 1].resource if r.index else 0.0))
-                            for b in plan for r in b.rungs)
-        self.total = iterations * per_iteration
+        from ..brackets import continued_budget
+
+        self.total = iterations * continued_budget(plan)
         self.best = math.inf
         self.console = console
         self.quiet = quiet
@@ -160,16 +155,18 @@ class RungProgress:
         return self.progress.__exit__(*exc)
 
     def update(self, job, losses, state, seconds):
+        from ..scheduler import total_resource
+        from ..strategies.base import budget_of
+
         finite = [x for x in losses if math.isfinite(x)]
         if finite:
             self.best = min(self.best, min(finite))
-        done = _rung_config_epochs(job)
+        done = budget_of(job, continues=True)  # survivors continue: only the increment counts
         line = (f"iter {job.iteration} bracket s={job.bracket} rung {job.rung}: {len(job.config_ids)} configs -> "
                 f"{job.resource:.4g} epochs, rung best {min(finite) if finite else float('nan'):.5g}, "
                 f"best so far {self.best:.5g}, {seconds:.1f} s, {done / max(seconds, 1e-9):.2f} config-epochs/s"
                 + (f", {self.detail()}" if self.detail else ""))
         log.info(line)
-        from ..scheduler import total_resource
 
         # from the state, not by adding up: a resumed run's bar starts where the run stopped
         self.progress.update(self.task, completed=total_resource(state, continued=True),

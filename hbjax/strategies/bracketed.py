@@ -24,7 +24,7 @@ import time
 import warnings
 
 from .. import scheduler as sched
-from ..brackets import Bracket, Rung, s_max, shrink_bracket
+from ..brackets import Bracket, Rung, bracket_budget, continued_budget, s_max, shrink_bracket
 from ..hyperband import Hyperband, SuccessiveHalving, make_result, run_job
 from ..results import Result
 from ..space import Space
@@ -35,13 +35,7 @@ __all__ = ["HyperbandStrategy", "SuccessiveHalvingStrategy", "bracket_cost", "ru
 
 def bracket_cost(bracket: Bracket, continues: bool) -> float:
     """Resource units a bracket spends: continued config-epochs, or every rung from scratch."""
-    if not continues:
-        return float(sum(r.n_configs * r.resource for r in bracket.rungs))
-    total, previous = 0.0, 0.0
-    for rung in bracket.rungs:
-        total += rung.n_configs * (rung.resource - previous)
-        previous = rung.resource
-    return float(total)
+    return float(continued_budget([bracket]) if continues else bracket_budget(bracket))
 
 
 def _largest_fit(bracket: Bracket, eta: int, remaining: float, budget: float, continues: bool) -> int:

@@ -19,15 +19,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..space import Choice, IntUniform, LogUniform, Space, Uniform
+from ..space import Choice, IntUniform, LogUniform, Space, Uniform, python_scalar
 
 __all__ = ["Codec", "LOG", "LINEAR", "INTEGER", "CATEGORICAL"]
 
 LOG, LINEAR, INTEGER, CATEGORICAL = "log", "linear", "integer", "categorical"
-
-
-def _scalar(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 class Codec:
@@ -119,7 +115,7 @@ class Codec:
                 dim = self.space.dims[name]
                 kind, u = self.kinds[j], float(row[j])
                 if kind == CATEGORICAL:
-                    config[name] = _scalar(dim.options[int(u)])
+                    config[name] = python_scalar(dim.options[int(u)])
                 elif kind == LOG:
                     value = math.exp(math.log(dim.low) + u * (math.log(dim.high) - math.log(dim.low)))
                     config[name] = float(min(max(value, dim.low), dim.high))

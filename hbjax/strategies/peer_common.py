@@ -36,10 +36,6 @@ def _primitive(values: Sequence) -> bool:
     return all(v is None or isinstance(v, (bool, int, float, str)) for v in values)
 
 
-def _scalar(value):
-    return value.item() if isinstance(value, np.generic) else value
-
-
 class _Runner:
     """Sends jobs of configs (new or continued) to a backend, charges :func:`budget_of`, keeps the
     trials table; ``state`` (a :class:`SearchState`: ``losses[cid]`` = the config's best finite loss

@@ -9,9 +9,9 @@ import tempfile
 import warnings
 
 from ..results import Result
-from ..space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
+from ..space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform, python_scalar
 from .base import check_budget, check_eta, check_int, check_max_resource, check_real, check_seed, check_space
-from .peer_common import _Runner, _require, _scalar
+from .peer_common import _Runner, _require
 
 
 # a diverged config's fitness for DEHB: finite, because DEHB 0.1.1 cannot promote from a rung
@@ -34,7 +34,7 @@ def to_configspace(space: Space, *, seed: int | None = None):
         elif isinstance(dim, IntChoice):
             hps.append(CS.OrdinalHyperparameter(name, [int(v) for v in dim.options]))
         else:
-            hps.append(CS.CategoricalHyperparameter(name, [_scalar(v) for v in dim.options]))
+            hps.append(CS.CategoricalHyperparameter(name, [python_scalar(v) for v in dim.options]))
     add = getattr(cs, "add", None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -60,13 +60,13 @@ def from_configspace(cs) -> Space:
         elif isinstance(hp, CS.UniformIntegerHyperparameter) and not hp.log:
             dims[hp.name] = IntUniform(int(hp.lower), int(hp.upper))
         elif isinstance(hp, CS.CategoricalHyperparameter):
-            dims[hp.name] = Choice([_scalar(v) for v in hp.choices])
+            dims[hp.name] = Choice([python_scalar(v) for v in hp.choices])
         elif isinstance(hp, CS.OrdinalHyperparameter):
-            seq = [_scalar(v) for v in hp.sequence]
+            seq = [python_scalar(v) for v in hp.sequence]
             ints = all(isinstance(v, int) and not isinstance(v, bool) for v in seq)
             dims[hp.name] = IntChoice(seq) if ints else Choice(seq)
         elif isinstance(hp, CS.Constant):
-            dims[hp.name] = Choice([_scalar(hp.value)])
+            dims[hp.name] = Choice([python_scalar(hp.value)])
         else:
             raise ValueError(f"hyperparameter {hp.name!r} ({type(hp).__name__}) has no hbjax equivalent")
     return Space(dims)
@@ -78,13 +78,13 @@ def config_from_configspace(space: Space, configuration) -> dict:
     values = dict(configuration)
     config = {}
     for name, dim in space.dims.items():
-        v = _scalar(values[name])
+        v = python_scalar(values[name])
         if isinstance(dim, (Uniform, LogUniform)):
             v = float(min(max(float(v), dim.low), dim.high))
         elif isinstance(dim, (IntUniform, IntChoice)):
             v = int(v)
         else:
-            v = next((_scalar(o) for o in dim.options if type(_scalar(o)) is type(v) and _scalar(o) == v), v)
+            v = next((python_scalar(o) for o in dim.options if type(python_scalar(o)) is type(v) and python_scalar(o) == v), v)
         config[name] = v
     return config
 

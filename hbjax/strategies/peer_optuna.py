@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..results import Result
-from ..space import IntUniform, LogUniform, Space, Uniform
+from ..space import IntUniform, LogUniform, Space, Uniform, python_scalar
 from .base import BatchRunner, check_budget, check_eta, check_int, check_max_resource, check_seed, check_space
-from .peer_common import _Runner, _integer_resource, _primitive, _require, _scalar
+from .peer_common import _Runner, _integer_resource, _primitive, _require
 
 
 def optuna_distributions(space: Space) -> dict:
@@ -28,7 +28,7 @@ def optuna_distributions(space: Space) -> dict:
         elif isinstance(dim, IntUniform):
             out[name] = IntDistribution(int(dim.low), int(dim.high))
         else:
-            values = [_scalar(v) for v in dim.options]
+            values = [python_scalar(v) for v in dim.options]
             out[name] = CategoricalDistribution(values if _primitive(values) else list(range(len(values))))
     return out
 
@@ -41,8 +41,8 @@ def _from_optuna(space: Space, params: dict) -> dict:
             v = float(min(max(float(v), dim.low), dim.high))
         elif isinstance(dim, IntUniform):
             v = int(v)
-        elif not _primitive([_scalar(o) for o in dim.options]):
-            v = _scalar(dim.options[int(v)])
+        elif not _primitive([python_scalar(o) for o in dim.options]):
+            v = python_scalar(dim.options[int(v)])
         config[name] = v
     return config
 

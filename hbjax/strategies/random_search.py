@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..results import Result
-from ..space import Space
+from ..space import Space, python_scalar
 from .base import BatchRunner, check_budget, check_int, check_max_resource, check_seed, check_space
 
 __all__ = ["RandomSearch", "GridSearch"]
@@ -19,7 +19,7 @@ def grid_config(space: Space, index: int) -> dict:
         values = space.dims[name].values
         index, j = divmod(int(index), len(values))
         value = values[j]
-        config[name] = value.item() if isinstance(value, np.generic) else value
+        config[name] = python_scalar(value)
     return {name: config[name] for name in space.names}
 
 
