@@ -57,8 +57,8 @@ def compute_baselines(fw: FoldWindows, fin: FinalWindows, seasonal_val, seasonal
         "ridge_val_skill": float(np.mean([s["skill"] for s in ridge_val_scores])),
         "ridge_val_skill_folds": [s["skill"] for s in ridge_val_scores],
         "ridge_test_skill": ridge_test["skill"],
-        # the same in training units (1 - mse / persistence mse), mean over folds: 1 - this is what a
-        # per-fold persistence-normalised engine loss would be for ridge (persistence's is 1)
+        # the same in training units (1 - mse / persistence mse), mean over folds: 1 - this is ridge's
+        # value of the loss LSTMBackend reports (persistence's is 1)
         "ridge_val_skill_target": float(np.mean([s["skill_target"] for s in ridge_val_scores])),
         "ridge_test_skill_target": ridge_test["skill_target"],
         "notes": list(notes),
