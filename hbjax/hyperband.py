@@ -6,6 +6,7 @@ is better). A backend that keeps trained state per config (the LSTM engine) sets
 """
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Callable, Protocol
 
@@ -47,7 +48,10 @@ def prepare_backend(backend: Backend, state: sched.SchedulerState) -> None:
     engine fixes its programs from them), the same way wherever a run or a part of it runs."""
     prepare = getattr(backend, "prepare", None)
     if prepare is not None:
-        prepare(state.space, continued_budget(state.plan) * state.iterations)
+        extra = {}
+        if "first_rung_configs" in inspect.signature(prepare).parameters:  # how wide a rung can be
+            extra["first_rung_configs"] = max(b.n for b in state.plan)
+        prepare(state.space, continued_budget(state.plan) * state.iterations, **extra)
 
 
 def run_job(state: sched.SchedulerState, job: sched.RungJob, backend: Backend, seconds_by_rung: dict,

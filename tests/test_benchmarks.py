@@ -55,8 +55,13 @@ def test_plan_programs(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(out.read_text())
-    first = data["first_rung_programs"]
-    assert first["wide (accelerator, 1 device)"] <= 10 < first["exact (CPU, 2 devices)"]
+    run = data["run"]
+    wide, exact = run["wide (accelerator, 1 device)"], run["exact (CPU, 2 devices)"]
+    assert wide["configs_computed_twice"] == 0 and exact["configs_computed_twice"] == 0
+    assert wide["distinct_programs_width_included"] < exact["distinct_programs_width_included"]
+    assert len(wide["programs"]) == wide["distinct_programs_width_included"]  # widths counted: "... vmapx4"
+    assert exact["computed_over_real_flops"] == pytest.approx(1.0)
+    assert wide["computed_over_real_flops"] >= 1.0 and wide["estimated_total_s"] > 0
 
 
 @pytest.mark.slow

@@ -120,7 +120,8 @@ def preview(args, search, task, backend, console) -> int:
     console.print(search.describe())
     rows = preview_run(search, backend, seed=args.seed)
     console.print(format_preview(rows, device_kind=backend.engine.device_kind, n_devices=backend.engine.n_devices,
-                                 memory_bytes=backend.engine.memory_limit_bytes, folds=len(task.folds)))
+                                 memory_bytes=backend.engine.memory_limit_bytes, folds=len(task.folds),
+                                 cost=backend.engine.cost))
     console.print("(which configs survive is drawn at random here; the programs of later rungs depend on it)")
     return 0
 

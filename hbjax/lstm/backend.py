@@ -23,7 +23,8 @@ from . import network
 from .engine import FoldArrays, LSTMEngine, encode_hparams
 from .network import ACTIVATIONS, Traced
 from .optim import OPTIMIZERS
-from .plan import cost_model, shape_key, step_flops
+from .cost import step_flops
+from .plan import shape_key
 
 __all__ = ["LSTMBackend", "default_space", "demo_space", "enable_compilation_cache"]
 
@@ -96,12 +97,15 @@ class LSTMBackend:
     ``plan``: ``auto`` (by device), ``exact`` (one program per shape) or ``wide`` (the accelerator
     plan: one padded program per batch size and window); see ``hbjax.lstm.plan``.
     ``configs_per_program``: configs per call (None = by plan); on CPU it never changes results.
-    ``memory_limit_bytes``: cap on one program's estimated memory (splits big rungs)."""
+    ``memory_limit_bytes``: device memory the calls in flight may use together (splits big rungs).
+    ``precision``: matmul precision (``engine.PRECISIONS``). ``cost``: cost-model constants (None:
+    this device's calibration, else the committed default)."""
 
     continues = True
 
     def __init__(self, task, *, seed: int = 0, window: int = 20, configs_per_program: int | None = None,
-                 plan: str = "auto", memory_limit_bytes: int | None = None, compilation_cache: bool = True):
+                 plan: str = "auto", memory_limit_bytes: int | None = None, compilation_cache: bool = True,
+                 precision: str = "highest", cost=None):
         self.task = task
         self.seed = int(seed)
         self.window = int(window)
@@ -109,7 +113,8 @@ class LSTMBackend:
             enable_compilation_cache()
         self.engine = LSTMEngine(self._fold_arrays, seed=self.seed, configs_per_program=configs_per_program,
                                  plan=plan, memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
-                                 default_window=self.window, fold_loss_scale=self._persistence_mse)
+                                 default_window=self.window, fold_loss_scale=self._persistence_mse,
+                                 precision=precision, cost=cost)
         self.rung_info: dict[tuple, dict] = {}  # (config_id, resource) -> extra columns
 
     def config_cost(self, config: Mapping) -> float:
@@ -119,9 +124,9 @@ class LSTMBackend:
         key = shape_key(config, self.window)
         steps = self.engine.steps_per_epoch(key.batch_size, key.window)
         n_folds, _, _, n_features = self.engine._sizes(key.window)
-        model = cost_model(self.engine.device_kind)
+        model = self.engine.cost
         flops = step_flops(key.hidden, key.layers, key.batch_size, key.window, n_features) * n_folds
-        return steps * (flops / model.flops_per_s + model.seconds_per_step)
+        return steps * (flops / model.flops_per_s + model.floor(key.window, key.layers))
 
     def _persistence_mse(self, window: int) -> np.ndarray:
         return np.asarray(self.task.fold_windows(window).persistence_mse, dtype=np.float64).reshape(-1)
@@ -134,11 +139,13 @@ class LSTMBackend:
     def compiles(self) -> int:
         return self.engine.compiles
 
-    def validate_space(self, space: Space, config_epochs: float | None = None) -> None:
+    def validate_space(self, space: Space, config_epochs: float | None = None, *,
+                       first_rung_configs: int | None = None) -> None:
         """Check the space and fix the run's programs from it: depth pads to the space's deepest
         config, hidden sizes share programs by the cost model given the run's expected
         ``config_epochs`` (None: a guess of 10 per shape), and a space of one activation gets it
-        compiled in statically. ``Hyperband.run`` calls this with the plan's config-epochs."""
+        compiled in statically. ``Hyperband.run`` calls this with the plan's config-epochs and its
+        largest rung (``first_rung_configs``: how many configs a vmapped call can expect)."""
         check_space(space)
         activation = space.dims.get("activation")
         self.engine.activations = tuple(activation.options) if activation is not None else ("tanh",)
@@ -147,7 +154,7 @@ class LSTMBackend:
         if config_epochs is None:
             config_epochs = 10.0 * len(hiddens) * len(batches) * len(windows)
         self.engine.configure(hiddens=hiddens, batch_sizes=batches, windows=windows, layers=layers,
-                              config_epochs=config_epochs)
+                              config_epochs=config_epochs, first_rung_configs=first_rung_configs)
 
     prepare = validate_space
 
@@ -180,7 +187,8 @@ class LSTMBackend:
         # one config: no sharding (a lone program on one device is the reference numerics)
         engine = LSTMEngine(lambda w: arrays, seed=self.seed, configs_per_program=1, default_window=window,
                             plan=self.engine.plan, max_layers=self.engine.max_layers,
-                            activations=self.engine.activations, devices=jax.local_devices()[:1])
+                            activations=self.engine.activations, devices=jax.local_devices()[:1],
+                            precision=self.engine.precision, cost=self.engine.cost)
         engine.train([config_id], [config], resource, [0.0])
         prediction = _predict(engine, config_id, config, final.x_test)
         scores = final.score(prediction)

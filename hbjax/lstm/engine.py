@@ -1,134 +1,47 @@
 """Train a whole rung of LSTM configs as a few compiled programs, continuing survivors.
 
 ``plan.plan_rung`` decides which configs share which program (padded hidden units and depth,
-static batch size and window) and on which device each call runs. Every program is compiled ahead
-of time (``jit(...).lower(...).compile()``) on a background thread in the order the rung needs
-them, so the next program compiles while the current one trains. Inside a program, configs run
-one after another (``lax.map``, CPU) or side by side (``vmap``, accelerators); walk-forward folds
-are always vmapped. Steps are a ``fori_loop`` with traced bounds, so one program trains 1.2 epochs
-in rung 0 and a survivor's 2.5 more in rung 1. Randomness of config ``c`` on fold ``k`` comes from
-``fold_in(fold_in(key(seed), c), k)``.
+static batch size and window, width) and on which device each call runs; ``program.make_train``
+is the function a program compiles. Every program is compiled ahead of time
+(``jit(...).lower(...).compile()``) on a background thread in the order the rung needs them, so
+the next program compiles while the current one trains.
+
+Memory is measured, not guessed: after a program compiles, ``memory_analysis()`` gives its bytes;
+a call whose program exceeds the budget is split into narrower calls (and the bucket's width is
+capped for later rungs), and only as many calls are in flight as the budget holds (a bounded
+dispatch queue; results are collected as it drains). Params and moments are donated.
 
 States live on the host in each config's own (unpadded) layout: a config can run padded in one
 rung and exactly in the next, and checkpoints do not depend on the plan.
 """
 from __future__ import annotations
 
-import math
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Callable, Mapping, NamedTuple, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from . import network, optim
+from . import network
+from .cost import COST_MODELS, CostModel, bytes_per_config, cost_model
 from .init import init_params
 from .network import ACTIVATIONS, Traced
 from .plan import Call, ProgramKey, RungPlan, ShapeKey, padded_hidden_map, plan_rung, shape_key
+from .program import (TRACED_DTYPES, FoldArrays, config_key, empty_hparams, encode_hparams, make_train,
+                      steps_for)
 
-__all__ = ["FoldArrays", "LSTMEngine", "steps_for", "config_key", "encode_hparams"]
+__all__ = ["FoldArrays", "LSTMEngine", "steps_for", "config_key", "encode_hparams", "PRECISIONS"]
 
-
-class FoldArrays(NamedTuple):
-    """Training data of one window length, stacked over K folds (float32)."""
-
-    x_train: jax.Array  # [K, Ntr, W, F]
-    y_train: jax.Array  # [K, Ntr]
-    x_val: jax.Array  # [K, Nval, W, F]
-    y_val: jax.Array  # [K, Nval]
-
-
-def encode_hparams(config: Mapping) -> tuple:
-    """A config's traced hyperparameters as numbers, in ``network.Traced`` order."""
-    act = config.get("activation", "tanh")
-    opt = config.get("optimizer", "adam")
-    if act not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {act!r}")
-    if opt not in optim.OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {optim.OPTIMIZERS}, got {opt!r}")
-    lr = float(config["lr"])
-    rate = float(config.get("dropout", 0.0))
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number, got {config['lr']!r}")
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {rate!r}")
-    hidden, layers = int(config["hidden"]), int(config["layers"])
-    if hidden < 1 or layers < 1:
-        raise ValueError(f"hidden and layers must be >= 1, got {hidden} and {layers}")
-    return (lr, rate, ACTIVATIONS.index(act), hidden, layers, *optim.COEFFICIENTS[opt])
-
-
-_TRACED_DTYPES = (np.float32, np.float32, np.int32, np.int32, np.int32, np.float32, np.float32, np.float32,
-                  np.float32, np.float32)
-
-
-def steps_for(resource: float, steps_per_epoch: int) -> int:
-    """Optimizer steps for ``resource`` epochs (rounded half up, so 1.2346 epochs of 46 steps is
-    57 steps). A pure function of the resource: continuing from r1 to r2 runs exactly the steps
-    between, and training to r2 in one go runs the same steps."""
-    return int(math.floor(resource * steps_per_epoch + 0.5))
-
-
-def config_key(seed: int, config_id: int) -> jax.Array:
-    return jax.random.fold_in(jax.random.PRNGKey(seed), config_id)
-
-
-def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) -> Callable:
-    """The pure train function of one program: (params, moments, traced, keys, data..., start,
-    stop) for ``width`` configs x K folds -> (params, moments, val MSE [N, K], train loss [N, K])."""
-    batch, spe = program.batch_size, n_train // program.batch_size
-
-    def loss_fn(params, xb, yb, hp, dkey):
-        return jnp.mean((network.predict(params, xb, hp, activations, dkey) - yb) ** 2)
-
-    def train_fold(params, moments, hp, key, x_tr, y_tr, x_val, y_val, start, stop):
-        shuffle_key, drop_key = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
-
-        def epoch(e, carry):
-            # one shuffle per epoch; the steps of epoch e that fall inside [start, stop)
-            perm = jax.random.permutation(jax.random.fold_in(shuffle_key, e), n_train)
-
-            def step(b, carry):
-                params, moments, loss_sum = carry
-                idx = jax.lax.dynamic_slice(perm, (b * batch,), (batch,))
-                s = e * spe + b
-                loss, grads = jax.value_and_grad(loss_fn)(params, x_tr[idx], y_tr[idx], hp,
-                                                          jax.random.fold_in(drop_key, s))
-                params, moments = optim.update(params, moments, grads, hp, s + 1, stacked=network.STACKED,
-                                               active=hp.layers - 1)
-                return params, moments, loss_sum + loss
-
-            first = jnp.clip(start - e * spe, 0, spe)
-            last = jnp.clip(stop - e * spe, 0, spe)
-            return jax.lax.fori_loop(first, last, step, carry)
-
-        carry = (params, moments, jnp.zeros((), jnp.float32))
-        params, moments, loss_sum = jax.lax.fori_loop(start // spe, (stop + spe - 1) // spe, epoch, carry)
-        val_mse = jnp.mean((network.predict(params, x_val, hp, activations) - y_val) ** 2)
-        return params, moments, val_mse, loss_sum / jnp.maximum(stop - start, 1)
-
-    per_config = jax.vmap(train_fold, in_axes=(0, 0, None, 0, 0, 0, 0, 0, None, None))
-
-    def train(params, moments, hp, keys, active, x_tr, y_tr, x_val, y_val, start, stop):
-        if program.batching == "vmap":  # every slot computes (an idle one repeats a real config)
-            return jax.vmap(per_config, in_axes=(0, 0, 0, 0) + (None,) * 6)(
-                params, moments, hp, keys, x_tr, y_tr, x_val, y_val, start, stop)
-
-        def one(a):  # configs one after another; an empty slot is skipped outright
-            params, moments, hp, keys, on = a
-            nan = jnp.full(keys.shape[:1], jnp.nan, jnp.float32)
-            return jax.lax.cond(on, lambda: per_config(params, moments, hp, keys, x_tr, y_tr, x_val, y_val,
-                                                       start, stop),
-                                lambda: (params, moments, nan, nan))
-
-        return jax.lax.map(one, (params, moments, hp, keys, active))
-
-    return train
+#: matmul precision of the train programs: "highest" is full float32 everywhere (results
+#: comparable across devices); "default" is the device's own (TF32 on recent NVIDIA GPUs: faster,
+#: about 3 decimal digits per product; no effect on CPU)
+PRECISIONS = ("highest", "default")
 
 
 def _resize_state(state, hidden: int, layers: int):
@@ -137,14 +50,25 @@ def _resize_state(state, hidden: int, layers: int):
                         is_leaf=lambda t: isinstance(t, dict))
 
 
+def check_prng() -> None:
+    """Dropout's padding invariance needs JAX's partitionable threefry (a real unit's bits do not
+    depend on the padded units after it); refuse to train without it rather than differ silently."""
+    if not jax.config.jax_threefry_partitionable:
+        raise RuntimeError("hbjax needs jax_threefry_partitionable=True (JAX's default since 0.5): "
+                           "padded and unpadded configs would draw different dropout masks")
+
+
 @dataclass
 class LSTMEngine:
     """Plans, compiles and runs rungs; holds the trained state of every live config.
 
     ``fold_arrays(window) -> FoldArrays`` supplies data. ``plan``: ``auto`` | ``exact`` | ``wide``
-    (see ``plan.py``). ``configs_per_program``: configs per call (None: by plan). ``max_layers``:
-    the depth programs pad to (the space's largest). ``activations``: the activations configs may
-    use (one -> it is compiled in statically)."""
+    (see ``plan.py``). ``configs_per_program``: the most configs per call (None: by plan).
+    ``max_layers``: the depth programs pad to (the space's largest). ``activations``: the
+    activations configs may use (one -> it is compiled in statically). ``memory_limit_bytes``: the
+    device memory the calls in flight may use together. ``cost``: the cost model's constants
+    (None: this device's calibration, else the committed default; a vmapped plan forced on a CPU
+    is planned as on an accelerator). ``precision``: see ``PRECISIONS``."""
 
     fold_arrays: Callable[[int], FoldArrays]
     seed: int = 0
@@ -160,18 +84,31 @@ class LSTMEngine:
     # window -> [K] divisors of each fold's validation MSE before the mean over folds (None: 1).
     # The backend passes persistence's MSE, so a loss is 1 - skill and folds weigh the same
     fold_loss_scale: Callable[[int], np.ndarray] | None = None
+    cost: CostModel | None = None
+    precision: str = "highest"
     compiles: int = 0  # train programs compiled (one per program: it spans every device)
     compile_seconds: float = 0.0
     compile_cpu_seconds: float = 0.0
     states: dict = field(default_factory=dict)  # config_id -> (params, (m, v)), numpy, leading axis K
     rung_stats: list = field(default_factory=list)  # one dict per train() call
+    program_memory: dict = field(default_factory=dict)  # program -> {"estimated": bytes, "analysed": bytes}
+    width_caps: dict = field(default_factory=dict)  # ProgramKey.bucket -> widest call that fits
     _compiled: dict = field(default_factory=dict)
+    _planned: set = field(default_factory=set)  # programs of earlier rungs: planned with no compile charge
     _data: dict = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)  # compile threads read data too
 
     def __post_init__(self):
+        check_prng()
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         self.devices = list(self.devices) if self.devices is not None else jax.local_devices()
         self.device_kind = self.devices[0].platform
+        if self.cost is None:
+            self.cost = cost_model(self.device_kind, self.devices[0])
+            if self.plan == "wide" and not self.cost.vmap_parallel:
+                self.cost = replace(COST_MODELS["gpu"], source="committed accelerator default (wide plan forced "
+                                                                "on a CPU: planned as on an accelerator)")
         # one program spans every device (shard_map over the slot axis): a single compile, and each
         # device runs its own slots; devices do not wait for each other (no collectives)
         self.mesh = Mesh(np.array(self.devices), ("d",))
@@ -209,14 +146,15 @@ class LSTMEngine:
 
     # --- planning --------------------------------------------------------------------------
     def configure(self, *, hiddens: Sequence[int], batch_sizes: Sequence[int], windows: Sequence[int],
-                  layers: Sequence[int], config_epochs: float) -> None:
+                  layers: Sequence[int], config_epochs: float, first_rung_configs: int | None = None) -> None:
         """Fix the run's programs from the space's shape choices and the run's expected
         config-epochs (``plan.padded_hidden_map``); depth pads to the deepest choice."""
         self.max_layers = int(max(layers))
         sizes = {int(w): self._sizes(int(w)) for w in windows}
         self.padded_hidden = padded_hidden_map(
             self.plan, self.device_kind, hiddens=hiddens, batch_sizes=batch_sizes, layers=layers,
-            config_epochs=config_epochs, sizes={w: (k, n, f) for w, (k, n, _, f) in sizes.items()})
+            config_epochs=config_epochs, sizes={w: (k, n, f) for w, (k, n, _, f) in sizes.items()},
+            cost=self.cost, first_rung_configs=first_rung_configs)
 
     def steps_per_epoch(self, batch_size: int, window: int) -> int:
         n_train = self._sizes(window)[1]
@@ -225,6 +163,7 @@ class LSTMEngine:
         return n_train // batch_size
 
     def plan_rung(self, configs: Sequence[Mapping], resource: float, previous_resource: Sequence[float]) -> RungPlan:
+        """The rung's plan; its programs count as known to the rungs planned after it."""
         shapes = [shape_key(c, self.default_window) for c in configs]
         starts, stops = [], []
         for s, prev in zip(shapes, previous_resource):
@@ -236,22 +175,31 @@ class LSTMEngine:
         max_layers = self.max_layers
         if max_layers is not None and shapes:
             max_layers = max(max_layers, *(s.layers for s in shapes))
-        return plan_rung(shapes, starts, stops, device_kind=self.device_kind, n_devices=self.n_devices,
+        plan = plan_rung(shapes, starts, stops, device_kind=self.device_kind, n_devices=self.n_devices,
                          mode=self.plan, width=self.configs_per_program, max_layers=max_layers,
-                         padded_hidden=self.padded_hidden,
-                         n_features=n_features, n_folds=n_folds, n_train=n_train, n_val=n_val,
-                         memory_bytes=self.memory_limit_bytes)
+                         padded_hidden=self.padded_hidden, n_features=n_features, n_folds=n_folds,
+                         n_train=n_train, n_val=n_val, memory_bytes=self.memory_limit_bytes, cost=self.cost,
+                         known_programs=self._planned, width_caps=self.width_caps)
+        self._planned.update(plan.programs)
+        return plan
 
     # --- programs --------------------------------------------------------------------------
     def _allowed_activations(self) -> tuple[int, ...]:
         return tuple(sorted(ACTIVATIONS.index(a) for a in set(self.activations)))
+
+    def estimated_bytes(self, program: ProgramKey) -> int:
+        """The estimate of one call's device bytes (every slot, the replicated data once)."""
+        n_folds, n_train, n_val, n_features = self._sizes(program.window)
+        data = sum(a.nbytes for a in self.host_data(program.window))
+        return program.width * bytes_per_config(program.hidden, program.layers, program.batch_size,
+                                                program.window, n_features, n_folds, n_train, n_val) + data
 
     def _compile(self, program: ProgramKey) -> Callable:
         t0, cpu0 = time.perf_counter(), time.thread_time()
         n_folds, n_train, n_val, n_features = self._sizes(program.window)
         fn = make_train(program, n_train, self._allowed_activations())
         slots, rep = P("d"), P()
-        sharded = jax.shard_map(fn, mesh=self.mesh, in_specs=(slots,) * 5 + (rep,) * 6, out_specs=slots,
+        sharded = jax.shard_map(fn, mesh=self.mesh, in_specs=(slots,) * 5 + (rep,) * 7, out_specs=slots,
                                 check_vma=False)
         n = program.width * self.n_devices
 
@@ -260,17 +208,23 @@ class LSTMEngine:
 
         template = self._padded_state(None, None, program, n_features, n_folds)
         state_spec = jax.tree.map(lambda a: spec((n, *a.shape), np.float32, slots), template)
-        hp_spec = Traced(*(spec((n,), dt, slots) for dt in _TRACED_DTYPES))
+        hp_spec = Traced(*(spec((n,), dt, slots) for dt in TRACED_DTYPES))
         key_spec = spec((n, n_folds, 2), np.uint32, slots)
         active_spec = spec((n,), np.bool_, slots)
         data_spec = [spec(a.shape, np.float32, rep) for a in self.host_data(program.window)]
         scalar = spec((), np.int32, rep)
-        compiled = jax.jit(sharded).lower(state_spec[0], state_spec[1], hp_spec, key_spec, active_spec, *data_spec,
-                                          scalar, scalar).compile(compiler_options=self.compiler_options)
+        precision = nullcontext() if self.precision == "default" else jax.default_matmul_precision(self.precision)
+        with precision:
+            # params and moments are fresh host copies each call: their buffers can be reused
+            lowered = jax.jit(sharded, donate_argnums=(0, 1)).lower(
+                state_spec[0], state_spec[1], hp_spec, key_spec, active_spec, *data_spec, scalar, scalar, scalar)
+        compiled = lowered.compile(compiler_options=self.compiler_options)
+        memory = {"estimated": self.estimated_bytes(program), "analysed": _analysed_bytes(compiled)}
         with self._lock:
             self.compiles += 1
             self.compile_seconds += time.perf_counter() - t0  # wall: long when training runs beside it
             self.compile_cpu_seconds += time.thread_time() - cpu0  # this thread only: XLA also uses its own
+            self.program_memory[program] = memory
         return compiled
 
     def _compiled_future(self, program: ProgramKey) -> Future:
@@ -278,6 +232,14 @@ class LSTMEngine:
             if program not in self._compiled:
                 self._compiled[program] = self._pool.submit(self._compile, program)
             return self._compiled[program]
+
+    def call_bytes(self, program: ProgramKey) -> int:
+        """A call's device bytes: XLA's analysis once compiled (where the backend gives one),
+        the estimate before."""
+        memory = self.program_memory.get(program)
+        if memory and memory["analysed"]:
+            return memory["analysed"]
+        return self.estimated_bytes(program)
 
     # --- states ----------------------------------------------------------------------------
     def _fresh_state(self, key: ShapeKey, config_id: int):
@@ -326,32 +288,61 @@ class LSTMEngine:
             if prev > 0 and config_ids[pos] not in self.states:
                 raise RuntimeError(f"config {config_ids[pos]} has no trained state to continue from")
         compiles0, compile_s0, compile_cpu0 = self.compiles, self.compile_seconds, self.compile_cpu_seconds
-        futures = [self._compiled_future(c.program) for c in plan.calls]
-        launched, waited = [], 0.0
-        for call, fut in zip(plan.calls, futures):
+        for c in plan.calls:
+            self._compiled_future(c.program)  # compiles run ahead on background threads, in order
+        pending = deque(plan.calls)
+        in_flight: deque = deque()  # (call, outputs, bytes)
+        waited, peak, splits = 0.0, 0, 0
+
+        def collect():
+            call, outputs, _ = in_flight.popleft()
+            self._collect(call, outputs, config_ids, configs, val, train_loss)
+
+        while pending:
+            call = pending.popleft()
             t0 = time.perf_counter()
-            compiled = fut.result()  # compiles run ahead on a background thread
+            compiled = self._compiled_future(call.program).result()
             waited += time.perf_counter() - t0
-            launched.append((call, self._launch(call, compiled, config_ids, configs, hps, resource)))
-        for call, outputs in launched:  # dispatched asynchronously; now wait and collect
-            params, moments, val_mse, tr = jax.tree.map(np.asarray, outputs)
-            scale = 1.0 if self.fold_loss_scale is None else np.asarray(self.fold_loss_scale(call.program.window),
-                                                                         dtype=np.float64)
-            for j, p in self._slot_positions(call):
-                cfg = configs[p]
-                h, layers = int(cfg["hidden"]), int(cfg["layers"])
-                state = jax.tree.map(lambda a: a[j], (params, moments))
-                self.states[config_ids[p]] = _resize_state(state, h, layers)
-                val[p] = float(np.mean(val_mse[j] / scale, dtype=np.float64))
-                train_loss[p] = float(np.mean(tr[j], dtype=np.float64))
+            size = self.call_bytes(call.program)
+            if size > self.memory_limit_bytes and call.program.width > 1:
+                # measured too big: two calls of half the width, and the bucket capped for later rungs
+                halves = _halve(call)
+                self.width_caps[call.program.bucket] = halves[0].program.width
+                for h in halves:
+                    self._compiled_future(h.program)
+                pending.extendleft(reversed(halves))
+                splits += 1
+                continue
+            while in_flight and sum(b for *_, b in in_flight) + size > self.memory_limit_bytes:
+                collect()  # the budget is full: wait for the oldest call before launching
+            in_flight.append((call, self._launch(call, compiled, config_ids, configs, hps, resource), size))
+            peak = max(peak, sum(b for *_, b in in_flight))
+        while in_flight:
+            collect()
         self.rung_stats.append({
             "plan": plan.mode, "programs": len(plan.programs), "calls": len(plan.calls),
             "compiles": self.compiles - compiles0, "compile_s": self.compile_seconds - compile_s0,
             "compile_cpu_s": self.compile_cpu_seconds - compile_cpu0, "compile_wait_s": waited,
             "seconds": time.perf_counter() - t_rung, "configs": n,
             "program_keys": [p.describe() for p in plan.programs],
+            "computed_flops": plan.computed_flops, "real_flops": plan.real_flops,
+            "empty_slots": sum(c.empty_slots for c in plan.calls), "estimated_s": max(plan.device_seconds(), default=0.0),
+            "peak_in_flight_bytes": peak, "memory_splits": splits,
         })
         return val, train_loss
+
+    def _collect(self, call: Call, outputs, config_ids, configs, val, train_loss) -> None:
+        """Wait for a call's outputs and keep each real config's state and losses."""
+        params, moments, val_mse, tr = jax.tree.map(np.asarray, outputs)
+        scale = 1.0 if self.fold_loss_scale is None else np.asarray(self.fold_loss_scale(call.program.window),
+                                                                     dtype=np.float64)
+        for j, p in self._slot_positions(call):
+            cfg = configs[p]
+            h, layers = int(cfg["hidden"]), int(cfg["layers"])
+            state = jax.tree.map(lambda a: a[j], (params, moments))
+            self.states[config_ids[p]] = _resize_state(state, h, layers)
+            val[p] = float(np.mean(val_mse[j] / scale, dtype=np.float64))
+            train_loss[p] = float(np.mean(tr[j], dtype=np.float64))
 
     def _slot_positions(self, call: Call) -> list[tuple[int, int]]:
         """(slot index in the call's arrays, rung position) of every real config of ``call``."""
@@ -362,25 +353,55 @@ class LSTMEngine:
         program = call.program
         n_folds, _, _, n_features = self._sizes(program.window)
         k = program.width
-        filler = call.positions[0]  # an empty slot holds a copy of a real config (skipped, or discarded)
-        slots = [dev[j] if j < len(dev) else filler for dev in call.slots for j in range(k)]
-        active = np.array([j < len(dev) for dev in call.slots for j in range(k)])
+        slots = [dev[j] if j < len(dev) else None for dev in call.slots for j in range(k)]
+        active = np.array([p is not None for p in slots])
+        empty = empty_hparams(self._allowed_activations())
         states = []
         for p in slots:
+            if p is None:  # an empty slot: zeros (skipped under map; computed and discarded under vmap)
+                states.append(self._padded_state(None, None, program, n_features, n_folds))
+                continue
             cid = config_ids[p]
             if call.start == 0:
                 self.states.pop(cid, None)  # a fresh start
             states.append(self._padded_state(shape_key(configs[p], self.default_window), cid, program,
                                              n_features, n_folds))
         params, moments = jax.tree.map(lambda *xs: np.stack(xs), *states)
-        hp = Traced(*(np.asarray(col, dtype=dt) for col, dt in zip(zip(*(hps[p] for p in slots)), _TRACED_DTYPES)))
-        keys = np.stack([self._fold_keys(config_ids[p], n_folds) for p in slots])
+        rows = [empty if p is None else hps[p] for p in slots]
+        hp = Traced(*(np.asarray(col, dtype=dt) for col, dt in zip(zip(*rows), TRACED_DTYPES)))
+        keys = np.stack([self._fold_keys(-1 if p is None else config_ids[p], n_folds) for p in slots])
         stop = steps_for(resource, self.steps_per_epoch(program.batch_size, program.window))
         sharded = NamedSharding(self.mesh, P("d"))
         params, moments, hp, keys, active = jax.device_put((params, moments, hp, keys, active), sharded)
-        start, stop = jax.device_put((np.int32(call.start), np.int32(stop)), NamedSharding(self.mesh, P()))
-        return compiled(params, moments, hp, keys, active, *self.data(program.window), start, stop)
+        depth = call.depth or program.layers
+        start, stop, depth = jax.device_put((np.int32(call.start), np.int32(stop), np.int32(depth)),
+                                            NamedSharding(self.mesh, P()))
+        return compiled(params, moments, hp, keys, active, *self.data(program.window), start, stop, depth)
 
     def _fold_keys(self, config_id: int, n_folds: int) -> np.ndarray:
-        base = config_key(self.seed, config_id)
+        base = config_key(self.seed, config_id % (1 << 31))
         return np.stack([np.asarray(jax.random.fold_in(base, k)) for k in range(n_folds)])
+
+
+def _analysed_bytes(compiled) -> int:
+    """Device bytes XLA reports for a compiled program (arguments + outputs + temporaries, less
+    what aliases); 0 where the backend gives no analysis."""
+    try:
+        m = compiled.memory_analysis()
+    except Exception:  # noqa: BLE001 - not every backend implements it
+        return 0
+    if m is None:
+        return 0
+    return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes)
+
+
+def _halve(call: Call) -> list[Call]:
+    """A call as two calls of half its width (each device's slots split in two), same depth."""
+    k = call.program.width // 2
+    out = []
+    for part in (slice(0, k), slice(k, None)):
+        slots = tuple(dev[part] for dev in call.slots)
+        if any(slots):
+            out.append(replace(call, program=replace(call.program, width=k), slots=slots,
+                               seconds=tuple(s / 2 for s in call.seconds)))
+    return out

@@ -160,8 +160,14 @@ def dropout(x, rate, key):
     return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
-def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...], dropout_key=None):
-    """x [B, T, F] -> predictions [B]. ``dropout_key=None``: evaluation (no dropout)."""
+def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...], dropout_key=None, depth=None):
+    """x [B, T, F] -> predictions [B]. ``dropout_key=None``: evaluation (no dropout).
+
+    ``depth``: for configs side by side (``vmap``), an unbatched bound on the layers to run (the
+    deepest config of the call). Under ``vmap`` a ``lax.cond`` on the batched ``hp.layers`` would
+    become a select that runs every layer forward and backward; with ``depth`` the skip stays a
+    real branch, and a config shallower than ``depth`` passes its input through a layer by a
+    select. ``None``: one config at a time, each skipping its own inactive layers."""
     unit_mask = (jnp.arange(params["rec0"].shape[0]) < hp.hidden).astype(x.dtype)
 
     def maybe_drop(h, layer):
@@ -172,12 +178,17 @@ def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...]
     h = maybe_drop(lstm_layer(x, params["in0"], params["rec0"], params["b0"], unit_mask, hp.activation,
                               allowed_activations), 0)
 
+    def layer_out(h, w_in, w_rec, bias, layer):
+        return maybe_drop(lstm_layer(h, w_in, w_rec, bias, unit_mask, hp.activation, allowed_activations), layer)
+
     def deeper(h, layer_params):
         w_in, w_rec, bias, layer = layer_params
-        h = jax.lax.cond(layer < hp.layers,
-                         lambda h: maybe_drop(lstm_layer(h, w_in, w_rec, bias, unit_mask, hp.activation,
-                                                               allowed_activations), layer),
-                         lambda h: h, h)
+        if depth is None:
+            h = jax.lax.cond(layer < hp.layers, lambda h: layer_out(h, w_in, w_rec, bias, layer), lambda h: h, h)
+        else:
+            h = jax.lax.cond(layer < depth,
+                             lambda h: jnp.where(layer < hp.layers, layer_out(h, w_in, w_rec, bias, layer), h),
+                             lambda h: h, h)
         return h, None
 
     n_deeper = params["in"].shape[0]

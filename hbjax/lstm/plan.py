@@ -1,20 +1,27 @@
 """The rung plan: which configs share which compiled program, on which device, in what order.
 
-A pure function of (the rung's config shapes and step counts, device kind and count, settings):
-no live timing enters it, so the same command gives the same programs and the same floats.
+A pure function of (the rung's config shapes and step counts, the device's cost constants, the
+device count, the run's settings, and the programs the run has already compiled): no live timing
+enters it, so the same command gives the same programs and the same floats.
 
 * A **program** is one compiled train function: padded hidden units ``Hp``, padded depth ``Lp``,
   batch size and window (static), how configs are batched inside it (``"map"``: one after another,
-  ``lax.map``; ``"vmap"``: side by side) and its width (configs per call).
-* A **call** runs one program on one device for some of the rung's configs.
+  ``lax.map``; ``"vmap"``: side by side) and its width (configs per call). Programs are counted
+  with their width: every width is a compile.
+* A **call** runs one program on every device for some of the rung's configs. A vmapped call
+  also carries its depth: the deepest config it holds, which is where its layer loop stops.
 
 Modes: ``"exact"`` (one program per exact shape: nothing padded), ``"wide"`` (the accelerator
-plan: per batch size and window one program of the largest hidden size and depth, vmapped, as
-wide as memory allows), ``"auto"`` (``"wide"`` on GPU/TPU; on CPU, configs run one after another,
-depth pads to the space's deepest (an inactive layer is skipped, so this costs nothing) and hidden
-sizes share a program where the cost model says the padded FLOPs over the run cost less than the
-compile they save: ``hidden_buckets``, fixed per run from the space). ``"wide"`` can be forced
-on CPU to test the accelerator plan there.
+plan: configs vmapped side by side, hidden sizes bucketed and depth padded as the cost model
+says, widths chosen by the cost model), ``"auto"`` (``"wide"`` on GPU/TPU; on CPU, configs run one
+after another, depth pads to the space's deepest (an inactive layer is skipped, so this costs
+nothing) and hidden sizes share a program where the cost model says the padded FLOPs over the
+run cost less than the compile they save). ``"wide"`` can be forced on CPU to test the
+accelerator plan there.
+
+Under ``vmap`` no config is computed twice: a slot that no config fills holds an empty config
+(zero weights, zero units) whose work the cost model charges, and a lone config runs at width 1
+(widths 1, 2, 4, 8 agree bit for bit on CPU: tests/test_wide_plan.py).
 
 Why "map" on CPU: XLA CPU runs a vmapped matmul over per-config weights as N small matmuls, so
 batching gains nothing there (docs/ARCHITECTURE.md), while one-at-a-time keeps every config's
@@ -25,12 +32,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
+
+from .cost import (COST_MODELS, CostModel, bytes_per_config, cost_model, step_flops,  # noqa: F401 (re-exported)
+                   step_seconds)
 
 __all__ = ["ShapeKey", "ProgramKey", "Call", "RungPlan", "CostModel", "COST_MODELS", "shape_key", "plan_rung",
-           "hidden_buckets", "padded_hidden_map", "step_flops", "bytes_per_config", "next_pow2", "split_pow2", "MODES", "cost_model"]
+           "hidden_buckets", "padded_hidden_map", "step_flops", "bytes_per_config", "next_pow2", "split_pow2",
+           "MODES", "cost_model"]
 
 MODES = ("auto", "exact", "wide")
+MAX_VMAP_WIDTH = 256
 
 
 @dataclass(frozen=True, order=True)
@@ -55,58 +67,58 @@ class ProgramKey:
     def describe(self) -> str:
         return f"H{self.hidden} L{self.layers} B{self.batch_size} W{self.window} {self.batching}x{self.width}"
 
+    @property
+    def bucket(self) -> tuple[int, int, int, int, str]:
+        """The program without its width: the programs a split into narrower calls may use."""
+        return self.hidden, self.layers, self.batch_size, self.window, self.batching
+
 
 @dataclass(frozen=True)
 class Call:
     """One launch of a program over all devices: ``slots[d]`` are the rung positions device ``d``
-    trains (at most ``program.width``; an empty slot is skipped, or under vmap repeats a real one)."""
+    trains (at most ``program.width``; an empty slot is skipped under map, an empty config under
+    vmap). ``depth``: the layers the call runs (its deepest config; ``program.layers`` under map,
+    where each config skips its own inactive layers)."""
 
     program: ProgramKey
     slots: tuple[tuple[int, ...], ...]
     start: int  # first optimizer step (the configs of a call continue from the same step)
     seconds: tuple[float, ...]  # the cost model's estimate per device
+    depth: int = 0
+    steps: int = 0  # optimizer steps the call runs (its longest config)
+    computed_flops: float = 0.0  # matmul FLOPs the call computes, padding and empty slots included
+    real_flops: float = 0.0  # what its configs would compute alone at their own shapes
 
     @property
     def positions(self) -> tuple[int, ...]:
         return tuple(p for dev in self.slots for p in dev)
+
+    @property
+    def empty_slots(self) -> int:
+        return sum(self.program.width - len(dev) for dev in self.slots) if self.program.batching == "vmap" else 0
 
 
 @dataclass(frozen=True)
 class RungPlan:
     mode: str
     calls: tuple[Call, ...]  # in dispatch order
+    compile_s: float = 0.0  # the cost model's compile seconds for programs not compiled before
 
     @property
     def programs(self) -> list[ProgramKey]:
-        """Distinct programs, in the order they are first needed."""
+        """Distinct programs (width included), in the order they are first needed."""
         return list(dict.fromkeys(c.program for c in self.calls))
 
     def device_seconds(self) -> list[float]:
         return [sum(s) for s in zip(*(c.seconds for c in self.calls))] if self.calls else []
 
+    @property
+    def computed_flops(self) -> float:
+        return sum(c.computed_flops for c in self.calls)
 
-@dataclass(frozen=True)
-class CostModel:
-    """Constants for one kind of device, measured once (``benchmarks/cost_constants.py``, JSON in
-    ``benchmarks/results/``) and committed; never live timings."""
-
-    flops_per_s: float  # achieved by the train step's matmuls
-    seconds_per_step: float  # fixed cost of one optimizer step (loops, elementwise, gathers)
-    compile_s: float  # one train program, from an empty cache
-    vmap_parallel: bool  # True: a vmapped program's configs run side by side (accelerators)
-
-
-#: Measured on the 2-core development CPU (benchmarks/results/cost_constants_cpu.json); the
-#: accelerator figures are a guess until a GPU is measured (wide costs little there).
-COST_MODELS = {
-    "cpu": CostModel(flops_per_s=8.1e10, seconds_per_step=4.3e-4, compile_s=1.9, vmap_parallel=False),
-    "gpu": CostModel(flops_per_s=2.0e13, seconds_per_step=2.0e-4, compile_s=10.0, vmap_parallel=True),
-}
-COST_MODELS["tpu"] = COST_MODELS["gpu"]
-
-
-def cost_model(device_kind: str) -> CostModel:
-    return COST_MODELS.get(device_kind, COST_MODELS["gpu"])
+    @property
+    def real_flops(self) -> float:
+        return sum(c.real_flops for c in self.calls)
 
 
 def shape_key(config: Mapping, default_window: int) -> ShapeKey:
@@ -118,39 +130,22 @@ def next_pow2(n: int) -> int:
     return 1 << max(0, (n - 1).bit_length())
 
 
+def _floor_pow2(n: int) -> int:
+    return 1 << (max(1, n).bit_length() - 1)
+
+
 def split_pow2(items: Sequence, width: int) -> list[list]:
     """Chunks of at most ``width`` whose sizes are powers of two (few widths -> few compiles):
     7 with width 8 -> 4 + 2 + 1."""
     if width < 1:
         raise ValueError(f"configs per program must be >= 1, got {width}")
-    width = 1 << (width.bit_length() - 1)
+    width = _floor_pow2(width)
     out, rest = [], list(items)
     while rest:
-        size = min(width, 1 << (len(rest).bit_length() - 1))
+        size = min(width, _floor_pow2(len(rest)))
         out.append(rest[:size])
         rest = rest[size:]
     return out
-
-
-def step_flops(hidden: int, layers: int, batch: int, window: int, n_features: int) -> float:
-    """Matmul FLOPs of one optimizer step (forward 2·B·T·(in+H)·4H per layer, backward 2x)."""
-    total, inputs = 0.0, n_features
-    for _ in range(layers):
-        total += 2.0 * batch * window * (inputs + hidden) * 4 * hidden
-        inputs = hidden
-    return 3.0 * (total + 2.0 * batch * hidden)
-
-
-def bytes_per_config(hidden: int, layers: int, batch: int, window: int, n_features: int, n_folds: int,
-                     n_train: int, n_val: int) -> int:
-    """Rough device bytes one config needs while training (float32): params, two moments,
-    gradients and temporaries; LSTM activations kept for backprop; the validation pass."""
-    params = 4 * hidden * (n_features + hidden) + 4 * hidden
-    params += (layers - 1) * (8 * hidden * hidden + 4 * hidden) + hidden + 1
-    state = params * 6
-    acts = batch * window * layers * hidden * 14
-    evaluation = min(n_val, 4096) * window * hidden * 10
-    return 4 * n_folds * (state + acts + evaluation) + 4 * n_train
 
 
 @dataclass(frozen=True)
@@ -165,25 +160,33 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
               device_kind: str, n_devices: int, mode: str = "auto", width: int | None = None,
               max_layers: int | None = None, padded_hidden: Mapping[tuple[int, int, int], int] | None = None,
               n_features: int, n_folds: int, n_train: int, n_val: int, memory_bytes: int,
-              cost: CostModel | None = None) -> RungPlan:
+              cost: CostModel | None = None, known_programs: Iterable[ProgramKey] = (),
+              width_caps: Mapping[tuple, int] | None = None) -> RungPlan:
     """Plan one rung. ``shapes[i]``, ``starts[i]``, ``stops[i]``: config i's shape and the
-    optimizer steps it trains (``[start, stop)``). ``width``: configs per call (None = by plan).
-    ``max_layers``: the depth every program pads to (the space's largest; None = the rung's).
-    ``padded_hidden``: (hidden, batch, window) -> padded hidden, fixed for the run (the space's
-    buckets, ``hidden_buckets``); without it ``auto`` on CPU pads no hidden size and ``wide``
-    pads to the rung's largest."""
+    optimizer steps it trains (``[start, stop)``). ``width``: the most configs per call (None =
+    by plan). ``max_layers``: the depth every program pads to (the space's largest; None = the
+    rung's). ``padded_hidden``: (hidden, batch, window) -> padded hidden, fixed for the run
+    (``padded_hidden_map``); without it nothing pads. ``cost``: the device's constants (None: the
+    committed default of ``device_kind``). ``known_programs``: programs compiled already (no
+    compile charged). ``width_caps``: ``ProgramKey.bucket`` -> widest call that fits in memory, as
+    measured by ``memory_analysis()`` of an earlier compile."""
     if mode not in MODES:
         raise ValueError(f"plan must be one of {MODES}, got {mode!r}")
     cost = cost or cost_model(device_kind)
     if mode == "auto":
         mode = "wide" if device_kind != "cpu" else "auto"
     batching = "vmap" if mode == "wide" else "map"
+    known = set(known_programs)
+    width_caps = width_caps or {}
     items = [_Item(i, s, int(a), int(b) - int(a)) for i, (s, a, b) in enumerate(zip(shapes, starts, stops))]
 
-    def seconds(hp: int, lp_active: int, item: _Item) -> float:
+    def flops(hp: int, layers: int, s: ShapeKey) -> float:
+        return step_flops(hp, layers, s.batch_size, s.window, n_features) * n_folds
+
+    def alone_seconds(hp: int, layers: int, item: _Item) -> float:
         s = item.shape
-        flops = step_flops(hp, lp_active, s.batch_size, s.window, n_features) * n_folds
-        return item.steps * (cost.seconds_per_step + flops / cost.flops_per_s)
+        return item.steps * step_seconds(cost, batching=batching, width=1, slot_flops=flops(hp, layers, s),
+                                         window=s.window, depth=layers)
 
     # 1. buckets: (batch, window) groups, then hidden buckets and a depth per group
     buckets: list[tuple[int, int, list[_Item]]] = []  # (Hp, Lp, items)
@@ -198,22 +201,15 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
             buckets += [(h, l, its) for (h, l), its in sorted(exact.items())]
             continue
         depth = max_layers or max(it.shape.layers for it in group)
-        widest = max(it.shape.hidden for it in group)
         by_hp: dict[int, list[_Item]] = {}
         for it in group:
             s = it.shape
-            hp = (padded_hidden or {}).get((s.hidden, s.batch_size, s.window))
-            if hp is None:
-                hp = widest if mode == "wide" else s.hidden
+            hp = (padded_hidden or {}).get((s.hidden, s.batch_size, s.window), s.hidden)
             by_hp.setdefault(max(hp, s.hidden), []).append(it)
         buckets += [(hp, depth, its) for hp, its in sorted(by_hp.items())]
 
     # 2. devices: every config, longest first, to the least loaded device (LPT)
-    est = {}
-    for hp, lp, its in buckets:
-        for it in its:
-            active = lp if batching == "vmap" else it.shape.layers  # map skips inactive layers
-            est[it.position] = seconds(hp, active, it)
+    est = {it.position: alone_seconds(hp, it.shape.layers, it) for hp, lp, its in buckets for it in its}
     load = [0.0] * max(1, n_devices)
     device_of = {}
     for hp, lp, it in sorted(((hp, lp, it) for hp, lp, its in buckets for it in its),
@@ -222,55 +218,127 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
         device_of[it.position] = d
         load[d] += est[it.position]
 
-    # 3. calls: per bucket and start step, each device's configs in slots of the call's width
+    # 3. calls: per bucket and start step, each device's configs in slots of the calls' widths
+    by_position = {it.position: it for it in items}
     calls: list[tuple[float, Call]] = []
+    planned: set[ProgramKey] = set()
     for hp, lp, its in buckets:
         b, w = its[0].shape.batch_size, its[0].shape.window
-        per_config = bytes_per_config(hp, lp, b, w, n_features, n_folds, n_train, n_val)
-        fits = max(1, memory_bytes // per_config)
+        bucket = (hp, lp, b, w, batching)
+        fits = max(1, memory_bytes // bytes_per_config(hp, lp, b, w, n_features, n_folds, n_train, n_val))
+        cap = _floor_pow2(min(width or (MAX_VMAP_WIDTH if batching == "vmap" else 1), fits,
+                              width_caps.get(bucket, MAX_VMAP_WIDTH)))
         by_start: dict[int, list[_Item]] = {}
         for it in its:
             by_start.setdefault(it.start, []).append(it)
         for start, group in sorted(by_start.items()):
-            per_device = [[it.position for it in group if device_of[it.position] == d] for d in range(len(load))]
+            # deepest first: a vmapped call's layer loop stops at its deepest config
+            per_device = [[it.position for it in sorted(group, key=lambda t: (-t.shape.layers, t.position))
+                           if device_of[it.position] == d] for d in range(len(load))]
             most = max(len(x) for x in per_device)
-            cap = min(width or (256 if batching == "vmap" else 1), fits)
-            k = min(next_pow2(most), 1 << (cap.bit_length() - 1))  # a power of two, never above the cap
-            if batching == "vmap":
-                k = max(2, k)  # never width 1: vmapped widths >= 2 agree bit for bit
-            for first in range(0, most, k):
+            if batching == "map":
+                widths = [min(next_pow2(most), cap)] * math.ceil(most / min(next_pow2(most), cap))
+            else:
+                compiled = {q.width for q in known | planned if q.bucket == bucket and q.width <= cap}
+                widths = _vmap_widths(most, cap, compiled,
+                                      lambda ws: _price(ws, per_device, by_position, bucket, cost, flops,
+                                                        known | planned))
+            first = 0
+            for k in widths:
                 slots = tuple(tuple(x[first:first + k]) for x in per_device)
-                secs = []
-                for dev in slots:
-                    each = [est[p] for p in dev]
-                    secs.append(0.0 if not each else max(each) * (1 if cost.vmap_parallel else k)
-                                if batching == "vmap" else sum(each))
-                program = ProgramKey(hp, lp, b, w, batching, k)
-                calls.append((sum(est[it.position] for it in group), Call(program, slots, start, tuple(secs))))
+                first += k
+                call = _call(ProgramKey(hp, lp, b, w, batching, k), slots, start, by_position, cost, flops)
+                planned.add(call.program)
+                calls.append((sum(est[it.position] for it in group), call))
     # dispatch: the costliest programs first (their compile is needed first; later ones compile
     # on a background thread while these train)
     calls.sort(key=lambda t: (-t[0], t[1].program, t[1].start, t[1].slots))
-    return RungPlan(mode, tuple(c for _, c in calls))
+    new = {c.program for _, c in calls} - known
+    return RungPlan(mode, tuple(c for _, c in calls), compile_s=len(new) * cost.compile_s)
+
+
+def _call(program: ProgramKey, slots, start: int, by_position, cost: CostModel, flops) -> Call:
+    """A call with what it computes and costs: under vmap every device runs all ``width`` slots
+    to the call's depth and longest config; under map each config alone at its own depth."""
+    real = [by_position[p] for dev in slots for p in dev]
+    steps = max(it.steps for it in real)
+    real_flops = sum(it.steps * flops(it.shape.hidden, it.shape.layers, it.shape) for it in real)
+    if program.batching == "vmap":
+        depth = max(it.shape.layers for it in real)
+        shape = real[0].shape
+        slot = flops(program.hidden, depth, shape)
+        secs = steps * step_seconds(cost, batching="vmap", width=program.width, slot_flops=slot,
+                                    window=shape.window, depth=depth)
+        return Call(program, slots, start, (secs,) * len(slots), depth, steps,
+                    steps * slot * program.width * len(slots), real_flops)
+    seconds = tuple(sum(it.steps * step_seconds(cost, batching="map", width=1,
+                                                slot_flops=flops(program.hidden, it.shape.layers, it.shape),
+                                                window=it.shape.window, depth=it.shape.layers)
+                        for it in (by_position[p] for p in dev)) for dev in slots)
+    computed = sum(it.steps * flops(program.hidden, it.shape.layers, it.shape) for it in real)
+    return Call(program, slots, start, seconds, program.layers, steps, computed, real_flops)
+
+
+def _vmap_widths(n: int, cap: int, compiled: set[int], price) -> list[int]:
+    """Widths of the calls that hold ``n`` configs (per device) at most ``cap`` wide, whichever
+    ``price`` (the cost model, compiles of new widths included) says is cheapest: full calls of
+    ``cap`` and the rest in one call with empty slots (one launch: cheap where the device is
+    latency-bound), or split into powers of two without any (cheap where FLOPs dominate), or in
+    calls of a width compiled already (no compile)."""
+    full, rest = divmod(n, cap)
+    head = [cap] * full
+    if not rest:
+        return head
+    options = [head + [next_pow2(rest)], head + [len(c) for c in split_pow2(range(rest), cap)]]
+    options += [head + [k] * -(-rest // k) for k in sorted(compiled)]
+    return min(options, key=lambda ws: (price(ws), len(ws), ws))
+
+
+def _price(widths, per_device, by_position, bucket, cost: CostModel, flops, known: set) -> float:
+    """Seconds of calls of ``widths`` over ``per_device`` plus the compiles of widths not known."""
+    total, first, new = 0.0, 0, set()
+    for k in widths:
+        real = [by_position[p] for x in per_device for p in x[first:first + k]]
+        first += k
+        depth = max(it.shape.layers for it in real)
+        steps = max(it.steps for it in real)
+        total += steps * step_seconds(cost, batching="vmap", width=k, slot_flops=flops(bucket[0], depth, real[0].shape),
+                                      window=bucket[3], depth=depth)
+        program = ProgramKey(*bucket, k)
+        if program not in known:
+            new.add(program)
+    return total + len(new) * cost.compile_s
 
 
 def hidden_buckets(hiddens: Sequence[int], *, epochs_per_config: float, batch: int, window: int, layers: int,
-                   n_features: int, n_folds: int, n_train: int, cost: CostModel) -> dict[int, int]:
+                   n_features: int, n_folds: int, n_train: int, cost: CostModel,
+                   configs_per_call: float = 1.0) -> dict[int, int]:
     """Hidden size -> padded size, for one batch size and window, fixed for a whole run.
 
     Each hidden size is expected to train ``epochs_per_config`` config-epochs over the run (its
-    share of the budget). A bucket costs one compile plus the training of its sizes at the
+    share of the budget). A bucket costs its compiles plus the training of its sizes at the
     bucket's width; a small exact dynamic program over the sorted sizes picks the cheapest
-    contiguous buckets. Fixed per run, so a config runs at the same padded size in every rung:
-    its floats never depend on the configs it shares a rung with, and programs are reused."""
+    contiguous buckets. On a CPU (configs one after another) a bucket is one compile and each
+    config pays its padded FLOPs. On an accelerator (side by side) ``configs_per_call`` configs of
+    each hidden size are expected in a call: a bucket of more sizes shares the latency floor among
+    more configs but computes all of them at its padded size, and compiles a program per width
+    (powers of two up to its expected width). Fixed per run, so a config runs at the same padded
+    size in every rung: its floats never depend on the configs it shares a rung with."""
     hs = sorted(set(int(h) for h in hiddens))
     spe = max(1, n_train // batch)
 
-    def train_s(h_padded: int) -> float:
+    def train_s(h_padded: int, sizes: int) -> float:
         flops = step_flops(h_padded, layers, batch, window, n_features) * n_folds
-        return epochs_per_config * spe * (cost.seconds_per_step + flops / cost.flops_per_s)
+        if cost.vmap_parallel:
+            per_step = max(cost.floor(window, layers) / max(1.0, configs_per_call * sizes), flops / cost.flops_per_s)
+        else:
+            per_step = cost.floor(window, layers) + flops / cost.flops_per_s
+        return epochs_per_config * spe * per_step
 
     def bucket_cost(i: int, j: int) -> float:  # hs[i..j] padded to hs[j]
-        return cost.compile_s + (j - i + 1) * train_s(hs[j])
+        sizes = j - i + 1
+        compiles = 1 + (math.ceil(math.log2(max(1.0, configs_per_call * sizes))) if cost.vmap_parallel else 0)
+        return cost.compile_s * compiles + sizes * train_s(hs[j], sizes)
 
     best = [0.0] + [math.inf] * len(hs)
     cut = [0] * (len(hs) + 1)
@@ -289,25 +357,29 @@ def hidden_buckets(hiddens: Sequence[int], *, epochs_per_config: float, batch: i
 
 def padded_hidden_map(mode: str, device_kind: str, *, hiddens: Sequence[int], batch_sizes: Sequence[int],
                       layers: Sequence[int], config_epochs: float,
-                      sizes: Mapping[int, tuple[int, int, int]]) -> dict | None:
-    """(hidden, batch, window) -> padded hidden for a whole run, from the space's choices:
-    ``exact`` pads nothing (None); ``wide`` (and ``auto`` on accelerators) pads every hidden size
-    to the largest (one program per batch size and window); ``auto`` on CPU takes the cost
-    model's ``hidden_buckets``, each (hidden, batch, window) expected to train its equal share of
-    ``config_epochs``. ``sizes``: window -> (folds, training windows, features)."""
+                      sizes: Mapping[int, tuple[int, int, int]], cost: CostModel | None = None,
+                      first_rung_configs: int | None = None) -> dict | None:
+    """(hidden, batch, window) -> padded hidden for a whole run, from the space's choices and the
+    cost model (``hidden_buckets``), each (hidden, batch, window) expected to train its equal
+    share of ``config_epochs``; ``exact`` pads nothing (None). Vmapped plans (``wide``, and
+    ``auto`` on accelerators) expect ``first_rung_configs`` (the largest rung's configs, spread
+    evenly over the space's shapes) in a call. ``sizes``: window -> (folds, training windows,
+    features)."""
     if mode == "exact":
         return None
-    wide = mode == "wide" or device_kind != "cpu"
+    cost = cost or cost_model(device_kind)
+    vmapped = mode == "wide" or device_kind != "cpu"
+    if vmapped and not cost.vmap_parallel:  # the accelerator plan forced on a CPU: price it as one
+        cost = COST_MODELS["gpu"]
     hiddens = sorted({int(h) for h in hiddens})
-    share = config_epochs / max(1, len(hiddens) * len(set(batch_sizes)) * len(sizes))
+    cells = max(1, len(hiddens) * len(set(batch_sizes)) * len(sizes))
+    share = config_epochs / cells
+    per_call = (first_rung_configs or cells) / cells if vmapped else 1.0
     out = {}
     for b in sorted({int(b) for b in batch_sizes}):
         for w, (n_folds, n_train, n_features) in sorted(sizes.items()):
-            if wide:
-                out.update({(h, b, w): hiddens[-1] for h in hiddens})
-                continue
             buckets = hidden_buckets(hiddens, epochs_per_config=share, batch=b, window=w,
                                      layers=round(sum(layers) / len(layers)), n_features=n_features,
-                                     n_folds=n_folds, n_train=n_train, cost=cost_model(device_kind))
+                                     n_folds=n_folds, n_train=n_train, cost=cost, configs_per_call=per_call)
             out.update({(h, b, w): hp for h, hp in buckets.items()})
     return out

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import scheduler as sched
-from .plan import bytes_per_config, cost_model
 
 __all__ = ["RungPreview", "preview_run"]
 
@@ -29,6 +28,8 @@ class RungPreview:
     new_programs: int
     seconds: float  # the cost model's estimate (the busiest device), compiles excluded
     max_program_bytes: int  # the largest call's estimated memory
+    computed_flops: float = 0.0  # matmul FLOPs the plan computes (padding and empty slots included)
+    real_flops: float = 0.0  # what the configs would compute alone at their own shapes
 
 
 def preview_run(search, backend, *, seed: int = 0) -> list[RungPreview]:
@@ -45,37 +46,39 @@ def preview_run(search, backend, *, seed: int = 0) -> list[RungPreview]:
         job, state = sched.ask(state)
         plan = engine.plan_rung(job.configs, job.resource, job.previous_resource)
         programs = set(plan.programs)
-        n_folds, n_train, n_val, n_features = engine._sizes(engine.default_window)
-        biggest = max((bytes_per_config(p.hidden, p.layers, p.batch_size, p.window, n_features, n_folds, n_train,
-                                        n_val) * p.width for p in programs), default=0)
+        biggest = max((engine.estimated_bytes(p) for p in programs), default=0)
         out.append(RungPreview(job.iteration, job.bracket, job.rung, len(job.config_ids), job.resource,
                                sum(job.resource - r for r in job.previous_resource), len(programs),
-                               len(programs - seen), max(plan.device_seconds(), default=0.0), biggest))
+                               len(programs - seen), max(plan.device_seconds(), default=0.0), biggest,
+                               plan.computed_flops, plan.real_flops))
         seen |= programs
         state = sched.tell(state, job, rng.random(len(job.config_ids)))
     return out
 
 
 def format_preview(rows: list[RungPreview], *, device_kind: str, n_devices: int, memory_bytes: int,
-                   folds: int) -> str:
-    cost = cost_model(device_kind)
+                   folds: int, cost) -> str:
     compiles = sum(r.new_programs for r in rows)
     train_s = sum(r.seconds for r in rows)
     lines = [f"{'iter':>4s} {'bracket':>7s} {'rung':>4s} {'configs':>7s} {'epochs':>7s} {'config-epochs':>13s} "
-             f"{'programs':>8s} {'new':>4s} {'est. s':>8s} {'MiB/program':>11s}"]
+             f"{'programs':>8s} {'new':>4s} {'est. s':>8s} {'MiB/call':>8s} {'FLOPs x':>7s}"]
     for r in rows:
         lines.append(f"{r.iteration:4d} {r.bracket:7d} {r.rung:4d} {r.configs:7d} {r.resource:7.3g} "
                      f"{r.config_epochs:13.4g} {r.programs:8d} {r.new_programs:4d} {r.seconds:8.1f} "
-                     f"{r.max_program_bytes / 2**20:11.1f}")
+                     f"{r.max_program_bytes / 2**20:8.1f} {_ratio(r.computed_flops, r.real_flops):>7s}")
     total_ce = sum(r.config_epochs for r in rows)
-    lines.append(f"{total_ce:g} config-epochs on {folds} fold(s); {compiles} programs to compile; largest program "
-                 f"~{max(r.max_program_bytes for r in rows) / 2**20:.0f} MiB of {memory_bytes / 2**30:.1f} GiB "
-                 f"planned per program")
-    guess = "" if device_kind == "cpu" else " (a guess: the accelerator constants are not measured yet)"
+    computed, real = sum(r.computed_flops for r in rows), sum(r.real_flops for r in rows)
+    lines.append(f"{total_ce:g} config-epochs on {folds} fold(s); {compiles} programs to compile (widths counted); "
+                 f"largest call ~{max(r.max_program_bytes for r in rows) / 2**20:.0f} MiB of the "
+                 f"{memory_bytes / 2**30:.1f} GiB budget; computed / real matmul FLOPs {_ratio(computed, real)}")
     lines.append(f"estimated wall time on {n_devices} {device_kind} device(s): ~{_duration(train_s + compiles * cost.compile_s)}"
-                 f" (training ~{_duration(train_s)}, compiles ~{_duration(compiles * cost.compile_s)} before overlap)"
-                 f"{guess}; from the cost model's constants, which were measured on a 2-core CPU: expect +-50%")
+                 f" (training ~{_duration(train_s)}, compiles ~{_duration(compiles * cost.compile_s)} before overlap); "
+                 f"cost constants: {cost.source}: expect +-50%")
     return "\n".join(lines)
+
+
+def _ratio(computed: float, real: float) -> str:
+    return f"{computed / real:.2f}" if real > 0 else "-"
 
 
 def _duration(seconds: float) -> str:

@@ -1,0 +1,152 @@
+"""What a program costs on a device: time (the cost model) and memory (the estimate).
+
+The cost model charges what runs. One optimizer step of a call costs
+
+* ``vmap`` on an accelerator (configs side by side): ``max(latency floor, FLOPs of all width
+  slots / FLOP rate)``, filler slots and padded units and layers included;
+* ``vmap`` on a CPU (side by side means one small matmul after another): ``width x (floor +
+  slot FLOPs / rate)``;
+* ``map`` (configs one after another, empty slots skipped): ``floor + FLOPs / rate`` per config.
+
+The latency floor is ``seconds_per_step + seconds_per_layer_step x window x depth``: a step is a
+time scan per layer forward and backward, and on a GPU each scan step is a few kernel launches.
+A program not compiled yet adds ``compile_s``.
+
+Constants come from ``hbjax calibrate`` on the device when it has been run there (a JSON per
+device kind and JAX version in the constants directory), the committed defaults otherwise.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+__all__ = ["CostModel", "COST_MODELS", "cost_model", "step_flops", "bytes_per_config", "step_seconds",
+           "constants_path", "load_constants", "save_constants", "device_id"]
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Constants for one kind of device. ``source`` says where they came from."""
+
+    flops_per_s: float  # achieved by the train step's matmuls at full width
+    seconds_per_step: float  # fixed cost of one optimizer step (loop, gathers, optimizer update)
+    compile_s: float  # one train program, from an empty cache
+    vmap_parallel: bool  # True: a vmapped program's configs run side by side (accelerators)
+    seconds_per_layer_step: float = 0.0  # latency of one time step of one layer, forward + backward
+    memory_bytes: int | None = None  # usable device memory measured by calibrate (None: ask the device)
+    source: str = "committed default"
+
+    def floor(self, window: int, depth: int) -> float:
+        """Latency floor of one optimizer step: what a step costs however few FLOPs it has."""
+        return self.seconds_per_step + self.seconds_per_layer_step * window * depth
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CostModel":
+        fields = cls.__dataclass_fields__
+        unknown = sorted(set(d) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown cost-model constants {unknown}")
+        out = cls(**d)
+        for name in ("flops_per_s", "compile_s"):
+            if not getattr(out, name) > 0:
+                raise ValueError(f"cost-model constant {name} must be > 0, got {getattr(out, name)!r}")
+        if out.seconds_per_step < 0 or out.seconds_per_layer_step < 0:
+            raise ValueError("cost-model latencies must be >= 0")
+        return out
+
+
+#: The CPU figures were measured on the 2-core development CPU
+#: (benchmarks/results/cost_constants_cpu.json). No accelerator has been measured: the GPU/TPU
+#: figures are an estimate (a latency-bound step of a few kernel launches per scan step, fp32
+#: matmuls well below peak) until ``hbjax calibrate`` runs there.
+COST_MODELS = {
+    "cpu": CostModel(flops_per_s=8.1e10, seconds_per_step=4.3e-4, compile_s=1.9, vmap_parallel=False,
+                     source="committed default (measured on the 2-core development CPU)"),
+    "gpu": CostModel(flops_per_s=1.0e13, seconds_per_step=1.0e-4, compile_s=10.0, vmap_parallel=True,
+                     seconds_per_layer_step=3.0e-5, source="committed default (an estimate: no GPU measured)"),
+}
+COST_MODELS["tpu"] = replace(COST_MODELS["gpu"], source="committed default (an estimate: no TPU measured)")
+
+
+def device_id(device) -> str:
+    """A file-name-safe key for a device kind: platform and kind, e.g. ``gpu-nvidia-h200``."""
+    kind = getattr(device, "device_kind", "") or ""
+    return re.sub(r"[^a-z0-9]+", "-", f"{device.platform}-{kind}".lower()).strip("-")
+
+
+def constants_dir() -> Path:
+    return Path(os.environ.get("HBJAX_CONSTANTS_DIR") or Path.home() / ".cache" / "hbjax" / "constants")
+
+
+def constants_path(device, jax_version: str | None = None) -> Path:
+    import jax
+
+    return constants_dir() / f"{device_id(device)}-jax{jax_version or jax.__version__}.json"
+
+
+def save_constants(device, model: CostModel, extra: dict | None = None) -> Path:
+    path = constants_path(device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"constants": model.to_dict(), **(extra or {})}, indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+def load_constants(device) -> CostModel | None:
+    """The calibrated constants of this device kind and JAX version, or None."""
+    path = constants_path(device)
+    if not path.exists():
+        return None
+    try:
+        return CostModel.from_dict(json.loads(path.read_text())["constants"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: unreadable calibration ({exc}); rerun 'hbjax calibrate' or delete it") from None
+
+
+def cost_model(device_kind: str, device=None) -> CostModel:
+    """Measured constants of ``device`` when calibrated, else the committed default of its kind."""
+    if device is not None:
+        measured = load_constants(device)
+        if measured is not None:
+            return measured
+    return COST_MODELS.get(device_kind, COST_MODELS["gpu"])
+
+
+def step_flops(hidden: int, layers: int, batch: int, window: int, n_features: int) -> float:
+    """Matmul FLOPs of one optimizer step (forward 2·B·T·(in+H)·4H per layer, backward 2x)."""
+    total, inputs = 0.0, n_features
+    for _ in range(layers):
+        total += 2.0 * batch * window * (inputs + hidden) * 4 * hidden
+        inputs = hidden
+    return 3.0 * (total + 2.0 * batch * hidden)
+
+
+def step_seconds(cost: CostModel, *, batching: str, width: int, slot_flops: float, window: int,
+                 depth: int) -> float:
+    """Seconds of one optimizer step of a whole call (every slot), as charged by the model.
+    ``slot_flops``: one slot's FLOPs at the program's padded shape and the call's depth."""
+    floor = cost.floor(window, depth)
+    if batching == "vmap" and cost.vmap_parallel:
+        return max(floor, width * slot_flops / cost.flops_per_s)
+    return width * (floor + slot_flops / cost.flops_per_s)
+
+
+def bytes_per_config(hidden: int, layers: int, batch: int, window: int, n_features: int, n_folds: int,
+                     n_train: int, n_val: int) -> int:
+    """Device bytes one config needs while training (float32), checked against XLA's
+    ``memory_analysis()`` on a grid of shapes (tests/test_memory.py): params, two moments and
+    their updates, the gradients; per layer the saved hidden and cell states and gates of a batch
+    (``[T, B, 6H]``) and their gradients; the validation pass over all validation windows."""
+    params = 4 * hidden * (n_features + hidden) + 4 * hidden
+    params += (layers - 1) * (8 * hidden * hidden + 4 * hidden) + hidden + 1
+    state = params * 7
+    acts = batch * window * hidden * (8 * layers + 8)
+    evaluation = n_val * window * hidden * 6
+    return 4 * n_folds * (state + acts + evaluation)
