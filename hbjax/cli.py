@@ -1,4 +1,5 @@
-"""Command line: ``hbjax demo | run | plan | svc | compare | report``: argument parsing and dispatch.
+"""Command line: ``hbjax demo | run | plan | calibrate | svc | compare | report``: argument parsing
+and dispatch.
 With the commands in ``hbjax.commands``, the one layer that prints, writes files and exits.
 
 Bad input ends with one line ``error: ...`` and exit code 2, never a traceback; the run directory
@@ -148,7 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--quiet", action="store_true")
     report = sub.add_parser("report", help="plots (losses with prune points, brackets) and a Markdown summary of a run")
     report.add_argument("run_dir", help="a directory written by `hbjax demo` or `hbjax run`")
-    parser.commands = {"demo": demo, "run": run, "plan": plan, "svc": svc, "compare": cmp, "report": report}
+    cal = sub.add_parser("calibrate", help="measure this device's cost-model constants (compile, step latency, "
+                                           "FLOP rate, memory) and store them for every later plan")
+    cal.add_argument("--quick", action="store_true", help="fewer, shorter measurements (a smoke test)")
+    cal.add_argument("--no-save", action="store_true", help="measure and print only")
+    cal.add_argument("--json", default=None, help="also write the measurements to this JSON file")
+    parser.commands = {"demo": demo, "run": run, "plan": plan, "svc": svc, "compare": cmp, "report": report,
+                       "calibrate": cal}
     return parser
 
 
@@ -177,6 +184,24 @@ def run_report(args, console) -> int:
 
     for path in write_report(args.run_dir):
         console.print(f"wrote {path}")
+    return 0
+
+
+def run_calibrate(args, console) -> int:
+    import json
+
+    from .lstm.calibrate import calibrate
+
+    report = calibrate(quick=args.quick, save=not args.no_save, log=console.print)
+    c = report["constants"]
+    memory = "unknown" if c["memory_bytes"] is None else f"{c['memory_bytes'] / 2**30:.1f} GiB"
+    console.print(f"{report['device_kind']}: compile {c['compile_s']:.2f} s a program, step floor "
+                  f"{c['seconds_per_step'] * 1e3:.3f} ms + {c['seconds_per_layer_step'] * 1e6:.2f} us per layer-step, "
+                  f"{c['flops_per_s'] / 1e9:.1f} GFLOP/s, memory {memory} (measured in {report['seconds']:.0f} s)")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    console.print(f"stored in {report['path']}" if "path" in report else "not stored (--no-save)")
     return 0
 
 
@@ -213,7 +238,7 @@ def main(argv=None) -> int:
         if args.command == "compare":
             _compare_defaults(args)
         commands = {"demo": run_lstm, "run": run_lstm, "plan": run_lstm, "svc": run_svc, "compare": run_compare,
-                    "report": run_report}
+                    "report": run_report, "calibrate": run_calibrate}
         code = commands[args.command](args, console)
         console.print(f"done in {time.perf_counter() - t0:.1f} s")
         return code

@@ -64,6 +64,25 @@ def test_plan_programs(tmp_path):
     assert wide["computed_over_real_flops"] >= 1.0 and wide["estimated_total_s"] > 0
 
 
+def test_accelerator_check_quick(tmp_path):
+    """The one-command accelerator check, in its CPU smoke mode: every stage runs and reports."""
+    out = tmp_path / "acc.json"
+    env = dict(os.environ, HBJAX_CONSTANTS_DIR=str(tmp_path / "constants"))
+    proc = subprocess.run([sys.executable, str(BENCH / "accelerator.py"), "--quick", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    stages = json.loads(out.read_text())["stages"]
+    assert list(stages) == ["calibrate", "mixed_rung", "peer_task", "reference_iteration"]
+    assert all(s["ok"] for s in stages.values()), {k: s.get("error") for k, s in stages.items()}
+    assert stages["calibrate"]["constants"]["flops_per_s"] > 0
+    assert stages["mixed_rung"]["warm_ratio_rung_over_alone"] > 0
+    for name in ("peer_task", "reference_iteration"):
+        rungs = stages[name]["rungs"]
+        assert rungs and all(r["computed_over_real_flops"] >= 1.0 for r in rungs)
+        assert all(m["analysed"] > 0 for m in stages[name]["memory"])
+    assert not (tmp_path / "constants").exists()  # --quick stores nothing
+
+
 @pytest.mark.slow
 def test_hyperband_run_quick(tmp_path):
     data = _run("hyperband_run.py", tmp_path / "hb.json", "--torch-threads", "1")

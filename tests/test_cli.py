@@ -75,11 +75,26 @@ def test_plan_previews_a_run_without_training(tmp_path, capsys):
     assert time.perf_counter() - t0 < 20
     out = capsys.readouterr().out
     assert "357 config-epochs on 1 fold(s)" in out  # R=27, eta=3: 49 configs, survivors continue
-    assert "programs to compile" in out and "estimated wall time" in out and "MiB/program" in out
+    assert "programs to compile" in out and "estimated wall time" in out and "MiB/call" in out
+    assert "cost constants: committed default" in out and "computed / real matmul FLOPs" in out
     assert len([line for line in out.splitlines() if line.strip().startswith("0 ")]) == 10  # R=27: 10 rungs
     target = tmp_path / "dry"
     assert main(["run", "-R", "9", "--space", "demo", "--folds", "1", "--dry-run", "--out", str(target)]) == 0
     assert not target.exists()
+
+
+def test_calibrate_measures_stores_and_the_plan_uses_it(tmp_path, capsys, monkeypatch):
+    """``hbjax calibrate --quick``: constants stored per device kind and JAX version; ``hbjax
+    plan`` then says it plans with them; a broken calibration file is one error line."""
+    monkeypatch.setenv("HBJAX_CONSTANTS_DIR", str(tmp_path))
+    assert main(["calibrate", "--quick", "--json", str(tmp_path / "cal.json")]) == 0
+    stored = list(tmp_path.glob("cpu-*-jax*.json"))
+    assert len(stored) == 1 and "stored in" in capsys.readouterr().out
+    assert main(["plan", "-R", "3", "--space", "demo", "--folds", "1", "--quiet"]) == 0
+    assert "cost constants: calibrated" in capsys.readouterr().out
+    stored[0].write_text('{"constants": {"flops_per_s": -1}}')
+    assert main(["plan", "-R", "3", "--space", "demo", "--folds", "1", "--quiet"]) == 2
+    assert "unreadable calibration" in capsys.readouterr().err
 
 
 TINY_EXPERIMENT = """

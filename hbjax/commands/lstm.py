@@ -33,11 +33,17 @@ def run_lstm(args, console) -> int:
     from ..lstm.backend import LSTMBackend
     from ..spacefile import check_for_lstm, space_to_dict
 
+    cost = None
     if args.resume:
         args.out = args.resume
-        for key, value in read_run_meta(args.resume).items():  # the saved run's settings win
+        saved = read_run_meta(args.resume)
+        for key, value in saved.items():  # the saved run's settings win
             if key in RESUMABLE:
                 setattr(args, key, value)
+        if "cost_constants" in saved:  # the constants it planned with: the same programs, the same floats
+            from ..lstm.cost import CostModel
+
+            cost = CostModel.from_dict(saved["cost_constants"])
     space = _space(args.space)  # validate the cheap things before loading data
     search = hb.Hyperband(space, max_resource=args.max_resource, eta=args.eta, seed=args.seed,
                           hyperband_iterations=args.hyperband_iterations)
@@ -45,7 +51,7 @@ def run_lstm(args, console) -> int:
     check_for_lstm(space, train_size=task.train_size, window=args.window,
                    source=args.space if isinstance(args.space, str) else "the saved run")
     backend = LSTMBackend(task, seed=args.seed, window=args.window, configs_per_program=args.configs_per_program,
-                          plan=args.plan)
+                          plan=args.plan, cost=cost)
     backend.validate_space(space)
     out = Path(args.out)
 
@@ -74,6 +80,7 @@ def run_lstm(args, console) -> int:
     progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet, detail=programs)
     meta = {key: getattr(args, key) for key in RESUMABLE}
     meta["space"] = space_to_dict(space)  # the space itself: a resume must not depend on a file
+    meta["cost_constants"] = backend.engine.cost.to_dict()  # calibrated or default: a resume plans the same
     with progress:  # checkpoints (state, survivors' weights, trials.csv) after every rung
         result = run_with_checkpoints(search, backend, out, meta=meta, callbacks=[progress.update],
                                       resume=bool(args.resume), overwrite=args.overwrite)
@@ -115,7 +122,7 @@ def preview(args, search, task, backend, console) -> int:
     from ..lstm.preview import format_preview, preview_run
 
     console.print(f"[bold]hbjax plan[/] for {args.data} ({jax.default_backend()}, {len(jax.devices())} device(s), "
-                  f"plan {backend.engine.plan}): nothing is trained")
+                  f"plan {backend.engine.plan}): nothing is trained; cost constants: {backend.engine.cost.source}")
     console.print(task.describe())
     console.print(search.describe())
     rows = preview_run(search, backend, seed=args.seed)
