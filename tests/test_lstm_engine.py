@@ -128,7 +128,7 @@ def test_wide_plan_vmaps_and_agrees():
     results = {w: _two_rungs(e) for w, e in wide.items()}
     np.testing.assert_array_equal(results[2], results[8])
     np.testing.assert_allclose(results[2], _two_rungs(engine(plan="exact")), rtol=1e-4, atol=1e-6)
-    plan = wide[2].plan_rung(MIXED[:1], 1.0, [0.0])
+    plan = engine(plan="wide", width=2).plan_rung(MIXED[:1], 1.0, [0.0])  # fresh: no width compiled yet
     assert [p.width for p in plan.programs] == [1] and plan.calls[0].empty_slots == 0
 
 
