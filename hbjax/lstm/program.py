@@ -84,7 +84,9 @@ def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) 
     def loss_fn(params, xb, yb, hp, dkey, depth):
         return jnp.mean((network.predict(params, xb, hp, activations, dkey, depth) - yb) ** 2)
 
-    def train_fold(params, moments, hp, key, x_tr, y_tr, x_val, y_val, start, stop, depth):
+    def train_fold(params, moments, hp, key, x_tr, y_tr, x_val, y_val, start, stop, depth, fold=None):
+        """One config on one fold. ``fold=None``: the arrays are that fold's; else they hold
+        every fold and this one's rows are gathered inside (configs x folds as one vmapped axis)."""
         # side by side, the bounds must not depend on a config (a batched loop bound or branch
         # predicate makes every slot run to the longest and select over the whole carry)
         depth = depth if side_by_side else None
@@ -99,8 +101,8 @@ def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) 
                 params, moments, loss_sum = carry
                 idx = jax.lax.dynamic_slice(perm, (b * batch,), (batch,))
                 s = e * spe + b
-                loss, grads = jax.value_and_grad(loss_fn)(params, x_tr[idx], y_tr[idx], hp,
-                                                          jax.random.fold_in(drop_key, s), depth)
+                xb, yb = (x_tr[idx], y_tr[idx]) if fold is None else (x_tr[fold, idx], y_tr[fold, idx])
+                loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb, hp, jax.random.fold_in(drop_key, s), depth)
                 params, moments = optim.update(params, moments, grads, hp, s + 1, stacked=network.STACKED,
                                                active=active)
                 return params, moments, loss_sum + loss
@@ -111,15 +113,25 @@ def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) 
 
         carry = (params, moments, jnp.zeros((), jnp.float32))
         params, moments, loss_sum = jax.lax.fori_loop(start // spe, (stop + spe - 1) // spe, epoch, carry)
+        if fold is not None:
+            x_val, y_val = x_val[fold], y_val[fold]
         val_mse = jnp.mean((network.predict(params, x_val, hp, activations, None, depth) - y_val) ** 2)
         return params, moments, val_mse, loss_sum / jnp.maximum(stop - start, 1)
 
     per_config = jax.vmap(train_fold, in_axes=(0, 0, None, 0, 0, 0, 0, 0, None, None, None))
 
     def train(params, moments, hp, keys, active, x_tr, y_tr, x_val, y_val, start, stop, depth):
-        if side_by_side:  # every slot computes (an empty one holds a zero config, discarded)
-            return jax.vmap(per_config, in_axes=(0, 0, 0, 0) + (None,) * 7)(
-                params, moments, hp, keys, x_tr, y_tr, x_val, y_val, start, stop, depth)
+        if side_by_side:
+            # every slot computes (an empty one holds a zero config, discarded). Configs x folds
+            # are ONE vmapped axis, each slot gathering its fold's rows: a lone config is then a
+            # batch of K like any other width's k*K, not a size-1 axis XLA would fuse another way
+            width, n_folds = keys.shape[:2]
+            merge = lambda a: a.reshape((width * n_folds, *a.shape[2:]))  # noqa: E731
+            split = lambda a: a.reshape((width, n_folds, *a.shape[1:]))  # noqa: E731
+            slots = jax.vmap(train_fold, in_axes=(0, 0, 0, 0) + (None,) * 7 + (0,))(
+                *jax.tree.map(merge, (params, moments)), jax.tree.map(lambda a: jnp.repeat(a, n_folds), hp),
+                merge(keys), x_tr, y_tr, x_val, y_val, start, stop, depth, jnp.tile(jnp.arange(n_folds), width))
+            return jax.tree.map(split, slots)
 
         def one(a):  # configs one after another; an empty slot is skipped outright
             params, moments, hp, keys, on = a
