@@ -95,7 +95,7 @@ class LSTMBackend:
 
     ``window``: the input window when the space has no ``window`` dimension.
     ``plan``: ``auto`` (by device), ``exact`` (one program per shape) or ``wide`` (the accelerator
-    plan: one padded program per batch size and window); see ``hbjax.lstm.plan``.
+    plan: configs side by side, padding and widths by the cost model); see ``hbjax.lstm.plan``.
     ``configs_per_program``: configs per call (None = by plan); on CPU it never changes results.
     ``memory_limit_bytes``: device memory the calls in flight may use together (splits big rungs).
     ``precision``: matmul precision (``engine.PRECISIONS``). ``cost``: cost-model constants (None:

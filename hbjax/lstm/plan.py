@@ -240,14 +240,14 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
                 widths = [min(next_pow2(most), cap)] * math.ceil(most / min(next_pow2(most), cap))
             else:
                 compiled = {q.width for q in known | planned if q.bucket == bucket and q.width <= cap}
-                widths = _vmap_widths(most, cap, compiled,
-                                      lambda ws: _price(ws, per_device, by_position, bucket, cost, flops,
-                                                        known | planned))
-            first = 0
-            for k in widths:
-                slots = tuple(tuple(x[first:first + k]) for x in per_device)
-                first += k
-                call = _call(ProgramKey(hp, lp, b, w, batching, k), slots, start, by_position, cost, flops)
+
+                def price(ws):  # the calls' seconds on the busiest device, plus compiles of new widths
+                    these = _calls(ws, bucket, per_device, start, by_position, cost, flops)
+                    return (max(sum(c.seconds[d] for c in these) for d in range(len(per_device)))
+                            + len({c.program for c in these} - known - planned) * cost.compile_s)
+
+                widths = _vmap_widths(most, cap, compiled, price)
+            for call in _calls(widths, bucket, per_device, start, by_position, cost, flops):
                 planned.add(call.program)
                 calls.append((sum(est[it.position] for it in group), call))
     # dispatch: the costliest programs first (their compile is needed first; later ones compile
@@ -294,20 +294,14 @@ def _vmap_widths(n: int, cap: int, compiled: set[int], price) -> list[int]:
     return min(options, key=lambda ws: (price(ws), len(ws), ws))
 
 
-def _price(widths, per_device, by_position, bucket, cost: CostModel, flops, known: set) -> float:
-    """Seconds of calls of ``widths`` over ``per_device`` plus the compiles of widths not known."""
-    total, first, new = 0.0, 0, set()
+def _calls(widths, bucket, per_device, start: int, by_position, cost: CostModel, flops) -> list[Call]:
+    """Calls of ``widths`` taking each device's configs in order (the next ``k`` per call)."""
+    out, first = [], 0
     for k in widths:
-        real = [by_position[p] for x in per_device for p in x[first:first + k]]
+        slots = tuple(tuple(x[first:first + k]) for x in per_device)
         first += k
-        depth = max(it.shape.layers for it in real)
-        steps = max(it.steps for it in real)
-        total += steps * step_seconds(cost, batching="vmap", width=k, slot_flops=flops(bucket[0], depth, real[0].shape),
-                                      window=bucket[3], depth=depth)
-        program = ProgramKey(*bucket, k)
-        if program not in known:
-            new.add(program)
-    return total + len(new) * cost.compile_s
+        out.append(_call(ProgramKey(*bucket, k), slots, start, by_position, cost, flops))
+    return out
 
 
 def hidden_buckets(hiddens: Sequence[int], *, epochs_per_config: float, batch: int, window: int, layers: int,
