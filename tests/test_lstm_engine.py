@@ -132,13 +132,14 @@ def test_wide_plan_vmaps_and_agrees():
     assert [p.width for p in plan.programs] == [1] and plan.calls[0].empty_slots == 0
 
 
-def test_continuation_equals_training_in_one_go():
+@pytest.mark.parametrize("plan", ["exact", "wide"])
+def test_continuation_equals_training_in_one_go(plan):
     configs, ids = MIXED[:3], IDS[:3]
-    stepwise = engine(width=4)
+    stepwise = engine(width=4, plan=plan)
     stepwise.train(ids, configs, 0.4, [0.0] * 3)
     stepwise.train(ids, configs, 1.2, [0.4] * 3)
     val_s, _ = stepwise.train(ids, configs, 3.0, [1.2] * 3)
-    once = engine(width=4)
+    once = engine(width=4, plan=plan)
     val_o, _ = once.train(ids, configs, 3.0, [0.0] * 3)
     np.testing.assert_array_equal(val_s, val_o)
     for cid in ids:

@@ -1,7 +1,7 @@
 """The accelerator plan (``wide``: configs vmapped side by side) proven on the CPU: widths agree
 bit for bit (width 1 included), no config is computed twice, empty slots and padding stay exact,
-continuation equals one go, divergence is isolated, memory is measured and bounded.
-(Kill + resume under ``wide``: tests/test_checkpoint.py.)"""
+divergence is isolated, memory is measured and bounded. (Continuation under ``wide``:
+tests/test_lstm_engine.py; kill + resume under ``wide``: tests/test_checkpoint.py.)"""
 import jax
 import numpy as np
 import pandas as pd
@@ -41,20 +41,6 @@ def test_widths_and_depths_of_calls_never_change_a_bit():
             for a, b in zip(_leaves(engines[w], cid), _leaves(engines[1], cid)):
                 np.testing.assert_array_equal(a, b)
     assert max(p.width for p in engines[8]._planned) > 2  # wider calls were exercised
-
-
-def test_wide_continuation_equals_training_in_one_go():
-    configs, ids = MIXED[:3], IDS[:3]
-    stepwise = engine(plan="wide", width=4)
-    stepwise.train(ids, configs, 0.4, [0.0] * 3)
-    stepwise.train(ids, configs, 1.2, [0.4] * 3)
-    val_s, _ = stepwise.train(ids, configs, 3.0, [1.2] * 3)
-    once = engine(plan="wide", width=4)
-    val_o, _ = once.train(ids, configs, 3.0, [0.0] * 3)
-    np.testing.assert_array_equal(val_s, val_o)
-    for cid in ids:
-        for a, b in zip(_leaves(stepwise, cid), _leaves(once, cid)):
-            np.testing.assert_array_equal(a, b)
 
 
 def test_wide_diverging_config_is_isolated():
