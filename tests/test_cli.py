@@ -1,4 +1,5 @@
 """The command line: help, clear one-line errors with exit code 2, outputs written."""
+import json
 import subprocess
 import sys
 
@@ -146,6 +147,11 @@ def test_an_experiment_file_drives_plan_run_and_resume(tmp_path, capsys):
     assert main(["run", "--space", str(experiment), "--data", str(data), "--out", str(out), "--quiet"]) == 0
     first = pd.read_csv(out / "trials.csv")
     assert len(first) == 6 and set(first["optimizer"]) == {"adam"}  # R=3: 3x1 + 1x3, then 2x3
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["cost_constants"]["source"].startswith("committed default")
+    assert summary["program_memory"] and all(m["analysed"] > 0 and m["estimated"] > 0
+                                             for m in summary["program_memory"])
+    assert json.loads((out / "run.json").read_text())["meta"]["cost_constants"] == summary["cost_constants"]
     experiment.unlink()
     capsys.readouterr()
     assert main(["run", "--resume", str(out), "--quiet"]) == 0  # finished: nothing left to train

@@ -110,6 +110,9 @@ def run_lstm(args, console) -> int:
         "compiles": backend.compiles, "seconds": result.seconds, "config_epochs": config_epochs,
         "folds": n_folds, "fold_epochs": config_epochs * n_folds,
         "baselines": baselines, "test": test, "max_resource": args.max_resource, "eta": args.eta, "seed": args.seed,
+        "cost_constants": engine.cost.to_dict(),
+        # per program (width included): the memory estimate beside XLA's memory_analysis()
+        "program_memory": [{"program": p.describe(), **m} for p, m in engine.program_memory.items()],
     })
     console.print(f"trials: {trials_csv}; summary: {out / 'summary.json'}")
     return 0
