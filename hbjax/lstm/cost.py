@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 __all__ = ["CostModel", "COST_MODELS", "cost_model", "step_flops", "bytes_per_config", "step_seconds",
-           "constants_path", "load_constants", "save_constants", "device_id"]
+           "constants_path", "load_constants", "save_constants", "device_id", "analysed_bytes"]
 
 
 @dataclass(frozen=True)
@@ -150,3 +150,15 @@ def bytes_per_config(hidden: int, layers: int, batch: int, window: int, n_featur
     acts = batch * window * hidden * (8 * layers + 8)
     evaluation = n_val * window * hidden * 6
     return 4 * n_folds * (state + acts + evaluation)
+
+
+def analysed_bytes(compiled) -> int:
+    """Device bytes XLA reports for a compiled program (arguments + outputs + temporaries, less
+    what aliases); 0 where the backend gives no analysis."""
+    try:
+        m = compiled.memory_analysis()
+    except Exception:  # noqa: BLE001 - not every backend implements it
+        return 0
+    if m is None:
+        return 0
+    return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes)

@@ -29,12 +29,12 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from . import network
-from .cost import COST_MODELS, CostModel, bytes_per_config, cost_model
+from .cost import COST_MODELS, CostModel, analysed_bytes, bytes_per_config, cost_model
 from .init import init_params
 from .network import ACTIVATIONS, Traced
 from .plan import Call, ProgramKey, RungPlan, ShapeKey, padded_hidden_map, plan_rung, shape_key
-from .program import (TRACED_DTYPES, FoldArrays, config_key, empty_hparams, encode_hparams, make_train,
-                      steps_for)
+from .program import (TRACED_DTYPES, FoldArrays, check_prng, config_key, empty_hparams, encode_hparams,
+                      make_train, steps_for)
 
 __all__ = ["FoldArrays", "LSTMEngine", "steps_for", "config_key", "encode_hparams", "PRECISIONS"]
 
@@ -48,14 +48,6 @@ def _resize_state(state, hidden: int, layers: int):
     """(params, (m, v)) padded or cut to ``hidden`` units and ``layers`` layers (exact both ways)."""
     return jax.tree.map(lambda d: network.resize_params(d, hidden, layers), state,
                         is_leaf=lambda t: isinstance(t, dict))
-
-
-def check_prng() -> None:
-    """Dropout's padding invariance needs JAX's partitionable threefry (a real unit's bits do not
-    depend on the padded units after it); refuse to train without it rather than differ silently."""
-    if not jax.config.jax_threefry_partitionable:
-        raise RuntimeError("hbjax needs jax_threefry_partitionable=True (JAX's default since 0.5): "
-                           "padded and unpadded configs would draw different dropout masks")
 
 
 @dataclass
@@ -219,7 +211,7 @@ class LSTMEngine:
             lowered = jax.jit(sharded, donate_argnums=(0, 1)).lower(
                 state_spec[0], state_spec[1], hp_spec, key_spec, active_spec, *data_spec, scalar, scalar, scalar)
         compiled = lowered.compile(compiler_options=self.compiler_options)
-        memory = {"estimated": self.estimated_bytes(program), "analysed": _analysed_bytes(compiled)}
+        memory = {"estimated": self.estimated_bytes(program), "analysed": analysed_bytes(compiled)}
         with self._lock:
             self.compiles += 1
             self.compile_seconds += time.perf_counter() - t0  # wall: long when training runs beside it
@@ -381,18 +373,6 @@ class LSTMEngine:
     def _fold_keys(self, config_id: int, n_folds: int) -> np.ndarray:
         base = config_key(self.seed, config_id % (1 << 31))
         return np.stack([np.asarray(jax.random.fold_in(base, k)) for k in range(n_folds)])
-
-
-def _analysed_bytes(compiled) -> int:
-    """Device bytes XLA reports for a compiled program (arguments + outputs + temporaries, less
-    what aliases); 0 where the backend gives no analysis."""
-    try:
-        m = compiled.memory_analysis()
-    except Exception:  # noqa: BLE001 - not every backend implements it
-        return 0
-    if m is None:
-        return 0
-    return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes)
 
 
 def _halve(call: Call) -> list[Call]:

@@ -21,7 +21,7 @@ from .network import ACTIVATIONS
 from .plan import ProgramKey
 
 __all__ = ["FoldArrays", "make_train", "encode_hparams", "empty_hparams", "steps_for", "config_key",
-           "TRACED_DTYPES"]
+           "TRACED_DTYPES", "check_prng"]
 
 
 class FoldArrays(NamedTuple):
@@ -72,6 +72,14 @@ def steps_for(resource: float, steps_per_epoch: int) -> int:
 
 def config_key(seed: int, config_id: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(seed), config_id)
+
+
+def check_prng() -> None:
+    """Dropout's padding invariance needs JAX's partitionable threefry (a real unit's bits do not
+    depend on the padded units after it); refuse to train without it rather than differ silently."""
+    if not jax.config.jax_threefry_partitionable:
+        raise RuntimeError("hbjax needs jax_threefry_partitionable=True (JAX's default since 0.5): "
+                           "padded and unpadded configs would draw different dropout masks")
 
 
 def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) -> Callable:
