@@ -156,3 +156,15 @@ def test_a_rung_over_a_small_memory_budget_completes_within_it(monkeypatch):
         assert 0 < stats["peak_in_flight_bytes"] <= budget, estimate
         if estimate == "useless":
             assert stats["memory_splits"] >= 2 and max(tight.width_caps.values()) <= 2
+
+
+def test_the_engine_refuses_a_prng_it_cannot_pad_and_names_bad_precisions():
+    jax.config.update("jax_threefry_partitionable", False)
+    try:
+        with pytest.raises(RuntimeError, match="jax_threefry_partitionable"):
+            engine(plan="wide")
+    finally:
+        jax.config.update("jax_threefry_partitionable", True)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        engine(plan="wide", precision="tf32")
+    assert engine(plan="wide", precision="default").precision == "default"
