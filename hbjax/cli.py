@@ -103,6 +103,9 @@ def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:
     p.add_argument("--plan", choices=["auto", "exact", "wide"], default="auto",
                    help="how configs of different shapes share programs: auto (by device), exact (one program "
                         "per shape), wide (the accelerator plan: configs side by side, widths and padding by the cost model)")
+    p.add_argument("--precision", choices=["highest", "default"], default="highest",
+                   help="matmul precision: highest (full float32, comparable across devices) or default "
+                        "(the device's own: TF32 on recent NVIDIA GPUs, faster; no effect on CPU)")
     p.add_argument("--out", default="hbjax-runs/demo" if demo else "hbjax-runs/run", help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--overwrite", action="store_true", default=demo,

@@ -117,6 +117,7 @@ SETTINGS: dict[str, Setting] = {
     "val_size": _int_at_least(1),
     "test_size": _int_at_least(1),
     "plan": _one_of("auto", "exact", "wide"),
+    "precision": _one_of("highest", "default"),
     "configs_per_program": _int_at_least(1),
     "out": _TEXT,
 }

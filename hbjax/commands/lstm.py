@@ -24,7 +24,7 @@ def _verdict_vs_persistence(test: dict) -> str:
 
 
 RESUMABLE = ("data", "max_resource", "eta", "seed", "hyperband_iterations", "space", "window", "folds",
-             "train_size", "val_size", "test_size", "target", "configs_per_program", "plan")
+             "train_size", "val_size", "test_size", "target", "configs_per_program", "plan", "precision")
 
 
 def run_lstm(args, console) -> int:
@@ -51,7 +51,7 @@ def run_lstm(args, console) -> int:
     check_for_lstm(space, train_size=task.train_size, window=args.window,
                    source=args.space if isinstance(args.space, str) else "the saved run")
     backend = LSTMBackend(task, seed=args.seed, window=args.window, configs_per_program=args.configs_per_program,
-                          plan=args.plan, cost=cost)
+                          plan=args.plan, cost=cost, precision=getattr(args, "precision", "highest"))
     backend.validate_space(space)
     out = Path(args.out)
 
