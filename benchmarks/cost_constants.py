@@ -1,10 +1,13 @@
-"""Measure the rung planner's cost-model constants on this machine (``hbjax.lstm.plan.CostModel``).
+"""Measure the CPU cost-model constants on this machine (``hbjax.lstm.cost.CostModel``) on the
+real NVDA fold; ``hbjax calibrate`` measures any device (accelerators too) on synthetic data and
+stores the result for the planner.
 
 For a spread of shapes on the first NVDA fold (window 20), one config alone on one device:
 compile seconds of its train program (empty cache) and the warm seconds of one epoch. A
 least-squares fit (relative errors) of ``epoch_s / steps = seconds_per_step + flops_per_step / flops_per_s`` gives
 the two rate constants; the median compile time is ``compile_s``. The JSON goes to
-``benchmarks/results/cost_constants_<device>.json``; copy the figures into ``COST_MODELS``.
+``benchmarks/results/cost_constants_<device>.json``; the committed CPU default in
+``hbjax/lstm/cost.py`` (``COST_MODELS``) comes from it.
 
     python benchmarks/cost_constants.py            # ~2 minutes on 2 CPU cores
 """
