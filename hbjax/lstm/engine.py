@@ -361,7 +361,8 @@ class LSTMEngine:
         params, moments = jax.tree.map(lambda *xs: np.stack(xs), *states)
         rows = [empty if p is None else hps[p] for p in slots]
         hp = Traced(*(np.asarray(col, dtype=dt) for col, dt in zip(zip(*rows), TRACED_DTYPES)))
-        keys = np.stack([self._fold_keys(-1 if p is None else config_ids[p], n_folds) for p in slots])
+        no_key = np.zeros((n_folds, 2), np.uint32)  # an empty slot draws nothing that is kept
+        keys = np.stack([no_key if p is None else self._fold_keys(config_ids[p], n_folds) for p in slots])
         stop = steps_for(resource, self.steps_per_epoch(program.batch_size, program.window))
         sharded = NamedSharding(self.mesh, P("d"))
         params, moments, hp, keys, active = jax.device_put((params, moments, hp, keys, active), sharded)
@@ -371,7 +372,7 @@ class LSTMEngine:
         return compiled(params, moments, hp, keys, active, *self.data(program.window), start, stop, depth)
 
     def _fold_keys(self, config_id: int, n_folds: int) -> np.ndarray:
-        base = config_key(self.seed, config_id % (1 << 31))
+        base = config_key(self.seed, config_id)
         return np.stack([np.asarray(jax.random.fold_in(base, k)) for k in range(n_folds)])
 
 
