@@ -5,7 +5,7 @@ A run directory holds::
     run.json               {"format": "hbjax-run", "version": 2, "meta": {...CLI arguments...},
                             "step", "finished", "elapsed_seconds", "saved_at"}: a summary for people
                             and ``hbjax report``; the checkpoints below are the truth
-    checkpoints/00000012/  one generation per finished rung (the number: observations so far)
+    checkpoints/00000012/  one generation per finished rung or wave (the number: observations so far)
         state.json         the SchedulerState and the rung timings
         states.npz         trained (params, opt_state) of the live configs (keys ``c<id>/<key path>``)
         trials.csv         the trials table at that point
@@ -36,6 +36,7 @@ import numpy as np
 
 from . import scheduler as sched
 from .scheduler import SchedulerState
+from .waves import WaveState, live_config_ids
 from .serialization import (CheckpointError, backend_states_from_npz, backend_states_to_npz, decode_value,
                             encode_value, state_from_json, state_to_json)
 
@@ -64,7 +65,9 @@ OWNED_FILES = ("run.json", "trials.csv", "checkpoints", "summary.json", "report.
 _GENERATION_NAME = re.compile(r"^\d{8}$")
 
 
-def _live_ids(state: SchedulerState) -> list[int]:
+def _live_ids(state) -> list[int]:
+    if isinstance(state, WaveState):
+        return live_config_ids(state)
     ids = set(state.alive if state.active is not None else ())
     if state.pending is not None:
         ids |= set(state.pending.config_ids)
@@ -376,7 +379,7 @@ def read_run_meta(path) -> dict:
 
 def run_with_checkpoints(search, backend, out_dir, *, meta: Mapping, callbacks=(), resume: bool = False,
                          overwrite: bool = False):
-    """``search.run(backend)`` checkpointing into ``out_dir`` after every rung.
+    """``search.run(backend)`` checkpointing into ``out_dir`` after every rung (or wave).
 
     ``resume=True`` continues the run saved in ``out_dir`` (same search settings required); the
     final trials and best config equal those of an uninterrupted run with the same seed. A new
@@ -402,7 +405,7 @@ def _run_locked(rd, search, backend, meta, callbacks, resume):
     from .hyperband import make_result
 
     if resume:
-        state, seconds_by_rung, saved_meta = rd.load()
+        state, seconds_by_rung, saved_meta = rd.load()  # sequential or in waves: it goes on as it started
         expected = search.initial_state()
         for field in ("space", "plan", "eta", "seed", "iterations"):
             if getattr(state, field) != getattr(expected, field):
@@ -413,15 +416,25 @@ def _run_locked(rd, search, backend, meta, callbacks, resume):
         meta = {**saved_meta, **dict(meta)}
         rd.sync_summary(meta, state)
     else:
-        state, seconds_by_rung, before = search.initial_state(), {}, 0.0
+        uses_waves = getattr(search, "uses_waves", None)
+        state = search.initial_state(waves=True) if uses_waves is not None and uses_waves(backend) else \
+            search.initial_state()
+        seconds_by_rung, before = {}, 0.0
         rd.save(state, backend, {}, meta, elapsed=0.0)
     meta = dict(meta)
     start = time.perf_counter()
     timings = dict(seconds_by_rung)
 
-    def save(job, losses, new_state, seconds):
-        timings[(job.iteration, job.bracket, job.rung)] = seconds
-        rd.save(new_state, backend, timings, meta, elapsed=before + time.perf_counter() - start)
+    class Save:  # after every rung, or once per wave (run_wave calls ``wave_done``)
+        def __call__(self, job, losses, new_state, seconds):
+            self.wave_done([job], [losses], new_state, [seconds])
+
+        def wave_done(self, jobs, losses, new_state, seconds):
+            for job, s in zip(jobs, seconds):
+                timings[(job.iteration, job.bracket, job.rung)] = s
+            rd.save(new_state, backend, timings, meta, elapsed=before + time.perf_counter() - start)
+
+    save = Save()
 
     if sched.done(state):
         return make_result(state, timings, before, continued=bool(getattr(backend, "continues", False)),

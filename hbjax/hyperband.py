@@ -3,6 +3,10 @@
 A backend is anything with ``train_rung(job) -> losses`` (one loss per config of the job, lower
 is better). A backend that keeps trained state per config (the LSTM engine) sets
 ``continues = True`` and may offer ``release(config_ids)`` to drop the states of pruned configs.
+
+A backend with ``train_wave(jobs) -> [losses per job]`` trains every ready rung of every bracket
+at once (:mod:`hbjax.waves`): Hyperband then runs in waves by default (``waves=None``), with the
+trials of the sequential run. ``waves=False`` runs brackets one after another.
 """
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ from typing import Callable, Protocol
 import numpy as np
 
 from . import scheduler as sched
+from . import waves as wave_sched
 from .brackets import continued_budget, format_plan, hyperband_plan, validate_resource_and_eta
 from .results import Result, trials_from_history
 from .space import Space
 
-__all__ = ["Backend", "Hyperband", "SuccessiveHalving", "run_scheduler", "run_job", "prepare_backend"]
+__all__ = ["Backend", "Hyperband", "SuccessiveHalving", "run_scheduler", "run_waves", "run_job", "run_wave",
+           "prepare_backend", "train_wave"]
 
 
 class Backend(Protocol):
@@ -72,6 +78,61 @@ def run_job(state: sched.SchedulerState, job: sched.RungJob, backend: Backend, s
     return state
 
 
+def run_waves(state: wave_sched.WaveState, backend: Backend, *, callbacks=(),
+              seconds_by_rung: dict | None = None) -> Result:
+    """Ask every ready job, train them as one wave, tell each its losses; until done."""
+    seconds_by_rung = dict(seconds_by_rung or {})
+    prepare_backend(backend, state)
+    start = time.perf_counter()
+    while not wave_sched.done(state):
+        jobs, state = wave_sched.ask_ready(state)
+        state = run_wave(state, jobs, backend, seconds_by_rung, callbacks)
+    return make_result(state, seconds_by_rung, time.perf_counter() - start,
+                       continued=getattr(backend, "continues", False), cost=getattr(backend, "config_cost", None))
+
+
+def train_wave(backend: Backend, jobs) -> list[np.ndarray]:
+    """Each job's losses: from one ``backend.train_wave(jobs)`` where the backend has it, else
+    rung after rung."""
+    wave = getattr(backend, "train_wave", None)
+    out = list(wave(list(jobs))) if wave is not None else [backend.train_rung(job) for job in jobs]
+    if len(out) != len(jobs):
+        raise ValueError(f"train_wave returned {len(out)} loss arrays for {len(jobs)} jobs")
+    return [np.asarray(losses, dtype=np.float64).reshape(-1) for losses in out]
+
+
+def run_wave(state: wave_sched.WaveState, jobs, backend: Backend, seconds_by_rung: dict,
+             callbacks=()) -> wave_sched.WaveState:
+    """Train one wave, tell every job its losses, share the wave's wall time among its jobs (by
+    the backend's ``config_cost`` of the epochs each adds, else by the epochs), release the
+    states of configs no bracket continues, then run the callbacks once per job with the state
+    after the whole wave (or once per wave, for a callback with ``wave_done(jobs, losses, state,
+    seconds)``). -> the new state."""
+    t0 = time.perf_counter()
+    losses = train_wave(backend, jobs)
+    seconds = time.perf_counter() - t0
+    for job, loss in zip(jobs, losses):
+        state = wave_sched.tell(state, job, loss)
+    cost = getattr(backend, "config_cost", None)
+    weights = [sum((job.resource - prev) * (cost(c) if cost else 1.0)
+                   for c, prev in zip(job.configs, job.previous_resource)) for job in jobs]
+    total = sum(weights)
+    shares = [seconds * (w / total if total > 0 else 1.0 / len(jobs)) for w in weights]
+    for job, share in zip(jobs, shares):
+        seconds_by_rung[(job.iteration, job.bracket, job.rung)] = share
+    release = getattr(backend, "release", None)
+    if release is not None:
+        kept = {cid for run in state.runs for cid in run.alive}
+        release([cid for job in jobs for cid in job.config_ids if cid not in kept])
+    for cb in callbacks:  # a callback with ``wave_done`` hears of the wave once (checkpoints)
+        if hasattr(cb, "wave_done"):
+            cb.wave_done(jobs, losses, state, shares)
+        else:
+            for job, loss, share in zip(jobs, losses, shares):
+                cb(job, loss, state, share)
+    return state
+
+
 def make_result(state: sched.SchedulerState, seconds_by_rung: dict, seconds: float, *, continued: bool,
                 cost=None) -> Result:
     """``cost``: the backend's ``config_cost`` (estimated seconds per unit of resource), used to
@@ -93,10 +154,12 @@ class Hyperband:
     """Hyperband (Li et al. 2018) over ``space``; ``run(backend)`` returns a :class:`Result`.
 
     Keyword-only, validated up front: ``max_resource`` (R, e.g. epochs) >= 1, integer ``eta`` >= 2,
-    ``hyperband_iterations`` repeats of all brackets (as keras-tuner does)."""
+    ``hyperband_iterations`` repeats of all brackets (as keras-tuner does). ``waves``: train
+    every ready rung of every bracket together (None: where the backend has ``train_wave``);
+    the trials are the same either way."""
 
     def __init__(self, space: Space, *, max_resource, eta: int = 3, seed: int = 0,
-                 hyperband_iterations: int = 1, integer_resource: bool = False):
+                 hyperband_iterations: int = 1, integer_resource: bool = False, waves: bool | None = None):
         if not isinstance(space, Space):
             raise TypeError(f"space must be an hbjax.Space, got {type(space).__name__}")
         validate_resource_and_eta(max_resource, eta)
@@ -106,7 +169,10 @@ class Hyperband:
         self.seed = seed
         self.hyperband_iterations = hyperband_iterations
         self.integer_resource = integer_resource
-        self.initial_state()  # validates seed / iterations now, not at run time
+        if waves not in (None, True, False):
+            raise ValueError(f"waves must be True, False or None (by backend), got {waves!r}")
+        self.waves = waves
+        self.initial_state(waves=True)  # validates seed / iterations (and distinct brackets) now
 
     @property
     def plan(self):
@@ -115,23 +181,31 @@ class Hyperband:
     def describe(self) -> str:
         return f"Hyperband R={self.max_resource:g} eta={self.eta} seed={self.seed}\n{format_plan(self.plan)}"
 
-    def initial_state(self) -> sched.SchedulerState:
-        return sched.init(self.space, self.plan, eta=self.eta, seed=self.seed, iterations=self.hyperband_iterations)
+    def uses_waves(self, backend: Backend) -> bool:
+        return self.waves if self.waves is not None else hasattr(backend, "train_wave")
 
-    def run(self, backend: Backend, *, callbacks=(), state: sched.SchedulerState | None = None,
-            seconds_by_rung: dict | None = None) -> Result:
-        return run_scheduler(state or self.initial_state(), backend, callbacks=callbacks,
-                             seconds_by_rung=seconds_by_rung)
+    def initial_state(self, *, waves: bool = False):
+        """The state a run starts from: sequential (:mod:`hbjax.scheduler`) or in waves
+        (:mod:`hbjax.waves`)."""
+        init = wave_sched.init if waves else sched.init
+        return init(self.space, self.plan, eta=self.eta, seed=self.seed, iterations=self.hyperband_iterations)
+
+    def run(self, backend: Backend, *, callbacks=(), state=None, seconds_by_rung: dict | None = None) -> Result:
+        """Run to the end (from ``state``, a resumed run's, if given: it runs the way it started)."""
+        state = state or self.initial_state(waves=self.uses_waves(backend))
+        runner = run_waves if isinstance(state, wave_sched.WaveState) else run_scheduler
+        return runner(state, backend, callbacks=callbacks, seconds_by_rung=seconds_by_rung)
 
 
 class SuccessiveHalving(Hyperband):
     """One successive-halving bracket of ``n_configs`` (Jamieson & Talwalkar 2016)."""
 
     def __init__(self, space: Space, *, n_configs: int, max_resource, eta: int = 3, min_resource=None,
-                 seed: int = 0, integer_resource: bool = False):
+                 seed: int = 0, integer_resource: bool = False, waves: bool | None = None):
         self.n_configs = n_configs
         self.min_resource = min_resource
-        super().__init__(space, max_resource=max_resource, eta=eta, seed=seed, integer_resource=integer_resource)
+        super().__init__(space, max_resource=max_resource, eta=eta, seed=seed, integer_resource=integer_resource,
+                         waves=waves)
 
     @property
     def plan(self):

@@ -13,6 +13,7 @@ import numpy as np
 
 from .brackets import Bracket, Rung
 from .scheduler import Observation, RungJob, SchedulerState
+from .waves import BracketRun, WaveState
 from .space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
 
 __all__ = ["CheckpointError", "state_to_json", "state_from_json", "backend_states_to_npz",
@@ -125,8 +126,48 @@ def _job_dec(d):
                    tuple(_dec(p) for p in d["previous_resource"]))
 
 
-def state_to_json(state: SchedulerState) -> dict:
-    """A JSON-serialisable dict (``json.dumps(..., allow_nan=False)`` works) of ``state``."""
+def _history_enc(history) -> list:
+    return [[o.config_id, o.iteration, o.bracket, o.rung, _enc(o.resource), _enc(o.loss), o.promoted] for o in history]
+
+
+def _history_dec(rows) -> tuple:
+    return tuple(Observation(cid, it, b, r, _dec(res), _dec(loss), bool(p)) for cid, it, b, r, res, loss, p in rows)
+
+
+def _wave_state_to_json(state: WaveState) -> dict:
+    return {
+        "kind": "waves",
+        "space": [_dim_enc(k, v) for k, v in state.space.dims.items()],
+        "plan": [_bracket_enc(b) for b in state.plan],
+        "eta": state.eta, "seed": state.seed, "iterations": state.iterations,
+        "configs": [_config_enc(c) for c in state.configs],
+        "resources": [_enc(r) for r in state.resources],
+        "history": _history_enc(state.history),
+        "runs": [{"iteration": r.iteration, "bracket_index": r.bracket_index, "bracket": _bracket_enc(r.bracket),
+                  "rung": r.rung, "alive": list(r.alive), "asked": r.asked} for r in state.runs],
+        "started": state.started, "waves": state.waves, "finished": state.finished,
+    }
+
+
+def _wave_state_from_json(d: Mapping) -> WaveState:
+    return WaveState(
+        space=Space({x["name"]: _dim_dec(x) for x in d["space"]}),
+        plan=tuple(_bracket_dec(b) for b in d["plan"]),
+        eta=int(d["eta"]), seed=int(d["seed"]), iterations=int(d["iterations"]),
+        configs=tuple(_config_dec(c) for c in d["configs"]),
+        resources=tuple(_dec(r) for r in d["resources"]),
+        history=_history_dec(d["history"]),
+        runs=tuple(BracketRun(int(r["iteration"]), int(r["bracket_index"]), _bracket_dec(r["bracket"]), int(r["rung"]),
+                              tuple(int(i) for i in r["alive"]), bool(r["asked"])) for r in d["runs"]),
+        started=bool(d["started"]), waves=int(d["waves"]), finished=bool(d["finished"]),
+    )
+
+
+def state_to_json(state: SchedulerState | WaveState) -> dict:
+    """A JSON-serialisable dict (``json.dumps(..., allow_nan=False)`` works) of ``state``
+    (sequential or in waves)."""
+    if isinstance(state, WaveState):
+        return _wave_state_to_json(state)
     return {
         "space": [_dim_enc(k, v) for k, v in state.space.dims.items()],
         "plan": [_bracket_enc(b) for b in state.plan],
@@ -140,16 +181,17 @@ def state_to_json(state: SchedulerState) -> dict:
         "alive": list(state.alive),
         "configs": [_config_enc(c) for c in state.configs],
         "resources": [_enc(r) for r in state.resources],
-        "history": [[o.config_id, o.iteration, o.bracket, o.rung, _enc(o.resource), _enc(o.loss), o.promoted]
-                    for o in state.history],
+        "history": _history_enc(state.history),
         "pending": _job_enc(state.pending),
         "finished": state.finished,
     }
 
 
-def state_from_json(d: Mapping) -> SchedulerState:
+def state_from_json(d: Mapping) -> SchedulerState | WaveState:
     """Inverse of :func:`state_to_json`; a malformed dict raises :class:`CheckpointError`."""
     try:
+        if isinstance(d, Mapping) and d.get("kind") == "waves":
+            return _wave_state_from_json(d)
         return SchedulerState(
             space=Space({x["name"]: _dim_dec(x) for x in d["space"]}),
             plan=tuple(_bracket_dec(b) for b in d["plan"]),
@@ -163,8 +205,7 @@ def state_from_json(d: Mapping) -> SchedulerState:
             alive=tuple(d["alive"]),
             configs=tuple(_config_dec(c) for c in d["configs"]),
             resources=tuple(_dec(r) for r in d["resources"]),
-            history=tuple(Observation(cid, it, b, r, _dec(res), _dec(loss), bool(p))
-                          for cid, it, b, r, res, loss, p in d["history"]),
+            history=_history_dec(d["history"]),
             pending=_job_dec(d["pending"]),
             finished=bool(d["finished"]),
         )

@@ -87,25 +87,37 @@ class FunctionBackend:
         return Space({f"x{i + 1}": Uniform(lo, hi) for i, (lo, hi) in enumerate(self.bounds)})
 
     def train_rung(self, job) -> np.ndarray:
-        xs = np.array([[float(c[f"x{i + 1}"]) for i in range(len(self.bounds))] for c in job.configs],
+        return self.train_wave([job])[0]
+
+    def train_wave(self, jobs) -> list[np.ndarray]:
+        """Every config of every job at its own fidelity ``resource / max_resource`` in one
+        jitted, vmapped call."""
+        configs = [c for job in jobs for c in job.configs]
+        xs = np.array([[float(c[f"x{i + 1}"]) for i in range(len(self.bounds))] for c in configs], dtype=np.float32)
+        zs = np.array([min(1.0, float(job.resource) / self.max_resource) for job in jobs for _ in job.config_ids],
                       dtype=np.float32)
-        z = min(1.0, float(job.resource) / self.max_resource)
-        base = jax.random.fold_in(jax.random.PRNGKey(self.seed), int(round(job.resource * 1e6)))
-        keys = jax.vmap(lambda c: jax.random.fold_in(base, c))(jnp.asarray(job.config_ids, dtype=jnp.uint32))
-        self.evaluations += len(job.config_ids)
+        root = jax.random.PRNGKey(self.seed)
+        keys = jnp.concatenate([
+            jax.vmap(lambda c, base=jax.random.fold_in(root, int(round(job.resource * 1e6))): jax.random.fold_in(base, c))(
+                jnp.asarray(job.config_ids, dtype=jnp.uint32)) for job in jobs])
         n = len(xs)
+        self.evaluations += n
         size = 1 << max(0, (n - 1).bit_length())  # few shapes, so few compiles across rungs and seeds
-        xs = np.concatenate([xs, np.repeat(xs[:1], size - n, axis=0)])
-        keys = jnp.concatenate([keys, jnp.repeat(keys[:1], size - n, axis=0)])
-        values = _rung_program(self.name)(jnp.asarray(xs), jnp.float32(z), keys, jnp.float32(self.noise))
-        return np.asarray(values, dtype=np.float64)[:n]
+        pad = lambda a: jnp.concatenate([jnp.asarray(a), jnp.repeat(jnp.asarray(a)[:1], size - n, axis=0)])  # noqa: E731
+        values = np.asarray(_rung_program(self.name)(pad(xs), pad(zs), pad(keys), jnp.float32(self.noise)),
+                            dtype=np.float64)[:n]
+        out, first = [], 0
+        for job in jobs:
+            out.append(values[first:first + len(job.config_ids)])
+            first += len(job.config_ids)
+        return out
 
 
 @functools.lru_cache(maxsize=None)
 def _rung_program(name: str):
     fn = FUNCTIONS[name][0]
 
-    def rung(xs, z, keys, noise):
-        return jax.vmap(fn, in_axes=(0, None))(xs, z) + noise * jax.vmap(lambda k: jax.random.normal(k))(keys)
+    def rung(xs, zs, keys, noise):  # one fidelity per config
+        return jax.vmap(fn)(xs, zs) + noise * jax.vmap(lambda k: jax.random.normal(k))(keys)
 
     return jax.jit(rung)

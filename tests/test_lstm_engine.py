@@ -103,7 +103,7 @@ def test_padding_is_exact_and_padded_weights_stay_zero():
     from hbjax.lstm.engine import encode_hparams
 
     out = padded._launch(Call(program, ((0,),), 0, (0.0,)), padded._compile(program), [0], [config],
-                         [encode_hparams(config)], 4.0)
+                         [encode_hparams(config)], padded.step_ranges([config], 4.0, [0.0]))
     params, (m, v), val_mse, _ = jax.tree.map(np.asarray, out)
     np.testing.assert_allclose(val_mse[0].mean(), val_exact[0], rtol=1e-5)
     for tree in (params, m, v):
@@ -238,7 +238,7 @@ def test_lstm_space_validation():
                              batch_size=hb.IntChoice([8]), momentum=hb.Uniform(0, 1)))
 
 
-def _small_run(**backend_kw):
+def _small_run(waves=None, **backend_kw):
     from hbjax.data import StockTask, from_frame
     from hbjax.lstm.backend import LSTMBackend
 
@@ -247,7 +247,7 @@ def _small_run(**backend_kw):
                      batch_size=hb.IntChoice([16]), dropout=hb.Uniform(0.0, 0.5),
                      activation=hb.Choice(["tanh", "relu", "sigmoid"]), optimizer=hb.Choice(["adam", "rmsprop", "sgd"]))
     backend = LSTMBackend(task, seed=3, window=5, **backend_kw)
-    frame = hb.Hyperband(space, max_resource=9, eta=3, seed=3).run(backend).to_frame()
+    frame = hb.Hyperband(space, max_resource=9, eta=3, seed=3, waves=waves).run(backend).to_frame()
     return frame.drop(columns=[c for c in frame.columns if "second" in c])
 
 

@@ -20,13 +20,17 @@ def test_a_whole_wide_run_is_bit_identical_for_any_width():
     """A whole Hyperband run (17 configs, hidden 4/8, depth 1/2, 3 activations and optimizers)
     under the accelerator plan at most 1, 2 or 8 configs per call (lone configs at width 1, empty
     slots, mixed depths): the same trials, bit for bit."""
-    runs = {w: _small_run(configs_per_program=w, plan="wide") for w in (1, 2, 8)}
+    runs = {w: _small_run(configs_per_program=w, plan="wide", waves=False) for w in (1, 2, 8)}
     assert len(runs[1]) == 9 + 3 + 1 + 5 + 1 + 3
     for w in (2, 8):
         pd.testing.assert_frame_equal(runs[w], runs[1], check_exact=True)
     # and it agrees with the one-after-another plan to float rounding
     auto = _small_run(configs_per_program=None, plan="auto")
     np.testing.assert_allclose(runs[1]["loss"], auto["loss"], rtol=2e-4, atol=1e-6)
+    # in waves, calls may hold configs of several rungs (ranged programs): float rounding again
+    waved = _small_run(configs_per_program=8, plan="wide", waves=True)
+    pd.testing.assert_frame_equal(waved.drop(columns="loss"), runs[1].drop(columns="loss"))
+    np.testing.assert_allclose(waved["loss"], runs[1]["loss"], rtol=2e-4, atol=1e-6)
 
 
 def test_widths_and_depths_of_calls_never_change_a_bit():
@@ -60,7 +64,7 @@ def test_padded_weights_and_moments_stay_zero_side_by_side():
     configs = [cfg(activation="sigmoid", optimizer="rmsprop", dropout=0.3), cfg(hidden=16, layers=2)]
     program = ProgramKey(16, 2, 16, 5, "vmap", 4)
     out = eng._launch(Call(program, ((0, 1),), 0, (0.0,), depth=2), eng._compile(program), [0, 1], configs,
-                      [encode_hparams(c) for c in configs], 4.0)
+                      [encode_hparams(c) for c in configs], eng.step_ranges(configs, 4.0, [0.0, 0.0]))
     params, (m, v), val_mse, _ = jax.tree.map(np.asarray, out)
     assert np.all(np.isfinite(val_mse[:2]))
     for tree in (params, m, v):

@@ -159,10 +159,24 @@ class LSTMBackend:
     prepare = validate_space
 
     def train_rung(self, job: RungJob) -> np.ndarray:
-        val, train = self.engine.train(job.config_ids, job.configs, job.resource, job.previous_resource)
-        for cid, v, t in zip(job.config_ids, val, train):
-            self.rung_info[(cid, float(job.resource))] = {"train_loss": float(t)}
-        return val
+        return self.train_wave([job])[0]
+
+    def train_wave(self, jobs) -> list[np.ndarray]:
+        """Every job's configs planned and trained together (one plan: shared programs, devices
+        balanced longest-first over the whole wave); each job gets its own losses."""
+        ids = [cid for job in jobs for cid in job.config_ids]
+        configs = [c for job in jobs for c in job.configs]
+        resources = [float(job.resource) for job in jobs for _ in job.config_ids]
+        previous = [p for job in jobs for p in job.previous_resource]
+        val, train = self.engine.train(ids, configs, resources, previous)
+        out, first = [], 0
+        for job in jobs:
+            n = len(job.config_ids)
+            for cid, t in zip(job.config_ids, train[first:first + n]):
+                self.rung_info[(cid, float(job.resource))] = {"train_loss": float(t)}
+            out.append(val[first:first + n])
+            first += n
+        return out
 
     def release(self, config_ids) -> None:
         self.engine.release(config_ids)

@@ -74,7 +74,8 @@ def calibrate(*, quick: bool = False, save: bool = True, log=print) -> dict:
             times = []
             for _ in range(2):  # the first run also transfers; the faster is the warm figure
                 t0 = time.perf_counter()
-                out = engine._launch(call, compiled, list(range(width)), configs, hps, float(epochs))
+                out = engine._launch(call, compiled, list(range(width)), configs, hps,
+                                     engine.step_ranges(configs, float(epochs), [0.0] * width))
                 jax.block_until_ready(out)
                 times.append(time.perf_counter() - t0)
             steps = epochs * spe

@@ -154,14 +154,23 @@ class LSTMEngine:
             raise ValueError(f"batch_size {batch_size} exceeds the {n_train} training windows of a fold")
         return n_train // batch_size
 
-    def plan_rung(self, configs: Sequence[Mapping], resource: float, previous_resource: Sequence[float]) -> RungPlan:
-        """The rung's plan; its programs count as known to the rungs planned after it."""
-        shapes = [shape_key(c, self.default_window) for c in configs]
+    def step_ranges(self, configs: Sequence[Mapping], resource, previous_resource) -> tuple[list[int], list[int]]:
+        """Each config's optimizer steps [start, stop) to go from ``previous_resource`` to
+        ``resource`` epochs (one resource for all, or one per config)."""
+        resources = _per_config(resource, len(configs))
         starts, stops = [], []
-        for s, prev in zip(shapes, previous_resource):
+        for c, prev, res in zip(configs, previous_resource, resources):
+            s = shape_key(c, self.default_window)
             spe = self.steps_per_epoch(s.batch_size, s.window)
             starts.append(steps_for(prev, spe))
-            stops.append(steps_for(resource, spe))
+            stops.append(steps_for(res, spe))
+        return starts, stops
+
+    def plan_rung(self, configs: Sequence[Mapping], resource, previous_resource: Sequence[float]) -> RungPlan:
+        """The plan of a rung (one ``resource``) or a wave (one per config); its programs count as
+        known to the plans made after it."""
+        shapes = [shape_key(c, self.default_window) for c in configs]
+        starts, stops = self.step_ranges(configs, resource, previous_resource)
         windows = sorted({s.window for s in shapes})
         n_folds, n_train, n_val, n_features = self._sizes(windows[0]) if windows else (1, 1, 1, 1)
         max_layers = self.max_layers
@@ -191,7 +200,7 @@ class LSTMEngine:
         n_folds, n_train, n_val, n_features = self._sizes(program.window)
         fn = make_train(program, n_train, self._allowed_activations())
         slots, rep = P("d"), P()
-        sharded = jax.shard_map(fn, mesh=self.mesh, in_specs=(slots,) * 5 + (rep,) * 7, out_specs=slots,
+        sharded = jax.shard_map(fn, mesh=self.mesh, in_specs=(slots,) * 7 + (rep,) * 7, out_specs=slots,
                                 check_vma=False)
         n = program.width * self.n_devices
 
@@ -203,13 +212,15 @@ class LSTMEngine:
         hp_spec = Traced(*(spec((n,), dt, slots) for dt in TRACED_DTYPES))
         key_spec = spec((n, n_folds, 2), np.uint32, slots)
         active_spec = spec((n,), np.bool_, slots)
+        range_spec = spec((n,), np.int32, slots)
         data_spec = [spec(a.shape, np.float32, rep) for a in self.host_data(program.window)]
         scalar = spec((), np.int32, rep)
         precision = nullcontext() if self.precision == "default" else jax.default_matmul_precision(self.precision)
         with precision:
             # params and moments are fresh host copies each call: their buffers can be reused
             lowered = jax.jit(sharded, donate_argnums=(0, 1)).lower(
-                state_spec[0], state_spec[1], hp_spec, key_spec, active_spec, *data_spec, scalar, scalar, scalar)
+                state_spec[0], state_spec[1], hp_spec, key_spec, active_spec, range_spec, range_spec, *data_spec,
+                scalar, scalar, scalar)
         compiled = lowered.compile(compiler_options=self.compiler_options)
         memory = {"estimated": self.estimated_bytes(program), "analysed": analysed_bytes(compiled)}
         with self._lock:
@@ -260,11 +271,12 @@ class LSTMEngine:
             self.states.pop(cid, None)
 
     # --- training --------------------------------------------------------------------------
-    def train(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource: float,
+    def train(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource,
               previous_resource: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-        """Train each config from ``previous_resource`` to ``resource`` epochs (new configs start
-        fresh, others continue from their stored state). Returns (val MSE mean over folds,
-        train loss mean over folds) per config; NaN where a config diverged."""
+        """Train each config from ``previous_resource`` to ``resource`` epochs (one number for a
+        rung, or one per config for a wave of several rungs; new configs start fresh, others
+        continue from their stored state). Returns (val MSE mean over folds, train loss mean over
+        folds) per config; NaN where a config diverged."""
         t_rung = time.perf_counter()
         n = len(config_ids)
         val = np.full(n, np.nan)
@@ -276,6 +288,7 @@ class LSTMEngine:
                 raise ValueError(f"activation {c.get('activation', 'tanh')!r} is not among this engine's "
                                  f"activations {tuple(self.activations)}")
         plan = self.plan_rung(configs, resource, previous_resource)
+        ranges = self.step_ranges(configs, resource, previous_resource)
         for pos, prev in enumerate(previous_resource):
             if prev > 0 and config_ids[pos] not in self.states:
                 raise RuntimeError(f"config {config_ids[pos]} has no trained state to continue from")
@@ -307,7 +320,7 @@ class LSTMEngine:
                 continue
             while in_flight and sum(b for *_, b in in_flight) + size > self.memory_limit_bytes:
                 collect()  # the budget is full: wait for the oldest call before launching
-            in_flight.append((call, self._launch(call, compiled, config_ids, configs, hps, resource), size))
+            in_flight.append((call, self._launch(call, compiled, config_ids, configs, hps, ranges), size))
             peak = max(peak, sum(b for *_, b in in_flight))
         while in_flight:
             collect()
@@ -341,7 +354,7 @@ class LSTMEngine:
         k = call.program.width
         return [(d * k + j, p) for d, dev in enumerate(call.slots) for j, p in enumerate(dev)]
 
-    def _launch(self, call: Call, compiled, config_ids, configs, hps, resource):
+    def _launch(self, call: Call, compiled, config_ids, configs, hps, ranges):
         program = call.program
         n_folds, _, _, n_features = self._sizes(program.window)
         k = program.width
@@ -354,7 +367,7 @@ class LSTMEngine:
                 states.append(self._padded_state(None, None, program, n_features, n_folds))
                 continue
             cid = config_ids[p]
-            if call.start == 0:
+            if ranges[0][p] == 0:
                 self.states.pop(cid, None)  # a fresh start
             states.append(self._padded_state(shape_key(configs[p], self.default_window), cid, program,
                                              n_features, n_folds))
@@ -363,17 +376,29 @@ class LSTMEngine:
         hp = Traced(*(np.asarray(col, dtype=dt) for col, dt in zip(zip(*rows), TRACED_DTYPES)))
         no_key = np.zeros((n_folds, 2), np.uint32)  # an empty slot draws nothing that is kept
         keys = np.stack([no_key if p is None else self._fold_keys(config_ids[p], n_folds) for p in slots])
-        stop = steps_for(resource, self.steps_per_epoch(program.batch_size, program.window))
+        starts, stops = (np.array([0 if p is None else r[p] for p in slots], np.int32) for r in ranges)
         sharded = NamedSharding(self.mesh, P("d"))
-        params, moments, hp, keys, active = jax.device_put((params, moments, hp, keys, active), sharded)
+        params, moments, hp, keys, active, starts, stops = jax.device_put(
+            (params, moments, hp, keys, active, starts, stops), sharded)
         depth = call.depth or program.layers
-        start, stop, depth = jax.device_put((np.int32(call.start), np.int32(stop), np.int32(depth)),
-                                            NamedSharding(self.mesh, P()))
-        return compiled(params, moments, hp, keys, active, *self.data(program.window), start, stop, depth)
+        real = [p for p in slots if p is not None]
+        lo, hi = min(ranges[0][p] for p in real), max(ranges[1][p] for p in real)  # the call's [start, stop)
+        lo, hi, depth = jax.device_put((np.int32(lo), np.int32(hi), np.int32(depth)), NamedSharding(self.mesh, P()))
+        return compiled(params, moments, hp, keys, active, starts, stops, *self.data(program.window), lo, hi, depth)
 
     def _fold_keys(self, config_id: int, n_folds: int) -> np.ndarray:
         base = config_key(self.seed, config_id)
         return np.stack([np.asarray(jax.random.fold_in(base, k)) for k in range(n_folds)])
+
+
+def _per_config(resource, n: int) -> list[float]:
+    """One resource per config: a rung's single number repeated, or a wave's list checked."""
+    if np.ndim(resource) == 0:
+        return [float(resource)] * n
+    resources = [float(r) for r in resource]
+    if len(resources) != n:
+        raise ValueError(f"expected one resource per config ({n}), got {len(resources)}")
+    return resources
 
 
 def _halve(call: Call) -> list[Call]:

@@ -23,6 +23,12 @@ Under ``vmap`` no config is computed twice: a slot that no config fills holds an
 (zero weights, zero units) whose work the cost model charges, and a lone config runs at width 1
 (widths 1, 2, 4, 8 agree bit for bit on CPU: tests/test_wide_plan.py).
 
+A plan may hold configs of different rungs (a wave: every ready rung of every bracket): each
+config brings its own step range. Under map each config loops over its own steps; under vmap a
+call runs over the union of its configs' ranges (every slot computes every step of it, a step
+outside a config's range is discarded), so configs of different ranges share a call only where
+the cost model says one wider call is cheaper than one call per range.
+
 Why "map" on CPU: XLA CPU runs a vmapped matmul over per-config weights as N small matmuls, so
 batching gains nothing there (docs/ARCHITECTURE.md), while one-at-a-time keeps every config's
 floats independent of its batch, skips inactive layers outright, and lets whole programs spread
@@ -63,9 +69,14 @@ class ProgramKey:
     window: int
     batching: str  # "map" | "vmap"
     width: int  # configs per call
+    # vmap only: its configs have different step ranges (a wave), so each slot keeps only its own
+    # steps. A program of its own: the selection changes how XLA fuses the update, and a rung's
+    # uniform calls keep the floats of every other width
+    ranged: bool = False
 
     def describe(self) -> str:
-        return f"H{self.hidden} L{self.layers} B{self.batch_size} W{self.window} {self.batching}x{self.width}"
+        return (f"H{self.hidden} L{self.layers} B{self.batch_size} W{self.window} {self.batching}x{self.width}"
+                + (" ranged" if self.ranged else ""))
 
     @property
     def bucket(self) -> tuple[int, int, int, int, str]:
@@ -82,12 +93,13 @@ class Call:
 
     program: ProgramKey
     slots: tuple[tuple[int, ...], ...]
-    start: int  # first optimizer step (the configs of a call continue from the same step)
+    start: int  # the first optimizer step of any of its configs (each config has its own range)
     seconds: tuple[float, ...]  # the cost model's estimate per device
     depth: int = 0
-    steps: int = 0  # optimizer steps the call runs (its longest config)
+    steps: int = 0  # optimizer steps the call runs: vmap, its range [start, stop); map, its longest config
     computed_flops: float = 0.0  # matmul FLOPs the call computes, padding and empty slots included
     real_flops: float = 0.0  # what its configs would compute alone at their own shapes
+    stop: int = 0  # the last optimizer step of any of its configs, plus one
 
     @property
     def positions(self) -> tuple[int, ...]:
@@ -218,7 +230,7 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
         device_of[it.position] = d
         load[d] += est[it.position]
 
-    # 3. calls: per bucket and start step, each device's configs in slots of the calls' widths
+    # 3. calls: per bucket (and step range, where that is cheaper), each device's configs in slots
     by_position = {it.position: it for it in items}
     calls: list[tuple[float, Call]] = []
     planned: set[ProgramKey] = set()
@@ -228,26 +240,38 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
         fits = max(1, memory_bytes // bytes_per_config(hp, lp, b, w, n_features, n_folds, n_train, n_val))
         cap = _floor_pow2(min(width or (MAX_VMAP_WIDTH if batching == "vmap" else 1), fits,
                               width_caps.get(bucket, MAX_VMAP_WIDTH)))
-        by_start: dict[int, list[_Item]] = {}
-        for it in its:
-            by_start.setdefault(it.start, []).append(it)
-        for start, group in sorted(by_start.items()):
-            # deepest first: a vmapped call's layer loop stops at its deepest config
-            per_device = [[it.position for it in sorted(group, key=lambda t: (-t.shape.layers, t.position))
-                           if device_of[it.position] == d] for d in range(len(load))]
+        n_dev = len(load)
+
+        def device_lists(group):  # deepest first: a vmapped call's layer loop stops at its deepest config
+            return [[it.position for it in sorted(group, key=lambda t: (-t.shape.layers, t.position))
+                     if device_of[it.position] == d] for d in range(n_dev)]
+
+        def price(these):  # the calls' seconds on the busiest device, plus compiles of new programs
+            return (max(sum(c.seconds[d] for c in these) for d in range(n_dev))
+                    + len({c.program for c in these} - known - planned) * cost.compile_s)
+
+        def group_calls(group):
+            per_device = device_lists(group)
             most = max(len(x) for x in per_device)
             if batching == "map":
                 widths = [min(next_pow2(most), cap)] * math.ceil(most / min(next_pow2(most), cap))
             else:
                 compiled = {q.width for q in known | planned if q.bucket == bucket and q.width <= cap}
+                widths = _vmap_widths(most, cap, compiled,
+                                      lambda ws: price(_calls(ws, bucket, per_device, by_position, cost, flops)))
+            return _calls(widths, bucket, per_device, by_position, cost, flops)
 
-                def price(ws):  # the calls' seconds on the busiest device, plus compiles of new widths
-                    these = _calls(ws, bucket, per_device, start, by_position, cost, flops)
-                    return (max(sum(c.seconds[d] for c in these) for d in range(len(per_device)))
-                            + len({c.program for c in these} - known - planned) * cost.compile_s)
-
-                widths = _vmap_widths(most, cap, compiled, price)
-            for call in _calls(widths, bucket, per_device, start, by_position, cost, flops):
+        by_range: dict[tuple[int, int], list[_Item]] = {}
+        for it in its:
+            by_range.setdefault((it.start, it.start + it.steps), []).append(it)
+        # map: each config loops over its own steps, so one group; vmap: one call per range, or
+        # every range in shared calls over their union, whichever the cost model says is cheaper
+        options = [[its]] if batching == "map" or len(by_range) == 1 else [[its], [g for _, g in
+                                                                               sorted(by_range.items())]]
+        chosen = min(([(g, group_calls(g)) for g in groups] for groups in options),
+                     key=lambda o: price([c for _, cs in o for c in cs]))
+        for group, these in chosen:
+            for call in these:
                 planned.add(call.program)
                 calls.append((sum(est[it.position] for it in group), call))
     # dispatch: the costliest programs first (their compile is needed first; later ones compile
@@ -257,26 +281,29 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
     return RungPlan(mode, tuple(c for _, c in calls), compile_s=len(new) * cost.compile_s)
 
 
-def _call(program: ProgramKey, slots, start: int, by_position, cost: CostModel, flops) -> Call:
+def _call(program: ProgramKey, slots, by_position, cost: CostModel, flops) -> Call:
     """A call with what it computes and costs: under vmap every device runs all ``width`` slots
-    to the call's depth and longest config; under map each config alone at its own depth."""
+    to the call's depth over the union of its configs' step ranges; under map each config alone
+    at its own depth over its own steps."""
     real = [by_position[p] for dev in slots for p in dev]
-    steps = max(it.steps for it in real)
+    start, stop = min(it.start for it in real), max(it.start + it.steps for it in real)
     real_flops = sum(it.steps * flops(it.shape.hidden, it.shape.layers, it.shape) for it in real)
     if program.batching == "vmap":
         depth = max(it.shape.layers for it in real)
         shape = real[0].shape
         slot = flops(program.hidden, depth, shape)
+        steps = stop - start
         secs = steps * step_seconds(cost, batching="vmap", width=program.width, slot_flops=slot,
                                     window=shape.window, depth=depth)
         return Call(program, slots, start, (secs,) * len(slots), depth, steps,
-                    steps * slot * program.width * len(slots), real_flops)
+                    steps * slot * program.width * len(slots), real_flops, stop)
     seconds = tuple(sum(it.steps * step_seconds(cost, batching="map", width=1,
                                                 slot_flops=flops(program.hidden, it.shape.layers, it.shape),
                                                 window=it.shape.window, depth=it.shape.layers)
                         for it in (by_position[p] for p in dev)) for dev in slots)
     computed = sum(it.steps * flops(program.hidden, it.shape.layers, it.shape) for it in real)
-    return Call(program, slots, start, seconds, program.layers, steps, computed, real_flops)
+    return Call(program, slots, start, seconds, program.layers, max(it.steps for it in real), computed, real_flops,
+                stop)
 
 
 def _vmap_widths(n: int, cap: int, compiled: set[int], price) -> list[int]:
@@ -294,13 +321,15 @@ def _vmap_widths(n: int, cap: int, compiled: set[int], price) -> list[int]:
     return min(options, key=lambda ws: (price(ws), len(ws), ws))
 
 
-def _calls(widths, bucket, per_device, start: int, by_position, cost: CostModel, flops) -> list[Call]:
+def _calls(widths, bucket, per_device, by_position, cost: CostModel, flops) -> list[Call]:
     """Calls of ``widths`` taking each device's configs in order (the next ``k`` per call)."""
     out, first = [], 0
     for k in widths:
         slots = tuple(tuple(x[first:first + k]) for x in per_device)
         first += k
-        out.append(_call(ProgramKey(*bucket, k), slots, start, by_position, cost, flops))
+        ranges = {(by_position[p].start, by_position[p].steps) for dev in slots for p in dev}
+        program = ProgramKey(*bucket, k, ranged=bucket[-1] == "vmap" and len(ranges) > 1)
+        out.append(_call(program, slots, by_position, cost, flops))
     return out
 
 

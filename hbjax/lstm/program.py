@@ -1,10 +1,12 @@
 """One program's pure train function and the numbers a config brings into it.
 
 ``make_train(program, ...)`` returns the function the engine compiles: it trains ``width``
-configs x K walk-forward folds from step ``start`` to ``stop`` (a ``fori_loop`` with traced
-bounds, so one program trains 1.2 epochs in rung 0 and a survivor's 2.5 more in rung 1). Inside,
-configs run one after another (``lax.map``, CPU) or side by side (``vmap``, accelerators); folds
-are always vmapped. Randomness of config ``c`` on fold ``k`` comes from
+configs x K walk-forward folds, each config from its own step ``start`` to its own ``stop`` (a
+``fori_loop`` with traced bounds, so one program trains 1.2 epochs in rung 0 and a survivor's 2.5
+more in rung 1, and a wave holds configs of different brackets' rungs). Inside, configs run one
+after another (``lax.map``, CPU: each loops over its own steps) or side by side (``vmap``,
+accelerators: the loop runs over the call's range ``[lo, hi)`` and a slot's update is kept only
+inside its own range, so the loop bound is not batched); folds are always vmapped. Randomness of config ``c`` on fold ``k`` comes from
 ``fold_in(fold_in(key(seed), c), k)``.
 """
 from __future__ import annotations
@@ -83,26 +85,32 @@ def check_prng() -> None:
 
 
 def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) -> Callable:
-    """The pure train function of one program: (params, moments, traced, keys, active, data...,
-    start, stop, depth) for ``width`` configs x K folds -> (params, moments, val MSE [N, K], train
-    loss [N, K]). ``depth`` (vmap only): the call's deepest config, where the layer loops stop."""
+    """The pure train function of one program: (params, moments, traced, keys, active, starts,
+    stops, data..., lo, hi, depth) for ``width`` configs x K folds -> (params, moments, val MSE
+    [N, K], train loss [N, K]). ``starts``/``stops`` [N]: each config's optimizer steps. ``lo``,
+    ``hi``, ``depth`` (vmap only): the call's first and last step over all its configs and its
+    deepest config, where the step and layer loops stop."""
     batch, spe = program.batch_size, n_train // program.batch_size
     side_by_side = program.batching == "vmap"
+    ranged = side_by_side and program.ranged  # slots of different step ranges: keep each one's own
 
     def loss_fn(params, xb, yb, hp, dkey, depth):
         return jnp.mean((network.predict(params, xb, hp, activations, dkey, depth) - yb) ** 2)
 
-    def train_fold(params, moments, hp, key, x_tr, y_tr, x_val, y_val, start, stop, depth, fold=None):
-        """One config on one fold. ``fold=None``: the arrays are that fold's; else they hold
-        every fold and this one's rows are gathered inside (configs x folds as one vmapped axis)."""
-        # side by side, the bounds must not depend on a config (a batched loop bound or branch
-        # predicate makes every slot run to the longest and select over the whole carry)
-        depth = depth if side_by_side else None
+    def train_fold(params, moments, hp, key, start, stop, x_tr, y_tr, x_val, y_val, lo, hi, depth, fold=None):
+        """One config on one fold, trained over steps [start, stop). Side by side the loops run
+        over [lo, hi) and ``depth`` (not batched: a batched loop bound or branch predicate makes
+        every slot run to the longest and select over the whole carry); in a ``ranged`` program
+        a step outside the config's own range keeps its carry (elsewhere every slot's range is
+        [lo, hi)). ``fold=None``: the arrays are that fold's; else they
+        hold every fold and this one's rows are gathered inside (configs x folds as one axis)."""
+        if not side_by_side:
+            lo, hi, depth = start, stop, None
         active = (depth if side_by_side else hp.layers) - 1
         shuffle_key, drop_key = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
 
         def epoch(e, carry):
-            # one shuffle per epoch; the steps of epoch e that fall inside [start, stop)
+            # one shuffle per epoch; the steps of epoch e that fall inside [lo, hi)
             perm = jax.random.permutation(jax.random.fold_in(shuffle_key, e), n_train)
 
             def step(b, carry):
@@ -111,24 +119,32 @@ def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) 
                 s = e * spe + b
                 xb, yb = (x_tr[idx], y_tr[idx]) if fold is None else (x_tr[fold, idx], y_tr[fold, idx])
                 loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb, hp, jax.random.fold_in(drop_key, s), depth)
-                params, moments = optim.update(params, moments, grads, hp, s + 1, stacked=network.STACKED,
-                                               active=active)
-                return params, moments, loss_sum + loss
+                new_params, new_moments = optim.update(params, moments, grads, hp, s + 1, stacked=network.STACKED,
+                                                       active=active)
+                if not ranged:
+                    return new_params, new_moments, loss_sum + loss
+                inside = (s >= start) & (s < stop)  # this config's own steps
+                keep = lambda new, old: jnp.where(inside, new, old)  # noqa: E731
+                return (jax.tree.map(keep, new_params, params), jax.tree.map(keep, new_moments, moments),
+                        loss_sum + jnp.where(inside, loss, 0.0))
 
-            first = jnp.clip(start - e * spe, 0, spe)
-            last = jnp.clip(stop - e * spe, 0, spe)
+            first = jnp.clip(lo - e * spe, 0, spe)
+            last = jnp.clip(hi - e * spe, 0, spe)
             return jax.lax.fori_loop(first, last, step, carry)
 
         carry = (params, moments, jnp.zeros((), jnp.float32))
-        params, moments, loss_sum = jax.lax.fori_loop(start // spe, (stop + spe - 1) // spe, epoch, carry)
+        params, moments, loss_sum = jax.lax.fori_loop(lo // spe, (hi + spe - 1) // spe, epoch, carry)
         if fold is not None:
             x_val, y_val = x_val[fold], y_val[fold]
         val_mse = jnp.mean((network.predict(params, x_val, hp, activations, None, depth) - y_val) ** 2)
-        return params, moments, val_mse, loss_sum / jnp.maximum(stop - start, 1)
+        # an unbatched divisor where every slot's range is the call's: XLA then divides the way
+        # it does at every width (a batched one changed the last bit of the train loss across widths)
+        n_steps = stop - start if ranged else hi - lo
+        return params, moments, val_mse, loss_sum / jnp.maximum(n_steps, 1)
 
-    per_config = jax.vmap(train_fold, in_axes=(0, 0, None, 0, 0, 0, 0, 0, None, None, None))
+    per_config = jax.vmap(train_fold, in_axes=(0, 0, None, 0, None, None, 0, 0, 0, 0, None, None, None))
 
-    def train(params, moments, hp, keys, active, x_tr, y_tr, x_val, y_val, start, stop, depth):
+    def train(params, moments, hp, keys, active, starts, stops, x_tr, y_tr, x_val, y_val, lo, hi, depth):
         if side_by_side:
             # every slot computes (an empty one holds a zero config, discarded). Configs x folds
             # are ONE vmapped axis, each slot gathering its fold's rows: a lone config is then a
@@ -136,20 +152,20 @@ def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) 
             width, n_folds = keys.shape[:2]
             merge = lambda a: a.reshape((width * n_folds, *a.shape[2:]))  # noqa: E731
             split = lambda a: a.reshape((width, n_folds, *a.shape[1:]))  # noqa: E731
-            slots = jax.vmap(train_fold, in_axes=(0, 0, 0, 0) + (None,) * 7 + (0,))(
-                *jax.tree.map(merge, (params, moments)), jax.tree.map(lambda a: jnp.repeat(a, n_folds), hp),
-                merge(keys), x_tr, y_tr, x_val, y_val, start, stop, depth, jnp.tile(jnp.arange(n_folds), width))
+            per_fold = lambda a: jnp.repeat(a, n_folds)  # noqa: E731
+            slots = jax.vmap(train_fold, in_axes=(0,) * 6 + (None,) * 7 + (0,))(
+                *jax.tree.map(merge, (params, moments)), jax.tree.map(per_fold, hp), merge(keys),
+                per_fold(starts), per_fold(stops), x_tr, y_tr, x_val, y_val, lo, hi, depth,
+                jnp.tile(jnp.arange(n_folds), width))
             return jax.tree.map(split, slots)
 
-        def one(a):  # configs one after another; an empty slot is skipped outright
-            params, moments, hp, keys, on = a
+        def one(a):  # configs one after another, each over its own steps; an empty slot is skipped
+            params, moments, hp, keys, on, start, stop = a
             nan = jnp.full(keys.shape[:1], jnp.nan, jnp.float32)
-            return jax.lax.cond(on, lambda: per_config(params, moments, hp, keys, x_tr, y_tr, x_val, y_val,
-                                                       start, stop, depth),
+            return jax.lax.cond(on, lambda: per_config(params, moments, hp, keys, start, stop, x_tr, y_tr, x_val,
+                                                       y_val, lo, hi, depth),
                                 lambda: (params, moments, nan, nan))
 
-        return jax.lax.map(one, (params, moments, hp, keys, active))
+        return jax.lax.map(one, (params, moments, hp, keys, active, starts, stops))
 
     return train
-
-
