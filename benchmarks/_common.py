@@ -207,12 +207,15 @@ class TorchLoop:
     hidden units, dropout between layers and on the last layer's output as hbjax does), a linear
     head on the last step, Adam, MSE, the same batch size and the same number of optimizer steps
     (``hbjax.lstm.engine.steps_for``), reshuffling each epoch and dropping the last partial batch,
-    then one validation pass. One config at a time; ``torch.set_num_threads(threads)``."""
+    then one validation pass. One config at a time; ``torch.set_num_threads(threads)``.
+    ``flush_denormal``: ``torch.set_flush_denormal`` (False, PyTorch's default, is how a user first
+    writes it: CPU arithmetic on denormal floats is then many times slower; XLA flushes them)."""
 
-    def __init__(self, x_train, y_train, x_val, y_val, threads: int = 2):
+    def __init__(self, x_train, y_train, x_val, y_val, threads: int = 2, flush_denormal: bool = False):
         import torch
 
         torch.set_num_threads(threads)
+        torch.set_flush_denormal(flush_denormal)
         self.torch = torch
         self.x_train = torch.from_numpy(np.array(x_train, np.float32))
         self.y_train = torch.from_numpy(np.array(y_train, np.float32))

@@ -5,14 +5,17 @@ Default: max_resource R=27 epochs, eta=3, seed 0, on the FIRST walk-forward fold
 lr log-uniform 1e-4..1e-1, dropout 0.1..0.5, tanh, Adam. ``--quick``: R=9 (17 configs, 69
 config-epochs). ``--full``: R=100 on all 5 folds.
 
-After the hbjax run, every config is retrained in the same process, one by one, by a plain
-PyTorch loop (torch.nn.LSTM, Adam, same batch size, the same optimizer steps to each rung's
-epochs as hbjax ran, validation at each rung), so both sides do the same matmul work.
+hbjax runs twice from an empty compile cache, bracket after bracket (``waves=False``) and in
+waves (every ready rung of every bracket planned as one; the default), and the two trials tables
+are compared bit for bit. Then every config is retrained in the same process, one by one, by a
+plain PyTorch loop (torch.nn.LSTM, Adam, same batch size, the same optimizer steps to each
+rung's epochs as hbjax ran, validation at each rung), so both sides do the same matmul work:
+once with ``torch.set_flush_denormal(True)`` and once with PyTorch's default (False).
 
 Reports wall time, config-epochs (per fold, times folds), config-epochs/s, compile time and
-share, programs and compiles per rung (``engine.rung_stats``), time per rung, best validation
-MSE, the persistence baseline, hbjax vs PyTorch speed-up, achieved FLOP/s, beside peer tools
-measured earlier on the same machine kind.
+share, programs and calls per plan (``engine.rung_stats``), busy time (process CPU time / cores x
+wall, and the plan's device balance), best validation MSE, the persistence baseline, hbjax vs
+PyTorch speed-ups, achieved FLOP/s, beside peer tools measured earlier on the same machine kind.
 
     python benchmarks/hyperband_run.py --quick
 """
@@ -90,7 +93,7 @@ def main(argv=None) -> int:
 
     task = first_fold_task(n_folds)
     info = machine_info()
-    search = hb.Hyperband(space(), max_resource=R, eta=args.eta, seed=args.seed)
+    search = hb.Hyperband(space(), max_resource=R, eta=args.eta, seed=args.seed)  # for its description
     print(f"device {info['device']} ({info['processor']}, {info['cpu_count']} CPUs), jax {info['jax']}, "
           f"flax {info['flax']}, torch {info['torch']}; load average {load['load_average_at_start']}", flush=True)
     print(task.describe().splitlines()[0] + f"\n  first {len(task.folds)} walk-forward fold(s)", flush=True)
@@ -100,38 +103,103 @@ def main(argv=None) -> int:
           flush=True)
     fw = task.fold_windows(20)
     persistence_mse = np.asarray(fw.persistence_mse, dtype=np.float64)
-    n_train, n_val, n_features = fw.x_train.shape[1], fw.x_val.shape[1], fw.x_train.shape[-1]
+    n_train, n_val = fw.x_train.shape[1], fw.x_val.shape[1]
 
-    # compile cache off: a first run on a fresh machine pays every compile, and we measure that
+    peak = matmul_flops_per_s()["1024x1024x1024"]
+    # compile cache off: a first run on a fresh machine pays every compile, and we measure that.
+    # Sequential first, then waves, each with a fresh engine (every program compiled again)
+    runs = {}
+    for mode in ("sequential", "waves"):
+        print(f"\n--- hbjax, {mode} ---", flush=True)
+        runs[mode] = run_hbjax(search_kw=dict(max_resource=R, eta=args.eta, seed=args.seed), waves=mode == "waves",
+                               task=task, args=args, n_folds=n_folds, n_devices=n_devices,
+                               persistence_mse=persistence_mse, fw=fw, LSTMBackend=LSTMBackend, hb=hb,
+                               steps_for=steps_for)
+    seq, wav = runs["sequential"], runs["waves"]
+    cols = ["config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted"]
+    identical = bool(seq["frame"][cols].equals(wav["frame"][cols]))
+    comparison = {"wall_ratio_waves_over_sequential": wav["summary"]["wall_s"] / seq["summary"]["wall_s"],
+                  "trials_identical_bit_for_bit": identical, "target_wall_ratio_at_most": 0.8}
+    print(f"\nwaves / sequential wall: {comparison['wall_ratio_waves_over_sequential']:.3f} (target <= 0.8); "
+          f"trials identical: {identical}", flush=True)
+
+    result, reached, flops = seq["result"], seq["reached"], seq["summary"]["matmul_flops"]
+    configs = result.state.configs
+    config_epochs = seq["summary"]["config_epochs"]
+    torch_runs, torch_note = {}, None
+    if args.no_torch:
+        torch_note = "skipped (--no-torch)"
+    elif torch_version() is None:
+        torch_note = "skipped: torch not installed (pip install torch, or the 'bench' extra)"
+    else:
+        for flush in (True, False):
+            name = "flush_denormal" if flush else "default"
+            print(f"replaying the {len(reached)} configs one by one with PyTorch ({args.torch_threads} threads, "
+                  f"set_flush_denormal({flush}))...", flush=True)
+            best_t = math.inf
+            t0 = time.perf_counter()
+            for k in range(n_folds):
+                loop = TorchLoop(fw.x_train[k], fw.y_train[k], fw.x_val[k], fw.y_val[k], threads=args.torch_threads,
+                                 flush_denormal=flush)
+                for cid, rs in sorted(reached.items()):
+                    vals = loop.train(configs[cid], rs, seed=cid)
+                    best_t = min([best_t] + [v for v in vals if math.isfinite(v)])
+            t_torch = time.perf_counter() - t0
+            torch_runs[name] = {
+                "flush_denormal": flush, "wall_s": t_torch, "config_epochs": config_epochs,
+                "config_epochs_per_s": config_epochs / t_torch, "threads": args.torch_threads, "best_val_mse": best_t,
+                "flops_per_s": flops / t_torch,
+                "speedup_hbjax_sequential_over_torch": t_torch / seq["summary"]["wall_s"],
+                "speedup_hbjax_waves_over_torch": t_torch / wav["summary"]["wall_s"]}
+            print(f"PyTorch ({name}): {t_torch:.1f} s = {config_epochs / t_torch:.3f} config-epochs/s, best val MSE "
+                  f"{best_t:.5g}; hbjax waves x{t_torch / wav['summary']['wall_s']:.2f}, sequential "
+                  f"x{t_torch / seq['summary']['wall_s']:.2f}", flush=True)
+            write(args, variant, info, load, R, n_folds, n_train, n_val, n_devices, baselines, runs, comparison,
+                  torch_runs, torch_note, peak)  # after each stage: a long replay never loses the rest
+    if torch_note:
+        print(f"PyTorch replay {torch_note}")
+    print_table(seq["summary"], wav["summary"], torch_runs, baselines["persistence_val_mse"], R, args.eta, n_folds)
+    out = write(args, variant, info, load, R, n_folds, n_train, n_val, n_devices, baselines, runs, comparison,
+                torch_runs, torch_note, peak)
+    print(f"wrote {out}")
+    return 0
+
+
+def run_hbjax(*, search_kw, waves, task, args, n_folds, n_devices, persistence_mse, fw, LSTMBackend, hb, steps_for):
+    """One whole run from an empty compile cache: its summary, per-rung rows, trials and work."""
+    import resource as rusage
+
+    n_train, n_val, n_features = fw.x_train.shape[1], fw.x_val.shape[1], fw.x_train.shape[-1]
     backend = LSTMBackend(task, seed=args.seed, window=20, compilation_cache=False, plan=args.plan)
     backend.validate_space(space())
+    search = hb.Hyperband(space(), waves=waves, **search_kw)
     jobs = []
 
     def on_rung(job, losses, state, seconds):
         finite = [x for x in losses if math.isfinite(x)]
         stats = backend.engine.rung_stats[-1]
         jobs.append({"iteration": job.iteration, "bracket": job.bracket, "rung": job.rung,
+                     "wave": getattr(state, "waves", 0) - 1 if waves else None,
                      "n_configs": len(job.config_ids), "resource": job.resource, "seconds": seconds,
                      "config_epochs": sum(job.resource - r for r in job.previous_resource) * n_folds,
-                     "programs": stats["programs"], "calls": stats["calls"], "compiles": stats["compiles"],
-                     "compile_s": stats["compile_s"], "compile_cpu_s": stats["compile_cpu_s"],
-                     "compile_wait_s": stats["compile_wait_s"],
-                     "program_keys": stats["program_keys"], "compiles_so_far": backend.compiles,
                      "best": min(finite) if finite else None})
-        print(f"  bracket s={job.bracket} rung {job.rung}: {len(job.config_ids):2d} configs -> {job.resource:6.3g} "
-              f"epochs, {seconds:6.1f} s, {stats['programs']} programs ({stats['compiles']} new, compile "
-              f"{stats['compile_s']:.1f} s, waited {stats['compile_wait_s']:.1f} s), rung best "
-              f"{min(finite) if finite else float('nan'):.5g}", flush=True)
+        print(f"  {'wave %d ' % jobs[-1]['wave'] if waves else ''}bracket s={job.bracket} rung {job.rung}: "
+              f"{len(job.config_ids):2d} configs -> {job.resource:6.3g} epochs, {seconds:6.1f} s"
+              f"{' (share)' if waves else ''}, plan: {stats['programs']} programs, {stats['calls']} calls", flush=True)
 
+    usage0 = rusage.getrusage(rusage.RUSAGE_SELF)
     with CompileClock() as clock:
         t0 = time.perf_counter()
         result = search.run(backend, callbacks=[on_rung])
         wall = time.perf_counter() - t0
+    usage1 = rusage.getrusage(rusage.RUSAGE_SELF)
+    cpu_s = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
+    stats = backend.engine.rung_stats  # one per plan: a rung, or a wave
+    planned_busy = sum(sum(st["device_estimated_s"]) for st in stats)
+    planned_span = sum(max(st["device_estimated_s"], default=0.0) for st in stats)
     config_epochs = result.resource_spent * n_folds
-    compile_s = backend.engine.compile_seconds  # lower + compile of every train program (background thread)
-    compile_wait = sum(j["compile_wait_s"] for j in jobs)  # of which training waited for
+    compile_s = backend.engine.compile_seconds
 
-    # what each config trained to (in order), and the matmul work of it
     reached: dict[int, list[float]] = {}
     for o in result.state.history:
         reached.setdefault(o.config_id, []).append(o.resource)
@@ -144,57 +212,33 @@ def main(argv=None) -> int:
         flops += sum(lstm_flops(c["hidden"], c["layers"], b, 20, n_features, 0, n_val) for _ in rs)
     flops *= n_folds
     peak = matmul_flops_per_s()["1024x1024x1024"]
-
-    # one fold: loss * persistence is the MSE; several: the mean of per-fold ratios has no MSE
     best_val_mse = result.best_loss * float(persistence_mse[0]) if len(persistence_mse) == 1 else float("nan")
-    hb_summary = {
-        "wall_s": wall, "config_epochs": config_epochs, "config_epochs_per_s": config_epochs / wall,
-        "compile_s": compile_s, "compile_share": compile_s / wall,
-        "compile_cpu_s": backend.engine.compile_cpu_seconds,
-        "compile_wait_s": compile_wait, "compile_wait_share": compile_wait / wall,
-        "compile_s_jax_events_all": clock.total, "compile_s_breakdown": clock.seconds,
-        "xla_backend_compiles": clock.backend_compiles, "plan": args.plan, "devices": n_devices,
-        "train_program_compiles": backend.compiles,
-        "config_epochs_per_s_excluding_compile": config_epochs / max(wall - compile_s, 1e-9),
-        # the backend's loss is each fold's MSE over persistence's, averaged; back to MSE for the peers
-        "best_val_loss": result.best_loss, "best_val_mse": best_val_mse, "best_config": result.best_config, "best_resource": result.best_resource,
-        "n_configs": len(configs), "n_rungs": len(jobs),
-        "matmul_flops": flops, "flops_per_s": flops / wall, "flops_per_s_excluding_compile": flops / max(wall - compile_s, 1e-9),
-        "fraction_of_matmul_peak": flops / wall / peak,
+    summary = {
+        "waves": waves, "wall_s": wall, "config_epochs": config_epochs, "config_epochs_per_s": config_epochs / wall,
+        "compile_s": compile_s, "compile_share": compile_s / wall, "compile_cpu_s": backend.engine.compile_cpu_seconds,
+        "compile_wait_s": sum(st["compile_wait_s"] for st in stats),
+        "compile_s_jax_events_all": clock.total, "xla_backend_compiles": clock.backend_compiles,
+        "train_program_compiles": backend.compiles, "plans": len(stats),
+        "programs_per_plan": [st["programs"] for st in stats], "calls_per_plan": [st["calls"] for st in stats],
+        "plan_seconds": [st["seconds"] for st in stats],
+        # busy time: the process's CPU time over every core's wall (compile threads included), and
+        # the plan's own balance (cost-model seconds summed over devices / devices x busiest device)
+        "cpu_busy_fraction": cpu_s / ((os.cpu_count() or 1) * wall), "cpu_seconds": cpu_s,
+        "planned_device_busy_fraction": planned_busy / max(n_devices * planned_span, 1e-12),
+        "best_val_loss": result.best_loss, "best_val_mse": best_val_mse, "best_config": result.best_config,
+        "best_resource": result.best_resource, "n_configs": len(configs), "n_rungs": len(jobs),
+        "matmul_flops": flops, "flops_per_s": flops / wall, "fraction_of_matmul_peak": flops / wall / peak,
     }
-    print(f"\nhbjax: {config_epochs:g} config-epochs in {wall:.1f} s = {config_epochs / wall:.3f} config-epochs/s; "
-          f"compile {compile_s:.1f} s ({100 * compile_s / wall:.0f}% of wall; training waited {compile_wait:.1f} s = "
-          f"{100 * compile_wait / wall:.0f}%; {backend.compiles} train programs, "
-          f"{clock.backend_compiles} XLA compiles in all); best val MSE {best_val_mse:.5g}; "
-          f"{flops / wall / 1e9:.2f} GFLOP/s ({100 * flops / wall / peak:.1f}% of {peak / 1e9:.0f} GFLOP/s dot)", flush=True)
+    print(f"hbjax {'waves' if waves else 'sequential'}: {config_epochs:g} config-epochs in {wall:.1f} s = "
+          f"{config_epochs / wall:.3f} config-epochs/s; {len(stats)} plans, {backend.compiles} programs compiled "
+          f"({compile_s:.1f} s beside training, waited {summary['compile_wait_s']:.1f} s); CPU busy "
+          f"{100 * summary['cpu_busy_fraction']:.0f}%, planned device balance "
+          f"{100 * summary['planned_device_busy_fraction']:.0f}%; best val MSE {best_val_mse:.5g}", flush=True)
+    return {"summary": summary, "rungs": jobs, "result": result, "reached": reached, "frame": result.to_frame()}
 
-    torch_summary, torch_note = None, None
-    if args.no_torch:
-        torch_note = "skipped (--no-torch)"
-    elif torch_version() is None:
-        torch_note = "skipped: torch not installed (pip install torch, or the 'bench' extra)"
-    else:
-        print(f"replaying the {len(reached)} configs one by one with PyTorch ({args.torch_threads} threads)...",
-              flush=True)
-        best_t = math.inf
-        t0 = time.perf_counter()
-        for k in range(n_folds):
-            loop = TorchLoop(fw.x_train[k], fw.y_train[k], fw.x_val[k], fw.y_val[k], threads=args.torch_threads)
-            for cid, rs in sorted(reached.items()):
-                vals = loop.train(configs[cid], rs, seed=cid)
-                best_t = min([best_t] + [v for v in vals if math.isfinite(v)])
-        t_torch = time.perf_counter() - t0
-        torch_summary = {"wall_s": t_torch, "config_epochs": config_epochs, "config_epochs_per_s": config_epochs / t_torch,
-                         "threads": args.torch_threads, "best_val_mse": best_t, "flops_per_s": flops / t_torch,
-                         "speedup_hbjax_over_torch": t_torch / wall,
-                         "speedup_hbjax_over_torch_excluding_compile": t_torch / max(wall - compile_s, 1e-9)}
-        print(f"PyTorch replay: {t_torch:.1f} s = {config_epochs / t_torch:.3f} config-epochs/s, best val MSE "
-              f"{best_t:.5g}; hbjax speed-up x{t_torch / wall:.2f} (x{t_torch / max(wall - compile_s, 1e-9):.2f} "
-              f"without compile time)", flush=True)
-    if torch_note:
-        print(f"PyTorch replay {torch_note}")
 
-    print_table(hb_summary, torch_summary, baselines["persistence_val_mse"], R, args.eta, n_folds)
+def write(args, variant, info, load, R, n_folds, n_train, n_val, n_devices, baselines, runs, comparison, torch_runs,
+          torch_note, peak) -> Path:
     out = args.out or RESULTS / f"hyperband_run_{device_name()}_{variant}.json"
     write_json(out, {
         "benchmark": "hyperband_run", "variant": variant, "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -202,29 +246,33 @@ def main(argv=None) -> int:
         "settings": {"max_resource": R, "eta": args.eta, "seed": args.seed, "folds": n_folds,
                      "folds_note": "the FIRST walk-forward folds (train 3000 / val 500 rows)", "window": 20,
                      "train_windows": n_train, "val_windows": n_val, "space": repr(space()),
-                     "jax_compilation_cache": "off (every compile paid)", "torch_threads": args.torch_threads,
-                     "plan": args.plan, "xla_host_devices": n_devices,
+                     "jax_compilation_cache": "off (every compile paid, in both runs)",
+                     "torch_threads": args.torch_threads, "plan": args.plan, "xla_host_devices": n_devices,
+                     "order": "hbjax sequential, hbjax waves, PyTorch flush-denormal, PyTorch default",
+                     "same_configs": "both hbjax runs and both PyTorch replays train the same configs to the same "
+                                     "resources (same seed); figures compare only within this file",
                      "compile_s": "wall time of the compile threads (they share the cores with training)",
                      "compile_wait_s": "time training waited for a compile (the critical path)",
-                     "compile_cpu_s": "CPU time of hbjax's compile threads only; XLA compiles partly on "
-                                      "threads of its own, so this undercounts",
                      "config_epochs": "epochs trained per config (survivors continue), summed, times folds"},
-        "hbjax": hb_summary, "torch_replay": torch_summary, "torch_note": torch_note,
+        "hbjax_sequential": runs["sequential"]["summary"], "hbjax_waves": runs["waves"]["summary"],
+        "comparison": comparison, "torch_replay": torch_runs or None, "torch_note": torch_note,
         "persistence_val_mse": baselines["persistence_val_mse"], "ridge_val_mse": baselines["ridge_val_mse"],
-        "rungs": jobs, "matmul_peak_flops_per_s": peak,
+        "rungs_sequential": runs["sequential"]["rungs"], "rungs_waves": runs["waves"]["rungs"],
+        "matmul_peak_flops_per_s": peak,
         "peers_measured_earlier": {"note": "same machine kind (2-core CPU), first fold, R=27, eta=3; not rerun here",
                                    "tools": PEERS, "persistence_val_mse": PEER_PERSISTENCE},
     })
-    print(f"wrote {out}")
-    return 0
+    return out
 
 
-def print_table(hb, tr, persistence, R, eta, n_folds) -> None:
-    rows = [(f"hbjax (this run, R={R:g}, eta={eta}, {n_folds} fold(s))", hb["config_epochs"], hb["wall_s"],
-             hb["config_epochs_per_s"], hb["best_val_mse"])]
-    if tr:
-        rows.append((f"PyTorch sequential replay ({tr['threads']} threads)", tr["config_epochs"], tr["wall_s"],
-                     tr["config_epochs_per_s"], tr["best_val_mse"]))
+def print_table(seq, wav, torch_runs, persistence, R, eta, n_folds) -> None:
+    rows = [(f"hbjax sequential (R={R:g}, eta={eta}, {n_folds} fold(s))", seq["config_epochs"], seq["wall_s"],
+             seq["config_epochs_per_s"], seq["best_val_mse"]),
+            ("hbjax waves (same configs)", wav["config_epochs"], wav["wall_s"], wav["config_epochs_per_s"],
+             wav["best_val_mse"])]
+    for name, tr in torch_runs.items():
+        rows.append((f"PyTorch sequential replay, {name} ({tr['threads']} threads)", tr["config_epochs"],
+                     tr["wall_s"], tr["config_epochs_per_s"], tr["best_val_mse"]))
     rows += [(f"{p['tool']} [earlier, R=27]", p["config_epochs"], p["seconds"], p["config_epochs_per_s"],
               p["best_val_mse"]) for p in PEERS]
     head = f"{'':66s} {'config-epochs':>13s} {'seconds':>8s} {'ce/s':>6s} {'best val MSE':>12s}"
@@ -233,9 +281,6 @@ def print_table(hb, tr, persistence, R, eta, n_folds) -> None:
         print(f"{name:66s} {ce:13.0f} {s:8.1f} {rate:6.3f} {best:12.5g}")
     print(f"{'persistence (this task)':66s} {'':13s} {'':8s} {'':6s} {persistence:12.5g}")
     print(f"{'persistence (peers, earlier)':66s} {'':13s} {'':8s} {'':6s} {PEER_PERSISTENCE:12.5g}")
-    print(f"hbjax compile: {hb['compile_s']:.1f} s = {100 * hb['compile_share']:.0f}% of wall "
-          f"({hb['train_program_compiles']} train programs; training waited {hb['compile_wait_s']:.1f} s); "
-          f"{hb['config_epochs_per_s_excluding_compile']:.3f} config-epochs/s excluding compile")
 
 
 if __name__ == "__main__":

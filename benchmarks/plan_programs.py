@@ -3,7 +3,7 @@ space (no training, no compile: the planner only).
 
 Space: ``default_space()`` (hidden 16-256, layers 1-5, batch 16-256, lr, dropout, activation,
 optimizer), Hyperband R=81, eta=3, the NVDA task's 5 folds (2980 train / 500 val windows each).
-Survivors are drawn by the scheduler from seeded random losses (programs per rung depend on which
+Survivors are drawn by the scheduler from losses seeded per (config, rung) (programs per rung depend on which
 configs survive, not on how well they do). For every rung, under
 
 * ``exact``: one program per exact (hidden, layers, batch) shape;
@@ -13,7 +13,9 @@ configs survive, not on how well they do). For every rung, under
   hidden``) to show what the padding buys by the cost model:
 
 programs (width included: every width is a compile), calls, empty vmap slots, configs computed
-more than once, computed / real matmul FLOPs, and the cost model's seconds with compiles.
+more than once, computed / real matmul FLOPs, and the cost model's seconds with compiles; once per
+rung (brackets one after another) and once per wave (every ready rung of every bracket planned
+together), on the same configs and survivors.
 
     python benchmarks/plan_programs.py       # seconds
 """
@@ -42,6 +44,7 @@ def main(argv=None) -> int:
 
     import hbjax as hb
     from hbjax import scheduler as sched
+    from hbjax import waves as wave_sched
     from hbjax.brackets import continued_budget
     from hbjax.lstm.backend import _choices, default_space
     from hbjax.lstm.cost import COST_MODELS
@@ -65,52 +68,79 @@ def main(argv=None) -> int:
                                     config_epochs=budget, sizes={window: (n_folds, n_train, n_features)},
                                     first_rung_configs=first) if pad else None
             for name, (mode, kind, _, _, pad) in plans.items()}
-    rng = np.random.default_rng(args.seed)
-    state = search.initial_state()
-    rungs = []
-    seen = {name: set() for name in plans}
-    totals = {name: dict(computed_flops=0.0, real_flops=0.0, train_s=0.0, compile_s=0.0, empty_slots=0,
-                         duplicated_configs=0, calls=0) for name in plans}
-    while not sched.done(state):
-        job, state = sched.ask(state)
-        shapes = [shape_key(c, window) for c in job.configs]
-        row = {"bracket": job.bracket, "rung": job.rung, "configs": len(job.config_ids), "resource": job.resource}
-        for name, (mode, kind, n_dev, mem, _pad) in plans.items():
-            starts = [steps_for(r, n_train // s.batch_size) for s, r in zip(shapes, job.previous_resource)]
-            stops = [steps_for(job.resource, n_train // s.batch_size) for s in shapes]
-            plan = plan_rung(shapes, starts, stops, device_kind=kind, n_devices=n_dev, mode=mode,
-                             max_layers=max(layers) if mode != "exact" else None, padded_hidden=maps[name],
-                             n_features=n_features, n_folds=n_folds, n_train=n_train, n_val=n_val,
-                             memory_bytes=mem, cost=COST_MODELS[kind], known_programs=seen[name])
-            positions = [q for c in plan.calls for q in c.positions]
-            assert sorted(set(positions)) == list(range(len(shapes)))
-            seen[name] |= set(plan.programs)
-            t = totals[name]
-            t["computed_flops"] += plan.computed_flops
-            t["real_flops"] += plan.real_flops
-            t["train_s"] += max(plan.device_seconds(), default=0.0)
-            t["compile_s"] += plan.compile_s
-            t["empty_slots"] += sum(c.empty_slots for c in plan.calls)
-            t["duplicated_configs"] += len(positions) - len(set(positions))
-            t["calls"] += len(plan.calls)
-            row[name] = {"programs": len(plan.programs), "calls": len(plan.calls),
-                         "widths": sorted({p.width for p in plan.programs}),
-                         "empty_slots": sum(c.empty_slots for c in plan.calls),
-                         "computed_over_real_flops": plan.computed_flops / plan.real_flops,
-                         "estimated_s": max(plan.device_seconds(), default=0.0),
-                         "distinct_programs_so_far": len(seen[name])}
-        rungs.append(row)
-        state = sched.tell(state, job, rng.random(len(job.config_ids)))
+    def stand_in_losses(job):  # seeded per (config, rung): the same survivors in rungs and in waves
+        return np.array([np.random.default_rng([args.seed, cid, job.rung]).random() for cid in job.config_ids])
+
+    def walk(waves: bool):
+        """Plan every rung (or every wave: all ready rungs of all brackets as one plan)."""
+        state = search.initial_state(waves=waves)
+        rows, seen = [], {name: set() for name in plans}
+        totals = {name: dict(computed_flops=0.0, real_flops=0.0, train_s=0.0, compile_s=0.0, empty_slots=0,
+                             duplicated_configs=0, calls=0) for name in plans}
+        while not state.finished:
+            if waves:
+                jobs, state = wave_sched.ask_ready(state)
+            else:
+                job, state = sched.ask(state)
+                jobs = (job,)
+            configs = [c for j in jobs for c in j.configs]
+            shapes = [shape_key(c, window) for c in configs]
+            resources = [j.resource for j in jobs for _ in j.config_ids]
+            previous = [r for j in jobs for r in j.previous_resource]
+            row = {"rungs": [[j.bracket, j.rung] for j in jobs], "configs": len(configs),
+                   "resource": max(resources)}
+            if not waves:
+                row.update(bracket=jobs[0].bracket, rung=jobs[0].rung)
+            for name, (mode, kind, n_dev, mem, _pad) in plans.items():
+                starts = [steps_for(r, n_train // s.batch_size) for s, r in zip(shapes, previous)]
+                stops = [steps_for(r, n_train // s.batch_size) for s, r in zip(shapes, resources)]
+                plan = plan_rung(shapes, starts, stops, device_kind=kind, n_devices=n_dev, mode=mode,
+                                 max_layers=max(layers) if mode != "exact" else None, padded_hidden=maps[name],
+                                 n_features=n_features, n_folds=n_folds, n_train=n_train, n_val=n_val,
+                                 memory_bytes=mem, cost=COST_MODELS[kind], known_programs=seen[name])
+                positions = [q for c in plan.calls for q in c.positions]
+                assert sorted(set(positions)) == list(range(len(shapes)))
+                seen[name] |= set(plan.programs)
+                t = totals[name]
+                t["computed_flops"] += plan.computed_flops
+                t["real_flops"] += plan.real_flops
+                t["train_s"] += max(plan.device_seconds(), default=0.0)
+                t["compile_s"] += plan.compile_s
+                t["empty_slots"] += sum(c.empty_slots for c in plan.calls)
+                t["duplicated_configs"] += len(positions) - len(set(positions))
+                t["calls"] += len(plan.calls)
+                row[name] = {"programs": len(plan.programs), "calls": len(plan.calls),
+                             "widths": sorted({p.width for p in plan.programs}),
+                             "empty_slots": sum(c.empty_slots for c in plan.calls),
+                             "computed_over_real_flops": plan.computed_flops / plan.real_flops,
+                             "estimated_s": max(plan.device_seconds(), default=0.0),
+                             "distinct_programs_so_far": len(seen[name])}
+            rows.append(row)
+            for job in jobs:
+                losses = stand_in_losses(job)
+                state = wave_sched.tell(state, job, losses) if waves else sched.tell(state, job, losses)
+        return rows, seen, totals, state
+
+    rungs, seen, totals, end_rungs = walk(waves=False)
+    wave_rows, wave_seen, wave_totals, end_waves = walk(waves=True)
+    assert [(o.config_id, o.rung, o.promoted) for o in end_rungs.history] == \
+        [(o.config_id, o.rung, o.promoted) for o in end_waves.history]  # the same configs, the same survivors
     names = list(plans)
-    summary = {}
-    for name in names:
-        t = totals[name]
-        summary[name] = {"distinct_programs_width_included": len(seen[name]),
+
+    def summarise(totals, seen, n_plans):
+        out = {}
+        for name in names:
+            t = totals[name]
+            out[name] = {"distinct_programs_width_included": len(seen[name]), "plans": n_plans,
                          "computed_over_real_flops": t["computed_flops"] / t["real_flops"],
                          "estimated_train_s": t["train_s"], "estimated_compile_s": t["compile_s"],
                          "estimated_total_s": t["train_s"] + t["compile_s"], "empty_slots": t["empty_slots"],
                          "configs_computed_twice": t["duplicated_configs"], "calls": t["calls"],
                          "programs": sorted(p.describe() for p in seen[name])}
+        return out
+
+    summary = summarise(totals, seen, len(rungs))
+    summary_waves = summarise(wave_totals, wave_seen, len(wave_rows))
     print(f"Hyperband R={args.max_resource:g} eta={args.eta} over default_space(): {len(rungs)} rungs, "
           f"{sum(r['configs'] for r in rungs)} config-rungs, {budget:g} config-epochs")
     print(f"{'bracket/rung':>12s} {'configs':>7s} " + " ".join(f"{n[:26]:>26s}" for n in names))
@@ -124,6 +154,16 @@ def main(argv=None) -> int:
               f"{s['computed_over_real_flops']:.2f}, {s['empty_slots']} empty slots, {s['configs_computed_twice']} "
               f"configs computed twice, est. {s['estimated_train_s']:.0f} s training + {s['estimated_compile_s']:.0f} s "
               f"compiles")
+    print(f"\nin waves ({len(wave_rows)} waves instead of {len(rungs)} rungs; the same configs and survivors):")
+    print(f"{'wave':>4s} {'rungs':>5s} {'configs':>7s} " + " ".join(f"{n[:26]:>26s}" for n in names))
+    for w, r in enumerate(wave_rows):
+        print(f"{w:>4d} {len(r['rungs']):>5d} {r['configs']:>7d} " + " ".join(
+            f"{r[n]['programs']:>3d} p {r[n]['calls']:>4d} c {r[n]['estimated_s']:8.1f} s" for n in names))
+    for name in names:
+        a, b = summary[name], summary_waves[name]
+        print(f"{name}: per rung {a['calls']} calls, {a['distinct_programs_width_included']} programs, est. "
+              f"{a['estimated_total_s']:.0f} s; per wave {b['calls']} calls, {b['distinct_programs_width_included']} "
+              f"programs, est. {b['estimated_total_s']:.0f} s")
     write_json(args.out, {"benchmark": "plan_programs", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
                           "settings": {"space": repr(space), "max_resource": args.max_resource, "eta": args.eta,
                                        "seed": args.seed, "folds": n_folds, "train_windows": n_train,
@@ -134,7 +174,7 @@ def main(argv=None) -> int:
                                                "are committed estimates, no GPU measured"},
                           "plans": {n: {"mode": m, "device_kind": k, "devices": d, "hidden_padding": pad}
                                     for n, (m, k, d, _, pad) in plans.items()},
-                          "rungs": rungs, "run": summary})
+                          "rungs": rungs, "run": summary, "waves": wave_rows, "run_in_waves": summary_waves})
     print(f"wrote {args.out}")
     return 0
 

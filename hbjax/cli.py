@@ -106,6 +106,9 @@ def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:
     p.add_argument("--precision", choices=["highest", "default"], default="highest",
                    help="matmul precision: highest (full float32, comparable across devices) or default "
                         "(the device's own: TF32 on recent NVIDIA GPUs, faster; no effect on CPU)")
+    p.add_argument("--waves", action=argparse.BooleanOptionalAction, default=True,
+                   help="train every ready rung of every bracket together as one plan (default; the trials are "
+                        "those of sequential Hyperband) or, with --no-waves, bracket after bracket")
     p.add_argument("--out", default="hbjax-runs/demo" if demo else "hbjax-runs/run", help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--overwrite", action="store_true", default=demo,

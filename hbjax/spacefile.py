@@ -119,6 +119,7 @@ SETTINGS: dict[str, Setting] = {
     "plan": _one_of("auto", "exact", "wide"),
     "precision": _one_of("highest", "default"),
     "configs_per_program": _int_at_least(1),
+    "waves": Setting("true or false", lambda v: isinstance(v, bool)),
     "out": _TEXT,
 }
 

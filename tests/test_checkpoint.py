@@ -351,7 +351,7 @@ SCRIPT = textwrap.dedent('''
     from hbjax.data import StockTask, from_frame
     from hbjax.lstm.backend import LSTMBackend
 
-    mode, out, plan = sys.argv[1], sys.argv[2], sys.argv[3]
+    mode, out, plan, waves = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "waves"
     n, rng = 400, np.random.default_rng(0)
     close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
     df = pd.DataFrame({
@@ -364,7 +364,7 @@ SCRIPT = textwrap.dedent('''
         dict(hidden=hb.IntChoice([4, 8]), layers=hb.IntChoice([1, 2]))  # wide: padding and depths mix
     space = hb.Space(lr=hb.LogUniform(1e-3, 1e-1), batch_size=hb.IntChoice([16]), dropout=hb.Uniform(0.1, 0.3),
                      optimizer=hb.Choice(["adam", "rmsprop"]), **shapes)
-    search = hb.Hyperband(space, max_resource=9, eta=3, seed=5)
+    search = hb.Hyperband(space, max_resource=9, eta=3, seed=5, waves=waves)
     backend = LSTMBackend(task, seed=5, window=5, configs_per_program=4, plan=plan)
 
     def report(job, losses, state, seconds):
@@ -388,17 +388,19 @@ def _env():
     return env
 
 
-@pytest.mark.parametrize("plan", ["auto", "wide"])
-def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, plan):
+@pytest.mark.parametrize("plan,waves", [("auto", "waves"), ("wide", "waves"), ("auto", "sequential")])
+def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, plan, waves):
     """Under the CPU plan and under the accelerator plan forced on the CPU (vmapped widths, empty
-    slots, padded hidden units and depth): killed after its 2nd rung, resumed, identical trials."""
+    slots, padded hidden units and depth), in waves and bracket after bracket: killed after its
+    2nd rung (in waves: inside the first wave's report, after its checkpoint), resumed, identical
+    trials."""
     script = tmp_path / "run_search.py"
     script.write_text(SCRIPT)
     out = tmp_path / "run"
     cmd = [sys.executable, str(script)]
 
     # 1. uninterrupted reference (also warms the shared compile cache)
-    plain = subprocess.run(cmd + ["plain", str(tmp_path / "plain.csv"), plan], env=_env(), capture_output=True,
+    plain = subprocess.run(cmd + ["plain", str(tmp_path / "plain.csv"), plan, waves], env=_env(), capture_output=True,
                            text=True, timeout=240)
     assert plain.returncode == 0, plain.stderr[-3000:]
     reference = pd.read_csv(tmp_path / "plain.csv")
@@ -406,7 +408,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, plan):
     assert n_rungs == 6  # R=9, eta=3: 3 + 2 + 1 rungs
 
     # 2. checkpointed run, SIGKILLed right after its 2nd rung line
-    proc = subprocess.Popen(cmd + ["fresh", str(out), plan], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(cmd + ["fresh", str(out), plan, waves], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     seen = 0
     try:
@@ -424,7 +426,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, plan):
     assert meta["seed"] == 5
 
     # 3. resume in a fresh process
-    resumed = subprocess.run(cmd + ["resume", str(out), plan], env=_env(), capture_output=True, text=True, timeout=240)
+    resumed = subprocess.run(cmd + ["resume", str(out), plan, waves], env=_env(), capture_output=True, text=True, timeout=240)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert 0 < resumed.stdout.count("RUNG ") < n_rungs  # only the remaining rungs were trained
     final = pd.read_csv(out / "trials.csv")

@@ -1,5 +1,6 @@
 """The command line: help, clear one-line errors with exit code 2, outputs written."""
 import json
+import re
 import subprocess
 import sys
 
@@ -78,6 +79,11 @@ def test_plan_previews_a_run_without_training(tmp_path, capsys):
     assert "357 config-epochs on 1 fold(s)" in out  # R=27, eta=3: 49 configs, survivors continue
     assert "programs to compile" in out and "estimated wall time" in out and "MiB/call" in out
     assert "cost constants: committed default" in out and "computed / real matmul FLOPs" in out
+    waves = [line.split()[:2] for line in out.splitlines() if re.match(r"\s+\d+\s+s\d+r\d+", line)]
+    assert [w[0] for w in waves] == ["0", "1", "2", "3"] and waves[0][1] == "s3r0"  # R=27: 4 waves
+    assert "4 waves (every ready rung of every bracket planned together)" in out
+    assert main(["plan", "-R", "27", "--folds", "1", "--quiet", "--no-waves"]) == 0
+    out = capsys.readouterr().out
     assert len([line for line in out.splitlines() if line.strip().startswith("0 ")]) == 10  # R=27: 10 rungs
     target = tmp_path / "dry"
     assert main(["run", "-R", "9", "--space", "demo", "--folds", "1", "--dry-run", "--out", str(target)]) == 0

@@ -24,7 +24,7 @@ def _verdict_vs_persistence(test: dict) -> str:
 
 
 RESUMABLE = ("data", "max_resource", "eta", "seed", "hyperband_iterations", "space", "window", "folds",
-             "train_size", "val_size", "test_size", "target", "configs_per_program", "plan", "precision")
+             "train_size", "val_size", "test_size", "target", "configs_per_program", "plan", "precision", "waves")
 
 
 def run_lstm(args, console) -> int:
@@ -46,7 +46,7 @@ def run_lstm(args, console) -> int:
             cost = CostModel.from_dict(saved["cost_constants"])
     space = _space(args.space)  # validate the cheap things before loading data
     search = hb.Hyperband(space, max_resource=args.max_resource, eta=args.eta, seed=args.seed,
-                          hyperband_iterations=args.hyperband_iterations)
+                          hyperband_iterations=args.hyperband_iterations, waves=getattr(args, "waves", True))
     task = _task(args)
     check_for_lstm(space, train_size=task.train_size, window=args.window,
                    source=args.space if isinstance(args.space, str) else "the saved run")
@@ -165,22 +165,43 @@ class RungProgress:
     def __exit__(self, *exc):
         return self.progress.__exit__(*exc)
 
-    def update(self, job, losses, state, seconds):
-        from ..scheduler import total_resource
+    def _line(self, job, losses, seconds, *, share: bool = False) -> str:
         from ..strategies.base import budget_of
 
         finite = [x for x in losses if math.isfinite(x)]
         if finite:
             self.best = min(self.best, min(finite))
         done = budget_of(job, continues=True)  # survivors continue: only the increment counts
-        line = (f"iter {job.iteration} bracket s={job.bracket} rung {job.rung}: {len(job.config_ids)} configs -> "
+        return (f"iter {job.iteration} bracket s={job.bracket} rung {job.rung}: {len(job.config_ids)} configs -> "
                 f"{job.resource:.4g} epochs, rung best {min(finite) if finite else float('nan'):.5g}, "
-                f"best so far {self.best:.5g}, {seconds:.1f} s, {done / max(seconds, 1e-9):.2f} config-epochs/s"
-                + (f", {self.detail()}" if self.detail else ""))
-        log.info(line)
+                f"best so far {self.best:.5g}, " + (f"~{seconds:.1f} s (its share of the wave)" if share else
+                                                    f"{seconds:.1f} s, {done / max(seconds, 1e-9):.2f} config-epochs/s"))
 
-        # from the state, not by adding up: a resumed run's bar starts where the run stopped
-        self.progress.update(self.task, completed=total_resource(state, continued=True),
-                             description=f"s={job.bracket} rung {job.rung} best {self.best:.4g}")
+    def _say(self, line: str) -> None:
+        log.info(line)
         if not self.quiet:
             self.console.print(line)
+
+    def _advance(self, state, description: str) -> None:
+        from ..scheduler import total_resource
+
+        # from the state, not by adding up: a resumed run's bar starts where the run stopped
+        self.progress.update(self.task, completed=total_resource(state, continued=True), description=description)
+
+    def update(self, job, losses, state, seconds):
+        """After a rung of a sequential run."""
+        self._say(self._line(job, losses, seconds) + (f", {self.detail()}" if self.detail else ""))
+        self._advance(state, f"s={job.bracket} rung {job.rung} best {self.best:.4g}")
+
+    def wave_done(self, jobs, losses, state, seconds):
+        """After a wave: one line for the wave (its rungs, time, and the engine's programs), one per rung."""
+        from ..strategies.base import budget_of
+
+        total = sum(seconds)
+        done = sum(budget_of(job, continues=True) for job in jobs)
+        self._say(f"wave {state.waves - 1}: {len(jobs)} rung(s) of {len({(j.iteration, j.bracket) for j in jobs})} "
+                  f"bracket(s), {sum(len(j.config_ids) for j in jobs)} configs, {total:.1f} s, "
+                  f"{done / max(total, 1e-9):.2f} config-epochs/s" + (f", {self.detail()}" if self.detail else ""))
+        for job, loss, share in zip(jobs, losses, seconds):
+            self._say("  " + self._line(job, loss, share, share=True))
+        self._advance(state, f"wave {state.waves - 1} best {self.best:.4g}")

@@ -301,7 +301,7 @@ class LSTMEngine:
 
         def collect():
             call, outputs, _ = in_flight.popleft()
-            self._collect(call, outputs, config_ids, configs, val, train_loss)
+            self._collect(call, outputs, config_ids, configs, val, train_loss, ranges)
 
         while pending:
             call = pending.popleft()
@@ -332,11 +332,12 @@ class LSTMEngine:
             "program_keys": [p.describe() for p in plan.programs],
             "computed_flops": plan.computed_flops, "real_flops": plan.real_flops,
             "empty_slots": sum(c.empty_slots for c in plan.calls), "estimated_s": max(plan.device_seconds(), default=0.0),
+            "device_estimated_s": plan.device_seconds(),
             "peak_in_flight_bytes": peak, "memory_splits": splits,
         })
         return val, train_loss
 
-    def _collect(self, call: Call, outputs, config_ids, configs, val, train_loss) -> None:
+    def _collect(self, call: Call, outputs, config_ids, configs, val, train_loss, ranges) -> None:
         """Wait for a call's outputs and keep each real config's state and losses."""
         params, moments, val_mse, tr = jax.tree.map(np.asarray, outputs)
         scale = 1.0 if self.fold_loss_scale is None else np.asarray(self.fold_loss_scale(call.program.window),
@@ -347,7 +348,8 @@ class LSTMEngine:
             state = jax.tree.map(lambda a: a[j], (params, moments))
             self.states[config_ids[p]] = _resize_state(state, h, layers)
             val[p] = float(np.mean(val_mse[j] / scale, dtype=np.float64))
-            train_loss[p] = float(np.mean(tr[j], dtype=np.float64))
+            steps = max(ranges[1][p] - ranges[0][p], 1)
+            train_loss[p] = float(np.mean(tr[j], dtype=np.float64)) / steps
 
     def _slot_positions(self, call: Call) -> list[tuple[int, int]]:
         """(slot index in the call's arrays, rung position) of every real config of ``call``."""

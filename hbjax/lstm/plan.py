@@ -26,8 +26,8 @@ Under ``vmap`` no config is computed twice: a slot that no config fills holds an
 A plan may hold configs of different rungs (a wave: every ready rung of every bracket): each
 config brings its own step range. Under map each config loops over its own steps; under vmap a
 call runs over the union of its configs' ranges (every slot computes every step of it, a step
-outside a config's range is discarded), so configs of different ranges share a call only where
-the cost model says one wider call is cheaper than one call per range.
+outside a config's range is discarded), so configs of different ranges share calls only where
+the cost model says wider calls over a longer range are cheaper than calls per range.
 
 Why "map" on CPU: XLA CPU runs a vmapped matmul over per-config weights as N small matmuls, so
 batching gains nothing there (docs/ARCHITECTURE.md), while one-at-a-time keeps every config's
@@ -69,14 +69,9 @@ class ProgramKey:
     window: int
     batching: str  # "map" | "vmap"
     width: int  # configs per call
-    # vmap only: its configs have different step ranges (a wave), so each slot keeps only its own
-    # steps. A program of its own: the selection changes how XLA fuses the update, and a rung's
-    # uniform calls keep the floats of every other width
-    ranged: bool = False
 
     def describe(self) -> str:
-        return (f"H{self.hidden} L{self.layers} B{self.batch_size} W{self.window} {self.batching}x{self.width}"
-                + (" ranged" if self.ranged else ""))
+        return f"H{self.hidden} L{self.layers} B{self.batch_size} W{self.window} {self.batching}x{self.width}"
 
     @property
     def bucket(self) -> tuple[int, int, int, int, str]:
@@ -264,12 +259,12 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
         by_range: dict[tuple[int, int], list[_Item]] = {}
         for it in its:
             by_range.setdefault((it.start, it.start + it.steps), []).append(it)
-        # map: each config loops over its own steps, so one group; vmap: one call per range, or
-        # every range in shared calls over their union, whichever the cost model says is cheaper
-        options = [[its]] if batching == "map" or len(by_range) == 1 else [[its], [g for _, g in
-                                                                               sorted(by_range.items())]]
-        chosen = min(([(g, group_calls(g)) for g in groups] for groups in options),
-                     key=lambda o: price([c for _, cs in o for c in cs]))
+        # map: each config loops over its own steps, so one group. vmap: step ranges (sorted)
+        # grouped into contiguous runs that share calls over their union, as the cost model says
+        # is cheapest (an exact DP over the few ranges of a wave: at most one per bracket)
+        ranges = [g for _, g in sorted(by_range.items())]
+        chosen = [(its, group_calls(its))] if batching == "map" or len(ranges) == 1 else _range_groups(
+            ranges, group_calls, price)
         for group, these in chosen:
             for call in these:
                 planned.add(call.program)
@@ -279,6 +274,21 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
     calls.sort(key=lambda t: (-t[0], t[1].program, t[1].start, t[1].slots))
     new = {c.program for _, c in calls} - known
     return RungPlan(mode, tuple(c for _, c in calls), compile_s=len(new) * cost.compile_s)
+
+
+def _range_groups(ranges: list[list[_Item]], group_calls, price) -> list[tuple[list[_Item], list[Call]]]:
+    """Partition the sorted step ranges into contiguous groups, each trained in shared calls
+    (``group_calls``), minimising the summed ``price`` of the groups."""
+    n = len(ranges)
+    best: list[tuple[float, list]] = [(0.0, [])] + [(math.inf, [])] * n
+    for j in range(1, n + 1):
+        for i in range(j):
+            group = [it for r in ranges[i:j] for it in r]
+            these = group_calls(group)
+            total = best[i][0] + price(these)
+            if total < best[j][0] - 1e-12:
+                best[j] = (total, best[i][1] + [(group, these)])
+    return best[n][1]
 
 
 def _call(program: ProgramKey, slots, by_position, cost: CostModel, flops) -> Call:
@@ -327,9 +337,7 @@ def _calls(widths, bucket, per_device, by_position, cost: CostModel, flops) -> l
     for k in widths:
         slots = tuple(tuple(x[first:first + k]) for x in per_device)
         first += k
-        ranges = {(by_position[p].start, by_position[p].steps) for dev in slots for p in dev}
-        program = ProgramKey(*bucket, k, ranged=bucket[-1] == "vmap" and len(ranges) > 1)
-        out.append(_call(program, slots, by_position, cost, flops))
+        out.append(_call(ProgramKey(*bucket, k), slots, by_position, cost, flops))
     return out
 
 

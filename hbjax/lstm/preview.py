@@ -1,8 +1,9 @@
 """What a run will cost, before it runs: ``hbjax plan`` and ``hbjax run --dry-run``.
 
 Walks the Hyperband schedule with stand-in losses (seeded random: which configs survive is
-unknown before training, how many is not), plans every rung with the engine's own planner and
-prices it with the cost model of this kind of device. No training and no compile.
+unknown before training, how many is not), plans every rung (or every wave: all ready rungs of
+all brackets as one plan) with the engine's own planner and prices it with the cost model of this
+kind of device. No training and no compile.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import scheduler as sched
+from .. import waves as wave_sched
 
 __all__ = ["RungPreview", "preview_run"]
 
@@ -30,29 +32,45 @@ class RungPreview:
     max_program_bytes: int  # the largest call's estimated memory
     computed_flops: float = 0.0  # matmul FLOPs the plan computes (padding and empty slots included)
     real_flops: float = 0.0  # what the configs would compute alone at their own shapes
+    calls: int = 0
+    wave: int | None = None  # in waves: its number (the row is the whole wave)
+    rungs: tuple = ()  # in waves: (bracket, rung) of each job it holds
 
 
-def preview_run(search, backend, *, seed: int = 0) -> list[RungPreview]:
-    """One :class:`RungPreview` per rung of ``search`` on ``backend`` (an ``LSTMBackend``)."""
+def preview_run(search, backend, *, seed: int = 0, waves: bool | None = None) -> list[RungPreview]:
+    """One :class:`RungPreview` per rung of ``search`` on ``backend`` (an ``LSTMBackend``), or
+    per wave (``waves``; None: as ``search`` would run on ``backend``)."""
     from ..hyperband import prepare_backend
 
     engine = backend.engine
-    state = search.initial_state()
+    if waves is None:
+        waves = search.uses_waves(backend) if hasattr(search, "uses_waves") else False
+    state = search.initial_state(waves=True) if waves else search.initial_state()
     prepare_backend(backend, state)  # the same programs the run will use
     rng = np.random.default_rng(seed)
     seen: set = set()
     out = []
-    while not sched.done(state):
-        job, state = sched.ask(state)
-        plan = engine.plan_rung(job.configs, job.resource, job.previous_resource)
+    while not state.finished:
+        if waves:
+            jobs, state = wave_sched.ask_ready(state)
+        else:
+            job, state = sched.ask(state)
+            jobs = (job,)
+        configs = [c for j in jobs for c in j.configs]
+        plan = engine.plan_rung(configs, [j.resource for j in jobs for _ in j.config_ids],
+                                [r for j in jobs for r in j.previous_resource])
         programs = set(plan.programs)
         biggest = max((engine.estimated_bytes(p) for p in programs), default=0)
-        out.append(RungPreview(job.iteration, job.bracket, job.rung, len(job.config_ids), job.resource,
-                               sum(job.resource - r for r in job.previous_resource), len(programs),
-                               len(programs - seen), max(plan.device_seconds(), default=0.0), biggest,
-                               plan.computed_flops, plan.real_flops))
+        first = jobs[0]
+        out.append(RungPreview(first.iteration, first.bracket, first.rung, len(configs), max(j.resource for j in jobs),
+                               sum(j.added_resource for j in jobs), len(programs), len(programs - seen),
+                               max(plan.device_seconds(), default=0.0), biggest, plan.computed_flops, plan.real_flops,
+                               len(plan.calls), state.waves - 1 if waves else None,
+                               tuple((j.bracket, j.rung) for j in jobs)))
         seen |= programs
-        state = sched.tell(state, job, rng.random(len(job.config_ids)))
+        for job in jobs:
+            losses = rng.random(len(job.config_ids))
+            state = wave_sched.tell(state, job, losses) if waves else sched.tell(state, job, losses)
     return out
 
 
@@ -60,21 +78,30 @@ def format_preview(rows: list[RungPreview], *, device_kind: str, n_devices: int,
                    folds: int, cost) -> str:
     compiles = sum(r.new_programs for r in rows)
     train_s = sum(r.seconds for r in rows)
-    lines = [f"{'iter':>4s} {'bracket':>7s} {'rung':>4s} {'configs':>7s} {'epochs':>7s} {'config-epochs':>13s} "
-             f"{'programs':>8s} {'new':>4s} {'est. s':>8s} {'MiB/call':>8s} {'FLOPs x':>7s}"]
+    in_waves = any(r.wave is not None for r in rows)
+    where = f"{'wave':>4s} {'rungs (bracket s, rung)':>24s}" if in_waves else f"{'iter':>4s} {'bracket':>7s} {'rung':>4s}"
+    lines = [f"{where} {'configs':>7s} {'epochs':>7s} {'config-epochs':>13s} "
+             f"{'programs':>8s} {'new':>4s} {'calls':>5s} {'est. s':>8s} {'MiB/call':>8s} {'FLOPs x':>7s}"]
     for r in rows:
-        lines.append(f"{r.iteration:4d} {r.bracket:7d} {r.rung:4d} {r.configs:7d} {r.resource:7.3g} "
-                     f"{r.config_epochs:13.4g} {r.programs:8d} {r.new_programs:4d} {r.seconds:8.1f} "
+        where = (f"{r.wave:4d} {_rungs(r.rungs):>24s}" if in_waves else f"{r.iteration:4d} {r.bracket:7d} {r.rung:4d}")
+        lines.append(f"{where} {r.configs:7d} {r.resource:7.3g} "
+                     f"{r.config_epochs:13.4g} {r.programs:8d} {r.new_programs:4d} {r.calls:5d} {r.seconds:8.1f} "
                      f"{r.max_program_bytes / 2**20:8.1f} {_ratio(r.computed_flops, r.real_flops):>7s}")
     total_ce = sum(r.config_epochs for r in rows)
     computed, real = sum(r.computed_flops for r in rows), sum(r.real_flops for r in rows)
     lines.append(f"{total_ce:g} config-epochs on {folds} fold(s); {compiles} programs to compile (widths counted); "
                  f"largest call ~{max(r.max_program_bytes for r in rows) / 2**20:.0f} MiB of the "
                  f"{memory_bytes / 2**30:.1f} GiB budget; computed / real matmul FLOPs {_ratio(computed, real)}")
-    lines.append(f"estimated wall time on {n_devices} {device_kind} device(s): ~{_duration(train_s + compiles * cost.compile_s)}"
+    lines.append((f"{len(rows)} waves (every ready rung of every bracket planned together); " if in_waves else "")
+                 + f"estimated wall time on {n_devices} {device_kind} device(s): ~{_duration(train_s + compiles * cost.compile_s)}"
                  f" (training ~{_duration(train_s)}, compiles ~{_duration(compiles * cost.compile_s)} before overlap); "
                  f"cost constants: {cost.source}: expect +-50%")
     return "\n".join(lines)
+
+
+def _rungs(rungs) -> str:
+    text = " ".join(f"s{s}r{r}" for s, r in rungs)
+    return text if len(text) <= 24 else f"{len(rungs)} rungs, s{rungs[0][0]}..s{rungs[-1][0]}"
 
 
 def _ratio(computed: float, real: float) -> str:

@@ -87,12 +87,11 @@ def check_prng() -> None:
 def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) -> Callable:
     """The pure train function of one program: (params, moments, traced, keys, active, starts,
     stops, data..., lo, hi, depth) for ``width`` configs x K folds -> (params, moments, val MSE
-    [N, K], train loss [N, K]). ``starts``/``stops`` [N]: each config's optimizer steps. ``lo``,
+    [N, K], summed train loss of its steps [N, K]). ``starts``/``stops`` [N]: each config's optimizer steps. ``lo``,
     ``hi``, ``depth`` (vmap only): the call's first and last step over all its configs and its
     deepest config, where the step and layer loops stop."""
     batch, spe = program.batch_size, n_train // program.batch_size
     side_by_side = program.batching == "vmap"
-    ranged = side_by_side and program.ranged  # slots of different step ranges: keep each one's own
 
     def loss_fn(params, xb, yb, hp, dkey, depth):
         return jnp.mean((network.predict(params, xb, hp, activations, dkey, depth) - yb) ** 2)
@@ -100,9 +99,8 @@ def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) 
     def train_fold(params, moments, hp, key, start, stop, x_tr, y_tr, x_val, y_val, lo, hi, depth, fold=None):
         """One config on one fold, trained over steps [start, stop). Side by side the loops run
         over [lo, hi) and ``depth`` (not batched: a batched loop bound or branch predicate makes
-        every slot run to the longest and select over the whole carry); in a ``ranged`` program
-        a step outside the config's own range keeps its carry (elsewhere every slot's range is
-        [lo, hi)). ``fold=None``: the arrays are that fold's; else they
+        every slot run to the longest and select over the whole carry), and a step outside the
+        config's own range keeps its carry (an empty slot's range is empty). ``fold=None``: the arrays are that fold's; else they
         hold every fold and this one's rows are gathered inside (configs x folds as one axis)."""
         if not side_by_side:
             lo, hi, depth = start, stop, None
@@ -121,7 +119,7 @@ def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) 
                 loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb, hp, jax.random.fold_in(drop_key, s), depth)
                 new_params, new_moments = optim.update(params, moments, grads, hp, s + 1, stacked=network.STACKED,
                                                        active=active)
-                if not ranged:
+                if not side_by_side:
                     return new_params, new_moments, loss_sum + loss
                 inside = (s >= start) & (s < stop)  # this config's own steps
                 keep = lambda new, old: jnp.where(inside, new, old)  # noqa: E731
@@ -137,10 +135,9 @@ def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) 
         if fold is not None:
             x_val, y_val = x_val[fold], y_val[fold]
         val_mse = jnp.mean((network.predict(params, x_val, hp, activations, None, depth) - y_val) ** 2)
-        # an unbatched divisor where every slot's range is the call's: XLA then divides the way
-        # it does at every width (a batched one changed the last bit of the train loss across widths)
-        n_steps = stop - start if ranged else hi - lo
-        return params, moments, val_mse, loss_sum / jnp.maximum(n_steps, 1)
+        # the sum, divided by the steps on the host: a division by a batched count inside the
+        # program changed the last bit of the train loss between widths
+        return params, moments, val_mse, loss_sum
 
     per_config = jax.vmap(train_fold, in_axes=(0, 0, None, 0, None, None, 0, 0, 0, 0, None, None, None))
 
