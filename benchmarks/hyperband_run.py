@@ -177,9 +177,9 @@ def run_hbjax(*, search_kw, waves, task, args, n_folds, n_devices, persistence_m
 
     def on_rung(job, losses, state, seconds):
         finite = [x for x in losses if math.isfinite(x)]
-        stats = backend.engine.rung_stats[-1]
+        stats = backend.wave_stats
         jobs.append({"iteration": job.iteration, "bracket": job.bracket, "rung": job.rung,
-                     "wave": getattr(state, "waves", 0) - 1 if waves else None,
+                     "wave": len(backend.engine.rung_stats) - 1 if waves else None,  # in the order waves finish
                      "n_configs": len(job.config_ids), "resource": job.resource, "seconds": seconds,
                      "config_epochs": sum(job.resource - r for r in job.previous_resource) * n_folds,
                      "best": min(finite) if finite else None})

@@ -5,9 +5,10 @@ The scheduler, spaces and the scikit-learn fallback import no JAX; the LSTM engi
 """
 from __future__ import annotations
 
-from . import brackets, scheduler
+from . import brackets, scheduler, waves
 from .brackets import Bracket, Rung, hyperband_plan, s_max, successive_halving_plan
-from .hyperband import Hyperband, SuccessiveHalving, run_scheduler
+from .hyperband import Hyperband, SuccessiveHalving, run_scheduler, run_waves
+from .repeats import Repeats
 from .results import Result, Trials
 from .scheduler import RungJob
 from .space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
@@ -36,5 +37,5 @@ def __getattr__(name):  # lazy: keep `import hbjax` free of JAX for the scikit-l
 __all__ = [
     "Bracket", "Rung", "RungJob", "Hyperband", "SuccessiveHalving", "Result", "Trials", "Space",
     "Choice", "IntChoice", "IntUniform", "LogUniform", "Uniform", "hyperband_plan", "s_max",
-    "successive_halving_plan", "run_scheduler", "brackets", "scheduler", *_LAZY,
+    "successive_halving_plan", "run_scheduler", "run_waves", "Repeats", "brackets", "scheduler", "waves", *_LAZY,
 ]

@@ -79,12 +79,21 @@ def _engine(backend):
     return engine if engine is not None and isinstance(getattr(engine, "states", None), dict) else None
 
 
+def _state_ids(backend, state) -> list[int]:
+    """The ids whose trained states a checkpoint keeps: the live configs' (each seed's, under
+    :class:`hbjax.repeats.Repeats`)."""
+    ids = _live_ids(state)
+    expand = getattr(backend, "state_ids", None)
+    return list(expand(ids)) if expand is not None else ids
+
+
 def _template_fn(backend, state: SchedulerState):
     from .lstm.plan import shape_key
 
     engine = _engine(backend)
     window = getattr(backend, "window", getattr(engine, "default_window", 20))
-    return lambda cid: engine._fresh_state(shape_key(state.configs[cid], window), cid)
+    base = getattr(backend, "base_id", lambda cid: cid)  # a seed's config
+    return lambda cid: engine._fresh_state(shape_key(state.configs[base(cid)], window), cid)
 
 
 # --- files -------------------------------------------------------------------------------------------
@@ -282,12 +291,18 @@ class RunDirectory:
         partial.mkdir()
         payload = {**STATE_FORMAT, "step": step, "elapsed_seconds": float(elapsed), "state": state_to_json(state),
                    "seconds_by_rung": [[list(k), encode_value(float(v))] for k, v in sorted(seconds_by_rung.items())]}
+        columns = getattr(backend, "trial_columns", None)
+        if columns:  # the backend's extra trial columns (each seed's loss): a resume keeps them
+            payload["trial_columns"] = [[cid, encode_value(r), {k: encode_value(v) for k, v in row.items()}]
+                                        for (cid, r), row in sorted(columns.items())]
         _write_synced(partial / "state.json", _json_text(payload))
         engine = _engine(backend)
-        states = {} if engine is None else {cid: engine.states[cid] for cid in _live_ids(state) if cid in engine.states}
+        states = {} if engine is None else {cid: engine.states[cid] for cid in _state_ids(backend, state)
+                                            if cid in engine.states}
         backend_states_to_npz(partial / "states.npz", states)
         frame = make_result(state, dict(seconds_by_rung), elapsed, continued=bool(getattr(backend, "continues", False)),
-                            cost=getattr(backend, "config_cost", None)).to_frame()
+                            cost=getattr(backend, "config_cost", None),
+                            columns=getattr(backend, "trial_columns", None)).to_frame()
         trials_text = frame.to_csv(index=False)
         _write_synced(partial / "trials.csv", trials_text)
         files = {name: {"bytes": (partial / name).stat().st_size, "sha256": _sha256(partial / name)}
@@ -354,6 +369,8 @@ class RunDirectory:
         try:
             state = state_from_json(payload["state"])
             seconds = {tuple(k): decode_value(v) for k, v in payload["seconds_by_rung"]}
+            self.trial_columns = {(int(cid), float(decode_value(r))): {k: decode_value(v) for k, v in row.items()}
+                                  for cid, r, row in payload.get("trial_columns", [])}
             self.elapsed = float(payload.get("elapsed_seconds") or 0.0)
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{gen / 'state.json'} is corrupted: {err}") from err
@@ -363,11 +380,14 @@ class RunDirectory:
     def restore_backend(self, backend, state: SchedulerState) -> None:
         """Put the live configs' trained states of the loaded generation back into
         ``backend.engine`` (no-op for a backend that keeps no state)."""
+        columns = getattr(backend, "trial_columns", None)
+        if isinstance(columns, dict):
+            columns.update(getattr(self, "trial_columns", {}))
         engine = _engine(backend)
         if engine is None:
             return
         gen = getattr(self, "_loaded", None) or self.latest()
-        ids = _live_ids(state)
+        ids = _state_ids(backend, state)
         engine.states.clear()
         engine.states.update(backend_states_from_npz(gen / "states.npz", _template_fn(backend, state), ids))
 
@@ -438,7 +458,7 @@ def _run_locked(rd, search, backend, meta, callbacks, resume):
 
     if sched.done(state):
         return make_result(state, timings, before, continued=bool(getattr(backend, "continues", False)),
-                           cost=getattr(backend, "config_cost", None))
+                           cost=getattr(backend, "config_cost", None), columns=getattr(backend, "trial_columns", None))
     result = search.run(backend, callbacks=[save, *callbacks], state=state, seconds_by_rung=seconds_by_rung)
     result.seconds += before
     return result

@@ -106,6 +106,9 @@ def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:
     p.add_argument("--precision", choices=["highest", "default"], default="highest",
                    help="matmul precision: highest (full float32, comparable across devices) or default "
                         "(the device's own: TF32 on recent NVIDIA GPUs, faster; no effect on CPU)")
+    p.add_argument("--repeats", type=_positive_int, default=1,
+                   help="train every config with this many seeds side by side (the loss is their mean; the "
+                        "trials table keeps each seed's loss and the spread); each seed costs its epochs")
     p.add_argument("--waves", action=argparse.BooleanOptionalAction, default=True,
                    help="train every ready rung of every bracket together as one plan (default; the trials are "
                         "those of sequential Hyperband) or, with --no-waves, bracket after bracket")
@@ -136,7 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     svc.add_argument("--cv", type=_positive_int, default=3)
     svc.add_argument("--out", default="hbjax-runs/svc/trials.csv", help="CSV of the Hyperband trials")
     cmp = sub.add_parser("compare", help="Hyperband vs random, grid, BO, GA, SH, BOHB at equal budget over seeds")
-    cmp.add_argument("--task", choices=["lstm", "svc"], default="lstm")
+    cmp.add_argument("--task", choices=["lstm", "svc", "mfh3", "mfh6", "counting-ones"], default="lstm",
+                     help="lstm, svc, or a shared research benchmark run by DEHB's protocol (MFHartmann-3/6 of "
+                          "mf-prior-bench, Counting Ones): --fevals evaluations, incumbents at 20..100%% of them")
+    cmp.add_argument("--preset", choices=["default", "good", "moderate", "bad", "terrible"], default="default",
+                     help="MFHartmann's bias / noise preset (mf-prior-bench's)")
+    cmp.add_argument("--fevals", type=_positive_int, default=300,
+                     help="function evaluations per run for the research benchmarks (DEHB's protocol: 300)")
     cmp.add_argument("--methods", default="hyperband,random,bo,ga,bohb", help="comma-separated strategy names")
     cmp.add_argument("--seeds", type=_positive_int, default=3, help="number of seeds (0..N-1)")
     cmp.add_argument("--budget", type=_number, default=None,

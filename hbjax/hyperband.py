@@ -46,7 +46,8 @@ def run_scheduler(state: sched.SchedulerState, backend: Backend, *, callbacks=()
         job, state = sched.ask(state, propose)
         state = run_job(state, job, backend, seconds_by_rung, callbacks)
     return make_result(state, seconds_by_rung, time.perf_counter() - start,
-                       continued=getattr(backend, "continues", False), cost=getattr(backend, "config_cost", None))
+                       continued=getattr(backend, "continues", False), cost=getattr(backend, "config_cost", None),
+                       columns=getattr(backend, "trial_columns", None))
 
 
 def prepare_backend(backend: Backend, state: sched.SchedulerState) -> None:
@@ -80,37 +81,66 @@ def run_job(state: sched.SchedulerState, job: sched.RungJob, backend: Backend, s
 
 def run_waves(state: wave_sched.WaveState, backend: Backend, *, callbacks=(),
               seconds_by_rung: dict | None = None) -> Result:
-    """Ask every ready job, train them as one wave, tell each its losses; until done."""
+    """Ask every ready job, train them as one wave, tell each its losses; until done. A backend
+    with ``submit_wave(jobs) -> handles`` (one per job) and ``wait_wave(handles) -> (handle,
+    losses)`` overlaps waves: each job is told as soon as it is done, and its bracket's next rung
+    is submitted at once, behind the work still on the devices, so a short bracket never waits for
+    a long one."""
     seconds_by_rung = dict(seconds_by_rung or {})
     prepare_backend(backend, state)
+    state = wave_sched.reset_asked(state)  # a resumed run's jobs in flight when it died run again
     start = time.perf_counter()
-    while not wave_sched.done(state):
-        jobs, state = wave_sched.ask_ready(state)
-        state = run_wave(state, jobs, backend, seconds_by_rung, callbacks)
+    if hasattr(backend, "submit_wave") and hasattr(backend, "wait_wave"):
+        in_flight: dict = {}  # handle -> its job
+        last = start
+        while not wave_sched.done(state):
+            jobs, state = wave_sched.ask_ready(state)
+            if jobs:
+                in_flight.update(zip(backend.submit_wave(jobs), jobs))
+            handle, losses = backend.wait_wave(list(in_flight))
+            job = in_flight.pop(handle)
+            now = time.perf_counter()  # the wall since the last job came in is this one's
+            state = tell_wave(state, [job], _as_losses([losses], [job]), now - last, backend, seconds_by_rung,
+                              callbacks)
+            last = now
+    else:
+        while not wave_sched.done(state):
+            jobs, state = wave_sched.ask_ready(state)
+            state = run_wave(state, jobs, backend, seconds_by_rung, callbacks)
     return make_result(state, seconds_by_rung, time.perf_counter() - start,
-                       continued=getattr(backend, "continues", False), cost=getattr(backend, "config_cost", None))
+                       continued=getattr(backend, "continues", False), cost=getattr(backend, "config_cost", None),
+                       columns=getattr(backend, "trial_columns", None))
+
+
+def _as_losses(out, jobs) -> list[np.ndarray]:
+    out = list(out)
+    if len(out) != len(jobs):
+        raise ValueError(f"train_wave returned {len(out)} loss arrays for {len(jobs)} jobs")
+    return [np.asarray(losses, dtype=np.float64).reshape(-1) for losses in out]
 
 
 def train_wave(backend: Backend, jobs) -> list[np.ndarray]:
     """Each job's losses: from one ``backend.train_wave(jobs)`` where the backend has it, else
     rung after rung."""
     wave = getattr(backend, "train_wave", None)
-    out = list(wave(list(jobs))) if wave is not None else [backend.train_rung(job) for job in jobs]
-    if len(out) != len(jobs):
-        raise ValueError(f"train_wave returned {len(out)} loss arrays for {len(jobs)} jobs")
-    return [np.asarray(losses, dtype=np.float64).reshape(-1) for losses in out]
+    return _as_losses(wave(list(jobs)) if wave is not None else [backend.train_rung(job) for job in jobs], jobs)
 
 
 def run_wave(state: wave_sched.WaveState, jobs, backend: Backend, seconds_by_rung: dict,
              callbacks=()) -> wave_sched.WaveState:
-    """Train one wave, tell every job its losses, share the wave's wall time among its jobs (by
-    the backend's ``config_cost`` of the epochs each adds, else by the epochs), release the
-    states of configs no bracket continues, then run the callbacks once per job with the state
-    after the whole wave (or once per wave, for a callback with ``wave_done(jobs, losses, state,
-    seconds)``). -> the new state."""
+    """Train one wave and tell it (``tell_wave``). -> the new state."""
     t0 = time.perf_counter()
     losses = train_wave(backend, jobs)
-    seconds = time.perf_counter() - t0
+    return tell_wave(state, jobs, losses, time.perf_counter() - t0, backend, seconds_by_rung, callbacks)
+
+
+def tell_wave(state: wave_sched.WaveState, jobs, losses, seconds: float, backend: Backend, seconds_by_rung: dict,
+              callbacks=()) -> wave_sched.WaveState:
+    """Tell every job of a wave its losses, share the wave's ``seconds`` among its jobs (by the
+    backend's ``config_cost`` of the epochs each adds, else by the epochs), release the states of
+    configs no bracket continues, then run the callbacks once per job with the state after the
+    whole wave (or once per wave, for a callback with ``wave_done(jobs, losses, state, seconds)``).
+    -> the new state."""
     for job, loss in zip(jobs, losses):
         state = wave_sched.tell(state, job, loss)
     cost = getattr(backend, "config_cost", None)
@@ -134,12 +164,14 @@ def run_wave(state: wave_sched.WaveState, jobs, backend: Backend, seconds_by_run
 
 
 def make_result(state: sched.SchedulerState, seconds_by_rung: dict, seconds: float, *, continued: bool,
-                cost=None) -> Result:
+                cost=None, columns=None) -> Result:
     """``cost``: the backend's ``config_cost`` (estimated seconds per unit of resource), used to
-    share each rung's wall time among its configs in the trials table."""
+    share each rung's wall time among its configs in the trials table; ``columns``: its
+    ``trial_columns`` ((config id, resource) -> more columns)."""
     best = sched.best_observation(state)
     return Result(
-        trials=trials_from_history(state.history, state.configs, seconds_by_rung, cost=cost, continued=continued),
+        trials=trials_from_history(state.history, state.configs, seconds_by_rung, cost=cost, continued=continued,
+                                   columns=columns),
         best_config=None if best is None else dict(state.configs[best.config_id]),
         best_loss=float("inf") if best is None else best.loss,
         best_config_id=None if best is None else best.config_id,

@@ -5,7 +5,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -101,11 +101,14 @@ def param_column(name: str) -> str:
 
 
 def trials_from_history(history: Sequence, configs: Sequence[dict], seconds_by_rung: dict, *,
-                        cost: Callable[[dict], float] | None = None, continued: bool = True) -> Trials:
+                        cost: Callable[[dict], float] | None = None, continued: bool = True,
+                        columns: Mapping | None = None) -> Trials:
     """The trials table. ``rung_seconds``: the wall time of the row's rung; ``seconds``: the
     config's share of it, so the column sums to the run's training time. A rung's time is shared
     by ``cost(config)`` (a backend's estimate per unit of resource; None: equal) times the
-    resource the config trained in that rung (only the increment when survivors continue)."""
+    resource the config trained in that rung (only the increment when survivors continue).
+    ``columns``: (config id, resource) -> more columns of that row (a backend's
+    ``trial_columns``, e.g. each seed's loss under :class:`hbjax.repeats.Repeats`)."""
     names = tuple(param_column(k) for k in configs[0]) if configs else ()
     trials = Trials(param_names=names)
     trained = _trained_resource(history, continued)
@@ -132,6 +135,7 @@ def trials_from_history(history: Sequence, configs: Sequence[dict], seconds_by_r
             "seconds": seconds[i],
             "rung_seconds": rung_seconds,
             **{param_column(k): v for k, v in configs[o.config_id].items()},
+            **dict((columns or {}).get((o.config_id, float(o.resource)), {})),
         })
     return trials
 

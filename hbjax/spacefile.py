@@ -120,6 +120,7 @@ SETTINGS: dict[str, Setting] = {
     "precision": _one_of("highest", "default"),
     "configs_per_program": _int_at_least(1),
     "waves": Setting("true or false", lambda v: isinstance(v, bool)),
+    "repeats": _int_at_least(1),
     "out": _TEXT,
 }
 

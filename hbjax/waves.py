@@ -32,7 +32,7 @@ from .brackets import Bracket, shrink_bracket
 from .scheduler import Observation, RungJob, _survivors, config_rng, sanitize_losses
 from .space import Space
 
-__all__ = ["BracketRun", "WaveState", "init", "ask_ready", "tell", "done", "live_config_ids"]
+__all__ = ["BracketRun", "WaveState", "init", "ask_ready", "tell", "done", "reset_asked", "live_config_ids"]
 
 
 class BracketRun(NamedTuple):
@@ -142,6 +142,13 @@ def tell(state: WaveState, job: RungJob, losses) -> WaveState:
         del runs[i]
     return dataclasses.replace(state, history=history, resources=tuple(resources), runs=tuple(runs),
                                finished=not runs)
+
+
+def reset_asked(state: WaveState) -> WaveState:
+    """Every running bracket's job marked as not asked: a run resumed from a checkpoint taken
+    while other jobs were in flight trains those jobs again (their configs' states in the
+    checkpoint are those before them)."""
+    return dataclasses.replace(state, runs=tuple(run._replace(asked=False) for run in state.runs))
 
 
 def live_config_ids(state: WaveState) -> list[int]:

@@ -62,6 +62,12 @@ def test_plan_programs(tmp_path):
     assert len(wide["programs"]) == wide["distinct_programs_width_included"]  # widths counted: "... vmapx4"
     assert exact["computed_over_real_flops"] == pytest.approx(1.0)
     assert wide["computed_over_real_flops"] >= 1.0 and wide["estimated_total_s"] > 0
+    # the same configs and survivors per wave: fewer plans, and no config computed twice
+    waves = data["run_in_waves"]
+    assert len(data["waves"]) == 5 < len(data["rungs"]) == 15  # R=81, eta=3
+    for name, per_wave in waves.items():
+        assert per_wave["configs_computed_twice"] == 0 and per_wave["plans"] == 5
+        assert per_wave["calls"] <= run[name]["calls"]
 
 
 def test_accelerator_check_quick(tmp_path):

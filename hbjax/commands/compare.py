@@ -18,6 +18,8 @@ def run_compare(args, console) -> int:
     seeds = list(range(args.seeds))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.task in ("mfh3", "mfh6", "counting-ones"):
+        return _run_protocol(args, methods, seeds, out, console)
     baselines = {}
     if args.task == "svc":
         from sklearn.datasets import load_digits
@@ -91,6 +93,33 @@ def run_compare(args, console) -> int:
         console.print(f"(no plot: {err})")
     _write_json(out / "baselines.json", baselines)
     console.print(f"results: {out / 'compare_summary.md'}, {out / 'compare_summary.csv'}, {out / 'compare_raw.csv'}")
+    return 0
+
+
+def _run_protocol(args, methods, seeds, out, console) -> int:
+    """A research benchmark by DEHB's protocol (``hbjax.strategies.protocol``), with DEHB's
+    published rows beside hbjax's."""
+    from ..mfbench import MFBenchmarkBackend
+    from ..strategies.protocol import CHECKPOINTS, PUBLISHED, protocol_markdown, run_protocol
+
+    if args.task == "counting-ones" and args.preset != "default":
+        raise UsageError("--preset is MFHartmann's; counting-ones has none")
+    probe = MFBenchmarkBackend(args.task, preset=args.preset)
+    checkpoints = tuple(round(args.fevals * f) for f in (0.2, 0.4, 0.6, 0.8, 1.0))
+    console.print(f"{probe.describe()}: {', '.join(methods)} over seeds {seeds}, {args.fevals} function evaluations "
+                  f"each, eta {args.eta}")
+    options = {"dehb": {"min_resource": probe.min_resource, "batch_size": 1}}  # DEHB's sequential schedule
+    raw = run_protocol(methods, lambda s: MFBenchmarkBackend(args.task, preset=args.preset, seed=s), probe.space(),
+                       seeds=seeds, max_resource=probe.max_resource, eta=args.eta, fevals=args.fevals,
+                       options=options, checkpoints=checkpoints)
+    published = PUBLISHED.get(args.task, {}) if args.preset == "default" and checkpoints == CHECKPOINTS and \
+        args.eta == 3 else {}
+    text = protocol_markdown(args.task, raw, published=published, scale=100.0 if args.task == "counting-ones" else 1.0,
+                             title=probe.describe(), checkpoints=checkpoints)
+    raw.to_csv(out / "protocol_raw.csv", index=False)
+    (out / "protocol_summary.md").write_text(text)
+    console.print(text, markup=False, highlight=False)
+    console.print(f"results: {out / 'protocol_summary.md'}, {out / 'protocol_raw.csv'}")
     return 0
 
 

@@ -24,7 +24,8 @@ def _verdict_vs_persistence(test: dict) -> str:
 
 
 RESUMABLE = ("data", "max_resource", "eta", "seed", "hyperband_iterations", "space", "window", "folds",
-             "train_size", "val_size", "test_size", "target", "configs_per_program", "plan", "precision", "waves")
+             "train_size", "val_size", "test_size", "target", "configs_per_program", "plan", "precision", "waves",
+             "repeats")
 
 
 def run_lstm(args, console) -> int:
@@ -53,6 +54,8 @@ def run_lstm(args, console) -> int:
     backend = LSTMBackend(task, seed=args.seed, window=args.window, configs_per_program=args.configs_per_program,
                           plan=args.plan, cost=cost, precision=getattr(args, "precision", "highest"))
     backend.validate_space(space)
+    if getattr(args, "repeats", 1) > 1:  # every config's seeds side by side in the same programs
+        backend = hb.Repeats(backend, args.repeats)
     out = Path(args.out)
 
     import jax
@@ -73,7 +76,7 @@ def run_lstm(args, console) -> int:
     trials_csv = out / "trials.csv"
 
     def programs():
-        stats = backend.engine.rung_stats[-1]
+        stats = backend.wave_stats or backend.engine.rung_stats[-1]
         return (f"{stats['programs']} program(s), {stats['compiles']} compiled in {stats['compile_s']:.1f} s "
                 f"(training waited {stats['compile_wait_s']:.1f} s for them)")
 
@@ -85,7 +88,8 @@ def run_lstm(args, console) -> int:
         result = run_with_checkpoints(search, backend, out, meta=meta, callbacks=[progress.update],
                                       resume=bool(args.resume), overwrite=args.overwrite)
     console.print(result.summary())  # trials.csv was written with the last checkpoint
-    config_epochs = result.resource_spent  # epochs each config trained, summed (survivors continue)
+    # epochs each config trained, summed (survivors continue), every seed counted
+    config_epochs = result.resource_spent * getattr(backend, "repeats", 1)
     n_folds = len(task.folds)
     engine = backend.engine
     console.print(f"{config_epochs:g} config-epochs on {n_folds} fold(s) in {result.seconds:.1f} s = "
@@ -157,6 +161,7 @@ class RungProgress:
                                  disable=not self.live)
         self.task = self.progress.add_task("starting", total=self.total)
         self.detail = detail  # () -> extra text for a rung's line (the engine's programs and compiles)
+        self.waves_done = 0
 
     def __enter__(self):
         self.progress.__enter__()
@@ -199,9 +204,10 @@ class RungProgress:
 
         total = sum(seconds)
         done = sum(budget_of(job, continues=True) for job in jobs)
-        self._say(f"wave {state.waves - 1}: {len(jobs)} rung(s) of {len({(j.iteration, j.bracket) for j in jobs})} "
+        self.waves_done += 1
+        self._say(f"wave {self.waves_done}: {len(jobs)} rung(s) of {len({(j.iteration, j.bracket) for j in jobs})} "
                   f"bracket(s), {sum(len(j.config_ids) for j in jobs)} configs, {total:.1f} s, "
                   f"{done / max(total, 1e-9):.2f} config-epochs/s" + (f", {self.detail()}" if self.detail else ""))
         for job, loss, share in zip(jobs, losses, seconds):
             self._say("  " + self._line(job, loss, share, share=True))
-        self._advance(state, f"wave {state.waves - 1} best {self.best:.4g}")
+        self._advance(state, f"wave {self.waves_done} best {self.best:.4g}")

@@ -116,6 +116,7 @@ class LSTMBackend:
                                  default_window=self.window, fold_loss_scale=self._persistence_mse,
                                  precision=precision, cost=cost)
         self.rung_info: dict[tuple, dict] = {}  # (config_id, resource) -> extra columns
+        self.wave_stats: dict | None = None
 
     def config_cost(self, config: Mapping) -> float:
         """Estimated seconds of one epoch of ``config`` on all folds, from the plan's cost model
@@ -164,19 +165,33 @@ class LSTMBackend:
     def train_wave(self, jobs) -> list[np.ndarray]:
         """Every job's configs planned and trained together (one plan: shared programs, devices
         balanced longest-first over the whole wave); each job gets its own losses."""
+        parts = self.submit_wave(jobs)
+        out = {}
+        while len(out) < len(parts):
+            part, losses = self.wait_wave([p for p in parts if p.index not in out])
+            out[part.index] = losses
+        return [out[i] for i in range(len(parts))]
+
+    def submit_wave(self, jobs) -> list:
+        """Plan and dispatch a wave without waiting for it, behind the work already on the devices:
+        one handle per job, for ``wait_wave``."""
+        jobs = list(jobs)
         ids = [cid for job in jobs for cid in job.config_ids]
         configs = [c for job in jobs for c in job.configs]
         resources = [float(job.resource) for job in jobs for _ in job.config_ids]
         previous = [p for job in jobs for p in job.previous_resource]
-        val, train = self.engine.train(ids, configs, resources, previous)
-        out, first = [], 0
-        for job in jobs:
-            n = len(job.config_ids)
-            for cid, t in zip(job.config_ids, train[first:first + n]):
-                self.rung_info[(cid, float(job.resource))] = {"train_loss": float(t)}
-            out.append(val[first:first + n])
-            first += n
-        return out
+        ticket = self.engine.submit(ids, configs, resources, previous, parts=[len(j.config_ids) for j in jobs])
+        ticket.jobs = jobs
+        return ticket.parts
+
+    def wait_wave(self, handles):
+        """(the first of ``handles`` whose job is done, that job's losses)."""
+        part = self.engine.wait(list(handles))
+        job = part.ticket.jobs[part.index]
+        self.wave_stats = part.ticket.stats  # the engine's figures of its wave (programs, compiles)
+        for cid, t in zip(job.config_ids, part.train_loss):
+            self.rung_info[(cid, float(job.resource))] = {"train_loss": float(t)}
+        return part, part.val.copy()
 
     def release(self, config_ids) -> None:
         self.engine.release(config_ids)

@@ -30,13 +30,14 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from . import network
 from .cost import COST_MODELS, CostModel, analysed_bytes, bytes_per_config, cost_model
+from .dispatch import Dispatch, Part, Ticket
 from .init import init_params
 from .network import ACTIVATIONS, Traced
 from .plan import Call, ProgramKey, RungPlan, ShapeKey, padded_hidden_map, plan_rung, shape_key
 from .program import (TRACED_DTYPES, FoldArrays, check_prng, config_key, empty_hparams, encode_hparams,
                       make_train, steps_for)
 
-__all__ = ["FoldArrays", "LSTMEngine", "steps_for", "config_key", "encode_hparams", "PRECISIONS"]
+__all__ = ["FoldArrays", "LSTMEngine", "Ticket", "Part", "steps_for", "config_key", "encode_hparams", "PRECISIONS"]
 
 #: matmul precision of the train programs: "highest" is full float32 everywhere (results
 #: comparable across devices); "default" is the device's own (TF32 on recent NVIDIA GPUs: faster,
@@ -51,7 +52,7 @@ def _resize_state(state, hidden: int, layers: int):
 
 
 @dataclass
-class LSTMEngine:
+class LSTMEngine(Dispatch):
     """Plans, compiles and runs rungs; holds the trained state of every live config.
 
     ``fold_arrays(window) -> FoldArrays`` supplies data. ``plan``: ``auto`` | ``exact`` | ``wide``
@@ -88,6 +89,7 @@ class LSTMEngine:
     _compiled: dict = field(default_factory=dict)
     _planned: set = field(default_factory=set)  # programs of earlier rungs: planned with no compile charge
     _data: dict = field(default_factory=dict)
+    _in_flight: deque = field(default_factory=deque)  # (ticket, call, outputs, bytes), in dispatch order (dispatch.py)
     _lock: threading.RLock = field(default_factory=threading.RLock)  # compile threads read data too
 
     def __post_init__(self):
@@ -166,9 +168,10 @@ class LSTMEngine:
             stops.append(steps_for(res, spe))
         return starts, stops
 
-    def plan_rung(self, configs: Sequence[Mapping], resource, previous_resource: Sequence[float]) -> RungPlan:
+    def plan_rung(self, configs: Sequence[Mapping], resource, previous_resource: Sequence[float], *,
+                  queued: Sequence[float] | None = None) -> RungPlan:
         """The plan of a rung (one ``resource``) or a wave (one per config); its programs count as
-        known to the plans made after it."""
+        known to the plans made after it. ``queued``: seconds of work already queued per device."""
         shapes = [shape_key(c, self.default_window) for c in configs]
         starts, stops = self.step_ranges(configs, resource, previous_resource)
         windows = sorted({s.window for s in shapes})
@@ -180,7 +183,7 @@ class LSTMEngine:
                          mode=self.plan, width=self.configs_per_program, max_layers=max_layers,
                          padded_hidden=self.padded_hidden, n_features=n_features, n_folds=n_folds,
                          n_train=n_train, n_val=n_val, memory_bytes=self.memory_limit_bytes, cost=self.cost,
-                         known_programs=self._planned, width_caps=self.width_caps)
+                         known_programs=self._planned, width_caps=self.width_caps, queued=queued)
         self._planned.update(plan.programs)
         return plan
 
@@ -277,79 +280,10 @@ class LSTMEngine:
         rung, or one per config for a wave of several rungs; new configs start fresh, others
         continue from their stored state). Returns (val MSE mean over folds, train loss mean over
         folds) per config; NaN where a config diverged."""
-        t_rung = time.perf_counter()
-        n = len(config_ids)
-        val = np.full(n, np.nan)
-        train_loss = np.full(n, np.nan)
-        hps = [encode_hparams(c) for c in configs]
-        allowed = set(self.activations)
-        for c in configs:
-            if c.get("activation", "tanh") not in allowed:
-                raise ValueError(f"activation {c.get('activation', 'tanh')!r} is not among this engine's "
-                                 f"activations {tuple(self.activations)}")
-        plan = self.plan_rung(configs, resource, previous_resource)
-        ranges = self.step_ranges(configs, resource, previous_resource)
-        for pos, prev in enumerate(previous_resource):
-            if prev > 0 and config_ids[pos] not in self.states:
-                raise RuntimeError(f"config {config_ids[pos]} has no trained state to continue from")
-        compiles0, compile_s0, compile_cpu0 = self.compiles, self.compile_seconds, self.compile_cpu_seconds
-        for c in plan.calls:
-            self._compiled_future(c.program)  # compiles run ahead on background threads, in order
-        pending = deque(plan.calls)
-        in_flight: deque = deque()  # (call, outputs, bytes)
-        waited, peak, splits = 0.0, 0, 0
-
-        def collect():
-            call, outputs, _ = in_flight.popleft()
-            self._collect(call, outputs, config_ids, configs, val, train_loss, ranges)
-
-        while pending:
-            call = pending.popleft()
-            t0 = time.perf_counter()
-            compiled = self._compiled_future(call.program).result()
-            waited += time.perf_counter() - t0
-            size = self.call_bytes(call.program)
-            if size > self.memory_limit_bytes and call.program.width > 1:
-                # measured too big: two calls of half the width, and the bucket capped for later rungs
-                halves = _halve(call)
-                self.width_caps[call.program.bucket] = halves[0].program.width
-                for h in halves:
-                    self._compiled_future(h.program)
-                pending.extendleft(reversed(halves))
-                splits += 1
-                continue
-            while in_flight and sum(b for *_, b in in_flight) + size > self.memory_limit_bytes:
-                collect()  # the budget is full: wait for the oldest call before launching
-            in_flight.append((call, self._launch(call, compiled, config_ids, configs, hps, ranges), size))
-            peak = max(peak, sum(b for *_, b in in_flight))
-        while in_flight:
-            collect()
-        self.rung_stats.append({
-            "plan": plan.mode, "programs": len(plan.programs), "calls": len(plan.calls),
-            "compiles": self.compiles - compiles0, "compile_s": self.compile_seconds - compile_s0,
-            "compile_cpu_s": self.compile_cpu_seconds - compile_cpu0, "compile_wait_s": waited,
-            "seconds": time.perf_counter() - t_rung, "configs": n,
-            "program_keys": [p.describe() for p in plan.programs],
-            "computed_flops": plan.computed_flops, "real_flops": plan.real_flops,
-            "empty_slots": sum(c.empty_slots for c in plan.calls), "estimated_s": max(plan.device_seconds(), default=0.0),
-            "device_estimated_s": plan.device_seconds(),
-            "peak_in_flight_bytes": peak, "memory_splits": splits,
-        })
-        return val, train_loss
-
-    def _collect(self, call: Call, outputs, config_ids, configs, val, train_loss, ranges) -> None:
-        """Wait for a call's outputs and keep each real config's state and losses."""
-        params, moments, val_mse, tr = jax.tree.map(np.asarray, outputs)
-        scale = 1.0 if self.fold_loss_scale is None else np.asarray(self.fold_loss_scale(call.program.window),
-                                                                     dtype=np.float64)
-        for j, p in self._slot_positions(call):
-            cfg = configs[p]
-            h, layers = int(cfg["hidden"]), int(cfg["layers"])
-            state = jax.tree.map(lambda a: a[j], (params, moments))
-            self.states[config_ids[p]] = _resize_state(state, h, layers)
-            val[p] = float(np.mean(val_mse[j] / scale, dtype=np.float64))
-            steps = max(ranges[1][p] - ranges[0][p], 1)
-            train_loss[p] = float(np.mean(tr[j], dtype=np.float64)) / steps
+        ticket = self.submit(config_ids, configs, resource, previous_resource)
+        while not ticket.done:
+            self._collect_next()
+        return ticket.val, ticket.train_loss
 
     def _slot_positions(self, call: Call) -> list[tuple[int, int]]:
         """(slot index in the call's arrays, rung position) of every real config of ``call``."""

@@ -168,7 +168,7 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
               max_layers: int | None = None, padded_hidden: Mapping[tuple[int, int, int], int] | None = None,
               n_features: int, n_folds: int, n_train: int, n_val: int, memory_bytes: int,
               cost: CostModel | None = None, known_programs: Iterable[ProgramKey] = (),
-              width_caps: Mapping[tuple, int] | None = None) -> RungPlan:
+              width_caps: Mapping[tuple, int] | None = None, queued: Sequence[float] | None = None) -> RungPlan:
     """Plan one rung. ``shapes[i]``, ``starts[i]``, ``stops[i]``: config i's shape and the
     optimizer steps it trains (``[start, stop)``). ``width``: the most configs per call (None =
     by plan). ``max_layers``: the depth every program pads to (the space's largest; None = the
@@ -176,7 +176,8 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
     (``padded_hidden_map``); without it nothing pads. ``cost``: the device's constants (None: the
     committed default of ``device_kind``). ``known_programs``: programs compiled already (no
     compile charged). ``width_caps``: ``ProgramKey.bucket`` -> widest call that fits in memory, as
-    measured by ``memory_analysis()`` of an earlier compile."""
+    measured by ``memory_analysis()`` of an earlier compile. ``queued``: seconds of work already
+    queued per device (configs go longest-first to the device that frees up first)."""
     if mode not in MODES:
         raise ValueError(f"plan must be one of {MODES}, got {mode!r}")
     cost = cost or cost_model(device_kind)
@@ -218,6 +219,8 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
     # 2. devices: every config, longest first, to the least loaded device (LPT)
     est = {it.position: alone_seconds(hp, it.shape.layers, it) for hp, lp, its in buckets for it in its}
     load = [0.0] * max(1, n_devices)
+    for d, sec in enumerate(list(queued or [])[:len(load)]):
+        load[d] += float(sec)
     device_of = {}
     for hp, lp, it in sorted(((hp, lp, it) for hp, lp, its in buckets for it in its),
                              key=lambda t: (-est[t[2].position], t[2].position)):

@@ -56,14 +56,16 @@ def preview_run(search, backend, *, seed: int = 0, waves: bool | None = None) ->
         else:
             job, state = sched.ask(state)
             jobs = (job,)
-        configs = [c for j in jobs for c in j.configs]
-        plan = engine.plan_rung(configs, [j.resource for j in jobs for _ in j.config_ids],
-                                [r for j in jobs for r in j.previous_resource])
+        expand = getattr(backend, "expand_job", None)  # Repeats: every seed of every config
+        planned = [expand(j) for j in jobs] if expand is not None else jobs
+        configs = [c for j in planned for c in j.configs]
+        plan = engine.plan_rung(configs, [j.resource for j in planned for _ in j.config_ids],
+                                [r for j in planned for r in j.previous_resource])
         programs = set(plan.programs)
         biggest = max((engine.estimated_bytes(p) for p in programs), default=0)
         first = jobs[0]
         out.append(RungPreview(first.iteration, first.bracket, first.rung, len(configs), max(j.resource for j in jobs),
-                               sum(j.added_resource for j in jobs), len(programs), len(programs - seen),
+                               sum(j.added_resource for j in planned), len(programs), len(programs - seen),
                                max(plan.device_seconds(), default=0.0), biggest, plan.computed_flops, plan.real_flops,
                                len(plan.calls), state.waves - 1 if waves else None,
                                tuple((j.bracket, j.rung) for j in jobs)))

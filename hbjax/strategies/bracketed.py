@@ -99,23 +99,27 @@ def run_within_budget(state: sched.SchedulerState, backend, *, budget: float, pr
         state = run_job(state, job, backend, seconds_by_rung, callbacks)
     state = dataclasses.replace(state, finished=True)
     result = make_result(state, seconds_by_rung, time.perf_counter() - start, continued=continues,
-                         cost=getattr(backend, "config_cost", None))
+                         cost=getattr(backend, "config_cost", None), columns=getattr(backend, "trial_columns", None))
     result.extras.update(budget=float(budget), continues=continues, brackets=brackets_run, shrunk_brackets=shrunk)
     return result
 
 
 class HyperbandStrategy:
     """Hyperband (Li et al. 2018) repeated for as long as ``budget`` allows (see the module doc);
-    ``max_iterations`` caps the number of Hyperband iterations (None: the budget decides)."""
+    ``max_iterations`` caps the number of Hyperband iterations (None: the budget decides).
+    ``repeats``: evaluate every config with that many seeds side by side and use their mean
+    (:class:`hbjax.repeats.Repeats`); each repeat costs its resource, so the budget buys
+    ``repeats`` times fewer configs."""
 
     name = "hyperband"
 
     def __init__(self, space: Space, *, max_resource, eta: int = 3, seed: int = 0, integer_resource: bool = False,
-                 max_iterations: int | None = None):
+                 max_iterations: int | None = None, repeats: int = 1):
         check_space(space)
         self.hyperband = Hyperband(space, max_resource=max_resource, eta=eta, seed=seed,
                                    integer_resource=integer_resource)
         self.max_iterations = None if max_iterations is None else check_int("max_iterations", max_iterations, 1)
+        self.repeats = check_int("repeats", repeats, 1)
 
     space = property(lambda self: self.hyperband.space)
     max_resource = property(lambda self: self.hyperband.max_resource)
@@ -138,9 +142,14 @@ class HyperbandStrategy:
 
     def run(self, backend, *, budget, callbacks=()) -> Result:
         budget = check_budget(budget, self.max_resource)
-        result = run_within_budget(self.initial_state(), backend, budget=budget, propose=self._propose(),
-                                   callbacks=callbacks)
-        result.extras["strategy"] = self.name
+        if self.repeats > 1:
+            from ..repeats import Repeats
+
+            backend = Repeats(backend, self.repeats)
+        result = run_within_budget(self.initial_state(), backend, budget=budget / self.repeats,
+                                   propose=self._propose(), callbacks=callbacks)
+        result.resource_spent *= self.repeats
+        result.extras.update(strategy=self.name, repeats=self.repeats)
         return result
 
 

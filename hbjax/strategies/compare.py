@@ -73,7 +73,8 @@ def compare(method_names: Sequence[str], make_backend: Callable[[int], object], 
             backend = make_backend(seed)
             run_callbacks = list(callbacks)
             if curves is not None:
-                run_callbacks.append(_curve_recorder(curves, method, seed, bool(getattr(backend, "continues", False))))
+                run_callbacks.append(_curve_recorder(curves, method, seed, bool(getattr(backend, "continues", False)),
+                                                     getattr(strategies[(method, seed)], "repeats", 1)))
             t0 = time.perf_counter()
             result = strategies[(method, seed)].run(backend, budget=budget, callbacks=run_callbacks)
             seconds = time.perf_counter() - t0
@@ -99,11 +100,11 @@ def compare(method_names: Sequence[str], make_backend: Callable[[int], object], 
     return pd.DataFrame(rows)
 
 
-def _curve_recorder(curves: list, method: str, seed: int, continues: bool):
+def _curve_recorder(curves: list, method: str, seed: int, continues: bool, repeats: int = 1):
     spent, best = [0.0], [math.inf]
 
     def record(job, losses, state, seconds):
-        spent[0] += budget_of(job, continues)
+        spent[0] += repeats * budget_of(job, continues)  # each of a config's seeds costs its resource
         finite = [float(x) for x in np.asarray(losses, dtype=float).ravel() if np.isfinite(x)]
         best[0] = min([best[0], *finite])
         curves.append({"method": method, "seed": seed, "resource_spent": spent[0], "best_loss": best[0]})

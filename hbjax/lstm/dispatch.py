@@ -1,0 +1,207 @@
+"""Dispatch and collection of planned calls, for the engine (``LSTMEngine`` mixes this in).
+
+``submit`` plans a rung or wave and launches its calls without waiting for them: its configs go
+longest-first to the devices that free up first (the cost model's seconds still queued on each
+device), and only as many calls are in flight as the memory budget holds. A submission is split
+into ``Part``s (a wave's jobs): a part is done when every call holding one of its configs is in,
+and its configs' trained states become the engine's states at that moment, all together, so a
+checkpoint never holds half a job. Calls are collected as they finish, not in dispatch order,
+so a short job is told while a long one dispatched before it still trains.
+"""
+from __future__ import annotations
+
+import bisect
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import jax
+import numpy as np
+
+from .program import encode_hparams
+
+__all__ = ["Dispatch", "Ticket", "Part"]
+
+
+@dataclass(eq=False)
+class Part:
+    """A job's share of a submission: positions ``[first, stop)`` of its ticket."""
+
+    ticket: "Ticket"
+    index: int
+    first: int
+    stop: int
+    calls_left: int = 0
+    staged: dict = field(default_factory=dict)  # config id -> trained state, until the part is done
+    done: bool = False
+    finished: float = 0.0
+
+    @property
+    def val(self) -> np.ndarray:
+        return self.ticket.val[self.first:self.stop]
+
+    @property
+    def train_loss(self) -> np.ndarray:
+        return self.ticket.train_loss[self.first:self.stop]
+
+
+@dataclass(eq=False)
+class Ticket:
+    """A submitted rung or wave: its configs, their losses as calls come in, its parts."""
+
+    config_ids: list
+    configs: list
+    hps: list
+    ranges: tuple
+    val: np.ndarray
+    train_loss: np.ndarray
+    started: float
+    parts: list = field(default_factory=list)
+    stats: dict | None = None
+    jobs: list = field(default_factory=list)  # what the backend submitted it for
+
+    @property
+    def done(self) -> bool:
+        return all(p.done for p in self.parts)
+
+    def part_of(self, position: int) -> Part:
+        return self.parts[bisect.bisect_right([p.first for p in self.parts], position) - 1]
+
+
+class Dispatch:
+    """Needs the engine's ``plan_rung``, ``step_ranges``, ``_compiled_future``, ``call_bytes``,
+    ``_launch``, ``_slot_positions``, ``_halve``-able calls, ``states``, ``width_caps``,
+    ``memory_limit_bytes``, ``activations``, ``fold_loss_scale``, ``n_devices`` and ``_in_flight``."""
+
+    def submit(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource,
+               previous_resource: Sequence[float], *, parts: Sequence[int] | None = None) -> Ticket:
+        """Plan and launch; ``parts``: the sizes of its jobs, in order (None: one part)."""
+        from .engine import _halve
+
+        t0 = time.perf_counter()
+        allowed = set(self.activations)
+        for c in configs:
+            if c.get("activation", "tanh") not in allowed:
+                raise ValueError(f"activation {c.get('activation', 'tanh')!r} is not among this engine's "
+                                 f"activations {tuple(self.activations)}")
+        hps = [encode_hparams(c) for c in configs]
+        for pos, prev in enumerate(previous_resource):
+            if prev > 0 and config_ids[pos] not in self.states:
+                raise RuntimeError(f"config {config_ids[pos]} has no trained state to continue from")
+        n = len(config_ids)
+        sizes = list(parts) if parts is not None else [n]
+        if sum(sizes) != n or any(k < 1 for k in sizes):
+            raise ValueError(f"parts {sizes} do not split {n} configs")
+        plan = self.plan_rung(configs, resource, previous_resource, queued=self._queued_seconds())
+        ticket = Ticket(list(config_ids), list(configs), hps, self.step_ranges(configs, resource, previous_resource),
+                        np.full(n, np.nan), np.full(n, np.nan), started=t0)
+        first = 0
+        for i, k in enumerate(sizes):
+            ticket.parts.append(Part(ticket, i, first, first + k))
+            first += k
+        compiles0, compile_s0, compile_cpu0 = self.compiles, self.compile_seconds, self.compile_cpu_seconds
+        for c in plan.calls:
+            self._compiled_future(c.program)  # compiles run ahead on background threads, in order
+        pending = deque(plan.calls)
+        waited, peak, splits = 0.0, 0, 0
+        while pending:
+            call = pending.popleft()
+            t_wait = time.perf_counter()
+            compiled = self._compiled_future(call.program).result()
+            waited += time.perf_counter() - t_wait
+            size = self.call_bytes(call.program)
+            if size > self.memory_limit_bytes and call.program.width > 1:
+                # measured too big: two calls of half the width, and the bucket capped for later rungs
+                halves = _halve(call)
+                self.width_caps[call.program.bucket] = halves[0].program.width
+                for h in halves:
+                    self._compiled_future(h.program)
+                pending.extendleft(reversed(halves))
+                splits += 1
+                continue
+            while self._in_flight and sum(f[3] for f in self._in_flight) + size > self.memory_limit_bytes:
+                self._collect_next(oldest=True)  # the budget is full: wait for the oldest call before launching
+            outputs = self._launch(call, compiled, ticket.config_ids, ticket.configs, ticket.hps, ticket.ranges)
+            touched = {id(p): p for p in (ticket.part_of(q) for q in call.positions)}
+            for part in touched.values():
+                part.calls_left += 1
+            self._in_flight.append((ticket, call, outputs, size, list(touched.values())))
+            peak = max(peak, sum(f[3] for f in self._in_flight))
+        ticket.stats = {
+            "plan": plan.mode, "programs": len(plan.programs), "calls": len(plan.calls),
+            "compiles": self.compiles - compiles0, "compile_s": self.compile_seconds - compile_s0,
+            "compile_cpu_s": self.compile_cpu_seconds - compile_cpu0, "compile_wait_s": waited, "configs": n,
+            "parts": len(sizes), "program_keys": [p.describe() for p in plan.programs],
+            "computed_flops": plan.computed_flops, "real_flops": plan.real_flops,
+            "empty_slots": sum(c.empty_slots for c in plan.calls), "estimated_s": max(plan.device_seconds(), default=0.0),
+            "device_estimated_s": plan.device_seconds(), "peak_in_flight_bytes": peak, "memory_splits": splits,
+        }
+        for part in ticket.parts:
+            if part.calls_left == 0 and not part.done:
+                self._finish(part)
+        return ticket
+
+    def wait(self, parts: Sequence[Part]) -> Part:
+        """The first of ``parts`` to be done (collecting calls as they finish)."""
+        while True:
+            done = [p for p in parts if p.done]
+            if done:
+                return min(done, key=lambda p: p.finished)
+            if not self._in_flight:
+                raise RuntimeError("waiting for parts that have nothing in flight")
+            self._collect_next()
+
+    def _queued_seconds(self) -> list[float]:
+        """The cost model's seconds per device of the calls still in flight."""
+        load = [0.0] * self.n_devices
+        for _, call, *_ in self._in_flight:
+            for d, sec in enumerate(call.seconds[:self.n_devices]):
+                load[d] += sec
+        return load
+
+    def _collect_next(self, *, oldest: bool = False) -> None:
+        """Collect the first in-flight call whose outputs are ready (waiting for one), or the
+        oldest (``oldest``: to free its memory)."""
+        def ready():
+            return [i for i, f in enumerate(self._in_flight) if all(a.is_ready() for a in jax.tree.leaves(f[2]))]
+
+        pick = 0
+        if not oldest:
+            found = ready()
+            while not found:
+                time.sleep(0.002)
+                found = ready()
+            pick = found[0]
+        ticket, call, outputs, _, touched = self._in_flight[pick]
+        del self._in_flight[pick]
+        self._collect(call, outputs, ticket)
+        for part in touched:
+            part.calls_left -= 1
+            if part.calls_left == 0:
+                self._finish(part)
+
+    def _finish(self, part: Part) -> None:
+        self.states.update(part.staged)  # all at once: a checkpoint never sees half a job
+        part.staged = {}
+        part.done, part.finished = True, time.perf_counter()
+        ticket = part.ticket
+        if ticket.done and ticket.stats is not None:
+            ticket.stats["seconds"] = part.finished - ticket.started
+            self.rung_stats.append(ticket.stats)
+
+    def _collect(self, call, outputs, ticket: Ticket) -> None:
+        """A call's outputs: each real config's state (staged in its part) and losses."""
+        from .engine import _resize_state
+
+        params, moments, val_mse, tr = jax.tree.map(np.asarray, outputs)
+        scale = 1.0 if self.fold_loss_scale is None else np.asarray(self.fold_loss_scale(call.program.window),
+                                                                     dtype=np.float64)
+        for j, p in self._slot_positions(call):
+            cfg = ticket.configs[p]
+            h, layers = int(cfg["hidden"]), int(cfg["layers"])
+            state = jax.tree.map(lambda a: a[j], (params, moments))
+            ticket.part_of(p).staged[ticket.config_ids[p]] = _resize_state(state, h, layers)
+            ticket.val[p] = float(np.mean(val_mse[j] / scale, dtype=np.float64))
+            steps = max(ticket.ranges[1][p] - ticket.ranges[0][p], 1)
+            ticket.train_loss[p] = float(np.mean(tr[j], dtype=np.float64)) / steps

@@ -1,0 +1,154 @@
+"""DEHB's benchmarking protocol (``benchmarking/`` of the DEHB repository) for every strategy.
+
+A run is counted in function evaluations: every evaluation of a config at any fidelity is one.
+The incumbent after k evaluations is the best value seen in the first k (at any fidelity, noise
+included: DEHB's ``inc_score``); DEHB's table gives it at 60, 120, 180, 240 and 300 evaluations,
+as the mean and the population standard deviation (ddof 0) over seeds. Within a vectorised job
+the evaluations count in the job's config order.
+
+A strategy here runs until it has made ``fevals`` evaluations (its resource budget is never the
+limit) and is then stopped; only its first ``fevals`` evaluations count.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CHECKPOINTS", "PUBLISHED", "run_protocol", "protocol_table", "incumbents", "seed_winners"]
+
+CHECKPOINTS = (60, 120, 180, 240, 300)
+
+#: DEHB's published table (``benchmarking/results/benchmark_results.md``, 5 seeds, 300 evaluations,
+#: eta 3): incumbent mean and std at 60..300 evaluations. Counting Ones: the mean divided by the
+#: 100 dimensions, the std NOT (raw units), as DEHB's ``countingones_benchmark.py`` computes them
+PUBLISHED = {
+    "mfh3": {"0.1.2": ([-2.861, -3.506, -3.722, -3.741, -3.741], [0.06878, 0.07627, 0.08690, 0.09849, 0.09849]),
+             "0.1.1": ([-2.695, -3.297, -3.710, -3.793, -3.793], [0.1147, 0.1682, 0.03267, 0.04399, 0.04399])},
+    "mfh6": {"0.1.2": ([-1.494, -1.869, -2.175, -2.314, -2.314], [0.2482, 0.2609, 0.2059, 0.2622, 0.2622]),
+             "0.1.1": ([-1.405, -1.972, -2.766, -2.913, -2.947], [0.3141, 0.4021, 0.3271, 0.1850, 0.1470])},
+    "counting-ones": {"0.1.2": ([-0.5756, -0.5850, -0.5981, -0.6158, -0.6165], [1.409, 1.115, 0.3090, 1.976, 1.900]),
+                      "0.1.1": ([-0.5867, -0.5902, -0.6035, -0.6101, -0.6158], [1.743, 1.529, 1.002, 1.636, 1.365])},
+}
+
+
+class _Enough(Exception):
+    """Raised by the recorder once a run has made its evaluations: the run stops there."""
+
+
+def incumbents(values: Sequence[float], checkpoints: Sequence[int] = CHECKPOINTS) -> list[float]:
+    """The best finite value among the first k evaluations, for each k of ``checkpoints``."""
+    best = np.minimum.accumulate(np.where(np.isfinite(values), values, np.inf)) if len(values) else np.array([])
+    return [float(best[k - 1]) if len(best) >= k else math.nan for k in checkpoints]
+
+
+def run_protocol(methods: Sequence[str], make_backend, space, *, seeds: Sequence[int], max_resource, eta: int = 3,
+                 fevals: int = 300, options: Mapping[str, Mapping] | None = None,
+                 checkpoints: Sequence[int] = CHECKPOINTS) -> pd.DataFrame:
+    """One row per (method, seed): ``inc_<k>`` (the incumbent after k evaluations), ``evaluations``
+    (made before it stopped), ``seconds``. ``make_backend(seed)`` gives a fresh backend."""
+    from . import make_strategy
+
+    options = dict(options or {})
+    rows = []
+    for method in methods:
+        for seed in seeds:
+            backend = make_backend(seed)
+            strategy = make_strategy(method, space, max_resource=max_resource, eta=eta, seed=int(seed),
+                                     **dict(options.get(method, {})))
+            values: list[float] = []
+
+            def record(job, losses, state, seconds, values=values):
+                values.extend(float(v) for v in np.asarray(losses, dtype=float).ravel())
+                if len(values) >= fevals:
+                    raise _Enough
+
+            t0 = time.perf_counter()
+            try:  # a budget no run reaches: every evaluation at the highest fidelity, twice over
+                strategy.run(backend, budget=2 * fevals * float(max_resource), callbacks=[record])
+            except _Enough:
+                pass
+            row = {"method": method, "seed": int(seed), "evaluations": min(len(values), fevals),
+                   "seconds": time.perf_counter() - t0}
+            row.update({f"inc_{k}": v for k, v in zip(checkpoints, incumbents(values[:fevals], checkpoints))})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def protocol_table(raw: pd.DataFrame, *, scale: float = 1.0, checkpoints: Sequence[int] = CHECKPOINTS) -> pd.DataFrame:
+    """Per method: mean and population std (ddof 0, as DEHB) of the incumbent at each checkpoint;
+    ``scale`` divides the mean only (DEHB's Counting Ones: 100)."""
+    out = []
+    for method, group in raw.groupby("method", sort=False):
+        row = {"method": method, "seeds": len(group)}
+        for k in checkpoints:
+            v = group[f"inc_{k}"].to_numpy(dtype=float)
+            row[f"mean_{k}"] = float(np.mean(v)) / scale
+            row[f"std_{k}"] = float(np.std(v))
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def seed_winners(raw: pd.DataFrame, *, metric: str = "inc_300", block: int = 10) -> dict:
+    """Which method has the lowest mean ``metric`` over all seeds, and over each block of
+    ``block`` consecutive seeds: how often a study of that many seeds would name another winner."""
+    means = raw.groupby("method")[metric].mean()
+    overall = str(means.idxmin())
+    seeds = sorted(raw.seed.unique())
+    blocks = []
+    for i in range(0, len(seeds) - block + 1, block):
+        part = raw[raw.seed.isin(seeds[i:i + block])]
+        blocks.append(str(part.groupby("method")[metric].mean().idxmin()))
+    return {"winner": overall, "block": block, "block_winners": blocks,
+            "blocks_naming_another_winner": sum(b != overall for b in blocks), "blocks": len(blocks)}
+
+
+def dehb_agreement(table: pd.DataFrame, published: Mapping, *, version: str = "0.1.1", scale: float = 1.0,
+                   method: str = "dehb", checkpoints: Sequence[int] = CHECKPOINTS) -> list[dict]:
+    """Per checkpoint: hbjax's ``method`` row beside the published row of ``version``, and whether
+    their means differ by at most one published standard deviation (in the table's units: the
+    mean is divided by ``scale``, the std is not)."""
+    row = table[table.method == method]
+    if row.empty or version not in published:
+        return []
+    row = row.iloc[0]
+    means, stds = published[version]
+    out = []
+    for k, mean, std in zip(checkpoints, means, stds):
+        diff = abs(float(row[f"mean_{k}"]) - mean) * scale
+        out.append({"evaluations": k, "hbjax": float(row[f"mean_{k}"]), "hbjax_std": float(row[f"std_{k}"]),
+                    "published": mean, "published_std": std, "within_one_std": bool(diff <= std)})
+    return out
+
+
+def protocol_markdown(name: str, raw: pd.DataFrame, *, published: Mapping | None = None, scale: float = 1.0,
+                      title: str | None = None, reference: str = "hyperband",
+                      checkpoints: Sequence[int] = CHECKPOINTS) -> str:
+    """DEHB's table for ``raw`` (``run_protocol``'s rows), the published rows beside it, the DEHB
+    agreement check, and the ranks and Holm-corrected paired tests at the last checkpoint."""
+    from .compare import stats_markdown, summarize_stats
+
+    table = protocol_table(raw, scale=scale, checkpoints=checkpoints)
+    unit = " (mean / 100, std in raw units, as DEHB reports it)" if scale != 1.0 else ""
+    lines = [f"**{title or name}: incumbent after k function evaluations, mean ± std over seeds{unit}**", "",
+             "| method | seeds | " + " | ".join(str(k) for k in checkpoints) + " |",
+             "|---|---:|" + "---:|" * len(checkpoints)]
+    for row in table.to_dict(orient="records"):
+        lines.append(f"| {row['method']} | {row['seeds']} | " + " | ".join(
+            f"{row[f'mean_{k}']:.4g} ± {row[f'std_{k}']:.3g}" for k in checkpoints) + " |")
+    for version, (means, stds) in (published or {}).items():
+        lines.append(f"| *DEHB {version}, published (5 seeds)* | 5 | " + " | ".join(
+            f"{m:.4g} ± {s:.3g}" for m, s in zip(means, stds)) + " |")
+    agreement = dehb_agreement(table, published or {}, scale=scale, checkpoints=checkpoints)
+    if agreement:
+        inside = sum(a["within_one_std"] for a in agreement)
+        lines += ["", f"hbjax's DEHB row (DEHB 0.1.1 itself, through its ask/tell) is within one published standard "
+                      f"deviation of the published 0.1.1 row at {inside} of {len(agreement)} checkpoints."]
+    last = f"inc_{checkpoints[-1]}"
+    frame = raw.drop(columns=[c for c in raw.columns if c.startswith("inc_") and c != last] + ["seconds", "evaluations"])
+    stats_df = summarize_stats(frame, reference=reference if reference in set(raw.method) else None, metric=last)
+    lines += ["", stats_markdown(stats_df, title=f"{title or name}: the incumbent after {checkpoints[-1]} evaluations")]
+    return "\n".join(lines) + "\n"
