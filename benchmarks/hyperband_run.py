@@ -71,6 +71,9 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch replay")
     p.add_argument("--torch-threads", type=int, default=2)
+    p.add_argument("--naive-torch-cap-s", type=float, default=600.0,
+                   help="stop the PyTorch replay without flush-denormal after this long and estimate its total from "
+                        "its slowdown over the flush-denormal loop on the configs it replayed (0: no cap)")
     p.add_argument("--devices", type=int, default=None,
                    help="XLA host devices on CPU (default: one per core, as the hbjax CLI does)")
     p.add_argument("--plan", choices=["auto", "exact", "wide"], default="auto")
@@ -132,28 +135,48 @@ def main(argv=None) -> int:
     elif torch_version() is None:
         torch_note = "skipped: torch not installed (pip install torch, or the 'bench' extra)"
     else:
+        per_config: dict[str, dict] = {}
         for flush in (True, False):
             name = "flush_denormal" if flush else "default"
+            cap = None if flush or not args.naive_torch_cap_s else args.naive_torch_cap_s
             print(f"replaying the {len(reached)} configs one by one with PyTorch ({args.torch_threads} threads, "
-                  f"set_flush_denormal({flush}))...", flush=True)
+                  f"set_flush_denormal({flush}))" + (f", at most {cap:g} s" if cap else "") + "...", flush=True)
             best_t = math.inf
+            times = per_config[name] = {}
             t0 = time.perf_counter()
             for k in range(n_folds):
                 loop = TorchLoop(fw.x_train[k], fw.y_train[k], fw.x_val[k], fw.y_val[k], threads=args.torch_threads,
                                  flush_denormal=flush)
                 for cid, rs in sorted(reached.items()):
+                    if cap is not None and time.perf_counter() - t0 > cap:
+                        break
+                    t_c = time.perf_counter()
                     vals = loop.train(configs[cid], rs, seed=cid)
+                    times[(k, cid)] = time.perf_counter() - t_c
                     best_t = min([best_t] + [v for v in vals if math.isfinite(v)])
             t_torch = time.perf_counter() - t0
+            done = len(times) == n_folds * len(reached)
+            if not done:  # capped: the replayed configs' time beside the flush-denormal loop's on the same
+                same = sum(per_config["flush_denormal"][key] for key in times)
+                ratio = sum(times.values()) / same
+                t_torch_full = sum(per_config["flush_denormal"].values()) * ratio
+            else:
+                ratio, t_torch_full = None, t_torch
             torch_runs[name] = {
-                "flush_denormal": flush, "wall_s": t_torch, "config_epochs": config_epochs,
-                "config_epochs_per_s": config_epochs / t_torch, "threads": args.torch_threads, "best_val_mse": best_t,
-                "flops_per_s": flops / t_torch,
-                "speedup_hbjax_sequential_over_torch": t_torch / seq["summary"]["wall_s"],
-                "speedup_hbjax_waves_over_torch": t_torch / wav["summary"]["wall_s"]}
-            print(f"PyTorch ({name}): {t_torch:.1f} s = {config_epochs / t_torch:.3f} config-epochs/s, best val MSE "
-                  f"{best_t:.5g}; hbjax waves x{t_torch / wav['summary']['wall_s']:.2f}, sequential "
-                  f"x{t_torch / seq['summary']['wall_s']:.2f}", flush=True)
+                "flush_denormal": flush, "wall_s": t_torch_full, "measured_s": t_torch,
+                "configs_replayed": len(times), "configs": n_folds * len(reached), "complete": done,
+                "slowdown_vs_flush_on_the_replayed_configs": ratio,
+                "wall_note": None if done else ("capped: the wall is the flush-denormal loop's total times the "
+                                                "slowdown measured on the configs replayed (same configs, same order)"),
+                "config_epochs": config_epochs,
+                "config_epochs_per_s": config_epochs / t_torch_full, "threads": args.torch_threads,
+                "best_val_mse": best_t if done else None, "flops_per_s": flops / t_torch_full,
+                "speedup_hbjax_sequential_over_torch": t_torch_full / seq["summary"]["wall_s"],
+                "speedup_hbjax_waves_over_torch": t_torch_full / wav["summary"]["wall_s"]}
+            print(f"PyTorch ({name}): {t_torch_full:.1f} s" + ("" if done else f" (estimated: {len(times)} configs "
+                  f"replayed in {t_torch:.0f} s, {ratio:.2f}x the flush-denormal loop on them)") +
+                  f"; hbjax waves x{t_torch_full / wav['summary']['wall_s']:.2f}, sequential "
+                  f"x{t_torch_full / seq['summary']['wall_s']:.2f}", flush=True)
             write(args, variant, info, load, R, n_folds, n_train, n_val, n_devices, baselines, runs, comparison,
                   torch_runs, torch_note, peak)  # after each stage: a long replay never loses the rest
     if torch_note:
@@ -179,7 +202,7 @@ def run_hbjax(*, search_kw, waves, task, args, n_folds, n_devices, persistence_m
         finite = [x for x in losses if math.isfinite(x)]
         stats = backend.wave_stats
         jobs.append({"iteration": job.iteration, "bracket": job.bracket, "rung": job.rung,
-                     "wave": len(backend.engine.rung_stats) - 1 if waves else None,  # in the order waves finish
+                     "wave": stats["wave"] if waves else None,
                      "n_configs": len(job.config_ids), "resource": job.resource, "seconds": seconds,
                      "config_epochs": sum(job.resource - r for r in job.previous_resource) * n_folds,
                      "best": min(finite) if finite else None})

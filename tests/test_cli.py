@@ -211,3 +211,42 @@ def test_rung_progress_counts_config_epochs_and_prints_a_line_per_rung():
     assert "9 configs -> 3 epochs" in line and "best so far 0.25" in line and "9.00 config-epochs/s" in line
     assert "2 program(s)" in line
     assert progress.progress.tasks[0].completed == 27 + 18  # 27 configs x 1 epoch, then 9 x 2 more
+
+
+def test_rung_progress_prints_a_line_per_wave_and_per_job():
+    import io
+
+    from rich.console import Console
+
+    import hbjax as hb
+    from hbjax.commands.lstm import RungProgress
+
+    search = hb.Hyperband(hb.Space(x=hb.Uniform(0.0, 1.0)), max_resource=9, eta=3, seed=0)
+    buffer = io.StringIO()
+    progress = RungProgress(search.plan, 1, Console(file=buffer, width=200), quiet=False, detail=lambda: "3 program(s)")
+    jobs, state = hb.waves.ask_ready(search.initial_state(waves=True))
+    losses = [[0.5] * len(j.config_ids) for j in jobs]
+    for job, loss in zip(jobs, losses):
+        state = hb.waves.tell(state, job, loss)
+    with progress:
+        progress.wave_done(jobs, losses, state, [1.0, 2.0, 3.0])
+    text = buffer.getvalue()
+    assert "wave 1: 3 rung(s) of 3 bracket(s), 17 configs, 6.0 s" in text and "3 program(s)" in text
+    assert text.count("(its share of the wave)") == 3
+    assert progress.progress.tasks[0].completed == 9 + 5 * 3 + 3 * 9
+
+
+@pytest.mark.slow
+def test_run_with_repeats_and_without_waves(tmp_path):
+    """``--repeats 2`` keeps each seed's loss in trials.csv; ``--no-waves`` runs bracket after
+    bracket with the same trials."""
+    common = ["-R", "3", "--space", "demo", "--folds", "1", "--quiet", "--train-size", "300", "--val-size", "60",
+              "--test-size", "60"]
+    assert main(["run", *common, "--out", str(tmp_path / "w"), "--repeats", "2"]) == 0
+    trials = pd.read_csv(tmp_path / "w" / "trials.csv")
+    assert {"loss_seed0", "loss_seed1", "loss_std"} <= set(trials.columns)
+    assert main(["run", *common, "--out", str(tmp_path / "s"), "--no-waves"]) == 0
+    assert main(["run", *common, "--out", str(tmp_path / "v")]) == 0
+    cols = ["config_id", "bracket", "rung", "resource", "loss"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "s" / "trials.csv")[cols],
+                                  pd.read_csv(tmp_path / "v" / "trials.csv")[cols])

@@ -129,3 +129,26 @@ def test_mfpbench_itself_where_installed():
         z = rng.integers(1, 101, 50)
         ref = [bench.query({f"X_{i}": float(v) for i, v in enumerate(row)}, at=int(zi)).error for row, zi in zip(x, z)]
         np.testing.assert_allclose(_noise_free(backend, x, z), ref, atol=1e-12)
+
+
+def test_dehb_protocol_counts_evaluations_and_quotes_the_published_rows(tmp_path, capsys):
+    """``hbjax compare --task mfh3``: DEHB's protocol (incumbents after 20..100% of the function
+    evaluations), the published DEHB rows beside hbjax's, ranks and paired tests."""
+    import pandas as pd
+
+    from hbjax.cli import main
+    from hbjax.strategies.protocol import incumbents, run_protocol
+
+    got = incumbents([3.0, float("nan"), 1.0, 2.0, 0.5], (1, 2, 3, 5))
+    assert got == [3.0, 3.0, 1.0, 0.5]
+    raw = run_protocol(["hyperband", "random"], lambda s: MFBenchmarkBackend("mfh3", seed=s),
+                       MFBenchmarkBackend("mfh3").space(), seeds=[0, 1], max_resource=27, fevals=60,
+                       checkpoints=(12, 24, 36, 48, 60))
+    assert (raw.evaluations == 60).all() and (raw.inc_60 <= raw.inc_12).all()
+    assert main(["compare", "--task", "mfh3", "--methods", "hyperband,random", "--seeds", "6", "--fevals", "300",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    text = (tmp_path / "protocol_summary.md").read_text()
+    assert "DEHB 0.1.1, published (5 seeds)" in text and "-3.793" in text and "p (Holm)" in text
+    frame = pd.read_csv(tmp_path / "protocol_raw.csv")
+    assert len(frame) == 12 and (frame.evaluations == 300).all()
+    assert main(["compare", "--task", "counting-ones", "--preset", "good", "--out", str(tmp_path)]) == 2

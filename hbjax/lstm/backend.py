@@ -180,7 +180,10 @@ class LSTMBackend:
         configs = [c for job in jobs for c in job.configs]
         resources = [float(job.resource) for job in jobs for _ in job.config_ids]
         previous = [p for job in jobs for p in job.previous_resource]
-        ticket = self.engine.submit(ids, configs, resources, previous, parts=[len(j.config_ids) for j in jobs])
+        # a job whose bracket has more rungs to go runs first: its result unlocks the next rung
+        priorities = [job.rung - job.bracket for job in jobs for _ in job.config_ids]
+        ticket = self.engine.submit(ids, configs, resources, previous, parts=[len(j.config_ids) for j in jobs],
+                                    priorities=priorities)
         ticket.jobs = jobs
         return ticket.parts
 

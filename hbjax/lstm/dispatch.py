@@ -57,6 +57,7 @@ class Ticket:
     val: np.ndarray
     train_loss: np.ndarray
     started: float
+    index: int = 0  # submissions before it
     parts: list = field(default_factory=list)
     stats: dict | None = None
     jobs: list = field(default_factory=list)  # what the backend submitted it for
@@ -75,8 +76,10 @@ class Dispatch:
     ``memory_limit_bytes``, ``activations``, ``fold_loss_scale``, ``n_devices`` and ``_in_flight``."""
 
     def submit(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource,
-               previous_resource: Sequence[float], *, parts: Sequence[int] | None = None) -> Ticket:
-        """Plan and launch; ``parts``: the sizes of its jobs, in order (None: one part)."""
+               previous_resource: Sequence[float], *, parts: Sequence[int] | None = None,
+               priorities: Sequence[int] | None = None) -> Ticket:
+        """Plan and launch; ``parts``: the sizes of its jobs, in order (None: one part);
+        ``priorities``: per config, lower dispatched earlier (``plan.plan_rung``)."""
         from .engine import _halve
 
         t0 = time.perf_counter()
@@ -93,9 +96,11 @@ class Dispatch:
         sizes = list(parts) if parts is not None else [n]
         if sum(sizes) != n or any(k < 1 for k in sizes):
             raise ValueError(f"parts {sizes} do not split {n} configs")
-        plan = self.plan_rung(configs, resource, previous_resource, queued=self._queued_seconds())
+        plan = self.plan_rung(configs, resource, previous_resource, queued=self._queued_seconds(),
+                              priorities=priorities)
         ticket = Ticket(list(config_ids), list(configs), hps, self.step_ranges(configs, resource, previous_resource),
-                        np.full(n, np.nan), np.full(n, np.nan), started=t0)
+                        np.full(n, np.nan), np.full(n, np.nan), started=t0, index=self._submitted)
+        self._submitted += 1
         first = 0
         for i, k in enumerate(sizes):
             ticket.parts.append(Part(ticket, i, first, first + k))
@@ -132,6 +137,7 @@ class Dispatch:
             "plan": plan.mode, "programs": len(plan.programs), "calls": len(plan.calls),
             "compiles": self.compiles - compiles0, "compile_s": self.compile_seconds - compile_s0,
             "compile_cpu_s": self.compile_cpu_seconds - compile_cpu0, "compile_wait_s": waited, "configs": n,
+            "wave": ticket.index,
             "parts": len(sizes), "program_keys": [p.describe() for p in plan.programs],
             "computed_flops": plan.computed_flops, "real_flops": plan.real_flops,
             "empty_slots": sum(c.empty_slots for c in plan.calls), "estimated_s": max(plan.device_seconds(), default=0.0),
@@ -178,7 +184,7 @@ class Dispatch:
         self._collect(call, outputs, ticket)
         for part in touched:
             part.calls_left -= 1
-            if part.calls_left == 0:
+            if part.calls_left == 0 and ticket.stats is not None:  # not while its ticket still launches calls
                 self._finish(part)
 
     def _finish(self, part: Part) -> None:

@@ -90,6 +90,7 @@ class LSTMEngine(Dispatch):
     _planned: set = field(default_factory=set)  # programs of earlier rungs: planned with no compile charge
     _data: dict = field(default_factory=dict)
     _in_flight: deque = field(default_factory=deque)  # (ticket, call, outputs, bytes), in dispatch order (dispatch.py)
+    _submitted: int = 0  # submissions so far (dispatch.py)
     _lock: threading.RLock = field(default_factory=threading.RLock)  # compile threads read data too
 
     def __post_init__(self):
@@ -169,7 +170,7 @@ class LSTMEngine(Dispatch):
         return starts, stops
 
     def plan_rung(self, configs: Sequence[Mapping], resource, previous_resource: Sequence[float], *,
-                  queued: Sequence[float] | None = None) -> RungPlan:
+                  queued: Sequence[float] | None = None, priorities: Sequence[int] | None = None) -> RungPlan:
         """The plan of a rung (one ``resource``) or a wave (one per config); its programs count as
         known to the plans made after it. ``queued``: seconds of work already queued per device."""
         shapes = [shape_key(c, self.default_window) for c in configs]
@@ -183,7 +184,8 @@ class LSTMEngine(Dispatch):
                          mode=self.plan, width=self.configs_per_program, max_layers=max_layers,
                          padded_hidden=self.padded_hidden, n_features=n_features, n_folds=n_folds,
                          n_train=n_train, n_val=n_val, memory_bytes=self.memory_limit_bytes, cost=self.cost,
-                         known_programs=self._planned, width_caps=self.width_caps, queued=queued)
+                         known_programs=self._planned, width_caps=self.width_caps, queued=queued,
+                         priorities=priorities)
         self._planned.update(plan.programs)
         return plan
 

@@ -161,6 +161,7 @@ class _Item:
     shape: ShapeKey
     start: int
     steps: int
+    priority: int = 0  # lower runs earlier (a wave: configs whose brackets have more rungs to go)
 
 
 def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence[int], *,
@@ -168,7 +169,8 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
               max_layers: int | None = None, padded_hidden: Mapping[tuple[int, int, int], int] | None = None,
               n_features: int, n_folds: int, n_train: int, n_val: int, memory_bytes: int,
               cost: CostModel | None = None, known_programs: Iterable[ProgramKey] = (),
-              width_caps: Mapping[tuple, int] | None = None, queued: Sequence[float] | None = None) -> RungPlan:
+              width_caps: Mapping[tuple, int] | None = None, queued: Sequence[float] | None = None,
+              priorities: Sequence[int] | None = None) -> RungPlan:
     """Plan one rung. ``shapes[i]``, ``starts[i]``, ``stops[i]``: config i's shape and the
     optimizer steps it trains (``[start, stop)``). ``width``: the most configs per call (None =
     by plan). ``max_layers``: the depth every program pads to (the space's largest; None = the
@@ -177,7 +179,9 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
     committed default of ``device_kind``). ``known_programs``: programs compiled already (no
     compile charged). ``width_caps``: ``ProgramKey.bucket`` -> widest call that fits in memory, as
     measured by ``memory_analysis()`` of an earlier compile. ``queued``: seconds of work already
-    queued per device (configs go longest-first to the device that frees up first)."""
+    queued per device (configs go longest-first to the device that frees up first).
+    ``priorities[i]``: lower runs earlier (calls are dispatched by it first, then costliest first):
+    in a wave, the jobs whose brackets have the most rungs to go, whose results unlock the most."""
     if mode not in MODES:
         raise ValueError(f"plan must be one of {MODES}, got {mode!r}")
     cost = cost or cost_model(device_kind)
@@ -186,7 +190,9 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
     batching = "vmap" if mode == "wide" else "map"
     known = set(known_programs)
     width_caps = width_caps or {}
-    items = [_Item(i, s, int(a), int(b) - int(a)) for i, (s, a, b) in enumerate(zip(shapes, starts, stops))]
+    prio = list(priorities) if priorities is not None else [0] * len(shapes)
+    items = [_Item(i, s, int(a), int(b) - int(a), int(q)) for i, (s, a, b, q) in
+             enumerate(zip(shapes, starts, stops, prio))]
 
     def flops(hp: int, layers: int, s: ShapeKey) -> float:
         return step_flops(hp, layers, s.batch_size, s.window, n_features) * n_folds
@@ -240,9 +246,11 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
                               width_caps.get(bucket, MAX_VMAP_WIDTH)))
         n_dev = len(load)
 
-        def device_lists(group):  # deepest first: a vmapped call's layer loop stops at its deepest config
-            return [[it.position for it in sorted(group, key=lambda t: (-t.shape.layers, t.position))
-                     if device_of[it.position] == d] for d in range(n_dev)]
+        def device_lists(group):  # map: by priority; vmap: deepest first (a call's layer loop stops at its deepest)
+            order = (lambda t: (t.priority, -t.shape.layers, t.position)) if batching == "map" else \
+                (lambda t: (-t.shape.layers, t.position))
+            return [[it.position for it in sorted(group, key=order) if device_of[it.position] == d]
+                    for d in range(n_dev)]
 
         def price(these):  # the calls' seconds on the busiest device, plus compiles of new programs
             return (max(sum(c.seconds[d] for c in these) for d in range(n_dev))
@@ -272,9 +280,10 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
             for call in these:
                 planned.add(call.program)
                 calls.append((sum(est[it.position] for it in group), call))
-    # dispatch: the costliest programs first (their compile is needed first; later ones compile
-    # on a background thread while these train)
-    calls.sort(key=lambda t: (-t[0], t[1].program, t[1].start, t[1].slots))
+    # dispatch: by priority, then the costliest programs first (their compile is needed first;
+    # later ones compile on a background thread while these train)
+    calls.sort(key=lambda t: (min(by_position[q].priority for q in t[1].positions), -t[0], t[1].program,
+                              t[1].start, t[1].slots))
     new = {c.program for _, c in calls} - known
     return RungPlan(mode, tuple(c for _, c in calls), compile_s=len(new) * cost.compile_s)
 
