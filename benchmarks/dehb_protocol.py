@@ -42,7 +42,8 @@ def main(argv=None) -> int:
 
     from hbjax.mfbench import MFBenchmarkBackend
     from hbjax.strategies.peers import PEERS
-    from hbjax.strategies.protocol import PUBLISHED, protocol_markdown, protocol_table, run_protocol, seed_winners
+    from hbjax.strategies.protocol import (PUBLISHED, protocol_markdown, protocol_options, protocol_table,
+                                          run_protocol, seed_winners)
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     missing = []
@@ -61,7 +62,7 @@ def main(argv=None) -> int:
     for name in [b.strip() for b in args.benchmarks.split(",") if b.strip()]:
         preset = args.preset if name != "counting-ones" else "default"
         probe = MFBenchmarkBackend(name, preset=preset)
-        options = {"dehb": {"min_resource": probe.min_resource, "batch_size": 1}}
+        options = protocol_options(probe)
         t0 = time.perf_counter()
         raw = run_protocol(methods, lambda s, n=name, pr=preset: MFBenchmarkBackend(n, preset=pr, seed=s),
                            probe.space(), seeds=range(args.seeds), max_resource=probe.max_resource, eta=3,

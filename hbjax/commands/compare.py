@@ -100,7 +100,7 @@ def _run_protocol(args, methods, seeds, out, console) -> int:
     """A research benchmark by DEHB's protocol (``hbjax.strategies.protocol``), with DEHB's
     published rows beside hbjax's."""
     from ..mfbench import MFBenchmarkBackend
-    from ..strategies.protocol import CHECKPOINTS, PUBLISHED, protocol_markdown, run_protocol
+    from ..strategies.protocol import CHECKPOINTS, PUBLISHED, protocol_markdown, protocol_options, run_protocol
 
     if args.task == "counting-ones" and args.preset != "default":
         raise UsageError("--preset is MFHartmann's; counting-ones has none")
@@ -108,7 +108,7 @@ def _run_protocol(args, methods, seeds, out, console) -> int:
     checkpoints = tuple(round(args.fevals * f) for f in (0.2, 0.4, 0.6, 0.8, 1.0))
     console.print(f"{probe.describe()}: {', '.join(methods)} over seeds {seeds}, {args.fevals} function evaluations "
                   f"each, eta {args.eta}")
-    options = {"dehb": {"min_resource": probe.min_resource, "batch_size": 1}}  # DEHB's sequential schedule
+    options = protocol_options(probe)  # DEHB's sequential schedule; GP-BO in batches of 8
     raw = run_protocol(methods, lambda s: MFBenchmarkBackend(args.task, preset=args.preset, seed=s), probe.space(),
                        seeds=seeds, max_resource=probe.max_resource, eta=args.eta, fevals=args.fevals,
                        options=options, checkpoints=checkpoints)

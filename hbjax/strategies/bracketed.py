@@ -112,6 +112,7 @@ class HyperbandStrategy:
     ``repeats`` times fewer configs."""
 
     name = "hyperband"
+    repeats = 1  # seeds per config (subclasses without the option keep one)
 
     def __init__(self, space: Space, *, max_resource, eta: int = 3, seed: int = 0, integer_resource: bool = False,
                  max_iterations: int | None = None, repeats: int = 1):

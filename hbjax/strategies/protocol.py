@@ -18,7 +18,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["CHECKPOINTS", "PUBLISHED", "run_protocol", "protocol_table", "incumbents", "seed_winners"]
+__all__ = ["CHECKPOINTS", "PUBLISHED", "run_protocol", "protocol_table", "protocol_options", "incumbents",
+           "seed_winners", "protocol_markdown", "dehb_agreement"]
 
 CHECKPOINTS = (60, 120, 180, 240, 300)
 
@@ -33,6 +34,13 @@ PUBLISHED = {
     "counting-ones": {"0.1.2": ([-0.5756, -0.5850, -0.5981, -0.6158, -0.6165], [1.409, 1.115, 0.3090, 1.976, 1.900]),
                       "0.1.1": ([-0.5867, -0.5902, -0.6035, -0.6101, -0.6158], [1.743, 1.529, 1.002, 1.636, 1.365])},
 }
+
+
+def protocol_options(backend) -> dict:
+    """The strategy options the protocol runs with: DEHB from the benchmark's lowest fidelity, one
+    job at a time (DEHB's sequential schedule, as its benchmark runs it with one worker); GP-BO in
+    batches of 8 (its GP refit is the protocol's slowest step)."""
+    return {"dehb": {"min_resource": backend.min_resource, "batch_size": 1}, "bo": {"batch_size": 8}}
 
 
 class _Enough(Exception):
