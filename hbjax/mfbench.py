@@ -21,6 +21,7 @@ is one function evaluation, at any fidelity (``evaluations``), the unit of DEHB'
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -87,7 +88,8 @@ class MFBenchmarkBackend:
 
     continues = False
 
-    def __init__(self, name: str, *, preset: str = "default", seed: int = 0, noise: bool = True):
+    def __init__(self, name: str, *, preset: str = "default", seed: int = 0, noise: bool = True,
+                 min_fidelity: float | None = None):
         if name not in BENCHMARKS:
             raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
         if preset not in PRESETS:
@@ -96,6 +98,12 @@ class MFBenchmarkBackend:
         self.kind, self.dims, self.min_fidelity, self.max_fidelity, self.max_resource = BENCHMARKS[name]
         if self.kind == "counting" and preset != "default":
             raise ValueError("presets are MFHartmann's; counting-ones has none")
+        if min_fidelity is not None:  # DEHB's rungs from another lowest fidelity (mf-prior-bench >= 1.9: z from 1)
+            if not 0 < float(min_fidelity) < self.max_fidelity:
+                raise ValueError(f"min_fidelity must be in (0, {self.max_fidelity:g}), got {min_fidelity!r}")
+            self.min_fidelity = float(min_fidelity)
+            rungs = -int(math.log(self.min_fidelity / self.max_fidelity) / math.log(3)) + 1  # DEHB's max_SH_iter
+            self.max_resource = 3 ** (rungs - 1)
         self.bias, self.noise = PRESETS[preset]
         self.evaluations = 0
 

@@ -108,7 +108,7 @@ def _run_protocol(args, methods, seeds, out, console) -> int:
     checkpoints = tuple(round(args.fevals * f) for f in (0.2, 0.4, 0.6, 0.8, 1.0))
     console.print(f"{probe.describe()}: {', '.join(methods)} over seeds {seeds}, {args.fevals} function evaluations "
                   f"each, eta {args.eta}")
-    options = protocol_options(probe)  # DEHB's sequential schedule; GP-BO in batches of 8
+    options = protocol_options(probe)  # DEHB's sequential schedule; GP-BO in batches of 32
     raw = run_protocol(methods, lambda s: MFBenchmarkBackend(args.task, preset=args.preset, seed=s), probe.space(),
                        seeds=seeds, max_resource=probe.max_resource, eta=args.eta, fevals=args.fevals,
                        options=options, checkpoints=checkpoints)
