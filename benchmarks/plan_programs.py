@@ -43,7 +43,6 @@ def main(argv=None) -> int:
     import numpy as np
 
     import hbjax as hb
-    from hbjax import scheduler as sched
     from hbjax import waves as wave_sched
     from hbjax.brackets import continued_budget
     from hbjax.lstm.backend import _choices, default_space
@@ -77,12 +76,9 @@ def main(argv=None) -> int:
         rows, seen = [], {name: set() for name in plans}
         totals = {name: dict(computed_flops=0.0, real_flops=0.0, train_s=0.0, compile_s=0.0, empty_slots=0,
                              duplicated_configs=0, calls=0) for name in plans}
-        while not state.finished:
-            if waves:
-                jobs, state = wave_sched.ask_ready(state)
-            else:
-                job, state = sched.ask(state)
-                jobs = (job,)
+        asked = []
+        for jobs, state in wave_sched.walk(state, stand_in_losses):
+            asked += [(j.iteration, j.bracket, j.rung, j.config_ids) for j in jobs]
             configs = [c for j in jobs for c in j.configs]
             shapes = [shape_key(c, window) for c in configs]
             resources = [j.resource for j in jobs for _ in j.config_ids]
@@ -116,15 +112,11 @@ def main(argv=None) -> int:
                              "estimated_s": max(plan.device_seconds(), default=0.0),
                              "distinct_programs_so_far": len(seen[name])}
             rows.append(row)
-            for job in jobs:
-                losses = stand_in_losses(job)
-                state = wave_sched.tell(state, job, losses) if waves else sched.tell(state, job, losses)
-        return rows, seen, totals, state
+        return rows, seen, totals, sorted(asked)
 
-    rungs, seen, totals, end_rungs = walk(waves=False)
-    wave_rows, wave_seen, wave_totals, end_waves = walk(waves=True)
-    assert [(o.config_id, o.rung, o.promoted) for o in end_rungs.history] == \
-        [(o.config_id, o.rung, o.promoted) for o in end_waves.history]  # the same configs, the same survivors
+    rungs, seen, totals, asked_rungs = walk(waves=False)
+    wave_rows, wave_seen, wave_totals, asked_waves = walk(waves=True)
+    assert asked_rungs == asked_waves  # the same jobs: the same configs, the same survivors
     names = list(plans)
 
     def summarise(totals, seen, n_plans):

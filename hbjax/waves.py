@@ -32,7 +32,7 @@ from .brackets import Bracket, shrink_bracket
 from .scheduler import Observation, RungJob, _survivors, config_rng, sanitize_losses
 from .space import Space
 
-__all__ = ["BracketRun", "WaveState", "init", "ask_ready", "tell", "done", "reset_asked", "live_config_ids"]
+__all__ = ["BracketRun", "WaveState", "init", "ask_ready", "tell", "done", "reset_asked", "walk", "live_config_ids"]
 
 
 class BracketRun(NamedTuple):
@@ -149,6 +149,24 @@ def reset_asked(state: WaveState) -> WaveState:
     while other jobs were in flight trains those jobs again (their configs' states in the
     checkpoint are those before them)."""
     return dataclasses.replace(state, runs=tuple(run._replace(asked=False) for run in state.runs))
+
+
+def walk(state, losses_of):
+    """Every rung of a sequential state (``hbjax.scheduler``), or every wave of a ``WaveState``,
+    in order: yields ``(jobs, state)`` after asking them, then tells each job ``losses_of(job)``
+    (stand-in losses: a plan preview, a planner benchmark)."""
+    from . import scheduler as sched
+
+    while not state.finished:
+        if isinstance(state, WaveState):
+            jobs, state = ask_ready(state)
+        else:
+            job, state = sched.ask(state)
+            jobs = (job,)
+        yield jobs, state
+        for job in jobs:
+            losses = losses_of(job)
+            state = tell(state, job, losses) if isinstance(state, WaveState) else sched.tell(state, job, losses)
 
 
 def live_config_ids(state: WaveState) -> list[int]:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import scheduler as sched
 from .. import waves as wave_sched
 
 __all__ = ["RungPreview", "preview_run"]
@@ -50,12 +49,7 @@ def preview_run(search, backend, *, seed: int = 0, waves: bool | None = None) ->
     rng = np.random.default_rng(seed)
     seen: set = set()
     out = []
-    while not state.finished:
-        if waves:
-            jobs, state = wave_sched.ask_ready(state)
-        else:
-            job, state = sched.ask(state)
-            jobs = (job,)
+    for jobs, state in wave_sched.walk(state, lambda job: rng.random(len(job.config_ids))):
         expand = getattr(backend, "expand_job", None)  # Repeats: every seed of every config
         planned = [expand(j) for j in jobs] if expand is not None else jobs
         configs = [c for j in planned for c in j.configs]
@@ -70,9 +64,6 @@ def preview_run(search, backend, *, seed: int = 0, waves: bool | None = None) ->
                                len(plan.calls), state.waves - 1 if waves else None,
                                tuple((j.bracket, j.rung) for j in jobs)))
         seen |= programs
-        for job in jobs:
-            losses = rng.random(len(job.config_ids))
-            state = wave_sched.tell(state, job, losses) if waves else sched.tell(state, job, losses)
     return out
 
 
