@@ -88,12 +88,9 @@ def _state_ids(backend, state) -> list[int]:
 
 
 def _template_fn(backend, state: SchedulerState):
-    from .lstm.plan import shape_key
-
     engine = _engine(backend)
-    window = getattr(backend, "window", getattr(engine, "default_window", 20))
     base = getattr(backend, "base_id", lambda cid: cid)  # a seed's config
-    return lambda cid: engine._fresh_state(shape_key(state.configs[base(cid)], window), cid)
+    return lambda cid: engine.fresh_state(state.configs[base(cid)], cid)
 
 
 # --- files -------------------------------------------------------------------------------------------

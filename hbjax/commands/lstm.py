@@ -42,7 +42,7 @@ def run_lstm(args, console) -> int:
             if key in RESUMABLE:
                 setattr(args, key, value)
         if "cost_constants" in saved:  # the constants it planned with: the same programs, the same floats
-            from ..lstm.cost import CostModel
+            from ..engine.cost import CostModel
 
             cost = CostModel.from_dict(saved["cost_constants"])
     space = _space(args.space)  # validate the cheap things before loading data

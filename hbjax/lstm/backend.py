@@ -23,8 +23,8 @@ from . import network
 from .engine import FoldArrays, LSTMEngine, encode_hparams
 from .network import ACTIVATIONS, Traced
 from .optim import OPTIMIZERS
-from .cost import step_flops
-from .plan import shape_key
+from ..engine.cost import step_flops
+from ..engine.plan import shape_key
 
 __all__ = ["LSTMBackend", "default_space", "demo_space", "enable_compilation_cache"]
 
@@ -124,7 +124,7 @@ class LSTMBackend:
         among its configs by it."""
         key = shape_key(config, self.window)
         steps = self.engine.steps_per_epoch(key.batch_size, key.window)
-        n_folds, _, _, n_features = self.engine._sizes(key.window)
+        n_folds, _, _, n_features = self.engine.sizes(key.window)
         model = self.engine.cost
         flops = step_flops(key.hidden, key.layers, key.batch_size, key.window, n_features) * n_folds
         return steps * (flops / model.flops_per_s + model.floor(key.window, key.layers))

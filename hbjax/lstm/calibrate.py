@@ -22,10 +22,9 @@ from dataclasses import replace
 import jax
 import numpy as np
 
-from .cost import CostModel, cost_model, save_constants, step_flops
-from .engine import LSTMEngine
-from .plan import Call, ProgramKey
-from .program import FoldArrays, encode_hparams
+from ..engine.cost import CostModel, cost_model, save_constants, step_flops
+from ..engine.plan import Call, ProgramKey
+from .engine import FoldArrays, LSTMEngine, encode_hparams
 
 __all__ = ["calibrate"]
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Mapping, NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -195,6 +196,33 @@ def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...]
     if n_deeper:
         h, _ = jax.lax.scan(deeper, h, (params["in"], params["rec"], params["b"], jnp.arange(1, n_deeper + 1)))
     return h[:, -1, :] @ params["out"] + params["out_b"]
+
+
+def param_shapes(hidden: int, layers: int, n_features: int) -> dict:
+    """One fold's parameter shapes in the layout of ``LAYOUT``."""
+    h, deeper = hidden, layers - 1
+    return {"in0": (n_features, 4, h), "rec0": (h, 4, h), "b0": (4, h), "in": (deeper, h, 4, h),
+            "rec": (deeper, h, 4, h), "b": (deeper, 4, h), "out": (h,), "out_b": ()}
+
+
+class LSTMNetwork(nn.Module):
+    """The LSTM regressor as a flax module (what the engine trains): ``hidden`` units and
+    ``layers`` are the program's (padded) layout, the config's own units and depth arrive traced in
+    ``hp``; ``__call__`` is ``predict`` over the module's parameters, with the hand-written cell and
+    backward pass. The engine initialises parameters on the host (``init.py``: flax's
+    distributions, per config and fold, independent of padding); ``init`` here gives the layout
+    (zeros), as flax checks every parameter's shape against it when applying."""
+
+    hidden: int
+    layers: int
+    n_features: int
+    activations: tuple[int, ...]
+
+    @nn.compact
+    def __call__(self, x, hp: Traced, dropout_key=None, depth=None):
+        params = {name: self.param(name, nn.initializers.zeros_init(), shape, jnp.float32)
+                  for name, shape in param_shapes(self.hidden, self.layers, self.n_features).items()}
+        return predict(params, x, hp, self.activations, dropout_key, depth)
 
 
 # --- layout: padding and unpadding (NumPy, exact) ------------------------------------------------

@@ -1,38 +1,30 @@
-"""One program's pure train function and the numbers a config brings into it.
+"""The LSTM as a model client of the engine (``engine.model.Model``).
 
-``make_train(program, ...)`` returns the function the engine compiles: it trains ``width``
-configs x K walk-forward folds, each config from its own step ``start`` to its own ``stop`` (a
-``fori_loop`` with traced bounds, so one program trains 1.2 epochs in rung 0 and a survivor's 2.5
-more in rung 1, and a wave holds configs of different brackets' rungs). Inside, configs run one
-after another (``lax.map``, CPU: each loops over its own steps) or side by side (``vmap``,
-accelerators: the loop runs over the call's range ``[lo, hi)`` and a slot's update is kept only
-inside its own range, so the loop bound is not batched); folds are always vmapped. Randomness of config ``c`` on fold ``k`` comes from
-``fold_in(fold_in(key(seed), c), k)``.
+A config's static part is its shape (hidden units, layers, batch size, window); its traced part
+is learning rate, dropout, activation, real units and depth, and the optimizer's coefficients
+(``encode_hparams``). Programs apply ``network.LSTMNetwork`` (a flax module with the hand-written
+cell) and step ``optim.moments`` (an optax transformation, coefficients traced). The LSTM
+implements the engine's padding hook: hidden units pad with masked units, depth is traced
+(``network.py``), and states are padded and unpadded exactly (``network.resize_params``).
 """
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, NamedTuple
+from typing import Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..engine.cost import bytes_per_config, step_flops
+from ..engine.model import Model, Sizes
+from ..engine.plan import ProgramKey, ShapeKey, padded_hidden_map, shape_key
+from ..engine.program import FoldArrays, ProgramFns
 from . import network, optim
-from .network import ACTIVATIONS
-from .plan import ProgramKey
+from .init import init_params
+from .network import ACTIVATIONS, Traced
 
-__all__ = ["FoldArrays", "make_train", "encode_hparams", "empty_hparams", "steps_for", "config_key",
-           "TRACED_DTYPES", "check_prng"]
-
-
-class FoldArrays(NamedTuple):
-    """Training data of one window length, stacked over K folds (float32)."""
-
-    x_train: jax.Array  # [K, Ntr, W, F]
-    y_train: jax.Array  # [K, Ntr]
-    x_val: jax.Array  # [K, Nval, W, F]
-    y_val: jax.Array  # [K, Nval]
+__all__ = ["LSTMModel", "encode_hparams", "empty_hparams", "TRACED_DTYPES", "resize_state"]
 
 
 def encode_hparams(config: Mapping) -> tuple:
@@ -65,104 +57,107 @@ def empty_hparams(allowed_activations: tuple[int, ...]) -> tuple:
     return (0.0, 0.0, allowed_activations[0], 0, 1, *optim.COEFFICIENTS["adam"])
 
 
-def steps_for(resource: float, steps_per_epoch: int) -> int:
-    """Optimizer steps for ``resource`` epochs (rounded half up, so 1.2346 epochs of 46 steps is
-    57 steps). A pure function of the resource: continuing from r1 to r2 runs exactly the steps
-    between, and training to r2 in one go runs the same steps."""
-    return int(math.floor(resource * steps_per_epoch + 0.5))
+def resize_state(state, hidden: int, layers: int):
+    """(params, (m, v)) padded or cut to ``hidden`` units and ``layers`` layers (exact both ways)."""
+    return jax.tree.map(lambda d: network.resize_params(d, hidden, layers), state,
+                        is_leaf=lambda t: isinstance(t, dict))
 
 
-def config_key(seed: int, config_id: int) -> jax.Array:
-    return jax.random.fold_in(jax.random.PRNGKey(seed), config_id)
+class LSTMModel(Model):
+    """The LSTM client: ``fold_arrays(window) -> FoldArrays`` supplies data; ``activations``: the
+    activations configs may use (one -> it is compiled in statically); ``max_layers``: the depth
+    programs pad to (the space's largest); ``padded_hidden``: (hidden, batch, window) -> padded
+    hidden, fixed per run (``configure``)."""
 
+    traced_dtypes = TRACED_DTYPES
 
-def check_prng() -> None:
-    """Dropout's padding invariance needs JAX's partitionable threefry (a real unit's bits do not
-    depend on the padded units after it); refuse to train without it rather than differ silently."""
-    if not jax.config.jax_threefry_partitionable:
-        raise RuntimeError("hbjax needs jax_threefry_partitionable=True (JAX's default since 0.5): "
-                           "padded and unpadded configs would draw different dropout masks")
+    def __init__(self, fold_arrays: Callable[[int], FoldArrays], *, seed: int = 0,
+                 activations: Sequence[str] = ACTIVATIONS, max_layers: int | None = None,
+                 padded_hidden: dict | None = None):
+        self.fold_arrays = fold_arrays
+        self.seed = int(seed)
+        self.activations = tuple(activations)
+        self.max_layers = max_layers
+        self.padded_hidden = padded_hidden
 
+    def allowed_activations(self) -> tuple[int, ...]:
+        return tuple(sorted(ACTIVATIONS.index(a) for a in set(self.activations)))
 
-def make_train(program: ProgramKey, n_train: int, activations: tuple[int, ...]) -> Callable:
-    """The pure train function of one program: (params, moments, traced, keys, active, starts,
-    stops, data..., lo, hi, depth) for ``width`` configs x K folds -> (params, moments, val MSE
-    [N, K], summed train loss of its steps [N, K]). ``starts``/``stops`` [N]: each config's optimizer steps. ``lo``,
-    ``hi``, ``depth`` (vmap only): the call's first and last step over all its configs and its
-    deepest config, where the step and layer loops stop."""
-    batch, spe = program.batch_size, n_train // program.batch_size
-    side_by_side = program.batching == "vmap"
+    def configure(self, *, plan: str, device_kind: str, cost, hiddens: Sequence[int], batch_sizes: Sequence[int],
+                  layers: Sequence[int], config_epochs: float, sizes: Mapping[int, Sizes],
+                  first_rung_configs: int | None = None) -> None:
+        """Fix the run's padding from the space's shape choices and the run's expected
+        config-epochs (``plan.padded_hidden_map``); depth pads to the deepest choice."""
+        self.max_layers = int(max(layers))
+        self.padded_hidden = padded_hidden_map(
+            plan, device_kind, hiddens=hiddens, batch_sizes=batch_sizes, layers=layers, config_epochs=config_epochs,
+            sizes={w: (z.folds, z.train, z.features) for w, z in sizes.items()}, cost=cost,
+            first_rung_configs=first_rung_configs)
 
-    def loss_fn(params, xb, yb, hp, dkey, depth):
-        return jnp.mean((network.predict(params, xb, hp, activations, dkey, depth) - yb) ** 2)
+    # --- the client protocol ---------------------------------------------------------------
+    def data(self, window: int) -> FoldArrays:
+        return self.fold_arrays(window)
 
-    def train_fold(params, moments, hp, key, start, stop, x_tr, y_tr, x_val, y_val, lo, hi, depth, fold=None):
-        """One config on one fold, trained over steps [start, stop). Side by side the loops run
-        over [lo, hi) and ``depth`` (not batched: a batched loop bound or branch predicate makes
-        every slot run to the longest and select over the whole carry), and a step outside the
-        config's own range keeps its carry (an empty slot's range is empty). ``fold=None``: the arrays are that fold's; else they
-        hold every fold and this one's rows are gathered inside (configs x folds as one axis)."""
-        if not side_by_side:
-            lo, hi, depth = start, stop, None
-        active = (depth if side_by_side else hp.layers) - 1
-        shuffle_key, drop_key = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
+    def shape(self, config: Mapping, default_window: int) -> ShapeKey:
+        return shape_key(config, default_window)
 
-        def epoch(e, carry):
-            # one shuffle per epoch; the steps of epoch e that fall inside [lo, hi)
-            perm = jax.random.permutation(jax.random.fold_in(shuffle_key, e), n_train)
+    def check(self, config: Mapping) -> None:
+        act = config.get("activation", "tanh")
+        if act not in set(self.activations):
+            raise ValueError(f"activation {act!r} is not among this engine's activations {self.activations}")
+        encode_hparams(config)
 
-            def step(b, carry):
-                params, moments, loss_sum = carry
-                idx = jax.lax.dynamic_slice(perm, (b * batch,), (batch,))
-                s = e * spe + b
-                xb, yb = (x_tr[idx], y_tr[idx]) if fold is None else (x_tr[fold, idx], y_tr[fold, idx])
-                loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb, hp, jax.random.fold_in(drop_key, s), depth)
-                new_params, new_moments = optim.update(params, moments, grads, hp, s + 1, stacked=network.STACKED,
-                                                       active=active)
-                if not side_by_side:
-                    return new_params, new_moments, loss_sum + loss
-                inside = (s >= start) & (s < stop)  # this config's own steps
-                keep = lambda new, old: jnp.where(inside, new, old)  # noqa: E731
-                return (jax.tree.map(keep, new_params, params), jax.tree.map(keep, new_moments, moments),
-                        loss_sum + jnp.where(inside, loss, 0.0))
+    def traced(self, config: Mapping) -> tuple:
+        return encode_hparams(config)
 
-            first = jnp.clip(lo - e * spe, 0, spe)
-            last = jnp.clip(hi - e * spe, 0, spe)
-            return jax.lax.fori_loop(first, last, step, carry)
+    def empty_traced(self) -> tuple:
+        return empty_hparams(self.allowed_activations())
 
-        carry = (params, moments, jnp.zeros((), jnp.float32))
-        params, moments, loss_sum = jax.lax.fori_loop(lo // spe, (hi + spe - 1) // spe, epoch, carry)
-        if fold is not None:
-            x_val, y_val = x_val[fold], y_val[fold]
-        val_mse = jnp.mean((network.predict(params, x_val, hp, activations, None, depth) - y_val) ** 2)
-        # the sum, divided by the steps on the host: a division by a batched count inside the
-        # program changed the last bit of the train loss between widths
-        return params, moments, val_mse, loss_sum
+    def pack_traced(self, columns) -> Traced:
+        return Traced(*columns)
 
-    per_config = jax.vmap(train_fold, in_axes=(0, 0, None, 0, None, None, 0, 0, 0, 0, None, None, None))
+    def init_state(self, shape: ShapeKey, config_id: int, sizes: Sizes) -> tuple:
+        folds = [init_params(shape.hidden, shape.layers, sizes.features, np.random.default_rng([self.seed, config_id, k]))
+                 for k in range(sizes.folds)]
+        params = {name: np.stack([f[name] for f in folds]) for name in folds[0]}
+        zeros = {name: np.zeros_like(a) for name, a in params.items()}
+        return params, (zeros, dict(zeros))
 
-    def train(params, moments, hp, keys, active, starts, stops, x_tr, y_tr, x_val, y_val, lo, hi, depth):
-        if side_by_side:
-            # every slot computes (an empty one holds a zero config, discarded). Configs x folds
-            # are ONE vmapped axis, each slot gathering its fold's rows: a lone config is then a
-            # batch of K like any other width's k*K, not a size-1 axis XLA would fuse another way
-            width, n_folds = keys.shape[:2]
-            merge = lambda a: a.reshape((width * n_folds, *a.shape[2:]))  # noqa: E731
-            split = lambda a: a.reshape((width, n_folds, *a.shape[1:]))  # noqa: E731
-            per_fold = lambda a: jnp.repeat(a, n_folds)  # noqa: E731
-            slots = jax.vmap(train_fold, in_axes=(0,) * 6 + (None,) * 7 + (0,))(
-                *jax.tree.map(merge, (params, moments)), jax.tree.map(per_fold, hp), merge(keys),
-                per_fold(starts), per_fold(stops), x_tr, y_tr, x_val, y_val, lo, hi, depth,
-                jnp.tile(jnp.arange(n_folds), width))
-            return jax.tree.map(split, slots)
+    def empty_state(self, program: ProgramKey, sizes: Sizes) -> tuple:
+        params = init_params(1, 1, sizes.features, np.random.default_rng(0))
+        params = {k: np.zeros((sizes.folds, *v.shape), np.float32) for k, v in params.items()}
+        return resize_state((params, (params, params)), program.hidden, program.layers)
 
-        def one(a):  # configs one after another, each over its own steps; an empty slot is skipped
-            params, moments, hp, keys, on, start, stop = a
-            nan = jnp.full(keys.shape[:1], jnp.nan, jnp.float32)
-            return jax.lax.cond(on, lambda: per_config(params, moments, hp, keys, start, stop, x_tr, y_tr, x_val,
-                                                       y_val, lo, hi, depth),
-                                lambda: (params, moments, nan, nan))
+    def to_program(self, state, program: ProgramKey):
+        return resize_state(state, program.hidden, program.layers)
 
-        return jax.lax.map(one, (params, moments, hp, keys, active, starts, stops))
+    def to_own(self, state, config: Mapping):
+        return resize_state(state, int(config["hidden"]), int(config["layers"]))
 
-    return train
+    def program_fns(self, program: ProgramKey, sizes: Sizes) -> ProgramFns:
+        net = network.LSTMNetwork(hidden=program.hidden, layers=program.layers, n_features=sizes.features,
+                                  activations=self.allowed_activations())
+
+        def predict(params, x, hp, dropout_key, depth):
+            return net.apply({"params": params}, x, hp, dropout_key, depth)
+
+        def loss(params, xb, yb, hp, dropout_key, depth):
+            return jnp.mean((predict(params, xb, hp, dropout_key, depth) - yb) ** 2)
+
+        def val_loss(params, x_val, y_val, hp, depth):
+            return jnp.mean((predict(params, x_val, hp, None, depth) - y_val) ** 2)
+
+        def apply_gradients(params, moments, grads, hp, step, depth):
+            tx = optim.moments(hp.learning_rate, hp.beta1, hp.beta2, hp.bias_correction, hp.eps_inside,
+                               hp.eps_outside)
+            active = (hp.layers if depth is None else depth) - 1  # the deeper layers this step updates
+            return optim.apply_in_place(tx, params, moments, grads, step, stacked=network.STACKED, active=active)
+
+        return ProgramFns(loss, apply_gradients, val_loss)
+
+    def step_flops(self, hidden: int, layers: int, shape: ShapeKey, sizes: Sizes) -> float:
+        return step_flops(hidden, layers, shape.batch_size, shape.window, sizes.features) * sizes.folds
+
+    def bytes_per_config(self, program: ProgramKey, sizes: Sizes) -> int:
+        return bytes_per_config(program.hidden, program.layers, program.batch_size, program.window, sizes.features,
+                                sizes.folds, sizes.train, sizes.val)

@@ -55,10 +55,11 @@ MAX_VMAP_WIDTH = 256
 class ShapeKey:
     """A config's own shape."""
 
-    hidden: int
-    layers: int
+    hidden: int  # units the padding hook may pad (0 for a model without the hook)
+    layers: int  # depth the padding hook may trace (1 without it)
     batch_size: int
-    window: int
+    window: int  # the data key (an LSTM's input window; 0 for one dataset)
+    static: tuple = ()  # a model's own static hyperparameters, as sorted (name, repr(value)) pairs
 
 
 @dataclass(frozen=True, order=True)
@@ -69,14 +70,18 @@ class ProgramKey:
     window: int
     batching: str  # "map" | "vmap"
     width: int  # configs per call
+    static: tuple = ()  # the model's static hyperparameters (ShapeKey.static)
 
     def describe(self) -> str:
+        if self.static:
+            own = " ".join(f"{k}={v}" for k, v in self.static)
+            return f"{own} B{self.batch_size} {self.batching}x{self.width}"
         return f"H{self.hidden} L{self.layers} B{self.batch_size} W{self.window} {self.batching}x{self.width}"
 
     @property
-    def bucket(self) -> tuple[int, int, int, int, str]:
+    def bucket(self) -> tuple:
         """The program without its width: the programs a split into narrower calls may use."""
-        return self.hidden, self.layers, self.batch_size, self.window, self.batching
+        return self.hidden, self.layers, self.batch_size, self.window, self.batching, self.static
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,7 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
               n_features: int, n_folds: int, n_train: int, n_val: int, memory_bytes: int,
               cost: CostModel | None = None, known_programs: Iterable[ProgramKey] = (),
               width_caps: Mapping[tuple, int] | None = None, queued: Sequence[float] | None = None,
-              priorities: Sequence[int] | None = None) -> RungPlan:
+              priorities: Sequence[int] | None = None, flops_fn=None, bytes_fn=None) -> RungPlan:
     """Plan one rung. ``shapes[i]``, ``starts[i]``, ``stops[i]``: config i's shape and the
     optimizer steps it trains (``[start, stop)``). ``width``: the most configs per call (None =
     by plan). ``max_layers``: the depth every program pads to (the space's largest; None = the
@@ -181,7 +186,10 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
     measured by ``memory_analysis()`` of an earlier compile. ``queued``: seconds of work already
     queued per device (configs go longest-first to the device that frees up first).
     ``priorities[i]``: lower runs earlier (calls are dispatched by it first, then costliest first):
-    in a wave, the jobs whose brackets have the most rungs to go, whose results unlock the most."""
+    in a wave, the jobs whose brackets have the most rungs to go, whose results unlock the most.
+    ``flops_fn(hidden, layers, shape)``: matmul FLOPs of one step of a config of ``shape`` run at
+    ``hidden`` units and ``layers`` deep, all folds; ``bytes_fn(hidden, layers, shape)``: one slot's
+    device bytes (the model client's; None: the LSTM's formulas of ``cost.py``)."""
     if mode not in MODES:
         raise ValueError(f"plan must be one of {MODES}, got {mode!r}")
     cost = cost or cost_model(device_kind)
@@ -195,7 +203,14 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
              enumerate(zip(shapes, starts, stops, prio))]
 
     def flops(hp: int, layers: int, s: ShapeKey) -> float:
+        if flops_fn is not None:
+            return flops_fn(hp, layers, s)
         return step_flops(hp, layers, s.batch_size, s.window, n_features) * n_folds
+
+    def slot_bytes(hp: int, layers: int, s: ShapeKey) -> int:
+        if bytes_fn is not None:
+            return bytes_fn(hp, layers, s)
+        return bytes_per_config(hp, layers, s.batch_size, s.window, n_features, n_folds, n_train, n_val)
 
     def alone_seconds(hp: int, layers: int, item: _Item) -> float:
         s = item.shape
@@ -204,10 +219,10 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
 
     # 1. buckets: (batch, window) groups, then hidden buckets and a depth per group
     buckets: list[tuple[int, int, list[_Item]]] = []  # (Hp, Lp, items)
-    by_bw: dict[tuple[int, int], list[_Item]] = {}
+    by_bw: dict[tuple, list[_Item]] = {}
     for it in items:
-        by_bw.setdefault((it.shape.batch_size, it.shape.window), []).append(it)
-    for (_b, _w), group in sorted(by_bw.items()):
+        by_bw.setdefault((it.shape.batch_size, it.shape.window, it.shape.static), []).append(it)
+    for _, group in sorted(by_bw.items()):
         if mode == "exact":
             exact: dict[tuple[int, int], list[_Item]] = {}
             for it in group:
@@ -239,9 +254,9 @@ def plan_rung(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence
     calls: list[tuple[float, Call]] = []
     planned: set[ProgramKey] = set()
     for hp, lp, its in buckets:
-        b, w = its[0].shape.batch_size, its[0].shape.window
-        bucket = (hp, lp, b, w, batching)
-        fits = max(1, memory_bytes // bytes_per_config(hp, lp, b, w, n_features, n_folds, n_train, n_val))
+        first = its[0].shape
+        bucket = (hp, lp, first.batch_size, first.window, batching, first.static)
+        fits = max(1, memory_bytes // max(1, slot_bytes(hp, lp, first)))
         cap = _floor_pow2(min(width or (MAX_VMAP_WIDTH if batching == "vmap" else 1), fits,
                               width_caps.get(bucket, MAX_VMAP_WIDTH)))
         n_dev = len(load)
@@ -349,7 +364,7 @@ def _calls(widths, bucket, per_device, by_position, cost: CostModel, flops) -> l
     for k in widths:
         slots = tuple(tuple(x[first:first + k]) for x in per_device)
         first += k
-        out.append(_call(ProgramKey(*bucket, k), slots, by_position, cost, flops))
+        out.append(_call(ProgramKey(*bucket[:5], k, bucket[5]), slots, by_position, cost, flops))
     return out
 
 

@@ -1,4 +1,4 @@
-"""Dispatch and collection of planned calls, for the engine (``LSTMEngine`` mixes this in).
+"""Dispatch and collection of planned calls, for the engine (``core.Engine`` mixes this in).
 
 ``submit`` plans a rung or wave and launches its calls without waiting for them: its configs go
 longest-first to the devices that free up first (the cost model's seconds still queued on each
@@ -19,7 +19,6 @@ from typing import Mapping, Sequence
 import jax
 import numpy as np
 
-from .program import encode_hparams
 
 __all__ = ["Dispatch", "Ticket", "Part"]
 
@@ -73,22 +72,19 @@ class Ticket:
 class Dispatch:
     """Needs the engine's ``plan_rung``, ``step_ranges``, ``_compiled_future``, ``call_bytes``,
     ``_launch``, ``_slot_positions``, ``_halve``-able calls, ``states``, ``width_caps``,
-    ``memory_limit_bytes``, ``activations``, ``fold_loss_scale``, ``n_devices`` and ``_in_flight``."""
+    ``memory_limit_bytes``, ``model``, ``fold_loss_scale``, ``n_devices`` and ``_in_flight``."""
 
     def submit(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource,
                previous_resource: Sequence[float], *, parts: Sequence[int] | None = None,
                priorities: Sequence[int] | None = None) -> Ticket:
         """Plan and launch; ``parts``: the sizes of its jobs, in order (None: one part);
         ``priorities``: per config, lower dispatched earlier (``plan.plan_rung``)."""
-        from .engine import _halve
+        from .core import _halve
 
         t0 = time.perf_counter()
-        allowed = set(self.activations)
         for c in configs:
-            if c.get("activation", "tanh") not in allowed:
-                raise ValueError(f"activation {c.get('activation', 'tanh')!r} is not among this engine's "
-                                 f"activations {tuple(self.activations)}")
-        hps = [encode_hparams(c) for c in configs]
+            self.model.check(c)
+        hps = [self.model.traced(c) for c in configs]
         for pos, prev in enumerate(previous_resource):
             if prev > 0 and config_ids[pos] not in self.states:
                 raise RuntimeError(f"config {config_ids[pos]} has no trained state to continue from")
@@ -198,16 +194,12 @@ class Dispatch:
 
     def _collect(self, call, outputs, ticket: Ticket) -> None:
         """A call's outputs: each real config's state (staged in its part) and losses."""
-        from .engine import _resize_state
-
         params, moments, val_mse, tr = jax.tree.map(np.asarray, outputs)
         scale = 1.0 if self.fold_loss_scale is None else np.asarray(self.fold_loss_scale(call.program.window),
                                                                      dtype=np.float64)
         for j, p in self._slot_positions(call):
-            cfg = ticket.configs[p]
-            h, layers = int(cfg["hidden"]), int(cfg["layers"])
             state = jax.tree.map(lambda a: a[j], (params, moments))
-            ticket.part_of(p).staged[ticket.config_ids[p]] = _resize_state(state, h, layers)
+            ticket.part_of(p).staged[ticket.config_ids[p]] = self.model.to_own(state, ticket.configs[p])
             ticket.val[p] = float(np.mean(val_mse[j] / scale, dtype=np.float64))
             steps = max(ticket.ranges[1][p] - ticket.ranges[0][p], 1)
             ticket.train_loss[p] = float(np.mean(tr[j], dtype=np.float64)) / steps

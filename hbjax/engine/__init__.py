@@ -1,0 +1,1 @@
+"""The engine every model trains on: rung plans, compiled programs, dispatch, states."""

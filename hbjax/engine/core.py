@@ -1,0 +1,323 @@
+"""The engine: trains a whole rung (or wave) of any model's configs as a few compiled programs,
+continuing survivors. Models are its clients (``model.Model``): the LSTM, a user's Flax module.
+
+``plan.plan_rung`` decides which configs share which program (the model's static shape, batch
+size and data key; padded units and depth where the model has the padding hook; width) and on
+which device each call runs; ``program.make_train`` is the function a program compiles, with the
+model's loss and optimizer step inside. Every program is compiled ahead of time
+(``jit(...).lower(...).compile()``) on a background thread in the order the rung needs them, so
+the next program compiles while the current one trains.
+
+Memory is measured, not guessed: after a program compiles, ``memory_analysis()`` gives its bytes;
+a call whose program exceeds the budget is split into narrower calls (and the bucket's width is
+capped for later rungs), and only as many calls are in flight as the budget holds (a bounded
+dispatch queue; results are collected as it drains). Params and optimizer states are donated.
+
+States live on the host in each config's own (unpadded) layout: a config can run padded in one
+rung and exactly in the next, and checkpoints do not depend on the plan.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping, Sequence
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from .cost import COST_MODELS, CostModel, analysed_bytes, cost_model
+from .dispatch import Dispatch, Part, Ticket
+from .model import Model, Sizes
+from .plan import Call, ProgramKey, RungPlan, plan_rung
+from .program import FoldArrays, check_prng, config_key, make_train, steps_for
+
+__all__ = ["Engine", "FoldArrays", "Ticket", "Part", "PRECISIONS"]
+
+#: matmul precision of the train programs: "highest" is full float32 everywhere (results
+#: comparable across devices); "default" is the device's own (TF32 on recent NVIDIA GPUs: faster,
+#: about 3 decimal digits per product; no effect on CPU)
+PRECISIONS = ("highest", "default")
+
+
+@dataclass
+class Engine(Dispatch):
+    """Plans, compiles and runs rungs of ``model``'s configs; holds the trained state of every
+    live config.
+
+    ``plan``: ``auto`` | ``exact`` | ``wide`` (see ``plan.py``). ``configs_per_program``: the most
+    configs per call (None: by plan). ``memory_limit_bytes``: the device memory the calls in
+    flight may use together. ``cost``: the cost model's constants (None: this device's
+    calibration, else the committed default; a vmapped plan forced on a CPU is planned as on an
+    accelerator). ``precision``: see ``PRECISIONS``. ``fold_loss_scale(window) -> [K]``: divisors
+    of each fold's validation loss before the mean over folds (None: 1)."""
+
+    model: Model
+    seed: int = 0
+    configs_per_program: int | None = None
+    plan: str = "auto"
+    memory_limit_bytes: int = 2 << 30
+    default_window: int = 20
+    devices: Sequence | None = None
+    compiler_options: dict | None = None  # XLA options of every train program (None: by device)
+    fold_loss_scale: Callable[[int], np.ndarray] | None = None
+    cost: CostModel | None = None
+    precision: str = "highest"
+    compiles: int = 0  # train programs compiled (one per program: it spans every device)
+    compile_seconds: float = 0.0
+    compile_cpu_seconds: float = 0.0
+    states: dict = field(default_factory=dict)  # config_id -> (params, opt_state), numpy, leading axis K
+    rung_stats: list = field(default_factory=list)  # one dict per train() call
+    program_memory: dict = field(default_factory=dict)  # program -> {"estimated": bytes, "analysed": bytes}
+    width_caps: dict = field(default_factory=dict)  # ProgramKey.bucket -> widest call that fits
+    _compiled: dict = field(default_factory=dict)
+    _planned: set = field(default_factory=set)  # programs of earlier rungs: planned with no compile charge
+    _data: dict = field(default_factory=dict)
+    _in_flight: deque = field(default_factory=deque)  # (ticket, call, outputs, bytes, parts), in dispatch order
+    _submitted: int = 0  # submissions so far (dispatch.py)
+    _lock: threading.RLock = field(default_factory=threading.RLock)  # compile threads read data too
+
+    def __post_init__(self):
+        check_prng()
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        self.devices = list(self.devices) if self.devices is not None else jax.local_devices()
+        self.device_kind = self.devices[0].platform
+        if self.cost is None:
+            self.cost = cost_model(self.device_kind, self.devices[0])
+            if self.plan == "wide" and not self.cost.vmap_parallel:
+                self.cost = replace(COST_MODELS["gpu"], source="committed accelerator default (wide plan forced "
+                                                                "on a CPU: planned as on an accelerator)")
+        # one program spans every device (shard_map over the slot axis): a single compile, and each
+        # device runs its own slots; devices do not wait for each other (no collectives)
+        self.mesh = Mesh(np.array(self.devices), ("d",))
+        if self.compiler_options is None and self.device_kind == "cpu":
+            # LLVM -O1 instead of -O2: on the 2-core CPU a train program compiled 1.9 s instead of
+            # 2.6 s and trained an epoch in 0.57 s instead of 0.72 s (H64 L3 B32, NVDA fold)
+            self.compiler_options = {"xla_backend_optimization_level": 1}
+        # compiles run ahead of training, two at a time: a rung's first programs are ready sooner
+        # while the devices would otherwise idle (XLA compiles outside the GIL)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hbjax-compile")
+
+    @property
+    def n_devices(self) -> int:
+        return len(self.devices)
+
+    # --- data ------------------------------------------------------------------------------
+    def host_data(self, window: int) -> FoldArrays:
+        with self._lock:
+            if (window, None) not in self._data:
+                arrays = self.model.data(window)
+                self._data[(window, None)] = FoldArrays(*(np.asarray(a, dtype=np.float32) for a in arrays))
+            return self._data[(window, None)]
+
+    def data(self, window: int) -> FoldArrays:
+        """The data key's folds, replicated on every device."""
+        with self._lock:
+            if (window, "devices") not in self._data:
+                self._data[(window, "devices")] = jax.device_put(self.host_data(window),
+                                                                 NamedSharding(self.mesh, P()))
+            return self._data[(window, "devices")]
+
+    def sizes(self, window: int) -> Sizes:
+        d = self.host_data(window)
+        return Sizes(d.x_train.shape[0], d.x_train.shape[1], d.x_val.shape[1], d.x_train.shape[-1])
+
+    _sizes = sizes
+
+    # --- planning --------------------------------------------------------------------------
+    def shape(self, config: Mapping):
+        return self.model.shape(config, self.default_window)
+
+    def steps_per_epoch(self, batch_size: int, window: int) -> int:
+        n_train = self.sizes(window).train
+        if n_train < batch_size:
+            raise ValueError(f"batch_size {batch_size} exceeds the {n_train} training rows of a fold")
+        return n_train // batch_size
+
+    def step_ranges(self, configs: Sequence[Mapping], resource, previous_resource) -> tuple[list[int], list[int]]:
+        """Each config's optimizer steps [start, stop) to go from ``previous_resource`` to
+        ``resource`` epochs (one resource for all, or one per config)."""
+        resources = _per_config(resource, len(configs))
+        starts, stops = [], []
+        for c, prev, res in zip(configs, previous_resource, resources):
+            s = self.shape(c)
+            spe = self.steps_per_epoch(s.batch_size, s.window)
+            starts.append(steps_for(prev, spe))
+            stops.append(steps_for(res, spe))
+        return starts, stops
+
+    def plan_rung(self, configs: Sequence[Mapping], resource, previous_resource: Sequence[float], *,
+                  queued: Sequence[float] | None = None, priorities: Sequence[int] | None = None) -> RungPlan:
+        """The plan of a rung (one ``resource``) or a wave (one per config); its programs count as
+        known to the plans made after it. ``queued``: seconds of work already queued per device."""
+        shapes = [self.shape(c) for c in configs]
+        starts, stops = self.step_ranges(configs, resource, previous_resource)
+        windows = sorted({s.window for s in shapes})
+        n_folds, n_train, n_val, n_features = self.sizes(windows[0]) if windows else (1, 1, 1, 1)
+        max_layers = self.model.max_layers
+        if max_layers is not None and shapes:
+            max_layers = max(max_layers, *(s.layers for s in shapes))
+        model = self.model
+        plan = plan_rung(shapes, starts, stops, device_kind=self.device_kind, n_devices=self.n_devices,
+                         mode=self.plan, width=self.configs_per_program, max_layers=max_layers,
+                         padded_hidden=model.padded_hidden, n_features=n_features, n_folds=n_folds,
+                         n_train=n_train, n_val=n_val, memory_bytes=self.memory_limit_bytes, cost=self.cost,
+                         known_programs=self._planned, width_caps=self.width_caps, queued=queued,
+                         priorities=priorities,
+                         flops_fn=lambda h, layers, s: model.step_flops(h, layers, s, self.sizes(s.window)),
+                         bytes_fn=lambda h, layers, s: model.bytes_per_config(
+                             ProgramKey(h, layers, s.batch_size, s.window, "map", 1, s.static), self.sizes(s.window)))
+        self._planned.update(plan.programs)
+        return plan
+
+    # --- programs --------------------------------------------------------------------------
+    def estimated_bytes(self, program: ProgramKey) -> int:
+        """The estimate of one call's device bytes (every slot, the replicated data once)."""
+        data = sum(a.nbytes for a in self.host_data(program.window))
+        return program.width * self.model.bytes_per_config(program, self.sizes(program.window)) + data
+
+    def _compile(self, program: ProgramKey) -> Callable:
+        t0, cpu0 = time.perf_counter(), time.thread_time()
+        sizes = self.sizes(program.window)
+        fn = make_train(program, sizes.train, self.model.program_fns(program, sizes))
+        slots, rep = P("d"), P()
+        sharded = jax.shard_map(fn, mesh=self.mesh, in_specs=(slots,) * 7 + (rep,) * 7, out_specs=slots,
+                                check_vma=False)
+        n = program.width * self.n_devices
+
+        def spec(shape, dtype, part):
+            return jax.ShapeDtypeStruct(tuple(shape), dtype, sharding=NamedSharding(self.mesh, part))
+
+        template = self.model.empty_state(program, sizes)
+        state_spec = jax.tree.map(lambda a: spec((n, *a.shape), a.dtype, slots), template)
+        hp_spec = self.model.pack_traced([spec((n,), dt, slots) for dt in self.model.traced_dtypes])
+        key_spec = spec((n, sizes.folds, 2), np.uint32, slots)
+        active_spec = spec((n,), np.bool_, slots)
+        range_spec = spec((n,), np.int32, slots)
+        data_spec = [spec(a.shape, np.float32, rep) for a in self.host_data(program.window)]
+        scalar = spec((), np.int32, rep)
+        precision = nullcontext() if self.precision == "default" else jax.default_matmul_precision(self.precision)
+        with precision:
+            # params and optimizer states are fresh host copies each call: their buffers can be reused
+            lowered = jax.jit(sharded, donate_argnums=(0, 1)).lower(
+                state_spec[0], state_spec[1], hp_spec, key_spec, active_spec, range_spec, range_spec, *data_spec,
+                scalar, scalar, scalar)
+        compiled = lowered.compile(compiler_options=self.compiler_options)
+        memory = {"estimated": self.estimated_bytes(program), "analysed": analysed_bytes(compiled)}
+        with self._lock:
+            self.compiles += 1
+            self.compile_seconds += time.perf_counter() - t0  # wall: long when training runs beside it
+            self.compile_cpu_seconds += time.thread_time() - cpu0  # this thread only: XLA also uses its own
+            self.program_memory[program] = memory
+        return compiled
+
+    def _compiled_future(self, program: ProgramKey) -> Future:
+        with self._lock:
+            if program not in self._compiled:
+                self._compiled[program] = self._pool.submit(self._compile, program)
+            return self._compiled[program]
+
+    def call_bytes(self, program: ProgramKey) -> int:
+        """A call's device bytes: XLA's analysis once compiled (where the backend gives one),
+        the estimate before."""
+        memory = self.program_memory.get(program)
+        if memory and memory["analysed"]:
+            return memory["analysed"]
+        return self.estimated_bytes(program)
+
+    # --- states ----------------------------------------------------------------------------
+    def fresh_state(self, config: Mapping, config_id: int):
+        """A new config's (params, opt_state) at its own shape, stacked over folds (NumPy); also
+        the template a checkpoint's arrays are read back into."""
+        shape = self.shape(config)
+        return self.model.init_state(shape, config_id, self.sizes(shape.window))
+
+    def _program_state(self, config: Mapping | None, config_id, program: ProgramKey):
+        """The state of ``config_id`` (stored, or fresh) in ``program``'s layout; None: zeros."""
+        if config is None:
+            return self.model.empty_state(program, self.sizes(program.window))
+        state = self.states[config_id] if config_id in self.states else self.fresh_state(config, config_id)
+        return self.model.to_program(state, program)
+
+    def release(self, config_ids: Sequence[int]) -> None:
+        for cid in config_ids:
+            self.states.pop(cid, None)
+
+    # --- training --------------------------------------------------------------------------
+    def train(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource,
+              previous_resource: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        """Train each config from ``previous_resource`` to ``resource`` epochs (one number for a
+        rung, or one per config for a wave of several rungs; new configs start fresh, others
+        continue from their stored state). Returns (validation loss mean over folds, train loss
+        mean over folds) per config; NaN where a config diverged."""
+        ticket = self.submit(config_ids, configs, resource, previous_resource)
+        while not ticket.done:
+            self._collect_next()
+        return ticket.val, ticket.train_loss
+
+    def _slot_positions(self, call: Call) -> list[tuple[int, int]]:
+        """(slot index in the call's arrays, rung position) of every real config of ``call``."""
+        k = call.program.width
+        return [(d * k + j, p) for d, dev in enumerate(call.slots) for j, p in enumerate(dev)]
+
+    def _launch(self, call: Call, compiled, config_ids, configs, hps, ranges):
+        program = call.program
+        n_folds = self.sizes(program.window).folds
+        k = program.width
+        slots = [dev[j] if j < len(dev) else None for dev in call.slots for j in range(k)]
+        active = np.array([p is not None for p in slots])
+        empty = self.model.empty_traced()
+        states = []
+        for p in slots:
+            if p is None:  # an empty slot: zeros (skipped under map; computed and discarded under vmap)
+                states.append(self._program_state(None, None, program))
+                continue
+            cid = config_ids[p]
+            if ranges[0][p] == 0:
+                self.states.pop(cid, None)  # a fresh start
+            states.append(self._program_state(configs[p], cid, program))
+        params, opt_state = jax.tree.map(lambda *xs: np.stack(xs), *states)
+        rows = [empty if p is None else hps[p] for p in slots]
+        hp = self.model.pack_traced([np.asarray(col, dtype=dt) for col, dt in zip(zip(*rows), self.model.traced_dtypes)])
+        no_key = np.zeros((n_folds, 2), np.uint32)  # an empty slot draws nothing that is kept
+        keys = np.stack([no_key if p is None else self._fold_keys(config_ids[p], n_folds) for p in slots])
+        starts, stops = (np.array([0 if p is None else r[p] for p in slots], np.int32) for r in ranges)
+        sharded = NamedSharding(self.mesh, P("d"))
+        params, opt_state, hp, keys, active, starts, stops = jax.device_put(
+            (params, opt_state, hp, keys, active, starts, stops), sharded)
+        depth = call.depth or program.layers
+        real = [p for p in slots if p is not None]
+        lo, hi = min(ranges[0][p] for p in real), max(ranges[1][p] for p in real)  # the call's [start, stop)
+        lo, hi, depth = jax.device_put((np.int32(lo), np.int32(hi), np.int32(depth)), NamedSharding(self.mesh, P()))
+        return compiled(params, opt_state, hp, keys, active, starts, stops, *self.data(program.window), lo, hi, depth)
+
+    def _fold_keys(self, config_id: int, n_folds: int) -> np.ndarray:
+        base = config_key(self.seed, config_id)
+        return np.stack([np.asarray(jax.random.fold_in(base, k)) for k in range(n_folds)])
+
+
+def _per_config(resource, n: int) -> list[float]:
+    """One resource per config: a rung's single number repeated, or a wave's list checked."""
+    if np.ndim(resource) == 0:
+        return [float(resource)] * n
+    resources = [float(r) for r in resource]
+    if len(resources) != n:
+        raise ValueError(f"expected one resource per config ({n}), got {len(resources)}")
+    return resources
+
+
+def _halve(call: Call) -> list[Call]:
+    """A call as two calls of half its width (each device's slots split in two), same depth."""
+    k = call.program.width // 2
+    out = []
+    for part in (slice(0, k), slice(k, None)):
+        slots = tuple(dev[part] for dev in call.slots)
+        if any(slots):
+            out.append(replace(call, program=replace(call.program, width=k), slots=slots,
+                               seconds=tuple(s / 2 for s in call.seconds)))
+    return out
