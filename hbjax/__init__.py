@@ -1,7 +1,8 @@
-"""hbjax: vectorised Hyperband. Every rung's configs train as one jit(vmap) program of Flax LSTMs.
+"""hbjax: vectorised Hyperband. Every rung's configs train together as a few compiled programs of
+Flax models (the built-in LSTM, or your own module with your own optax optimizer).
 
-The scheduler, spaces and the scikit-learn fallback import no JAX; the LSTM engine (``LSTMBackend``,
-``hbjax.lstm``) and the data helpers load on first use.
+The scheduler, spaces and the scikit-learn fallback import no JAX; the engine's backends
+(``LSTMBackend``, ``FlaxBackend``) and the data helpers load on first use.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "LSTMBackend": ("hbjax.lstm.backend", "LSTMBackend"),
+    "FlaxBackend": ("hbjax.flaxmodel", "FlaxBackend"),
     "HyperbandSearchCV": ("hbjax.sklearn_backend", "HyperbandSearchCV"),
     "SklearnBackend": ("hbjax.sklearn_backend", "SklearnBackend"),
     "data": ("hbjax.data", None),

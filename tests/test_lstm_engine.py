@@ -8,7 +8,7 @@ import pytest
 import hbjax as hb
 from hbjax.lstm import network
 from hbjax.lstm.engine import FoldArrays, LSTMEngine, steps_for
-from hbjax.lstm.plan import Call, ProgramKey, ShapeKey, split_pow2
+from hbjax.engine.plan import Call, ProgramKey, ShapeKey, split_pow2
 
 K, N_TRAIN, N_VAL, F = 2, 96, 16, 3
 

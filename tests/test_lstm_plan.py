@@ -6,7 +6,7 @@ import hbjax as hb
 from hbjax import scheduler as sched
 from hbjax.brackets import continued_budget
 from hbjax.lstm.backend import _choices, default_space
-from hbjax.lstm.plan import (COST_MODELS, CostModel, ShapeKey, hidden_buckets, padded_hidden_map, plan_rung,
+from hbjax.engine.plan import (COST_MODELS, CostModel, ShapeKey, hidden_buckets, padded_hidden_map, plan_rung,
                              shape_key)
 
 SIZES = dict(n_features=6, n_folds=5, n_train=2980, n_val=500)

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from hbjax.lstm import network
-from hbjax.lstm.cost import COST_MODELS, CostModel, bytes_per_config, step_seconds
+from hbjax.engine.cost import COST_MODELS, CostModel, bytes_per_config, step_seconds
 from hbjax.lstm.engine import encode_hparams
-from hbjax.lstm.plan import Call, ProgramKey, ShapeKey, plan_rung
+from hbjax.engine.plan import Call, ProgramKey, ShapeKey, plan_rung
 from test_lstm_engine import IDS, MIXED, _leaves, _small_run, _two_rungs, cfg, engine
 
 SIZES = dict(n_features=6, n_folds=5, n_train=2980, n_val=500)
@@ -141,7 +141,7 @@ def test_a_rung_over_a_small_memory_budget_completes_within_it(monkeypatch):
     """A budget that one call of 8 exceeds: planned within it by the estimate, calls in flight
     never exceed it, and the losses equal those of a roomy engine. Then with the estimate made
     useless (1 byte a config), XLA's own figures split the calls and cap the bucket."""
-    import hbjax.lstm.plan as plan_module
+    from hbjax.lstm.program import LSTMModel
 
     configs = [cfg(hidden=16, layers=2, lr=10.0 ** -(1 + i / 4)) for i in range(8)]
     roomy = engine(plan="wide", width=8)
@@ -151,7 +151,7 @@ def test_a_rung_over_a_small_memory_budget_completes_within_it(monkeypatch):
     budget = int(2.5 * roomy.program_memory[program]["analysed"] / 8)
     for estimate in ("honest", "useless"):
         if estimate == "useless":
-            monkeypatch.setattr(plan_module, "bytes_per_config", lambda *a, **k: 1)
+            monkeypatch.setattr(LSTMModel, "bytes_per_config", lambda *a, **k: 1)
         tight = engine(plan="wide", width=8, memory_limit_bytes=budget)
         val_tight, _ = tight.train(list(range(8)), configs, 1.0, [0.0] * 8)
         np.testing.assert_array_equal(val_tight, val_roomy)

@@ -112,7 +112,7 @@ class Engine(Dispatch):
         with self._lock:
             if (window, None) not in self._data:
                 arrays = self.model.data(window)
-                self._data[(window, None)] = FoldArrays(*(np.asarray(a, dtype=np.float32) for a in arrays))
+                self._data[(window, None)] = FoldArrays(*(_device_dtype(a) for a in arrays))
             return self._data[(window, None)]
 
     def data(self, window: int) -> FoldArrays:
@@ -199,7 +199,7 @@ class Engine(Dispatch):
         key_spec = spec((n, sizes.folds, 2), np.uint32, slots)
         active_spec = spec((n,), np.bool_, slots)
         range_spec = spec((n,), np.int32, slots)
-        data_spec = [spec(a.shape, np.float32, rep) for a in self.host_data(program.window)]
+        data_spec = [spec(a.shape, a.dtype, rep) for a in self.host_data(program.window)]
         scalar = spec((), np.int32, rep)
         precision = nullcontext() if self.precision == "default" else jax.default_matmul_precision(self.precision)
         with precision:
@@ -235,7 +235,7 @@ class Engine(Dispatch):
         """A new config's (params, opt_state) at its own shape, stacked over folds (NumPy); also
         the template a checkpoint's arrays are read back into."""
         shape = self.shape(config)
-        return self.model.init_state(shape, config_id, self.sizes(shape.window))
+        return self.model.init_state(config, shape, config_id, self.sizes(shape.window))
 
     def _program_state(self, config: Mapping | None, config_id, program: ProgramKey):
         """The state of ``config_id`` (stored, or fresh) in ``program``'s layout; None: zeros."""
@@ -299,6 +299,12 @@ class Engine(Dispatch):
     def _fold_keys(self, config_id: int, n_folds: int) -> np.ndarray:
         base = config_key(self.seed, config_id)
         return np.stack([np.asarray(jax.random.fold_in(base, k)) for k in range(n_folds)])
+
+
+def _device_dtype(a) -> np.ndarray:
+    """Data as the programs take it: floats as float32, integers (class labels) as int32."""
+    a = np.asarray(a)
+    return a.astype(np.int32 if np.issubdtype(a.dtype, np.integer) else np.float32, copy=False)
 
 
 def _per_config(resource, n: int) -> list[float]:

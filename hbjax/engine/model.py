@@ -71,7 +71,7 @@ class Model:
         """The container a program receives the traced numbers in (columns: one array each)."""
         return tuple(columns)
 
-    def init_state(self, shape: ShapeKey, config_id: int, sizes: Sizes) -> tuple:
+    def init_state(self, config: Mapping, shape: ShapeKey, config_id: int, sizes: Sizes) -> tuple:
         """A new config's (params, opt_state) at its own shape, stacked over folds (NumPy)."""
         raise NotImplementedError
 

@@ -17,14 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..data.targets import diebold_mariano
-from ..scheduler import RungJob
+from ..engine.backend import EngineBackend
 from ..space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
 from . import network
 from .engine import FoldArrays, LSTMEngine, encode_hparams
 from .network import ACTIVATIONS, Traced
 from .optim import OPTIMIZERS
-from ..engine.cost import step_flops
-from ..engine.plan import shape_key
 
 __all__ = ["LSTMBackend", "default_space", "demo_space", "enable_compilation_cache"]
 
@@ -90,7 +88,7 @@ def check_space(space: Space) -> None:
             raise ValueError(f"{name} must be a Choice among {allowed}, got {dim!r}")
 
 
-class LSTMBackend:
+class LSTMBackend(EngineBackend):
     """Trains every rung as vmapped programs of Flax LSTMs on the folds of ``task``.
 
     ``window``: the input window when the space has no ``window`` dimension.
@@ -101,11 +99,10 @@ class LSTMBackend:
     ``precision``: matmul precision (``engine.PRECISIONS``). ``cost``: cost-model constants (None:
     this device's calibration, else the committed default)."""
 
-    continues = True
-
     def __init__(self, task, *, seed: int = 0, window: int = 20, configs_per_program: int | None = None,
                  plan: str = "auto", memory_limit_bytes: int | None = None, compilation_cache: bool = True,
                  precision: str = "highest", cost=None):
+        super().__init__()
         self.task = task
         self.seed = int(seed)
         self.window = int(window)
@@ -115,19 +112,6 @@ class LSTMBackend:
                                  plan=plan, memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
                                  default_window=self.window, fold_loss_scale=self._persistence_mse,
                                  precision=precision, cost=cost)
-        self.rung_info: dict[tuple, dict] = {}  # (config_id, resource) -> extra columns
-        self.wave_stats: dict | None = None
-
-    def config_cost(self, config: Mapping) -> float:
-        """Estimated seconds of one epoch of ``config`` on all folds, from the plan's cost model
-        (matmul FLOPs and a per-step overhead): the trials table shares each rung's wall time
-        among its configs by it."""
-        key = shape_key(config, self.window)
-        steps = self.engine.steps_per_epoch(key.batch_size, key.window)
-        n_folds, _, _, n_features = self.engine.sizes(key.window)
-        model = self.engine.cost
-        flops = step_flops(key.hidden, key.layers, key.batch_size, key.window, n_features) * n_folds
-        return steps * (flops / model.flops_per_s + model.floor(key.window, key.layers))
 
     def _persistence_mse(self, window: int) -> np.ndarray:
         return np.asarray(self.task.fold_windows(window).persistence_mse, dtype=np.float64).reshape(-1)
@@ -135,10 +119,6 @@ class LSTMBackend:
     def _fold_arrays(self, window: int) -> FoldArrays:
         w = self.task.fold_windows(window)
         return FoldArrays(w.x_train, w.y_train, w.x_val, w.y_val)
-
-    @property
-    def compiles(self) -> int:
-        return self.engine.compiles
 
     def validate_space(self, space: Space, config_epochs: float | None = None, *,
                        first_rung_configs: int | None = None) -> None:
@@ -158,46 +138,6 @@ class LSTMBackend:
                               config_epochs=config_epochs, first_rung_configs=first_rung_configs)
 
     prepare = validate_space
-
-    def train_rung(self, job: RungJob) -> np.ndarray:
-        return self.train_wave([job])[0]
-
-    def train_wave(self, jobs) -> list[np.ndarray]:
-        """Every job's configs planned and trained together (one plan: shared programs, devices
-        balanced longest-first over the whole wave); each job gets its own losses."""
-        parts = self.submit_wave(jobs)
-        out = {}
-        while len(out) < len(parts):
-            part, losses = self.wait_wave([p for p in parts if p.index not in out])
-            out[part.index] = losses
-        return [out[i] for i in range(len(parts))]
-
-    def submit_wave(self, jobs) -> list:
-        """Plan and dispatch a wave without waiting for it, behind the work already on the devices:
-        one handle per job, for ``wait_wave``."""
-        jobs = list(jobs)
-        ids = [cid for job in jobs for cid in job.config_ids]
-        configs = [c for job in jobs for c in job.configs]
-        resources = [float(job.resource) for job in jobs for _ in job.config_ids]
-        previous = [p for job in jobs for p in job.previous_resource]
-        # a job whose bracket has more rungs to go runs first: its result unlocks the next rung
-        priorities = [job.rung - job.bracket for job in jobs for _ in job.config_ids]
-        ticket = self.engine.submit(ids, configs, resources, previous, parts=[len(j.config_ids) for j in jobs],
-                                    priorities=priorities)
-        ticket.jobs = jobs
-        return ticket.parts
-
-    def wait_wave(self, handles):
-        """(the first of ``handles`` whose job is done, that job's losses)."""
-        part = self.engine.wait(list(handles))
-        job = part.ticket.jobs[part.index]
-        self.wave_stats = part.ticket.stats  # the engine's figures of its wave (programs, compiles)
-        for cid, t in zip(job.config_ids, part.train_loss):
-            self.rung_info[(cid, float(job.resource))] = {"train_loss": float(t)}
-        return part, part.val.copy()
-
-    def release(self, config_ids) -> None:
-        self.engine.release(config_ids)
 
     def evaluate_on_test(self, config: Mapping, resource: float, *, config_id: int = 0) -> dict:
         """Retrain ``config`` from scratch for ``resource`` epochs on the final training rows

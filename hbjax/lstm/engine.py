@@ -48,4 +48,4 @@ class LSTMEngine(Engine):
 
     def _fresh_state(self, key: ShapeKey, config_id: int):
         """A new config's state at shape ``key`` (NumPy, folds first)."""
-        return self.model.init_state(key, config_id, self.sizes(key.window))
+        return self.model.init_state(None, key, config_id, self.sizes(key.window))

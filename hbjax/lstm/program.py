@@ -116,7 +116,7 @@ class LSTMModel(Model):
     def pack_traced(self, columns) -> Traced:
         return Traced(*columns)
 
-    def init_state(self, shape: ShapeKey, config_id: int, sizes: Sizes) -> tuple:
+    def init_state(self, config: Mapping | None, shape: ShapeKey, config_id: int, sizes: Sizes) -> tuple:
         folds = [init_params(shape.hidden, shape.layers, sizes.features, np.random.default_rng([self.seed, config_id, k]))
                  for k in range(sizes.folds)]
         params = {name: np.stack([f[name] for f in folds]) for name in folds[0]}

@@ -1,0 +1,80 @@
+"""``EngineBackend``: what every Hyperband backend on the engine shares, whatever its model.
+
+A backend owns an ``Engine`` (``self.engine``) and turns the scheduler's jobs into submissions:
+a wave's jobs planned together, each job's losses handed back as soon as its calls are in, the
+states of pruned configs released. Survivors continue from their trained state (``continues``).
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from ..scheduler import RungJob
+
+__all__ = ["EngineBackend"]
+
+
+class EngineBackend:
+    """Subclasses set ``self.engine`` (and may fill ``rung_info`` with extra trial columns)."""
+
+    continues = True
+    engine = None
+
+    def __init__(self):
+        self.rung_info: dict[tuple, dict] = {}  # (config_id, resource) -> extra columns
+        self.wave_stats: dict | None = None
+
+    @property
+    def compiles(self) -> int:
+        return self.engine.compiles
+
+    def config_cost(self, config: Mapping) -> float:
+        """Estimated seconds of one epoch of ``config`` on all folds, from the plan's cost model
+        (matmul FLOPs and a per-step overhead): the trials table shares each rung's wall time
+        among its configs by it."""
+        engine = self.engine
+        key = engine.shape(config)
+        steps = engine.steps_per_epoch(key.batch_size, key.window)
+        flops = engine.model.step_flops(key.hidden, key.layers, key, engine.sizes(key.window))
+        return steps * (flops / engine.cost.flops_per_s + engine.cost.floor(key.window, key.layers))
+
+    def train_rung(self, job: RungJob) -> np.ndarray:
+        return self.train_wave([job])[0]
+
+    def train_wave(self, jobs) -> list[np.ndarray]:
+        """Every job's configs planned and trained together (one plan: shared programs, devices
+        balanced longest-first over the whole wave); each job gets its own losses."""
+        parts = self.submit_wave(jobs)
+        out = {}
+        while len(out) < len(parts):
+            part, losses = self.wait_wave([p for p in parts if p.index not in out])
+            out[part.index] = losses
+        return [out[i] for i in range(len(parts))]
+
+    def submit_wave(self, jobs) -> list:
+        """Plan and dispatch a wave without waiting for it, behind the work already on the devices:
+        one handle per job, for ``wait_wave``."""
+        jobs = list(jobs)
+        ids = [cid for job in jobs for cid in job.config_ids]
+        configs = [c for job in jobs for c in job.configs]
+        resources = [float(job.resource) for job in jobs for _ in job.config_ids]
+        previous = [p for job in jobs for p in job.previous_resource]
+        # a job whose bracket has more rungs to go runs first: its result unlocks the next rung
+        priorities = [job.rung - job.bracket for job in jobs for _ in job.config_ids]
+        ticket = self.engine.submit(ids, configs, resources, previous, parts=[len(j.config_ids) for j in jobs],
+                                    priorities=priorities)
+        ticket.jobs = jobs
+        return ticket.parts
+
+    def wait_wave(self, handles):
+        """(the first of ``handles`` whose job is done, that job's losses)."""
+        part = self.engine.wait(list(handles))
+        job = part.ticket.jobs[part.index]
+        self.wave_stats = part.ticket.stats  # the engine's figures of its wave (programs, compiles)
+        for cid, t in zip(job.config_ids, part.train_loss):
+            self.rung_info[(cid, float(job.resource))] = {"train_loss": float(t)}
+        return part, part.val.copy()
+
+    def release(self, config_ids) -> None:
+        self.engine.release(config_ids)

@@ -1,0 +1,368 @@
+"""Bring your own model: any ``flax.linen`` module with any optax optimizer, on the engine.
+
+    backend = hb.FlaxBackend(
+        model=lambda cfg: CNN(width=cfg["width"], depth=cfg["depth"]),
+        optimizer=lambda cfg: optax.inject_hyperparams(optax.adamw)(learning_rate=cfg["lr"],
+                                                                     weight_decay=cfg["wd"]),
+        loss=lambda logits, y: optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(),
+        metric=lambda logits, y: (logits.argmax(-1) == y).mean(), direction="max",
+        data=(x_train, y_train, x_val, y_val), batch_size="batch_size")
+    hb.Hyperband(space, max_resource=27, eta=3).run(backend)
+
+**What shares a program.** A hyperparameter is *traced* (an array inside the program, so configs
+that differ only in it train in one program: side by side under ``vmap`` on accelerators, one
+after another on CPU) when it is one of ``traced`` (handed to the module as ``hparams``), or when
+it reaches the optimizer only through ``optax.inject_hyperparams``: each config's optimizer state
+then carries its own value. The backend finds those by trying (``injected_keys``: changing the
+hyperparameter leaves the module equal and the optimizer's update the same function of its state).
+Every other hyperparameter (layer widths, depth, the optimizer's kind, a dropout rate written as a
+module field) is *static*: configs group into programs by its values, and ``batch_size``.
+
+**The module.** ``__call__(x, ...)`` gets ``train=`` (or ``deterministic=``) when it declares it,
+``hparams={name: scalar}`` when ``traced`` is given, and a ``"dropout"`` RNG when training. Only
+the ``params`` collection is trained (no ``batch_stats``: use LayerNorm or GroupNorm). Resource =
+epochs; a survivor continues from its parameters and optimizer state. The validation score is
+``metric(predictions, y_val)`` (None: ``loss``), minimised or, with ``direction="max"``,
+maximised: Hyperband's loss is then ``-metric``. The LSTM's exact padding (masked units, traced
+depth) is a hook a model may implement (``engine.model.Model``); this client does not, so its
+programs group by exact shape.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .engine.backend import EngineBackend
+from .engine.core import Engine, _device_dtype
+from .engine.model import Model, Sizes
+from .engine.plan import ProgramKey, ShapeKey
+from .engine.program import FoldArrays, ProgramFns, config_key
+from .space import Choice, LogUniform, Space, Uniform
+
+__all__ = ["FlaxBackend", "FlaxModel", "injected_keys"]
+
+DIRECTIONS = ("min", "max")
+
+
+class FlaxModel(Model):
+    """The engine's client for a user's flax module and optax optimizer (see the module doc)."""
+
+    def __init__(self, model: Callable[[Mapping], Any], optimizer: Callable[[Mapping], Any], loss: Callable,
+                 data: Sequence, *, metric: Callable | None = None, direction: str = "min",
+                 batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0):
+        if not callable(model) or not callable(optimizer) or not callable(loss):
+            raise ValueError("model, optimizer and loss must be callables (model(config) -> flax module, "
+                             "optimizer(config) -> optax transformation, loss(predictions, y) -> scalar)")
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+        self.model_fn, self.optimizer_fn, self.loss_fn = model, optimizer, loss
+        self.metric_fn = metric if metric is not None else loss
+        self.direction = direction
+        self.batch_key = batch_size
+        self.traced_names = tuple(traced)
+        self.traced_dtypes = (np.float32,) * len(self.traced_names)
+        self.seed = int(seed)
+        self.arrays = _fold_arrays(data)
+        self.injected: frozenset = frozenset()  # set by the backend's prepare (injected_keys)
+        self._representative: dict = {}  # ShapeKey -> a config of that shape (its module, its optimizer)
+        self._init_fns: dict = {}
+        self._flops: dict = {}
+
+    # --- what a config is ------------------------------------------------------------------
+    def data(self, window: int) -> FoldArrays:
+        return self.arrays
+
+    def batch_size_of(self, config: Mapping) -> int:
+        if isinstance(self.batch_key, str):
+            if self.batch_key not in config:
+                raise ValueError(f"config has no {self.batch_key!r} (the batch_size hyperparameter); give "
+                                 f"batch_size=<int> for a fixed one")
+            return int(config[self.batch_key])
+        return int(self.batch_key)
+
+    def shape(self, config: Mapping, default_window: int) -> ShapeKey:
+        skip = set(self.traced_names) | set(self.injected) | {self.batch_key}
+        static = tuple((k, repr(config[k])) for k in sorted(config) if k not in skip)
+        key = ShapeKey(0, 1, self.batch_size_of(config), 0, static)
+        self._representative.setdefault(key, dict(config))
+        return key
+
+    def check(self, config: Mapping) -> None:
+        missing = [k for k in self.traced_names if k not in config]
+        if missing:
+            raise ValueError(f"config lacks the traced hyperparameter(s) {missing}")
+        if self.batch_size_of(config) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size_of(config)}")
+
+    def traced(self, config: Mapping) -> tuple:
+        return tuple(float(config[k]) for k in self.traced_names)
+
+    def pack_traced(self, columns) -> dict:
+        return dict(zip(self.traced_names, columns))
+
+    # --- the module ------------------------------------------------------------------------
+    def _config_of(self, key: ShapeKey) -> dict:
+        if key not in self._representative:
+            raise RuntimeError(f"no config of shape {key} was seen before its program was needed")
+        return self._representative[key]
+
+    def _kwargs(self, module, hp, train: bool, rng=None) -> dict:
+        params = _call_parameters(module)
+        kw = {}
+        if "train" in params:
+            kw["train"] = train
+        elif "deterministic" in params:
+            kw["deterministic"] = not train
+        if self.traced_names:
+            kw["hparams"] = hp
+        if rng is not None:
+            kw["rngs"] = {"dropout": rng}
+        return kw
+
+    def apply(self, module, params, x, hp, train: bool, rng=None):
+        return module.apply({"params": params}, x, **self._kwargs(module, hp, train, rng))
+
+    def _init_params(self, key: ShapeKey, config: Mapping, rng):
+        """One fold's fresh params (a jitted ``module.init`` per shape: no compile per config)."""
+        if key not in self._init_fns:
+            module = self.model_fn(config)
+            sample = np.asarray(self.arrays.x_train[0, :1])
+
+            def init(rng, hp):
+                kw = self._kwargs(module, hp, False)
+                return module.init({"params": rng, "dropout": jax.random.fold_in(rng, 1)}, sample, **kw)["params"]
+
+            self._init_fns[key] = jax.jit(init)
+        hp = {k: jnp.float32(v) for k, v in zip(self.traced_names, self.traced(config))}
+        return self._init_fns[key](rng, hp)
+
+    def init_state(self, config: Mapping, shape: ShapeKey, config_id: int, sizes: Sizes) -> tuple:
+        base = config_key(self.seed, config_id)
+        folds = []
+        for k in range(sizes.folds):
+            params = self._init_params(shape, config, jax.random.fold_in(jax.random.fold_in(base, k), 3))
+            opt_state = self.optimizer_fn(config).init(params)
+            folds.append(jax.tree.map(np.asarray, (params, opt_state)))
+        return jax.tree.map(lambda *xs: np.stack(xs), *folds)
+
+    def empty_state(self, program: ProgramKey, sizes: Sizes) -> tuple:
+        key = ShapeKey(program.hidden, program.layers, program.batch_size, program.window, program.static)
+        state = self.init_state(self._config_of(key), key, 0, sizes)
+        return jax.tree.map(np.zeros_like, state)
+
+    def program_fns(self, program: ProgramKey, sizes: Sizes) -> ProgramFns:
+        key = ShapeKey(program.hidden, program.layers, program.batch_size, program.window, program.static)
+        config = self._config_of(key)
+        module, tx = self.model_fn(config), self.optimizer_fn(config)  # traced values come from each state
+        sign = -1.0 if self.direction == "max" else 1.0
+
+        def loss(params, xb, yb, hp, dropout_key, depth):
+            return self.loss_fn(self.apply(module, params, xb, hp, True, dropout_key), yb)
+
+        def apply_gradients(params, opt_state, grads, hp, step, depth):
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state
+
+        def val_loss(params, x_val, y_val, hp, depth):
+            return sign * jnp.asarray(self.metric_fn(self.apply(module, params, x_val, hp, False), y_val), jnp.float32)
+
+        return ProgramFns(loss, apply_gradients, val_loss)
+
+    # --- cost ------------------------------------------------------------------------------
+    def step_flops(self, hidden: int, layers: int, shape: ShapeKey, sizes: Sizes) -> float:
+        """XLA's FLOP count of one training step's loss and gradient (``cost_analysis`` of the
+        lowered step, per shape), times the folds."""
+        if shape not in self._flops:
+            config = self._config_of(shape)
+            module = self.model_fn(config)
+            params = jax.eval_shape(lambda: self._init_params(shape, config, jax.random.PRNGKey(0)))
+            xb = jax.ShapeDtypeStruct((shape.batch_size, *self.arrays.x_train.shape[2:]), self.arrays.x_train.dtype)
+            yb = jax.ShapeDtypeStruct((shape.batch_size, *self.arrays.y_train.shape[2:]), self.arrays.y_train.dtype)
+            hp = {k: jax.ShapeDtypeStruct((), np.float32) for k in self.traced_names}
+
+            def step(params, xb, yb, hp):
+                return jax.grad(lambda p: self.loss_fn(self.apply(module, p, xb, hp, True, jax.random.PRNGKey(0)),
+                                                       yb))(params)
+
+            try:
+                flops = float(jax.jit(step).lower(params, xb, yb, hp).cost_analysis().get("flops", 0.0))
+            except Exception:  # noqa: BLE001 - no analysis on this backend: count the parameters instead
+                flops = 0.0
+            if flops <= 0:
+                n_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
+                flops = 6.0 * n_params * shape.batch_size
+            self._flops[shape] = flops
+        return self._flops[shape] * sizes.folds
+
+    def bytes_per_config(self, program: ProgramKey, sizes: Sizes) -> int:
+        """A first estimate (XLA's ``memory_analysis`` replaces it once the program compiles):
+        the state in and out and its gradients, plus a batch's and the validation set's inputs
+        ten times over for activations."""
+        key = ShapeKey(program.hidden, program.layers, program.batch_size, program.window, program.static)
+        config = self._config_of(key)
+        params = jax.eval_shape(lambda: self._init_params(key, config, jax.random.PRNGKey(0)))
+        state = jax.eval_shape(lambda p: self.optimizer_fn(config).init(p), params)
+        state_bytes = sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize for a in jax.tree.leaves((params, state)))
+        row = int(np.prod(self.arrays.x_train.shape[2:])) * 4
+        return sizes.folds * (3 * state_bytes + 10 * row * (program.batch_size + sizes.val))
+
+    # --- checks ----------------------------------------------------------------------------
+    def check_fit(self, config: Mapping) -> None:
+        """Raise ``ValueError`` if the model's output does not fit the data: the loss and the
+        metric must give scalars on a batch of ``config``'s size."""
+        batch = min(self.batch_size_of(config), self.arrays.x_train.shape[1])
+        x = jax.ShapeDtypeStruct((batch, *self.arrays.x_train.shape[2:]), self.arrays.x_train.dtype)
+        y = jax.ShapeDtypeStruct((batch, *self.arrays.y_train.shape[2:]), self.arrays.y_train.dtype)
+        hp = {k: jax.ShapeDtypeStruct((), np.float32) for k in self.traced_names}
+        try:
+            module = self.model_fn(config)
+        except Exception as err:  # noqa: BLE001 - the user's factory: name what failed
+            raise ValueError(f"model(config) failed for {dict(config)}: {type(err).__name__}: {err}") from None
+        if not hasattr(module, "init") or not hasattr(module, "apply"):
+            raise ValueError(f"model(config) must return a flax.linen Module, got {type(module).__name__}")
+        try:
+            params = jax.eval_shape(lambda x, hp: module.init({"params": jax.random.PRNGKey(0),
+                                                               "dropout": jax.random.PRNGKey(1)},
+                                                              x, **self._kwargs(module, hp, False))["params"], x, hp)
+            out = jax.eval_shape(lambda p, x, hp: self.apply(module, p, x, hp, False), params, x, hp)
+        except Exception as err:  # noqa: BLE001
+            raise ValueError(f"the model cannot take inputs of shape {list(x.shape)}: {type(err).__name__}: "
+                             f"{err}") from None
+        for name, fn in (("loss", self.loss_fn), ("metric", self.metric_fn)):
+            try:
+                value = jax.eval_shape(fn, out, y)
+            except Exception as err:  # noqa: BLE001
+                raise ValueError(f"the model's output {out.dtype}{list(out.shape)} does not fit targets "
+                                 f"{y.dtype}{list(y.shape)}: {name} raised {type(err).__name__}: {err}") from None
+            if getattr(value, "shape", None) != ():
+                raise ValueError(f"{name}(predictions, y) must be a scalar; on output {list(out.shape)} and targets "
+                                 f"{list(y.shape)} it is shaped {list(getattr(value, 'shape', []))}")
+        try:
+            jax.eval_shape(self.optimizer_fn(config).init, params)
+        except Exception as err:  # noqa: BLE001
+            raise ValueError(f"optimizer(config) failed for {dict(config)}: {type(err).__name__}: {err}") from None
+
+
+def injected_keys(model_fn, optimizer_fn, space: Space, *, init_params: Callable, skip=(), seed: int = 0) -> set:
+    """The space's float hyperparameters that reach the optimizer only through
+    ``optax.inject_hyperparams``: changing one leaves ``model_fn(config)`` equal and
+    ``optimizer_fn(config)``'s update the same function of its state (checked over two steps on
+    random gradients), so a program built from any config of a group updates each config by the
+    hyperparameters its own state carries."""
+    rng = np.random.default_rng(seed)
+    base = space.sample_configs(rng, 1)[0]
+    module = model_fn(base)
+    params = init_params(base)
+    grads = jax.tree.map(lambda p: jnp.asarray(rng.normal(size=p.shape), p.dtype), params)
+    found = set()
+    for name, dim in space.dims.items():
+        if name in skip or not _is_float(dim):
+            continue
+        other = dict(base)
+        for _ in range(20):
+            other[name] = space.dims[name].sample(rng, 1)[0]
+            if other[name] != base[name]:
+                break
+        if other[name] == base[name] or model_fn(other) != module:
+            continue
+        own, shared = optimizer_fn(other), optimizer_fn(base)
+        state = own.init(params)
+        if jax.tree.structure(shared.init(params)) != jax.tree.structure(state):
+            continue
+        same, s_own, s_shared = True, state, state
+        for _ in range(2):
+            u_own, s_own = own.update(grads, s_own, params)
+            u_shared, s_shared = shared.update(grads, s_shared, params)
+            same = same and all(np.array_equal(a, b) for a, b in
+                                zip(jax.tree.leaves((u_own, s_own)), jax.tree.leaves((u_shared, s_shared))))
+        if same:
+            found.add(name)
+    return found
+
+
+class FlaxBackend(EngineBackend):
+    """Hyperband's backend for a user's flax module and optax optimizer (see the module doc).
+
+    ``model(config) -> flax.linen.Module``; ``optimizer(config) -> optax.GradientTransformation``
+    (``optax.inject_hyperparams`` for hyperparameters to trace); ``loss(predictions, y) ->
+    scalar``; ``metric(predictions, y) -> scalar`` (None: the loss) with ``direction``;
+    ``data``: (x_train, y_train, x_val, y_val) arrays, rows first; ``batch_size``: the
+    hyperparameter naming it, or a fixed int; ``traced``: hyperparameters handed to the module as
+    ``hparams`` arrays. ``plan``, ``configs_per_program``, ``memory_limit_bytes``,
+    ``precision``, ``cost``: the engine's (as ``LSTMBackend``)."""
+
+    def __init__(self, *, model, optimizer, loss, data, metric=None, direction: str = "min",
+                 batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0,
+                 plan: str = "auto", configs_per_program: int | None = None, memory_limit_bytes: int | None = None,
+                 precision: str = "highest", cost=None, compilation_cache: bool = True):
+        from .lstm.backend import default_memory_limit, enable_compilation_cache
+
+        super().__init__()
+        if compilation_cache:
+            enable_compilation_cache()
+        self.seed = int(seed)
+        self.model = FlaxModel(model, optimizer, loss, data, metric=metric, direction=direction,
+                               batch_size=batch_size, traced=traced, seed=seed)
+        self.engine = Engine(self.model, seed=self.seed, configs_per_program=configs_per_program, plan=plan,
+                             memory_limit_bytes=memory_limit_bytes or default_memory_limit(), default_window=0,
+                             precision=precision, cost=cost)
+
+    def validate_space(self, space: Space, config_epochs: float | None = None, *,
+                       first_rung_configs: int | None = None) -> None:
+        """Check the model and data against a config of ``space`` and find which
+        hyperparameters the optimizer takes injected (``injected_keys``)."""
+        if isinstance(self.model.batch_key, str) and self.model.batch_key not in space.dims:
+            raise ValueError(f"the space has no {self.model.batch_key!r} dimension (the batch size); give "
+                             f"batch_size=<int> for a fixed one")
+        unknown = [k for k in self.model.traced_names if k not in space.dims]
+        if unknown:
+            raise ValueError(f"traced hyperparameter(s) {unknown} are not in the space")
+        probe = space.sample_configs(np.random.default_rng(self.seed), 1)[0]
+        self.model.check(probe)
+        self.model.check_fit(probe)
+        skip = {*self.model.traced_names, self.model.batch_key}
+        key = config_key(self.seed, 0)
+        self.model.injected = frozenset(injected_keys(
+            self.model.model_fn, self.model.optimizer_fn, space, skip=skip, seed=self.seed,
+            init_params=lambda c: self.model._init_params(self.model.shape(c, 0), c, key)))
+        self.model._representative.clear()  # shapes seen before the injected keys were known
+
+    prepare = validate_space
+
+
+def _is_float(dim) -> bool:
+    if isinstance(dim, (Uniform, LogUniform)):
+        return True
+    return isinstance(dim, Choice) and all(isinstance(v, float) for v in dim.options)
+
+
+def _call_parameters(module) -> set:
+    if module is None:
+        return set()
+    try:
+        return set(inspect.signature(type(module).__call__).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _fold_arrays(data) -> FoldArrays:
+    """(x_train, y_train, x_val, y_val) as one fold, checked."""
+    if isinstance(data, Mapping):
+        data = [data[k] for k in ("x_train", "y_train", "x_val", "y_val")]
+    try:
+        x_tr, y_tr, x_val, y_val = (np.asarray(a) for a in data)
+    except (TypeError, ValueError):
+        raise ValueError("data must be (x_train, y_train, x_val, y_val)") from None
+    for name, x, y in (("train", x_tr, y_tr), ("validation", x_val, y_val)):
+        if x.ndim < 1 or y.ndim < 1 or len(x) != len(y) or len(x) == 0:
+            raise ValueError(f"{name} inputs and targets must be non-empty with one row each "
+                             f"(got {x.shape} and {y.shape})")
+    for name, a in (("x_train", x_tr), ("x_val", x_val)):
+        if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+            raise ValueError(f"{name} holds NaN or infinite values")
+    return FoldArrays(*(_device_dtype(a)[None] for a in (x_tr, y_tr, x_val, y_val)))
