@@ -1,0 +1,201 @@
+"""FlaxBackend: a user's flax module and optax optimizer trained by the engine."""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pandas as pd
+import pytest
+
+import hbjax as hb
+from hbjax.flaxmodel import FlaxBackend
+
+COLS = ["config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted"]
+
+
+class MLP(nn.Module):
+    width: int
+    depth: int = 1
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        for _ in range(self.depth):
+            x = nn.tanh(nn.Dense(self.width)(x))
+        return nn.Dense(3)(x)
+
+
+class DropMLP(nn.Module):
+    """Dropout at a traced rate (``hparams``): configs of different rates share a program."""
+
+    width: int
+
+    @nn.compact
+    def __call__(self, x, train: bool = False, hparams=None):
+        x = nn.relu(nn.Dense(self.width)(x))
+        if train:
+            rate = hparams["dropout"]
+            keep = jax.random.uniform(self.make_rng("dropout"), x.shape) >= rate
+            x = jnp.where(keep, x / (1.0 - rate), 0.0)
+        return nn.Dense(3)(x)
+
+
+def _data(n_train=96, n_val=48, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_train + n_val, 5)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1).astype(np.int64)
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+def _xent(logits, y):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+
+def _accuracy(logits, y):
+    return (logits.argmax(-1) == y).mean()
+
+
+SPACE = hb.Space(width=hb.IntChoice([4, 8]), lr=hb.LogUniform(1e-3, 1e-1), wd=hb.LogUniform(1e-5, 1e-2),
+                 batch_size=hb.IntChoice([16, 32]))
+
+
+def _adamw(c):
+    return optax.inject_hyperparams(optax.adamw)(learning_rate=c["lr"], weight_decay=c["wd"])
+
+
+def backend(model=lambda c: MLP(c["width"]), optimizer=_adamw, **kw):
+    kw = {"data": _data(), "direction": "max", **kw}
+    return FlaxBackend(model=model, optimizer=optimizer, loss=_xent, metric=_accuracy, compilation_cache=False, **kw)
+
+
+def engine(space=SPACE, **kw):
+    """A prepared backend's engine (``prepare`` finds the injected hyperparameters)."""
+    b = backend(**kw)
+    b.prepare(space)
+    return b.engine
+
+
+DROP_SPACE = hb.Space(width=hb.IntChoice([8]), lr=hb.LogUniform(1e-3, 1e-1), wd=hb.LogUniform(1e-5, 1e-2),
+                      batch_size=hb.IntChoice([16]), dropout=hb.Uniform(0.1, 0.5))
+
+
+def _configs(n, **fixed):
+    rng = np.random.default_rng(1)
+    return [dict(width=8, lr=float(10 ** rng.uniform(-3, -1)), wd=float(10 ** rng.uniform(-5, -2)), batch_size=16,
+                 **fixed) for _ in range(n)]
+
+
+def test_injected_hyperparameters_are_traced_the_rest_static():
+    b = backend()
+    b.prepare(SPACE)
+    assert b.model.injected == {"lr", "wd"}
+    a, c = (b.engine.shape(dict(width=8, lr=lr, wd=1e-3, batch_size=16)) for lr in (0.01, 0.02))
+    assert a == c  # one program for both learning rates
+    assert b.engine.shape(dict(width=4, lr=0.01, wd=1e-3, batch_size=16)) != a
+    # a learning rate baked into the optimizer (no inject_hyperparams) is static: its own program
+    plain = backend(optimizer=lambda c: optax.adamw(c["lr"], weight_decay=c["wd"]))
+    plain.prepare(SPACE)
+    assert plain.model.injected == set()
+    # a schedule built from lr is not injected either (its closure holds lr), even though lr is in the state
+    sched = backend(optimizer=lambda c: optax.inject_hyperparams(optax.adam)(
+        learning_rate=optax.linear_schedule(c["lr"], 0.0, 100)))
+    sched.prepare(hb.Space(width=hb.IntChoice([4]), lr=hb.LogUniform(1e-3, 1e-1), batch_size=hb.IntChoice([16])))
+    assert sched.model.injected == set()
+
+
+def test_hyperband_run_losses_are_minus_accuracy_and_continue():
+    b = backend()
+    result = hb.Hyperband(SPACE, max_resource=9, eta=3, seed=0).run(b)
+    frame = result.to_frame()
+    assert ((frame.loss >= -1) & (frame.loss <= 0)).all() and frame.loss.min() < -0.6
+    assert b.compiles <= 4  # width x batch: the traced lr and wd never add a program
+    # a survivor continued: its state has the steps of every rung it trained
+    best = frame.sort_values("resource").groupby("config_id").resource.max()
+    assert (best == 9).any()
+
+
+def test_continuing_equals_training_in_one_go_bit_for_bit():
+    configs = _configs(3)
+    once = engine()
+    val_once, _ = once.train([0, 1, 2], configs, 3.0, [0.0] * 3)
+    twice = engine()
+    twice.train([0, 1, 2], configs, 1.0, [0.0] * 3)
+    val_twice, _ = twice.train([0, 1, 2], configs, 3.0, [1.0] * 3)
+    np.testing.assert_array_equal(val_once, val_twice)
+    for a, b in zip(jax.tree.leaves(once.states[1]), jax.tree.leaves(twice.states[1])):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("plan", ["auto", "wide"])
+def test_configs_together_equal_each_alone_over_hundreds_of_steps(plan):
+    """300 optimizer steps (50 epochs of 6): a rung of 4 configs in one program (``wide``
+    forced on CPU: side by side under vmap) equals each config trained alone."""
+    configs = _configs(4, dropout=0.2) + _configs(1, dropout=0.5)
+    kw = dict(model=lambda c: DropMLP(c["width"]), traced=("dropout",), plan=plan)
+    together = engine(DROP_SPACE, **kw, configs_per_program=8)
+    val, _ = together.train(list(range(5)), configs, 50.0, [0.0] * 5)
+    assert len(together.plan_rung(configs, 50.0, [0.0] * 5).programs) == 1
+    for cid in (0, 4):
+        alone = engine(DROP_SPACE, **kw, configs_per_program=1)
+        ref, _ = alone.train([cid], [configs[cid]], 50.0, [0.0])
+        if plan == "auto":
+            assert val[cid] == ref[0]
+            for a, b in zip(jax.tree.leaves(together.states[cid]), jax.tree.leaves(alone.states[cid])):
+                np.testing.assert_array_equal(a, b)
+        else:  # vmapped matmuls may round differently from unbatched ones
+            for a, b in zip(jax.tree.leaves(together.states[cid][0]), jax.tree.leaves(alone.states[cid][0])):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_a_diverging_config_leaves_the_others_alone():
+    configs = _configs(3)
+    bad = dict(configs[1], lr=1e6)
+    mixed = engine(plan="wide")
+    val, _ = mixed.train([0, 1, 2], [configs[0], bad, configs[2]], 2.0, [0.0] * 3)
+    clean = engine(plan="wide")
+    ref, _ = clean.train([0, 2], [configs[0], configs[2]], 2.0, [0.0] * 2)
+    assert val[0] == ref[0] and val[2] == ref[1]
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    from hbjax.checkpoint import run_with_checkpoints
+
+    search = hb.Hyperband(SPACE, max_resource=9, eta=3, seed=4, waves=False)
+    plain = search.run(backend())
+
+    class Stop(Exception):
+        pass
+
+    calls = []
+
+    def stop_after_three(job, losses, state, seconds):
+        calls.append(job)
+        if len(calls) == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_with_checkpoints(search, backend(), tmp_path / "run", meta={}, callbacks=[stop_after_three])
+    resumed = run_with_checkpoints(search, backend(), tmp_path / "run", meta={}, resume=True)
+    pd.testing.assert_frame_equal(resumed.to_frame()[COLS], plain.to_frame()[COLS])
+
+
+def test_bad_models_and_data_are_named():
+    with pytest.raises(ValueError, match="does not fit targets|must be a scalar"):
+        backend(data=_bad_targets()).prepare(SPACE)
+    with pytest.raises(ValueError, match="model\\(config\\) failed"):
+        backend(model=lambda c: MLP(c["no_such_key"])).prepare(SPACE)
+    with pytest.raises(ValueError, match="must return a flax.linen Module"):
+        backend(model=lambda c: "not a module").prepare(SPACE)
+    with pytest.raises(ValueError, match="one row each"):
+        x, y, xv, yv = _data()
+        backend(data=(x, y[:-1], xv, yv))
+    with pytest.raises(ValueError, match="no 'batch_size' dimension"):
+        backend().prepare(hb.Space(width=hb.IntChoice([4]), lr=hb.LogUniform(1e-3, 1e-1), wd=hb.Uniform(0, 1e-3)))
+    with pytest.raises(ValueError, match="direction"):
+        backend(direction="up")
+
+
+def _bad_targets():
+    x, _, xv, _ = _data()
+    return x, np.zeros((len(x), 7), np.float32), xv, np.zeros((len(xv), 7), np.float32)
