@@ -1,4 +1,4 @@
-"""Measure the CPU cost-model constants on this machine (``hbjax.lstm.cost.CostModel``) on the
+"""Measure the CPU cost-model constants on this machine (``hbjax.engine.cost.CostModel``) on the
 real NVDA fold; ``hbjax calibrate`` measures any device (accelerators too) on synthetic data and
 stores the result for the planner.
 
@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     from hbjax.lstm.engine import FoldArrays, LSTMEngine
-    from hbjax.lstm.plan import step_flops
+    from hbjax.engine.plan import step_flops
 
     fw = first_fold_task(1).fold_windows(20)
     arrays = FoldArrays(fw.x_train, fw.y_train, fw.x_val, fw.y_val)

@@ -46,9 +46,9 @@ def main(argv=None) -> int:
     from hbjax import waves as wave_sched
     from hbjax.brackets import continued_budget
     from hbjax.lstm.backend import _choices, default_space
-    from hbjax.lstm.cost import COST_MODELS
+    from hbjax.engine.cost import COST_MODELS
     from hbjax.lstm.engine import steps_for
-    from hbjax.lstm.plan import padded_hidden_map, plan_rung, shape_key
+    from hbjax.engine.plan import padded_hidden_map, plan_rung, shape_key
 
     space = default_space()
     search = hb.Hyperband(space, max_resource=args.max_resource, eta=args.eta, seed=args.seed)

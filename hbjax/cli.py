@@ -81,6 +81,9 @@ def _number(text: str) -> float:
 def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:
     p.add_argument("--data", default="nvda", help="'nvda' (bundled NVDA daily prices), 'delhi' (bundled daily Delhi "
                    "temperature) or a CSV: OHLCV, or a date and one value column")
+    p.add_argument("--model", metavar="FILE.py:FACTORY", default=None,
+                   help="tune your own flax model instead of the LSTM: FACTORY() returns a dict of FlaxBackend's "
+                        "keywords (model, optimizer, loss, data, ...) and a default space (see examples/)")
     p.add_argument("--max-resource", "-R", type=_number, default=9 if demo else 100, help="R: max epochs per config")
     p.add_argument("--eta", type=_eta, default=3, help="reduction factor (integer >= 2)")
     p.add_argument("--seed", type=int, default=0)
@@ -146,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="MFHartmann's bias / noise preset (mf-prior-bench's)")
     cmp.add_argument("--fevals", type=_positive_int, default=300,
                      help="function evaluations per run for the research benchmarks (DEHB's protocol: 300)")
+    cmp.add_argument("--model", metavar="FILE.py:FACTORY", default=None,
+                     help="compare on your own flax model (as `hbjax run --model`) instead of --task")
     cmp.add_argument("--methods", default="hyperband,random,bo,ga,bohb", help="comma-separated strategy names")
     cmp.add_argument("--seeds", type=_positive_int, default=3, help="number of seeds (0..N-1)")
     cmp.add_argument("--budget", type=_number, default=None,

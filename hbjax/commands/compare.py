@@ -18,10 +18,23 @@ def run_compare(args, console) -> int:
     seeds = list(range(args.seeds))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.task in ("mfh3", "mfh6", "counting-ones"):
+    if args.task in ("mfh3", "mfh6", "counting-ones") and not args.model:
         return _run_protocol(args, methods, seeds, out, console)
     baselines = {}
-    if args.task == "svc":
+    evaluate = None
+    if args.model:
+        from ..usermodel import load_model_spec
+        from .model import model_backend, model_space
+
+        spec = load_model_spec(args.model)
+        space = model_space(spec, None if args.space in ("demo", "default") else args.space)
+
+        def make_backend(seed):
+            return model_backend(spec, seed=seed)
+
+        unit = "config-epochs"
+        args.task = args.model
+    elif args.task == "svc":
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
         from sklearn.svm import SVC
@@ -74,7 +87,8 @@ def run_compare(args, console) -> int:
     summary = summarize_stats(raw)  # mean, 95% interval, mean rank, Wilcoxon vs Hyperband (Holm)
     raw.to_csv(out / "compare_raw.csv", index=False)
     summary.to_csv(out / "compare_summary.csv", index=False)
-    title = f"{args.task} ({args.data if args.task == 'lstm' else 'digits'}): {len(seeds)} seeds, budget {args.budget:g}"
+    data = args.data if args.task == "lstm" else "digits" if args.task == "svc" else "its own data"
+    title = f"{args.task} ({data}): {len(seeds)} seeds, budget {args.budget:g}"
     (out / "compare_summary.md").write_text(summary_markdown(raw, title))
     curves = pd.DataFrame(curves)
     curves.to_csv(out / "compare_curves.csv", index=False)

@@ -34,6 +34,10 @@ def run_lstm(args, console) -> int:
     from ..lstm.backend import LSTMBackend
     from ..spacefile import check_for_lstm, space_to_dict
 
+    if getattr(args, "model", None) or (args.resume and read_run_meta(args.resume).get("model")):
+        from .model import run_model
+
+        return run_model(args, console)
     cost = None
     if args.resume:
         args.out = args.resume
