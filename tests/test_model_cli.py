@@ -1,0 +1,89 @@
+"""``hbjax run | plan | compare | report --model FILE.py:factory``."""
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pandas as pd
+import pytest
+
+from hbjax.cli import main
+
+SPEC = '''
+import flax.linen as nn
+import numpy as np
+import optax
+import hbjax as hb
+
+
+class MLP(nn.Module):
+    width: int
+
+    @nn.compact
+    def __call__(self, x):
+        return nn.Dense(3)(nn.tanh(nn.Dense(self.width)(x)))
+
+
+def spec():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 1).astype(np.int64)
+    return dict(model=lambda c: MLP(c["width"]),
+                optimizer=lambda c: optax.inject_hyperparams(optax.sgd)(learning_rate=c["lr"]),
+                loss=lambda p, y: optax.softmax_cross_entropy_with_integer_labels(p, y).mean(),
+                metric=lambda p, y: (p.argmax(-1) == y).mean(), direction="max",
+                data=(x[:120], y[:120], x[120:], y[120:]), batch_size=OUT_BATCH,
+                space=hb.Space(width=hb.IntChoice([4, 8]), lr=hb.LogUniform(0.01, 0.5)))
+
+
+def wrong_output():
+    s = spec()
+    s["model"] = lambda c: nn.Dense(7)
+    s["metric"] = lambda p, y: (p == y).mean(axis=0)
+    return s
+
+
+def raises():
+    raise RuntimeError("no data here")
+'''
+
+
+@pytest.fixture()
+def spec_file(tmp_path):
+    path = tmp_path / "my_model.py"
+    path.write_text(textwrap.dedent(SPEC).replace("OUT_BATCH", "16"))
+    return path
+
+
+def test_run_report_and_resume_of_a_user_model(tmp_path, spec_file):
+    out = tmp_path / "run"
+    assert main(["run", "--model", f"{spec_file}:spec", "-R", "9", "--out", str(out), "--quiet"]) == 0
+    trials = pd.read_csv(out / "trials.csv")
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(trials) == 22 and summary["direction"] == "max"
+    assert summary["best_val_metric"] == pytest.approx(-trials.loss.min()) and 0 < summary["best_val_metric"] <= 1
+    assert main(["report", str(out)]) == 0 and (out / "report.md").exists()
+    # a finished run resumes to the same trials (the spec is loaded again from the saved --model)
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out / "trials.csv")[["config_id", "loss"]], trials[["config_id", "loss"]])
+    assert main(["plan", "--model", f"{spec_file}:spec", "-R", "9", "--quiet"]) == 0
+
+
+def test_compare_on_a_user_model(tmp_path, spec_file):
+    out = tmp_path / "cmp"
+    assert main(["compare", "--model", f"{spec_file}:spec", "--methods", "hyperband,random", "--seeds", "2",
+                 "--budget", "30", "--out", str(out), "--quiet"]) == 0
+    raw = pd.read_csv(out / "compare_raw.csv")
+    assert sorted(raw.method.unique()) == ["hyperband", "random"] and len(raw) == 4
+
+
+@pytest.mark.parametrize("factory, message", [
+    ("wrong_output", "does not fit targets|must be a scalar"),
+    ("raises", "raises\\(\\) failed: RuntimeError: no data here"),
+    ("nothing", "defines no 'nothing'"),
+])
+def test_a_bad_factory_is_one_error_line(tmp_path, spec_file, capsys, factory, message):
+    code = main(["run", "--model", f"{spec_file}:{factory}", "-R", "3", "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ")
+    assert pytest.importorskip("re").search(message, err[0]), err[0]
