@@ -12,7 +12,7 @@ NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 def test_notebooks_are_committed_with_their_outputs():
     """Readers on a code host see results and plots without running anything."""
-    assert len(NOTEBOOKS) == 3
+    assert len(NOTEBOOKS) == 5
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         code = [cell for cell in nb.cells if cell.cell_type == "code"]
