@@ -186,3 +186,39 @@ def test_ray_lstm_equals_in_process_run(local_ray):
     pd.testing.assert_frame_equal(a.drop(columns="loss"), b.drop(columns="loss"))
     np.testing.assert_allclose(a.loss, b.loss, rtol=1e-5, atol=1e-6)  # another process, same program
     assert got.best_config_id == expected.best_config_id
+
+
+def _tiny_flax():
+    import flax.linen as nn
+    import optax
+
+    from hbjax.flaxmodel import FlaxBackend
+
+    class Net(nn.Module):
+        width: int
+
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(2)(nn.tanh(nn.Dense(self.width)(x)))
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    return FlaxBackend(model=lambda c: Net(c["width"]),
+                       optimizer=lambda c: optax.inject_hyperparams(optax.adam)(learning_rate=c["lr"]),
+                       loss=lambda p, y: optax.softmax_cross_entropy_with_integer_labels(p, y).mean(),
+                       data=(x[:64], y[:64], x[64:], y[64:]), batch_size=16, compilation_cache=False)
+
+
+def test_ray_flax_model_equals_in_process_run(local_ray):
+    """A user's flax model on Ray workers: the same trials as in process."""
+    pytest.importorskip("flax")
+    from hbjax.distributed import run_on_ray
+
+    space = hb.Space(width=hb.IntChoice([4, 8]), lr=hb.LogUniform(1e-3, 1e-1))
+    search = hb.Hyperband(space, max_resource=3, eta=3, seed=0)
+    expected = search.run(_tiny_flax())
+    got = run_on_ray(search, _tiny_flax)
+    a, b = _frame(got), _frame(expected)
+    pd.testing.assert_frame_equal(a.drop(columns="loss"), b.drop(columns="loss"))
+    np.testing.assert_allclose(a.loss, b.loss, rtol=1e-5, atol=1e-6)

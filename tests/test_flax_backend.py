@@ -199,3 +199,19 @@ def test_bad_models_and_data_are_named():
 def _bad_targets():
     x, _, xv, _ = _data()
     return x, np.zeros((len(x), 7), np.float32), xv, np.zeros((len(xv), 7), np.float32)
+
+
+def test_every_strategy_runs_on_a_flax_model():
+    """The comparison harness (random, GP-BO, GA, SH, BOHB, Hyperband; Optuna and DEHB when
+    installed) at equal budget on a user's model."""
+    from hbjax.strategies import STRATEGIES, compare
+
+    methods = ["hyperband", "random", "bo", "ga", "sh", "bohb"]
+    for peer, module in (("optuna-tpe-hb", "optuna"), ("dehb", "dehb")):
+        if peer in STRATEGIES and __import__("importlib").util.find_spec(module) is not None:
+            methods.append(peer)
+    space = hb.Space(width=hb.IntChoice([4]), lr=hb.LogUniform(1e-3, 1e-1), wd=hb.LogUniform(1e-5, 1e-2),
+                     batch_size=hb.IntChoice([32]))
+    raw = compare(methods, lambda seed: backend(seed=seed), space, budget=12, seeds=[0], max_resource=3)
+    assert sorted(raw.method) == sorted(methods)
+    assert raw.best_loss.between(-1, 0).all() and (raw.resource_spent <= 12 + 3).all()

@@ -21,7 +21,6 @@ def run_compare(args, console) -> int:
     if args.task in ("mfh3", "mfh6", "counting-ones") and not args.model:
         return _run_protocol(args, methods, seeds, out, console)
     baselines = {}
-    evaluate = None
     if args.model:
         from ..usermodel import load_model_spec
         from .model import model_backend, model_space
@@ -32,6 +31,7 @@ def run_compare(args, console) -> int:
         def make_backend(seed):
             return model_backend(spec, seed=seed)
 
+        evaluate = None  # no held-out split in a model spec: the validation metric is the score
         unit = "config-epochs"
         args.task = args.model
     elif args.task == "svc":

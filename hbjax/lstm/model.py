@@ -10,7 +10,6 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from .network import ACTIVATIONS
 
 
 def mixed_activation(activation_id):
