@@ -20,7 +20,8 @@ module field) is *static*: configs group into programs by its values, and ``batc
 
 **The module.** ``__call__(x, ...)`` gets ``train=`` (or ``deterministic=``) when it declares it,
 ``hparams={name: scalar}`` when ``traced`` is given, and a ``"dropout"`` RNG when training. Only
-the ``params`` collection is trained (no ``batch_stats``: use LayerNorm or GroupNorm). Resource =
+the ``params`` collection is trained (no ``batch_stats``: use LayerNorm or GroupNorm). A
+``flax.nnx`` module plugs in wrapped by ``nnx.bridge.to_linen(Module, ...)``. Resource =
 epochs; a survivor continues from its parameters and optimizer state. The validation score is
 ``metric(predictions, y_val)`` (None: ``loss``), minimised or, with ``direction="max"``,
 maximised: Hyperband's loss is then ``-metric``. The LSTM's exact padding (masked units, traced

@@ -215,3 +215,19 @@ def test_every_strategy_runs_on_a_flax_model():
     raw = compare(methods, lambda seed: backend(seed=seed), space, budget=12, seeds=[0], max_resource=3)
     assert sorted(raw.method) == sorted(methods)
     assert raw.best_loss.between(-1, 0).all() and (raw.resource_spent <= 12 + 3).all()
+
+
+def test_a_flax_nnx_module_through_the_linen_bridge():
+    """``flax.nnx`` modules plug in wrapped by ``nnx.bridge.to_linen``."""
+    from flax import nnx
+
+    class Net(nnx.Module):
+        def __init__(self, width, rngs):
+            self.hidden, self.out = nnx.Linear(5, width, rngs=rngs), nnx.Linear(width, 3, rngs=rngs)
+
+        def __call__(self, x):
+            return self.out(nnx.tanh(self.hidden(x)))
+
+    b = backend(model=lambda c: nnx.bridge.to_linen(Net, c["width"]))
+    result = hb.Hyperband(SPACE, max_resource=3, eta=3, seed=0).run(b)
+    assert b.model.injected == {"lr", "wd"} and result.best_loss < -0.5
