@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .engine.backend import EngineBackend
+from .engine.backend import EngineBackend, default_memory_limit, enable_compilation_cache
 from .engine.core import Engine, _device_dtype
 from .engine.model import Model, Sizes
 from .engine.plan import ProgramKey, ShapeKey
@@ -301,8 +301,6 @@ class FlaxBackend(EngineBackend):
                  batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0,
                  plan: str = "auto", configs_per_program: int | None = None, memory_limit_bytes: int | None = None,
                  precision: str = "highest", cost=None, compilation_cache: bool = True):
-        from .lstm.backend import default_memory_limit, enable_compilation_cache
-
         super().__init__()
         if compilation_cache:
             enable_compilation_cache()

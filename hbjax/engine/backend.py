@@ -6,13 +6,16 @@ states of pruned configs released. Survivors continue from their trained state (
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Mapping
 
+import jax
 import numpy as np
 
 from ..scheduler import RungJob
 
-__all__ = ["EngineBackend"]
+__all__ = ["EngineBackend", "enable_compilation_cache", "default_memory_limit"]
 
 
 class EngineBackend:
@@ -78,3 +81,32 @@ class EngineBackend:
 
     def release(self, config_ids) -> None:
         self.engine.release(config_ids)
+
+
+def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | None:
+    """Persist XLA compiles on disk (``$HBJAX_CACHE_DIR`` or ~/.cache/hbjax/xla) so a rerun, a
+    resume or a second engine in the same process skips the ~5 s per-shape CPU compile."""
+    if os.environ.get("HBJAX_NO_COMPILE_CACHE"):
+        return None
+    if jax.config.jax_compilation_cache_dir:
+        return Path(jax.config.jax_compilation_cache_dir)
+    target = Path(path or os.environ.get("HBJAX_CACHE_DIR") or Path.home() / ".cache" / "hbjax" / "xla")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(target))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    return target
+
+
+def default_memory_limit() -> int:
+    """Bytes one program may plan for: 70% of a GPU's memory, 2 GiB on CPU."""
+    device = jax.devices()[0]
+    try:
+        stats = device.memory_stats() or {}
+    except Exception:  # noqa: BLE001 - not every backend reports memory
+        stats = {}
+    if "bytes_limit" in stats:
+        return int(0.7 * stats["bytes_limit"])
+    return 2 << 30

@@ -8,8 +8,6 @@ Survivors continue from their trained weights and optimizer state (``continues =
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 from typing import Mapping
 
 import jax
@@ -17,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..data.targets import diebold_mariano
-from ..engine.backend import EngineBackend
+from ..engine.backend import EngineBackend, default_memory_limit, enable_compilation_cache
 from ..space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
 from . import network
 from .engine import FoldArrays, LSTMEngine, encode_hparams
@@ -53,23 +51,6 @@ def demo_space() -> Space:
         optimizer=Choice(list(OPTIMIZERS)),
         batch_size=IntChoice([64, 128]),
     )
-
-
-def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | None:
-    """Persist XLA compiles on disk (``$HBJAX_CACHE_DIR`` or ~/.cache/hbjax/xla) so a rerun, a
-    resume or a second engine in the same process skips the ~5 s per-shape CPU compile."""
-    if os.environ.get("HBJAX_NO_COMPILE_CACHE"):
-        return None
-    if jax.config.jax_compilation_cache_dir:
-        return Path(jax.config.jax_compilation_cache_dir)
-    target = Path(path or os.environ.get("HBJAX_CACHE_DIR") or Path.home() / ".cache" / "hbjax" / "xla")
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    jax.config.update("jax_compilation_cache_dir", str(target))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    return target
 
 
 def check_space(space: Space) -> None:
@@ -199,15 +180,3 @@ def _choices(dim) -> list[int]:
     if isinstance(dim, Choice):
         return [int(v) for v in dim.options]
     return list(range(int(math.ceil(dim.low)), int(math.floor(dim.high)) + 1))
-
-
-def default_memory_limit() -> int:
-    """Bytes one program may plan for: 70% of a GPU's memory, 2 GiB on CPU."""
-    device = jax.devices()[0]
-    try:
-        stats = device.memory_stats() or {}
-    except Exception:  # noqa: BLE001 - not every backend reports memory
-        stats = {}
-    if "bytes_limit" in stats:
-        return int(0.7 * stats["bytes_limit"])
-    return 2 << 30
