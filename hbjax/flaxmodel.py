@@ -70,6 +70,7 @@ class FlaxModel(Model):
         self.seed = int(seed)
         self.arrays = _fold_arrays(data)
         self.injected: frozenset = frozenset()  # set by the backend's prepare (injected_keys)
+        self.has_convolution = False  # set by check_fit: a convolution in the model's forward pass
         self._representative: dict = {}  # ShapeKey -> a config of that shape (its module, its optimizer)
         self._init_fns: dict = {}
         self._flops: dict = {}
@@ -212,6 +213,11 @@ class FlaxModel(Model):
         row = int(np.prod(self.arrays.x_train.shape[2:])) * 4
         return sizes.folds * (3 * state_bytes + 10 * row * (program.batch_size + sizes.val))
 
+    def host_steps(self, device_kind: str) -> bool:
+        """Convolutions on CPU train by host-driven steps: XLA CPU runs a convolution's weight
+        gradient inside a loop through a slow path (JAX issue #12868; benchmarks/conv_in_loop.py)."""
+        return device_kind == "cpu" and self.has_convolution
+
     # --- checks ----------------------------------------------------------------------------
     def check_fit(self, config: Mapping) -> None:
         """Raise ``ValueError`` if the model's output does not fit the data: the loss and the
@@ -231,6 +237,8 @@ class FlaxModel(Model):
                                                                "dropout": jax.random.PRNGKey(1)},
                                                               x, **self._kwargs(module, hp, False))["params"], x, hp)
             out = jax.eval_shape(lambda p, x, hp: self.apply(module, p, x, hp, False), params, x, hp)
+            forward = jax.make_jaxpr(lambda p, x, hp: self.apply(module, p, x, hp, False))(params, x, hp)
+            self.has_convolution = "conv_general_dilated" in str(forward)
         except Exception as err:  # noqa: BLE001
             raise ValueError(f"the model cannot take inputs of shape {list(x.shape)}: {type(err).__name__}: "
                              f"{err}") from None

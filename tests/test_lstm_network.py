@@ -114,3 +114,24 @@ def test_optimizer_moves_only_the_active_stacked_layers():
     assert np.all(np.asarray(m["in"][1:]) == 0) and np.all(np.asarray(v["in"][1:]) == 0)
     full, _ = optim.update(params, optim.init(params), grads, hp, jnp.int32(1))
     np.testing.assert_array_equal(new["in"][0], full["in"][0])  # the same update where it runs
+
+
+@pytest.mark.parametrize("name", optim.OPTIMIZERS)
+def test_moments_is_an_optax_transformation_equal_to_optax(name):
+    """``optim.moments`` as a plain optax transformation, its coefficients injected
+    (``optax.inject_hyperparams``), equals optax's own optimizer."""
+    rng = np.random.default_rng(6)
+    params = {"w": jnp.asarray(rng.normal(size=(3, 2)), jnp.float32)}
+    coefficients = dict(zip(("beta1", "beta2", "bias_correction", "eps_inside", "eps_outside"),
+                            optim.COEFFICIENTS[name]))
+    tx = optax.inject_hyperparams(optim.moments)(learning_rate=1e-2, **coefficients)
+    ref_tx = {"adam": optax.adam, "rmsprop": optax.rmsprop, "sgd": optax.sgd}[name](1e-2)
+    ours, state, ref, ref_state = params, tx.init(params), params, ref_tx.init(params)
+    for step in range(1, 30):
+        grads = {"w": jnp.asarray(rng.normal(size=(3, 2)), jnp.float32)}
+        updates, state = tx.update(grads, state, ours, step=jnp.int32(step))
+        ours = optax.apply_updates(ours, updates)
+        ref_updates, ref_state = ref_tx.update(grads, ref_state, ref)
+        ref = optax.apply_updates(ref, ref_updates)
+    np.testing.assert_allclose(ours["w"], ref["w"], rtol=2e-5, atol=1e-6)
+    assert float(state.hyperparams["learning_rate"]) == pytest.approx(1e-2)

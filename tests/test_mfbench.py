@@ -152,3 +152,10 @@ def test_dehb_protocol_counts_evaluations_and_quotes_the_published_rows(tmp_path
     frame = pd.read_csv(tmp_path / "protocol_raw.csv")
     assert len(frame) == 12 and (frame.evaluations == 300).all()
     assert main(["compare", "--task", "counting-ones", "--preset", "good", "--out", str(tmp_path)]) == 2
+
+
+def test_protocol_runs_gp_bo_with_one_length_scale_only_in_many_dimensions():
+    from hbjax.strategies.protocol import protocol_options
+
+    assert protocol_options(MFBenchmarkBackend("mfh6"))["bo"] == {"batch_size": 32, "ard": True}
+    assert protocol_options(MFBenchmarkBackend("counting-ones"))["bo"] == {"batch_size": 32, "ard": False}

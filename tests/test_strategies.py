@@ -189,6 +189,20 @@ def test_bo_marks_model_batches_and_survives_divergence():
     assert all(MIXED.contains(c) for c in result.state.configs)
 
 
+def test_bo_with_one_shared_length_scale_for_many_dimensions():
+    """``ard=False``: one length scale for every feature (what DEHB's protocol uses on Counting
+    Ones' 100 dimensions); it still finds the quadratic's basin better than random search."""
+    bo = BayesianOptimization(BO_SPACE, max_resource=1, seed=0, ard=False)
+    result = bo.run(NoisyQuadratic(), budget=32)
+    assert len(result.trials) == 32 and "one length scale" in bo.describe()
+    gp = bo._gp(4, np.random.default_rng(0))
+    assert np.ndim(gp.kernel.k1.k2.length_scale) == 0
+    random = RandomSearch(BO_SPACE, max_resource=1, seed=0).run(NoisyQuadratic(), budget=32)
+    assert bo_true_loss(result.best_config) < bo_true_loss(random.best_config)
+    with pytest.raises(ValueError, match="ard"):
+        BayesianOptimization(BO_SPACE, max_resource=1, ard="yes")
+
+
 # ------------------------------------------------------------------------------------------ BOHB
 def _bracket_starts(backend):
     """[(index of the job in backend.jobs, rung-0 job)] for every bracket."""

@@ -34,7 +34,7 @@ from .cost import COST_MODELS, CostModel, analysed_bytes, cost_model
 from .dispatch import Dispatch, Part, Ticket
 from .model import Model, Sizes
 from .plan import Call, ProgramKey, RungPlan, plan_rung
-from .program import FoldArrays, check_prng, config_key, make_train, steps_for
+from .program import FoldArrays, HostStepped, check_prng, config_key, make_host_steps, make_train, steps_for
 
 __all__ = ["Engine", "FoldArrays", "Ticket", "Part", "PRECISIONS"]
 
@@ -107,6 +107,12 @@ class Engine(Dispatch):
     def n_devices(self) -> int:
         return len(self.devices)
 
+    @property
+    def host_stepped(self) -> bool:
+        """Configs one after another, each call one config per device, stepped from the host
+        (``Model.host_steps``; never under a forced ``wide`` plan)."""
+        return self.plan != "wide" and self.model.host_steps(self.device_kind)
+
     # --- data ------------------------------------------------------------------------------
     def host_data(self, window: int) -> FoldArrays:
         with self._lock:
@@ -164,7 +170,8 @@ class Engine(Dispatch):
             max_layers = max(max_layers, *(s.layers for s in shapes))
         model = self.model
         plan = plan_rung(shapes, starts, stops, device_kind=self.device_kind, n_devices=self.n_devices,
-                         mode=self.plan, width=self.configs_per_program, max_layers=max_layers,
+                         mode=self.plan, width=1 if self.host_stepped else self.configs_per_program,
+                         max_layers=max_layers,
                          padded_hidden=model.padded_hidden, n_features=n_features, n_folds=n_folds,
                          n_train=n_train, n_val=n_val, memory_bytes=self.memory_limit_bytes, cost=self.cost,
                          known_programs=self._planned, width_caps=self.width_caps, queued=queued,
@@ -184,37 +191,67 @@ class Engine(Dispatch):
     def _compile(self, program: ProgramKey) -> Callable:
         t0, cpu0 = time.perf_counter(), time.thread_time()
         sizes = self.sizes(program.window)
-        fn = make_train(program, sizes.train, self.model.program_fns(program, sizes))
-        slots, rep = P("d"), P()
-        sharded = jax.shard_map(fn, mesh=self.mesh, in_specs=(slots,) * 7 + (rep,) * 7, out_specs=slots,
-                                check_vma=False)
-        n = program.width * self.n_devices
-
-        def spec(shape, dtype, part):
-            return jax.ShapeDtypeStruct(tuple(shape), dtype, sharding=NamedSharding(self.mesh, part))
-
-        template = self.model.empty_state(program, sizes)
-        state_spec = jax.tree.map(lambda a: spec((n, *a.shape), a.dtype, slots), template)
-        hp_spec = self.model.pack_traced([spec((n,), dt, slots) for dt in self.model.traced_dtypes])
-        key_spec = spec((n, sizes.folds, 2), np.uint32, slots)
-        active_spec = spec((n,), np.bool_, slots)
-        range_spec = spec((n,), np.int32, slots)
-        data_spec = [spec(a.shape, a.dtype, rep) for a in self.host_data(program.window)]
-        scalar = spec((), np.int32, rep)
-        precision = nullcontext() if self.precision == "default" else jax.default_matmul_precision(self.precision)
-        with precision:
-            # params and optimizer states are fresh host copies each call: their buffers can be reused
-            lowered = jax.jit(sharded, donate_argnums=(0, 1)).lower(
-                state_spec[0], state_spec[1], hp_spec, key_spec, active_spec, range_spec, range_spec, *data_spec,
-                scalar, scalar, scalar)
-        compiled = lowered.compile(compiler_options=self.compiler_options)
-        memory = {"estimated": self.estimated_bytes(program), "analysed": analysed_bytes(compiled)}
+        if self.host_stepped and program.batching == "map":
+            compiled = self._compile_host_steps(program, sizes)
+        else:
+            compiled = self._compile_loop(program, sizes)
+        memory = {"estimated": self.estimated_bytes(program),
+                  "analysed": analysed_bytes(compiled.step if isinstance(compiled, HostStepped) else compiled)}
         with self._lock:
             self.compiles += 1
             self.compile_seconds += time.perf_counter() - t0  # wall: long when training runs beside it
             self.compile_cpu_seconds += time.thread_time() - cpu0  # this thread only: XLA also uses its own
             self.program_memory[program] = memory
         return compiled
+
+    def _specs(self, program: ProgramKey, sizes: Sizes):
+        """Abstract arguments of a program: state, traced, keys, flags, ranges, data, scalar."""
+        slots, rep = P("d"), P()
+        n = program.width * self.n_devices
+
+        def spec(shape, dtype, part):
+            return jax.ShapeDtypeStruct(tuple(shape), dtype, sharding=NamedSharding(self.mesh, part))
+
+        template = self.model.empty_state(program, sizes)
+        state = jax.tree.map(lambda a: spec((n, *a.shape), a.dtype, slots), template)
+        hp = self.model.pack_traced([spec((n,), dt, slots) for dt in self.model.traced_dtypes])
+        keys = spec((n, sizes.folds, 2), np.uint32, slots)
+        active = spec((n,), np.bool_, slots)
+        ranges = spec((n,), np.int32, slots)
+        data = [spec(a.shape, a.dtype, rep) for a in self.host_data(program.window)]
+        scalar = spec((), np.int32, rep)
+        sums = spec((n, sizes.folds), np.float32, slots)
+        return state, hp, keys, active, ranges, data, scalar, sums
+
+    def _precision(self):
+        return nullcontext() if self.precision == "default" else jax.default_matmul_precision(self.precision)
+
+    def _compile_host_steps(self, program: ProgramKey, sizes: Sizes) -> HostStepped:
+        fns = make_host_steps(program, sizes.train, self.model.program_fns(program, sizes))
+        slots, rep = P("d"), P()
+        state, hp, keys, active, ranges, data, scalar, sums = self._specs(program, sizes)
+        step = jax.shard_map(fns.step, mesh=self.mesh, in_specs=(slots,) * 8 + (rep,) * 3,
+                             out_specs=(slots, slots, slots, rep), check_vma=False)
+        validate = jax.shard_map(fns.validate, mesh=self.mesh, in_specs=(slots,) * 3 + (rep,) * 2, out_specs=slots,
+                                 check_vma=False)
+        with self._precision():
+            step = jax.jit(step, donate_argnums=(0, 1, 2)).lower(
+                state[0], state[1], sums, hp, keys, active, ranges, ranges, data[0], data[1], scalar)
+            validate = jax.jit(validate).lower(state[0], hp, active, data[2], data[3])
+        return HostStepped(step.compile(compiler_options=self.compiler_options),
+                           validate.compile(compiler_options=self.compiler_options))
+
+    def _compile_loop(self, program: ProgramKey, sizes: Sizes):
+        fn = make_train(program, sizes.train, self.model.program_fns(program, sizes))
+        slots, rep = P("d"), P()
+        sharded = jax.shard_map(fn, mesh=self.mesh, in_specs=(slots,) * 7 + (rep,) * 7, out_specs=slots,
+                                check_vma=False)
+        state, hp, keys, active, ranges, data, scalar, _ = self._specs(program, sizes)
+        with self._precision():
+            # params and optimizer states are fresh host copies each call: their buffers can be reused
+            lowered = jax.jit(sharded, donate_argnums=(0, 1)).lower(
+                state[0], state[1], hp, keys, active, ranges, ranges, *data, scalar, scalar, scalar)
+        return lowered.compile(compiler_options=self.compiler_options)
 
     def _compiled_future(self, program: ProgramKey) -> Future:
         with self._lock:
@@ -293,8 +330,16 @@ class Engine(Dispatch):
         depth = call.depth or program.layers
         real = [p for p in slots if p is not None]
         lo, hi = min(ranges[0][p] for p in real), max(ranges[1][p] for p in real)  # the call's [start, stop)
+        x_tr, y_tr, x_val, y_val = self.data(program.window)
+        if isinstance(compiled, HostStepped):  # one dispatch per optimizer step, queued without waiting
+            sums = jax.device_put(np.zeros((len(slots), n_folds), np.float32), sharded)
+            s = jax.device_put(np.int32(lo), NamedSharding(self.mesh, P()))
+            for _ in range(lo, hi):
+                params, opt_state, sums, s = compiled.step(params, opt_state, sums, hp, keys, active, starts, stops,
+                                                           x_tr, y_tr, s)
+            return params, opt_state, compiled.validate(params, hp, active, x_val, y_val), sums
         lo, hi, depth = jax.device_put((np.int32(lo), np.int32(hi), np.int32(depth)), NamedSharding(self.mesh, P()))
-        return compiled(params, opt_state, hp, keys, active, starts, stops, *self.data(program.window), lo, hi, depth)
+        return compiled(params, opt_state, hp, keys, active, starts, stops, x_tr, y_tr, x_val, y_val, lo, hi, depth)
 
     def _fold_keys(self, config_id: int, n_folds: int) -> np.ndarray:
         base = config_key(self.seed, config_id)

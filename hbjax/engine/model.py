@@ -96,3 +96,9 @@ class Model:
     def bytes_per_config(self, program: ProgramKey, sizes: Sizes) -> int:
         """Device bytes one slot of ``program`` needs (the data not included)."""
         raise NotImplementedError
+
+    def host_steps(self, device_kind: str) -> bool:
+        """Train by host-driven steps on this device (one compiled step per optimizer step, no
+        loop inside the program) instead of one program looping over its steps: for models whose
+        step XLA runs slowly inside a loop (convolutions on CPU, JAX issue #12868)."""
+        return False

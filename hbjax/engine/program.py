@@ -23,7 +23,8 @@ import jax.numpy as jnp
 
 from .plan import ProgramKey
 
-__all__ = ["FoldArrays", "ProgramFns", "make_train", "steps_for", "config_key", "check_prng"]
+__all__ = ["FoldArrays", "ProgramFns", "HostStepped", "make_train", "make_host_steps", "steps_for", "config_key",
+           "check_prng"]
 
 
 class FoldArrays(NamedTuple):
@@ -149,3 +150,56 @@ def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
         return jax.lax.map(one, (params, opt_state, hp, keys, active, starts, stops))
 
     return train
+
+
+class HostStepped(NamedTuple):
+    """A program trained by host-driven steps: ``step`` (one optimizer step of every slot whose
+    range holds it) called once per step, then ``validate``."""
+
+    step: Callable
+    validate: Callable
+
+
+def make_host_steps(program: ProgramKey, n_train: int, fns: ProgramFns) -> HostStepped:
+    """The two pure functions of a host-stepped program (configs one after another, each device
+    holding one slot; no loop inside, see ``Model.host_steps``): ``step(params, opt_state,
+    loss_sums, traced, keys, active, starts, stops, x_train, y_train, s) -> (params, opt_state,
+    loss_sums, s + 1)`` runs optimizer step ``s`` of every slot with ``start <= s < stop`` (the
+    same batch, dropout key and step number as ``make_train``'s loop), and ``validate(params,
+    traced, active, x_val, y_val) -> val [N, K]``."""
+    if program.batching != "map":
+        raise ValueError("host-driven steps are for configs one after another (batching 'map')")
+    batch, spe = program.batch_size, n_train // program.batch_size
+
+    def step_fold(params, opt_state, loss_sum, hp, key, s, x_tr, y_tr):
+        shuffle_key, drop_key = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
+        perm = jax.random.permutation(jax.random.fold_in(shuffle_key, s // spe), n_train)
+        idx = jax.lax.dynamic_slice(perm, ((s % spe) * batch,), (batch,))
+        loss, grads = jax.value_and_grad(fns.loss)(params, x_tr[idx], y_tr[idx], hp, jax.random.fold_in(drop_key, s),
+                                                   None)
+        params, opt_state = fns.apply_gradients(params, opt_state, grads, hp, s + 1, None)
+        return params, opt_state, loss_sum + loss
+
+    per_fold = jax.vmap(step_fold, in_axes=(0, 0, 0, None, 0, None, 0, 0))
+
+    def step(params, opt_state, loss_sums, hp, keys, active, starts, stops, x_tr, y_tr, s):
+        # one slot per device: a Python loop over the (one) slot, never a loop inside the program
+        outs = []
+        for j in range(keys.shape[0]):
+            one = jax.tree.map(lambda a: a[j], (params, opt_state, loss_sums, hp, keys))
+            go = active[j] & (s >= starts[j]) & (s < stops[j])
+            outs.append(jax.lax.cond(go, lambda a: per_fold(a[0], a[1], a[2], a[3], a[4], s, x_tr, y_tr),
+                                     lambda a: a[:3], one))
+        params, opt_state, loss_sums = jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
+        return params, opt_state, loss_sums, s + 1
+
+    def validate(params, hp, active, x_val, y_val):
+        fold_val = jax.vmap(lambda p, xv, yv, h: fns.val_loss(p, xv, yv, h, None), in_axes=(0, 0, 0, None))
+        vals = []
+        for j in range(active.shape[0]):
+            p, h = jax.tree.map(lambda a: a[j], (params, hp))
+            nan = jnp.full(x_val.shape[:1], jnp.nan, jnp.float32)
+            vals.append(jax.lax.cond(active[j], lambda: fold_val(p, x_val, y_val, h).astype(jnp.float32), lambda: nan))
+        return jnp.stack(vals)
+
+    return HostStepped(step, validate)

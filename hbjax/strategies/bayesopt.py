@@ -1,7 +1,8 @@
 """Gaussian-process Bayesian optimisation with expected improvement, in batches.
 
 The GP (scikit-learn ``GaussianProcessRegressor``: constant x Matern(nu=2.5) with one length
-scale per feature, + WhiteKernel for the noise, ``normalize_y``) models the loss over the unit-cube
+scale per feature (``ard=False``: one shared length scale, for spaces of many dimensions where
+fitting one per feature dominates the run), + WhiteKernel for the noise, ``normalize_y``) models the loss over the unit-cube
 features of :class:`~hbjax.strategies.encoding.Codec` (log scale for ``LogUniform``, one-hot for
 ``Choice``, scaled integers). Expected improvement is maximised by scoring ``n_candidates``
 random configs plus local perturbations of the best ones seen.
@@ -56,7 +57,8 @@ class BayesianOptimization:
     name = "bo"
 
     def __init__(self, space: Space, *, max_resource, seed: int = 0, batch_size: int = 4, n_initial: int = 8,
-                 xi: float = 0.01, n_candidates: int = 2048, liar: str = "believer", n_restarts: int = 2):
+                 xi: float = 0.01, n_candidates: int = 2048, liar: str = "believer", n_restarts: int = 2,
+                 ard: bool = True):
         self.space = check_space(space)
         self.max_resource = check_max_resource(max_resource)
         self.seed = check_seed(seed)
@@ -68,11 +70,14 @@ class BayesianOptimization:
             raise ValueError(f"liar must be one of {LIARS}, got {liar!r}")
         self.liar = liar
         self.n_restarts = check_int("n_restarts", n_restarts, 0)
+        if not isinstance(ard, bool):
+            raise ValueError(f"ard must be True or False, got {ard!r}")
+        self.ard = ard
         self.codec = Codec(space)
 
     def describe(self) -> str:
         return (f"GP Bayesian optimisation R={self.max_resource:g} initial={self.n_initial} "
-                f"batch={self.batch_size} xi={self.xi:g} seed={self.seed}")
+                f"batch={self.batch_size} xi={self.xi:g}{'' if self.ard else ' one length scale'} seed={self.seed}")
 
     # -- the model ---------------------------------------------------------------------------------
     def _gp(self, n_features: int, rng: np.random.Generator, kernel=None):
@@ -81,7 +86,8 @@ class BayesianOptimization:
 
         if kernel is None:
             kernel = (ConstantKernel(1.0, (1e-3, 1e3))
-                      * Matern(length_scale=np.full(n_features, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5)
+                      * Matern(length_scale=np.full(n_features, 0.5) if self.ard else 0.5,
+                               length_scale_bounds=(1e-2, 1e2), nu=2.5)
                       + WhiteKernel(1e-2, (1e-6, 1e1)))
             return GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=self.n_restarts,
                                             random_state=int(rng.integers(2**31 - 1)))

@@ -36,11 +36,20 @@ PUBLISHED = {
 }
 
 
+#: above this many encoded features GP-BO fits one shared length scale instead of one per feature
+ARD_MAX_FEATURES = 20
+
+
 def protocol_options(backend) -> dict:
     """The strategy options the protocol runs with: DEHB from the benchmark's lowest fidelity, one
     job at a time (DEHB's sequential schedule, as its benchmark runs it with one worker); GP-BO in
-    batches of 32 (its GP refit is the protocol's slowest step: 26 s a run in batches of 4)."""
-    return {"dehb": {"min_resource": backend.min_resource, "batch_size": 1}, "bo": {"batch_size": 32}}
+    batches of 32 (its GP refit is the protocol's slowest step: 26 s a run in batches of 4), with
+    one shared length scale on a space of more than ``ARD_MAX_FEATURES`` features (Counting Ones'
+    100: one per feature took over 8 minutes for 10 seeds)."""
+    from .encoding import Codec
+
+    ard = Codec(backend.space()).n_dims <= ARD_MAX_FEATURES
+    return {"dehb": {"min_resource": backend.min_resource, "batch_size": 1}, "bo": {"batch_size": 32, "ard": ard}}
 
 
 class _Enough(Exception):
