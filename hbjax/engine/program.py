@@ -161,8 +161,8 @@ class HostStepped(NamedTuple):
 
 
 def make_host_steps(program: ProgramKey, n_train: int, fns: ProgramFns) -> HostStepped:
-    """The two pure functions of a host-stepped program (configs one after another, each device
-    holding one slot; no loop inside, see ``Model.host_steps``): ``step(params, opt_state,
+    """The two pure functions of a host-stepped program (each device holding one slot; no loop,
+    ``cond`` or ``vmap`` inside, see ``Model.host_steps``): ``step(params, opt_state,
     loss_sums, traced, keys, active, starts, stops, x_train, y_train, s) -> (params, opt_state,
     loss_sums, s + 1)`` runs optimizer step ``s`` of every slot with ``start <= s < stop`` (the
     same batch, dropout key and step number as ``make_train``'s loop), and ``validate(params,
@@ -180,26 +180,34 @@ def make_host_steps(program: ProgramKey, n_train: int, fns: ProgramFns) -> HostS
         params, opt_state = fns.apply_gradients(params, opt_state, grads, hp, s + 1, None)
         return params, opt_state, loss_sum + loss
 
-    per_fold = jax.vmap(step_fold, in_axes=(0, 0, 0, None, 0, None, 0, 0))
+    def each(fn, *trees):
+        """``fn`` over the leading axis of ``trees`` as a Python loop: no ``vmap`` or ``cond``
+        around the step, whose convolutions XLA CPU would again not run on its fast path."""
+        n = jax.tree.leaves(trees[0])[0].shape[0] if jax.tree.leaves(trees[0]) else trees[-1].shape[0]
+        outs = [fn(*jax.tree.map(lambda a: a[i], trees), i) for i in range(n)]
+        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
 
     def step(params, opt_state, loss_sums, hp, keys, active, starts, stops, x_tr, y_tr, s):
-        # one slot per device: a Python loop over the (one) slot, never a loop inside the program
-        outs = []
-        for j in range(keys.shape[0]):
-            one = jax.tree.map(lambda a: a[j], (params, opt_state, loss_sums, hp, keys))
-            go = active[j] & (s >= starts[j]) & (s < stops[j])
-            outs.append(jax.lax.cond(go, lambda a: per_fold(a[0], a[1], a[2], a[3], a[4], s, x_tr, y_tr),
-                                     lambda a: a[:3], one))
-        params, opt_state, loss_sums = jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
+        go = active & (s >= starts) & (s < stops)  # [slots]: this step is the slot's own
+
+        def slot(params, opt_state, loss_sum, hp, keys, go, j):
+            def fold(params, opt_state, loss_sum, key, k):
+                new = step_fold(params, opt_state, loss_sum, hp, key, s, x_tr[k], y_tr[k])
+                return jax.tree.map(lambda n, o: jnp.where(go, n, o), new, (params, opt_state, loss_sum))
+
+            return each(fold, params, opt_state, loss_sum, keys)
+
+        params, opt_state, loss_sums = each(slot, params, opt_state, loss_sums, hp, keys, go)
         return params, opt_state, loss_sums, s + 1
 
     def validate(params, hp, active, x_val, y_val):
-        fold_val = jax.vmap(lambda p, xv, yv, h: fns.val_loss(p, xv, yv, h, None), in_axes=(0, 0, 0, None))
-        vals = []
-        for j in range(active.shape[0]):
-            p, h = jax.tree.map(lambda a: a[j], (params, hp))
-            nan = jnp.full(x_val.shape[:1], jnp.nan, jnp.float32)
-            vals.append(jax.lax.cond(active[j], lambda: fold_val(p, x_val, y_val, h).astype(jnp.float32), lambda: nan))
-        return jnp.stack(vals)
+        def slot(params, hp, on, j):
+            def fold(params, k):
+                val = jnp.asarray(fns.val_loss(params, x_val[k], y_val[k], hp, None), jnp.float32)
+                return jnp.where(on, val, jnp.nan)
+
+            return each(fold, params)
+
+        return each(slot, params, hp, active)
 
     return HostStepped(step, validate)
