@@ -13,6 +13,8 @@ what a config is made of and what one step computes:
 * **program** (``program_fns(program, sizes) -> ProgramFns``): loss, optimizer step and
   validation loss of one program (``program.make_train`` runs them).
 * **cost** (``step_flops``, ``bytes_per_config``): what the plan charges.
+* **host steps** (optional, ``host_steps(device_kind)``): train by one compiled step per
+  optimizer step instead of a loop inside the program (convolutions on XLA CPU).
 * **padding hook** (optional): ``padded_hidden`` (shape -> padded units, fixed per run),
   ``max_layers`` (the depth programs pad to), ``to_program(state, program)`` and
   ``to_own(state, config)`` (exact padding and unpadding of a state). A model without the hook
