@@ -53,6 +53,36 @@ def _space(name):
     return spaces[name]()
 
 
+def apply_resume(args, resumable):
+    """For ``--resume DIR``: the saved run's settings (of ``resumable``) onto ``args`` and its
+    output directory; -> the cost constants it planned with (None: not resuming or none saved),
+    so a resume plans the same programs and floats."""
+    from ..checkpoint import read_run_meta
+
+    if not args.resume:
+        return None
+    args.out = args.resume
+    saved = read_run_meta(args.resume)
+    for key, value in saved.items():  # the saved run's settings win
+        if key in resumable:
+            setattr(args, key, value)
+    if "cost_constants" not in saved:
+        return None
+    from ..engine.cost import CostModel
+
+    return CostModel.from_dict(saved["cost_constants"])
+
+
+def programs_detail(backend):
+    """() -> the engine's programs and compiles of the last wave or rung, for a progress line."""
+    def detail() -> str:
+        stats = backend.wave_stats or backend.engine.rung_stats[-1]
+        return (f"{stats['programs']} program(s), {stats['compiles']} compiled in {stats['compile_s']:.1f} s "
+                f"(training waited {stats['compile_wait_s']:.1f} s for them)")
+
+    return detail
+
+
 def _write_json(path: Path, obj) -> None:
     def clean(v):
         if isinstance(v, float) and not math.isfinite(v):

@@ -6,7 +6,7 @@ import logging
 import math
 from pathlib import Path
 
-from .common import _baseline_skills, _skill, _space, _task, _write_json
+from .common import _baseline_skills, _skill, _space, _task, _write_json, apply_resume, programs_detail
 
 log = logging.getLogger("hbjax")
 
@@ -38,17 +38,7 @@ def run_lstm(args, console) -> int:
         from .model import run_model
 
         return run_model(args, console)
-    cost = None
-    if args.resume:
-        args.out = args.resume
-        saved = read_run_meta(args.resume)
-        for key, value in saved.items():  # the saved run's settings win
-            if key in RESUMABLE:
-                setattr(args, key, value)
-        if "cost_constants" in saved:  # the constants it planned with: the same programs, the same floats
-            from ..engine.cost import CostModel
-
-            cost = CostModel.from_dict(saved["cost_constants"])
+    cost = apply_resume(args, RESUMABLE)
     space = _space(args.space)  # validate the cheap things before loading data
     search = hb.Hyperband(space, max_resource=args.max_resource, eta=args.eta, seed=args.seed,
                           hyperband_iterations=args.hyperband_iterations, waves=getattr(args, "waves", True))
@@ -79,12 +69,8 @@ def run_lstm(args, console) -> int:
 
     trials_csv = out / "trials.csv"
 
-    def programs():
-        stats = backend.wave_stats or backend.engine.rung_stats[-1]
-        return (f"{stats['programs']} program(s), {stats['compiles']} compiled in {stats['compile_s']:.1f} s "
-                f"(training waited {stats['compile_wait_s']:.1f} s for them)")
-
-    progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet, detail=programs)
+    progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet,
+                            detail=programs_detail(backend))
     meta = {key: getattr(args, key) for key in RESUMABLE}
     meta["space"] = space_to_dict(space)  # the space itself: a resume must not depend on a file
     meta["cost_constants"] = backend.engine.cost.to_dict()  # calibrated or default: a resume plans the same

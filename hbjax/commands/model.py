@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import UsageError, _write_json
+from .common import UsageError, _write_json, apply_resume, programs_detail
 
 RESUMABLE = ("model", "max_resource", "eta", "seed", "hyperband_iterations", "space", "configs_per_program", "plan",
              "precision", "waves", "repeats")
@@ -34,22 +34,12 @@ def run_model(args, console) -> int:
     import jax
 
     import hbjax as hb
-    from ..checkpoint import read_run_meta, run_with_checkpoints
+    from ..checkpoint import run_with_checkpoints
     from ..spacefile import space_to_dict
     from ..usermodel import load_model_spec
     from .lstm import RungProgress
 
-    cost = None
-    if args.resume:
-        args.out = args.resume
-        saved = read_run_meta(args.resume)
-        for key, value in saved.items():
-            if key in RESUMABLE:
-                setattr(args, key, value)
-        if "cost_constants" in saved:
-            from ..engine.cost import CostModel
-
-            cost = CostModel.from_dict(saved["cost_constants"])
+    cost = apply_resume(args, RESUMABLE)
     spec = load_model_spec(args.model)
     space_arg = args.space if (isinstance(args.space, dict) or args.space not in ("demo", "default")) else None
     space = model_space(spec, space_arg)
@@ -81,12 +71,8 @@ def run_model(args, console) -> int:
     console.print(search.describe())
     console.print("loss = " + ("-metric (the metric is maximised)" if maximise else "the validation metric"))
 
-    def programs():
-        stats = backend.wave_stats or backend.engine.rung_stats[-1]
-        return (f"{stats['programs']} program(s), {stats['compiles']} compiled in {stats['compile_s']:.1f} s "
-                f"(training waited {stats['compile_wait_s']:.1f} s for them)")
-
-    progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet, detail=programs)
+    progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet,
+                            detail=programs_detail(backend))
     meta = {key: getattr(args, key) for key in RESUMABLE}
     meta["space"] = space_to_dict(space)
     meta["cost_constants"] = backend.engine.cost.to_dict()
