@@ -330,9 +330,9 @@ def test_sigkill_at_steps_of_checkpoint_writing_then_resume(tmp_path):
     """A kill between two file-system operations of a checkpoint (inside a generation, at the
     rename that commits it, while pruning old ones) loses at most the rung being saved, and the
     resumed run's trials equal an uninterrupted run's. A toy R=9 run makes about 90 such
-    operations: every one of the first checkpoint and of the last is tried, every seventh between
+    operations: every one of the first checkpoint and of the last is tried, every eleventh between
     (all of them: ``-m slow``)."""
-    _kill_sweep(tmp_path, sorted(set(range(1, 14)) | set(range(14, 82, 7)) | set(range(82, 94))))
+    _kill_sweep(tmp_path, sorted(set(range(1, 14)) | set(range(14, 82, 11)) | set(range(82, 94))))
 
 
 @pytest.mark.slow

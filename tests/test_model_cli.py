@@ -87,3 +87,14 @@ def test_a_bad_factory_is_one_error_line(tmp_path, spec_file, capsys, factory, m
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ")
     assert pytest.importorskip("re").search(message, err[0]), err[0]
+
+
+@pytest.mark.parametrize("example", ["digits_cnn", "delhi_mlp"])
+def test_the_examples_load_and_plan(example, capsys):
+    """The committed examples are valid model specs: ``hbjax plan --model`` reads, checks and
+    plans them (their notebooks train them)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / f"{example}.py"
+    assert main(["plan", "--model", f"{path}:spec", "-R", "9", "--quiet"]) == 0
+    assert "programs to compile" in capsys.readouterr().out

@@ -22,7 +22,13 @@ def test_notebooks_are_committed_with_their_outputs():
             assert any("image/png" in o.get("data", {}) for c in code for o in c.get("outputs", [])), path.name
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+#: re-executed in the default run: the own-model examples; the others' code is tested elsewhere
+#: (LSTM search, SVC, comparisons) and they run with ``-m slow``
+DEFAULT = {"own_model_digits_cnn", "own_model_delhi_mlp"}
+
+
+@pytest.mark.parametrize("path", [p if p.stem in DEFAULT else pytest.param(p, marks=pytest.mark.slow)
+                                  for p in NOTEBOOKS], ids=lambda p: p.stem)
 def test_notebook_runs(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
