@@ -133,7 +133,6 @@ class Engine(Dispatch):
         d = self.host_data(window)
         return Sizes(d.x_train.shape[0], d.x_train.shape[1], d.x_val.shape[1], d.x_train.shape[-1])
 
-
     # --- planning --------------------------------------------------------------------------
     def shape(self, config: Mapping):
         return self.model.shape(config, self.default_window)
