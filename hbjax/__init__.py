@@ -23,6 +23,7 @@ _LAZY = {
     "SklearnBackend": ("hbjax.sklearn_backend", "SklearnBackend"),
     "data": ("hbjax.data", None),
     "lstm": ("hbjax.lstm", None),
+    "nn": ("hbjax.nn", None),
 }
 
 

@@ -30,6 +30,8 @@ programs group by exact shape.
 """
 from __future__ import annotations
 
+import copy
+import hashlib
 import inspect
 from typing import Any, Callable, Mapping, Sequence
 
@@ -43,9 +45,15 @@ from .engine.core import Engine, _device_dtype
 from .engine.model import Model, Sizes
 from .engine.plan import ProgramKey, ShapeKey
 from .engine.program import FoldArrays, ProgramFns, config_key
-from .space import Choice, LogUniform, Space, Uniform
+from .engine.verify import SharingCheck
+from .flaxchecks import broadcast_shape, explain, extra_collections
+from .sharing import config_token, describe_sharing, fingerprint
+from .space import Space
 
-__all__ = ["FlaxBackend", "FlaxModel", "injected_keys"]
+__all__ = ["FlaxBackend", "FlaxModel"]
+
+#: configs of the space traced before a run (their programs proven, their factory branches run)
+PROBE_CONFIGS = 8
 
 DIRECTIONS = ("min", "max")
 
@@ -55,7 +63,8 @@ class FlaxModel(Model):
 
     def __init__(self, model: Callable[[Mapping], Any], optimizer: Callable[[Mapping], Any], loss: Callable,
                  data: Sequence, *, metric: Callable | None = None, direction: str = "min",
-                 batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0):
+                 batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0,
+                 share: bool = True, check_shapes: bool = True):
         if not callable(model) or not callable(optimizer) or not callable(loss):
             raise ValueError("model, optimizer and loss must be callables (model(config) -> flax module, "
                              "optimizer(config) -> optax transformation, loss(predictions, y) -> scalar)")
@@ -69,7 +78,11 @@ class FlaxModel(Model):
         self.traced_dtypes = (np.float32,) * len(self.traced_names)
         self.seed = int(seed)
         self.arrays = _fold_arrays(data)
-        self.injected: frozenset = frozenset()  # set by the backend's prepare (injected_keys)
+        self.share = bool(share)
+        self.check_shapes = bool(check_shapes)
+        self._program_ids: dict = {}  # config_token -> program fingerprint
+        self.seen: dict = {}  # config_token -> config, every config given a program so far
+        self._modules: list = []  # (module, batch size, (fingerprint, abstract params)): equal modules trace once
         self.has_convolution = False  # set by check_fit: a convolution in the model's forward pass
         self._representative: dict = {}  # ShapeKey -> a config of that shape (its module, its optimizer)
         self._init_fns: dict = {}
@@ -88,11 +101,114 @@ class FlaxModel(Model):
         return int(self.batch_key)
 
     def shape(self, config: Mapping, default_window: int) -> ShapeKey:
-        skip = set(self.traced_names) | set(self.injected) | {self.batch_key}
-        static = tuple((k, repr(config[k])) for k in sorted(config) if k not in skip)
-        key = ShapeKey(0, 1, self.batch_size_of(config), 0, static)
+        """The config's program: its batch size and the proven fingerprint of what it runs
+        (``program_id``); configs share a program only where both are equal."""
+        key = ShapeKey(0, 1, self.batch_size_of(config), 0, (("program", self.program_id(config)),))
         self._representative.setdefault(key, dict(config))
         return key
+
+    def program_id(self, config: Mapping) -> str:
+        """The fingerprint of ``config``'s program (``sharing.fingerprint``): its module's
+        initialisation, training loss and gradient, and validation, and its optimizer's update,
+        as jaxprs. Configs with equal ids run the same computation on their own traced values
+        (``hparams``; the optimizer state ``optax.inject_hyperparams`` fills from THIS config):
+        training one in a shared program is training it alone. ``share=False``: every config
+        its own program."""
+        token = config_token(config)
+        if token not in self._program_ids:
+            self.seen[token] = dict(config)
+            if not self.share:
+                self._program_ids[token] = "alone-" + hashlib.sha256(repr(token).encode()).hexdigest()[:16]
+            else:
+                module_id, params = self._module_fingerprint(config)
+                tx = self._optimizer(config)
+                try:
+                    state = jax.eval_shape(tx.init, params)
+                    update = fingerprint(lambda g, s, p: tx.update(g, s, p), params, state, params)
+                except Exception as err:  # noqa: BLE001 - the user's optimizer: name the config and the cause
+                    raise ValueError(f"optimizer(config) cannot update the model's parameters for {dict(config)}: "
+                                     f"{explain(err)}") from None
+                self._program_ids[token] = hashlib.sha256((module_id + update).encode()).hexdigest()[:16]
+        return self._program_ids[token]
+
+    def alone(self) -> "FlaxModel":
+        """This model with no sharing: every config its own program, built from its own module
+        and optimizer (what ``verify`` compares shared programs with)."""
+        other = copy.copy(self)
+        other.share = False
+        other._program_ids, other.seen, other._modules = {}, {}, []
+        other._representative, other._init_fns, other._flops = {}, {}, {}
+        return other
+
+    def traced_reasons(self, configs: Sequence[Mapping]) -> dict:
+        """Why a hyperparameter can vary inside a shared program: it is handed to the module as
+        ``hparams`` (``traced=``), or its value sits in the config's ``optax.inject_hyperparams``
+        state (found by value in ``optimizer(config).init``)."""
+        reasons = {name: "traced= (the module gets it in hparams)" for name in self.traced_names}
+        for config in configs:
+            try:
+                leaves = jax.tree_util.tree_flatten_with_path(self._optimizer(config).init({}))[0]
+            except Exception:  # noqa: BLE001 - an optimizer that needs real params: no reason to show
+                continue
+            injected = [np.float32(v) for path, v in leaves if "hyperparams" in jax.tree_util.keystr(path)]
+            for name, value in config.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and np.float32(value) in injected:
+                    reasons.setdefault(name, "optax.inject_hyperparams (its value is in the optimizer state)")
+        return reasons
+
+    def _module(self, config: Mapping):
+        try:
+            module = self.model_fn(config)
+        except Exception as err:  # noqa: BLE001 - the user's factory: name what failed
+            raise ValueError(f"model(config) failed for {dict(config)}: {type(err).__name__}: {err}") from None
+        if not hasattr(module, "init") or not hasattr(module, "apply"):
+            raise ValueError(f"model(config) must return a flax.linen Module, got {type(module).__name__}")
+        return module
+
+    def _optimizer(self, config: Mapping):
+        try:
+            tx = self.optimizer_fn(config)
+        except Exception as err:  # noqa: BLE001
+            raise ValueError(f"optimizer(config) failed for {dict(config)}: {type(err).__name__}: {err}") from None
+        if not hasattr(tx, "init") or not hasattr(tx, "update"):
+            raise ValueError(f"optimizer(config) must return an optax GradientTransformation, got {type(tx).__name__}")
+        return tx
+
+    def _module_fingerprint(self, config: Mapping) -> tuple[str, Any]:
+        """(fingerprint of the module's init, training loss + gradient and validation on this
+        config's batch size, abstract params). Equal modules (same class, equal fields: the
+        same function) reuse the fingerprint instead of tracing again."""
+        module, batch = self._module(config), self.batch_size_of(config)
+        for other, other_batch, found in self._modules:
+            if other_batch == batch and _same_module(other, module):
+                return found
+        a = self.arrays
+        spec = lambda arr, rows: jax.ShapeDtypeStruct((rows, *arr.shape[2:]), arr.dtype)  # noqa: E731
+        key = jax.ShapeDtypeStruct((2,), np.uint32)
+        hp = {k: jax.ShapeDtypeStruct((), np.float32) for k in self.traced_names}
+
+        def init(rng, x, hp):
+            variables = module.init({"params": rng, "dropout": jax.random.fold_in(rng, 1)}, x,
+                                    **self._kwargs(module, hp, False))
+            return variables["params"]
+
+        def train_loss(params, xb, yb, hp, rng):
+            return jax.value_and_grad(lambda p: self.loss_fn(self.apply(module, p, xb, hp, True, rng), yb))(params)
+
+        def validation(params, x, y, hp):
+            return self.metric_fn(self.apply(module, params, x, hp, False), y)
+
+        try:
+            params = jax.eval_shape(init, key, spec(a.x_train, 1), hp)
+            parts = (fingerprint(init, key, spec(a.x_train, 1), hp),
+                     fingerprint(train_loss, params, spec(a.x_train, batch), spec(a.y_train, batch), hp, key),
+                     fingerprint(validation, params, spec(a.x_val, a.x_val.shape[1]),
+                                 spec(a.y_val, a.y_val.shape[1]), hp))
+        except Exception as err:  # noqa: BLE001 - the user's module: the real cause, with the config
+            raise ValueError(f"the model failed for {dict(config)}: {explain(err)}") from None
+        found = (hashlib.sha256("".join(parts).encode()).hexdigest(), params)
+        self._modules.append((module, batch, found))
+        return found
 
     def check(self, config: Mapping) -> None:
         missing = [k for k in self.traced_names if k not in config]
@@ -220,78 +336,59 @@ class FlaxModel(Model):
 
     # --- checks ----------------------------------------------------------------------------
     def check_fit(self, config: Mapping) -> None:
-        """Raise ``ValueError`` if the model's output does not fit the data: the loss and the
-        metric must give scalars on a batch of ``config``'s size."""
+        """Raise ``ValueError`` if the model does not fit the data or the engine: the module must
+        run on a batch of ``config``'s size with ``params`` as its only collection, the loss and
+        the metric must give scalars, and predictions must have the targets' shape unless the
+        loss is shape-safe (it builds no array larger than both: class logits against labels)
+        or ``check_shapes=False``."""
         batch = min(self.batch_size_of(config), self.arrays.x_train.shape[1])
         x = jax.ShapeDtypeStruct((batch, *self.arrays.x_train.shape[2:]), self.arrays.x_train.dtype)
         y = jax.ShapeDtypeStruct((batch, *self.arrays.y_train.shape[2:]), self.arrays.y_train.dtype)
         hp = {k: jax.ShapeDtypeStruct((), np.float32) for k in self.traced_names}
+        module = self._module(config)
+        rngs = {"params": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(1)}
         try:
-            module = self.model_fn(config)
-        except Exception as err:  # noqa: BLE001 - the user's factory: name what failed
-            raise ValueError(f"model(config) failed for {dict(config)}: {type(err).__name__}: {err}") from None
-        if not hasattr(module, "init") or not hasattr(module, "apply"):
-            raise ValueError(f"model(config) must return a flax.linen Module, got {type(module).__name__}")
+            variables = jax.eval_shape(lambda x, hp: module.init(rngs, x, **self._kwargs(module, hp, False)), x, hp)
+        except Exception as err:  # noqa: BLE001
+            raise ValueError(f"the model failed: {explain(err)} (on a batch of shape {list(x.shape)})") from None
+        extra = extra_collections(variables)
+        if extra:
+            raise ValueError(f"the model keeps variable collection(s) {extra} besides 'params'; only 'params' is "
+                             f"trained" + (": BatchNorm's batch_stats are not supported, use nn.LayerNorm or "
+                                           "nn.GroupNorm" if "batch_stats" in extra else ""))
+        params = variables["params"]
         try:
-            params = jax.eval_shape(lambda x, hp: module.init({"params": jax.random.PRNGKey(0),
-                                                               "dropout": jax.random.PRNGKey(1)},
-                                                              x, **self._kwargs(module, hp, False))["params"], x, hp)
             out = jax.eval_shape(lambda p, x, hp: self.apply(module, p, x, hp, False), params, x, hp)
+            jax.eval_shape(lambda p, x, hp: self.apply(module, p, x, hp, True, jax.random.PRNGKey(2)), params, x, hp)
             forward = jax.make_jaxpr(lambda p, x, hp: self.apply(module, p, x, hp, False))(params, x, hp)
             self.has_convolution = "conv_general_dilated" in str(forward)
         except Exception as err:  # noqa: BLE001
-            raise ValueError(f"the model cannot take inputs of shape {list(x.shape)}: {type(err).__name__}: "
-                             f"{err}") from None
+            raise ValueError(f"the model failed: {explain(err)} (on a batch of shape {list(x.shape)})") from None
         for name, fn in (("loss", self.loss_fn), ("metric", self.metric_fn)):
             try:
                 value = jax.eval_shape(fn, out, y)
             except Exception as err:  # noqa: BLE001
                 raise ValueError(f"the model's output {out.dtype}{list(out.shape)} does not fit targets "
-                                 f"{y.dtype}{list(y.shape)}: {name} raised {type(err).__name__}: {err}") from None
+                                 f"{y.dtype}{list(y.shape)}: {name} raised {explain(err)}") from None
             if getattr(value, "shape", None) != ():
                 raise ValueError(f"{name}(predictions, y) must be a scalar; on output {list(out.shape)} and targets "
                                  f"{list(y.shape)} it is shaped {list(getattr(value, 'shape', []))}")
-        try:
-            jax.eval_shape(self.optimizer_fn(config).init, params)
-        except Exception as err:  # noqa: BLE001
-            raise ValueError(f"optimizer(config) failed for {dict(config)}: {type(err).__name__}: {err}") from None
+            wide = broadcast_shape(fn, out, y) if self.check_shapes else None
+            if wide is not None:
+                raise ValueError(
+                    f"the {name} broadcasts the model's predictions {list(out.shape)} against targets {list(y.shape)} "
+                    f"to {list(wide)}: it would rank configs on a meaningless number. Give predictions the targets' "
+                    f"shape (e.g. return `x[..., 0]` from the module for one output per row, or reshape y to "
+                    f"{list(out.shape)}), or pass check_shapes=False if the {name} means to broadcast")
+        self._optimizer(config)
 
 
-def injected_keys(model_fn, optimizer_fn, space: Space, *, init_params: Callable, skip=(), seed: int = 0) -> set:
-    """The space's float hyperparameters that reach the optimizer only through
-    ``optax.inject_hyperparams``: changing one leaves ``model_fn(config)`` equal and
-    ``optimizer_fn(config)``'s update the same function of its state (checked over two steps on
-    random gradients), so a program built from any config of a group updates each config by the
-    hyperparameters its own state carries."""
-    rng = np.random.default_rng(seed)
-    base = space.sample_configs(rng, 1)[0]
-    module = model_fn(base)
-    params = init_params(base)
-    grads = jax.tree.map(lambda p: jnp.asarray(rng.normal(size=p.shape), p.dtype), params)
-    found = set()
-    for name, dim in space.dims.items():
-        if name in skip or not _is_float(dim):
-            continue
-        other = dict(base)
-        for _ in range(20):
-            other[name] = space.dims[name].sample(rng, 1)[0]
-            if other[name] != base[name]:
-                break
-        if other[name] == base[name] or model_fn(other) != module:
-            continue
-        own, shared = optimizer_fn(other), optimizer_fn(base)
-        state = own.init(params)
-        if jax.tree.structure(shared.init(params)) != jax.tree.structure(state):
-            continue
-        same, s_own, s_shared = True, state, state
-        for _ in range(2):
-            u_own, s_own = own.update(grads, s_own, params)
-            u_shared, s_shared = shared.update(grads, s_shared, params)
-            same = same and all(np.array_equal(a, b) for a, b in
-                                zip(jax.tree.leaves((u_own, s_own)), jax.tree.leaves((u_shared, s_shared))))
-        if same:
-            found.add(name)
-    return found
+def _same_module(a, b) -> bool:
+    """Equal flax modules (same class, equal fields) compute the same function."""
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # noqa: BLE001 - fields that cannot be compared (arrays): not provably equal
+        return False
 
 
 class FlaxBackend(EngineBackend):
@@ -308,44 +405,52 @@ class FlaxBackend(EngineBackend):
     def __init__(self, *, model, optimizer, loss, data, metric=None, direction: str = "min",
                  batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0,
                  plan: str = "auto", configs_per_program: int | None = None, memory_limit_bytes: int | None = None,
-                 precision: str = "highest", cost=None, compilation_cache: bool = True):
+                 precision: str = "highest", cost=None, compilation_cache: bool = True, check_shapes: bool = True,
+                 verify: int = 0):
         super().__init__()
         if compilation_cache:
             enable_compilation_cache()
         self.seed = int(seed)
         self.model = FlaxModel(model, optimizer, loss, data, metric=metric, direction=direction,
-                               batch_size=batch_size, traced=traced, seed=seed)
+                               batch_size=batch_size, traced=traced, seed=seed, check_shapes=check_shapes)
         self.engine = Engine(self.model, seed=self.seed, configs_per_program=configs_per_program, plan=plan,
                              memory_limit_bytes=memory_limit_bytes or default_memory_limit(), default_window=0,
                              precision=precision, cost=cost)
+        if verify:
+            self.sharing_check = SharingCheck(self.engine, self.model.alone(), verify)
+
+    def sharing(self, configs: Sequence[Mapping] | None = None) -> dict:
+        """Which hyperparameters are traced and which static, and why, over ``configs`` (None:
+        every config given a program so far): ``{"configs", "programs", "compiles",
+        "hyperparameters": {name: {"values", "traced_in", "static_in", "how"}}, "verified"}``.
+        ``traced_in``/``static_in`` count the programs in which the hyperparameter varies / is one
+        value; ``verified``: the configs ``verify`` trained again alone, with their differences."""
+        configs = [dict(c) for c in (configs if configs is not None else self.model.seen.values())]
+        programs = [self.engine.shape(c) for c in configs]
+        return {"configs": len(configs), "programs": len(set(programs)), "compiles": self.engine.compiles,
+                "hyperparameters": describe_sharing(configs, programs, self.model.traced_reasons(configs)),
+                "verified": list(self.sharing_check.checked) if self.sharing_check is not None else None}
 
     def validate_space(self, space: Space, config_epochs: float | None = None, *,
                        first_rung_configs: int | None = None) -> None:
-        """Check the model and data against a config of ``space`` and find which
-        hyperparameters the optimizer takes injected (``injected_keys``)."""
+        """Check the model and data against configs of ``space`` before anything trains: a
+        probe config fits (``FlaxModel.check_fit``), and a sample of configs traces (their
+        programs' fingerprints, so a factory branch that fails is named now, not mid-run)."""
         if isinstance(self.model.batch_key, str) and self.model.batch_key not in space.dims:
             raise ValueError(f"the space has no {self.model.batch_key!r} dimension (the batch size); give "
                              f"batch_size=<int> for a fixed one")
         unknown = [k for k in self.model.traced_names if k not in space.dims]
         if unknown:
             raise ValueError(f"traced hyperparameter(s) {unknown} are not in the space")
-        probe = space.sample_configs(np.random.default_rng(self.seed), 1)[0]
-        self.model.check(probe)
-        self.model.check_fit(probe)
-        skip = {*self.model.traced_names, self.model.batch_key}
-        key = config_key(self.seed, 0)
-        self.model.injected = frozenset(injected_keys(
-            self.model.model_fn, self.model.optimizer_fn, space, skip=skip, seed=self.seed,
-            init_params=lambda c: self.model._init_params(self.model.shape(c, 0), c, key)))
-        self.model._representative.clear()  # shapes seen before the injected keys were known
+        sample = space.sample_configs(np.random.default_rng(self.seed), PROBE_CONFIGS)
+        self.model.check(sample[0])
+        self.model.check_fit(sample[0])
+        for config in sample:
+            self.model.check(config)
+            self.model.program_id(config)
+        self.model.seen.clear()  # the report covers the configs the run plans, not this sample
 
     prepare = validate_space
-
-
-def _is_float(dim) -> bool:
-    if isinstance(dim, (Uniform, LogUniform)):
-        return True
-    return isinstance(dim, Choice) and all(isinstance(v, float) for v in dim.options)
 
 
 def _call_parameters(module) -> set:

@@ -86,22 +86,26 @@ def _configs(n, **fixed):
                  **fixed) for _ in range(n)]
 
 
-def test_injected_hyperparameters_are_traced_the_rest_static():
+def test_injected_hyperparameters_share_a_program_the_rest_do_not():
     b = backend()
     b.prepare(SPACE)
-    assert b.model.injected == {"lr", "wd"}
     a, c = (b.engine.shape(dict(width=8, lr=lr, wd=1e-3, batch_size=16)) for lr in (0.01, 0.02))
-    assert a == c  # one program for both learning rates
+    assert a == c  # one program for both learning rates: each config's lr sits in its own optimizer state
     assert b.engine.shape(dict(width=4, lr=0.01, wd=1e-3, batch_size=16)) != a
+    report = b.sharing()["hyperparameters"]
+    assert report["lr"]["traced_in"] == 1 and "inject_hyperparams" in report["lr"]["how"]
+    assert report["width"]["traced_in"] == 0 and report["width"]["static_in"] == 2
     # a learning rate baked into the optimizer (no inject_hyperparams) is static: its own program
     plain = backend(optimizer=lambda c: optax.adamw(c["lr"], weight_decay=c["wd"]))
     plain.prepare(SPACE)
-    assert plain.model.injected == set()
-    # a schedule built from lr is not injected either (its closure holds lr), even though lr is in the state
+    a, c = (plain.engine.shape(dict(width=8, lr=lr, wd=1e-3, batch_size=16)) for lr in (0.01, 0.02))
+    assert a != c
+    # a schedule built from lr is static too (its closure holds lr), even though lr is in the state
     sched = backend(optimizer=lambda c: optax.inject_hyperparams(optax.adam)(
         learning_rate=optax.linear_schedule(c["lr"], 0.0, 100)))
     sched.prepare(hb.Space(width=hb.IntChoice([4]), lr=hb.LogUniform(1e-3, 1e-1), batch_size=hb.IntChoice([16])))
-    assert sched.model.injected == set()
+    a, c = (sched.engine.shape(dict(width=4, lr=lr, batch_size=16)) for lr in (0.01, 0.02))
+    assert a != c
 
 
 def test_hyperband_run_losses_are_minus_accuracy_and_continue():
@@ -230,7 +234,7 @@ def test_a_flax_nnx_module_through_the_linen_bridge():
 
     b = backend(model=lambda c: nnx.bridge.to_linen(Net, c["width"]))
     result = hb.Hyperband(SPACE, max_resource=3, eta=3, seed=0).run(b)
-    assert b.model.injected == {"lr", "wd"} and result.best_loss < -0.5
+    assert b.sharing()["hyperparameters"]["lr"]["traced_in"] >= 1 and result.best_loss < -0.5
 
 
 class TinyCNN(nn.Module):

@@ -23,6 +23,7 @@ class EngineBackend:
 
     continues = True
     engine = None
+    sharing_check = None  # engine.verify.SharingCheck: shared programs checked against configs alone
 
     def __init__(self):
         self.rung_info: dict[tuple, dict] = {}  # (config_id, resource) -> extra columns
@@ -65,6 +66,8 @@ class EngineBackend:
         previous = [p for job in jobs for p in job.previous_resource]
         # a job whose bracket has more rungs to go runs first: its result unlocks the next rung
         priorities = [job.rung - job.bracket for job in jobs for _ in job.config_ids]
+        if self.sharing_check is not None:
+            self.sharing_check.pick(ids, configs, resources, previous)
         ticket = self.engine.submit(ids, configs, resources, previous, parts=[len(j.config_ids) for j in jobs],
                                     priorities=priorities)
         ticket.jobs = jobs
@@ -75,6 +78,8 @@ class EngineBackend:
         part = self.engine.wait(list(handles))
         job = part.ticket.jobs[part.index]
         self.wave_stats = part.ticket.stats  # the engine's figures of its wave (programs, compiles)
+        if self.sharing_check is not None:
+            self.sharing_check.check(job.config_ids, part.val)
         for cid, t in zip(job.config_ids, part.train_loss):
             self.rung_info[(cid, float(job.resource))] = {"train_loss": float(t)}
         return part, part.val.copy()
