@@ -1,0 +1,214 @@
+"""Sharing a program is proven, never assumed: generated model/optimizer factories, every config
+of a shared program against the same config trained alone, bit for bit on CPU ``auto``."""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import numpy as np
+import optax
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import hbjax as hb
+from hbjax.engine.verify import SharingError
+from hbjax.flaxmodel import FlaxBackend, FlaxModel
+
+SPACE = hb.Space(opt=hb.Choice(["a", "b"]), lr=hb.LogUniform(1e-3, 1e-1), m=hb.Uniform(0.5, 0.95),
+                 wd=hb.LogUniform(1e-5, 1e-1), clip=hb.LogUniform(1e-2, 10.0), scale=hb.Uniform(0.5, 2.0),
+                 width=hb.IntChoice([4, 8]), batch_size=hb.IntChoice([16]))
+
+
+class MLP(nn.Module):
+    width: int = 8
+    init_scale: float = 1.0  # read by initialisation only
+    out_scale: float = 1.0  # read by the forward pass
+
+    @nn.compact
+    def __call__(self, x):
+        init = nn.initializers.variance_scaling(self.init_scale, "fan_in", "normal")
+        x = nn.tanh(nn.Dense(self.width, kernel_init=init)(x))
+        return nn.Dense(3)(x) * self.out_scale
+
+
+def _data(n_train=64, n_val=32, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_train + n_val, 5)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1).astype(np.int64)
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+def _xent(logits, y):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+
+BASES = {  # name -> (optax factory, the keyword the config's "m" goes to)
+    "adam": (optax.adam, "b1"), "sgd": (optax.sgd, "momentum"), "rmsprop": (optax.rmsprop, "momentum"),
+    "adamw": (optax.adamw, "b1"),
+}
+
+
+def make_optimizer(recipe):
+    """An optimizer factory as users write them: a base optimizer, injected for all configs, none,
+    or only on one branch of a conditional; optionally a schedule built from lr, a gradient clip
+    and decoupled weight decay chained in front (their thresholds baked in)."""
+
+    def optimizer(c):
+        branch_a = c["opt"] == "a"
+        name = recipe["base"] if branch_a or recipe["inject"] != "branch" else "sgd"
+        make, m_key = BASES[name]
+        lr = optax.linear_schedule(c["lr"], c["lr"] / 10, 5) if recipe["schedule"] else c["lr"]
+        inject = recipe["inject"] == "all" or (recipe["inject"] == "branch" and branch_a)
+        core = (optax.inject_hyperparams(make) if inject else make)(learning_rate=lr, **{m_key: c["m"]})
+        parts = ([optax.clip_by_global_norm(c["clip"])] if recipe["clip"] else []) + \
+                ([optax.add_decayed_weights(c["wd"])] if recipe["decay"] else []) + [core]
+        return optax.chain(*parts) if len(parts) > 1 else core
+
+    return optimizer
+
+
+def make_model(kind):
+    """A module factory: fixed, shaped by the config, or reading a float only on one branch (in
+    the initialisation, or in the forward pass)."""
+    return {
+        "fixed": lambda c: MLP(),
+        "width": lambda c: MLP(c["width"]),
+        "init_branch": lambda c: MLP(init_scale=c["scale"] if c["opt"] == "a" else 1.0),
+        "forward_branch": lambda c: MLP(out_scale=c["scale"] if c["opt"] == "b" else 1.0),
+    }[kind]
+
+
+recipes = st.fixed_dictionaries({
+    "base": st.sampled_from(sorted(BASES)), "inject": st.sampled_from(["all", "none", "branch"]),
+    "schedule": st.booleans(), "clip": st.booleans(), "decay": st.booleans(),
+    "model": st.sampled_from(["fixed", "width", "init_branch", "forward_branch"]),
+})
+
+
+def backend(recipe, **kw):
+    return FlaxBackend(model=make_model(recipe["model"]), optimizer=make_optimizer(recipe), loss=_xent,
+                       data=_data(), compilation_cache=False, **kw)
+
+
+def _configs(seed, n=6):
+    """Configs that share what a space draws and differ in a few hyperparameters (so that some of
+    them may share programs and some must not)."""
+    rng = np.random.default_rng(seed)
+    base = SPACE.sample_configs(rng, 1)[0]
+    out = []
+    for other in SPACE.sample_configs(rng, n):
+        keys = rng.choice(sorted(SPACE.dims), size=int(rng.integers(1, 4)), replace=False)
+        out.append({**base, **{k: other[k] for k in keys}})
+    return out
+
+
+def _train_and_verify(b, configs):
+    """Two rungs (0 -> 2 -> 4 epochs) with every config of a shared program trained again alone."""
+    ids = list(range(len(configs)))
+    check = b.sharing_check
+    for prev, res in ((0.0, 2.0), (2.0, 4.0)):
+        check.pick(ids, configs, [res] * len(ids), [prev] * len(ids))
+        val, _ = b.engine.train(ids, configs, res, [prev] * len(ids))
+        check.check(ids, val)
+    return check.checked
+
+
+def _check_generated(recipe, seed):
+    configs = _configs(seed)
+    b = backend(recipe, verify=len(configs))
+    b.prepare(SPACE)
+    checked = _train_and_verify(b, configs)  # raises SharingError on any difference
+    groups = {}
+    for cid, c in enumerate(configs):
+        groups.setdefault(b.engine.shape(c), set()).add(cid)
+    shared = {cid for members in groups.values() if len({repr(sorted(configs[i].items())) for i in members}) > 1
+              for cid in members}
+    assert {row["config_id"] for row in checked} == shared  # every config of a shared program was checked
+    assert all(row["max_relative_difference"] == 0.0 for row in checked)
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(recipe=recipes, seed=st.integers(0, 2**16))
+def test_generated_factories_every_shared_config_equals_it_alone(recipe, seed):
+    _check_generated(recipe, seed)
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(recipe=recipes, seed=st.integers(0, 2**16))
+def test_generated_factories_many(recipe, seed):
+    _check_generated(recipe, seed)
+
+
+def test_what_the_proof_shares_and_keeps_apart():
+    """The issue's case: adam configs inject lr (shared), sgd configs bake lr and momentum in
+    (one program each), whichever config is seen first."""
+    recipe = dict(base="adam", inject="branch", schedule=False, clip=False, decay=False, model="fixed")
+    for first in ("a", "b"):
+        b = backend(recipe)
+        b.prepare(SPACE)
+        base = dict(SPACE.sample_configs(np.random.default_rng(0), 1)[0], opt=first)
+        other = "b" if first == "a" else "a"
+        shapes = {(opt, lr): b.engine.shape(dict(base, opt=opt, lr=lr, m=0.9)) for opt in (first, other)
+                  for lr in (0.01, 0.02)}
+        assert shapes[("a", 0.01)] == shapes[("a", 0.02)]  # injected: each config's lr in its own state
+        assert shapes[("b", 0.01)] != shapes[("b", 0.02)]  # optax.sgd(0.01) is another function than sgd(0.02)
+        assert b.engine.shape(dict(base, opt="a", lr=0.01, m=0.5)) == shapes[("a", 0.01)]  # m injected as b1
+        assert b.engine.shape(dict(base, opt="b", lr=0.01, m=0.5)) != shapes[("b", 0.01)]
+    # a clip threshold, a module field read only in init or only on one branch: static
+    for recipe_change, key, values in ((dict(clip=True), "clip", (0.5, 5.0)),
+                                       (dict(model="init_branch"), "scale", (0.7, 1.3)),
+                                       (dict(model="forward_branch", inject="all"), "scale", (0.7, 1.3))):
+        b = backend({**recipe, "inject": "all", **recipe_change})
+        b.prepare(SPACE)
+        branch = "a" if recipe_change.get("model") == "init_branch" else "b"
+        base = dict(SPACE.sample_configs(np.random.default_rng(1), 1)[0], opt=branch)
+        a, c = (b.engine.shape(dict(base, **{key: v})) for v in values)
+        assert a != c, recipe_change
+        if "model" in recipe_change:  # on the other branch the module ignores it: shared
+            other = "b" if branch == "a" else "a"
+            assert len({b.engine.shape(dict(base, opt=other, **{key: v})) for v in values}) == 1
+
+
+def test_verify_catches_a_program_shared_on_a_wrong_assumption(monkeypatch):
+    """The check itself fails loudly: with sharing decided the old way (one probe config's
+    optimizer stands for all), sgd configs of different momentum in one program are caught."""
+    recipe = dict(base="adam", inject="branch", schedule=False, clip=False, decay=False, model="fixed")
+    proven = FlaxModel.program_id
+    monkeypatch.setattr(FlaxModel, "program_id", lambda self, c: "one-program" if self.share else proven(self, c))
+    b = backend(recipe, verify=2)
+    b.prepare(SPACE)
+    base = dict(SPACE.sample_configs(np.random.default_rng(0), 1)[0], opt="b")
+    configs = [dict(base, m=0.5), dict(base, m=0.95)]
+    with pytest.raises(SharingError, match="not what it gives alone"):
+        _train_and_verify(b, configs)
+
+
+def test_verify_runs_inside_hyperband_and_reports():
+    recipe = dict(base="adam", inject="all", schedule=False, clip=False, decay=False, model="width")
+    b = backend(recipe, verify=2)
+    result = hb.Hyperband(SPACE, max_resource=3, eta=3, seed=0).run(b)
+    report = b.sharing()
+    assert report["verified"] and all(r["max_relative_difference"] == 0.0 for r in report["verified"])
+    assert report["configs"] == result.to_frame().config_id.nunique()
+    hp = report["hyperparameters"]
+    assert hp["lr"]["traced_in"] >= 1 and "inject_hyperparams" in hp["lr"]["how"]
+    assert hp["wd"]["traced_in"] >= 1 and hp["wd"]["how"].startswith("not read")
+    assert hp["width"]["traced_in"] == 0
+    assert report["compiles"] == b.compiles
+
+
+def test_shared_program_states_are_each_configs_own():
+    """Whichever config a shared program was built from, each config's optimizer state holds its
+    own injected values after training."""
+    recipe = dict(base="adam", inject="all", schedule=False, clip=False, decay=False, model="fixed")
+    b = backend(recipe)
+    b.prepare(SPACE)
+    base = SPACE.sample_configs(np.random.default_rng(2), 1)[0]
+    configs = [dict(base, lr=lr) for lr in (0.003, 0.03, 0.09)]
+    b.engine.train([0, 1, 2], configs, 1.0, [0.0] * 3)
+    assert len({b.engine.shape(c) for c in configs}) == 1
+    for cid, c in enumerate(configs):
+        lrs = [v for p, v in jax.tree_util.tree_flatten_with_path(b.engine.states[cid][1])[0]
+               if "learning_rate" in jax.tree_util.keystr(p)]
+        assert lrs and all(np.all(np.float32(c["lr"]) == v) for v in lrs)
