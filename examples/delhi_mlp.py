@@ -8,7 +8,6 @@ a change of 0), so 1.0 is persistence and below 1 beats it.
     hbjax run --model examples/delhi_mlp.py:spec -R 27 --out hbjax-runs/delhi-mlp
 """
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -27,9 +26,9 @@ class MLP(nn.Module):
     def __call__(self, x, train: bool = False, hparams=None):
         for _ in range(self.depth):
             x = nn.gelu(nn.Dense(self.width)(x))
-            if train:  # dropout at a traced rate: configs of any rate share one program
-                keep = jax.random.uniform(self.make_rng("dropout"), x.shape) >= hparams["dropout"]
-                x = jnp.where(keep, x / (1.0 - hparams["dropout"]), 0.0)
+            # dropout at a traced rate (an array: flax's nn.Dropout takes Python rates only), so
+            # configs of any rate share one program
+            x = hb.nn.Dropout(rate=hparams["dropout"], deterministic=not train)(x)
         return nn.Dense(1)(x)[..., 0]
 
 

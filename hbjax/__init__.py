@@ -18,7 +18,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "LSTMBackend": ("hbjax.lstm.backend", "LSTMBackend"),
-    "FlaxBackend": ("hbjax.flaxmodel", "FlaxBackend"),
+    "FlaxBackend": ("hbjax.flaxbackend", "FlaxBackend"),
+    "SharingError": ("hbjax.engine.verify", "SharingError"),
     "HyperbandSearchCV": ("hbjax.sklearn_backend", "HyperbandSearchCV"),
     "SklearnBackend": ("hbjax.sklearn_backend", "SklearnBackend"),
     "data": ("hbjax.data", None),

@@ -83,7 +83,13 @@ def _add_lstm_args(p: argparse.ArgumentParser, *, demo: bool) -> None:
                    "temperature) or a CSV: OHLCV, or a date and one value column")
     p.add_argument("--model", metavar="FILE.py:FACTORY", default=None,
                    help="tune your own flax model instead of the LSTM: FACTORY() returns a dict of FlaxBackend's "
-                        "keywords (model, optimizer, loss, data, ...) and a default space (see examples/)")
+                        "keywords (model, optimizer, loss, data, ...) and a default space (see examples/). FILE.py "
+                        "is imported as `python FILE.py` runs it: its folder first on sys.path, so modules beside "
+                        "it import")
+    p.add_argument("--verify-sharing", type=int, default=0, metavar="N",
+                   help="with --model: after every rung, train up to N configs of each shared program again alone "
+                        "and stop with an error if any differs (default 0: off; sharing is proven per config "
+                        "either way, this checks the proof)")
     p.add_argument("--max-resource", "-R", type=_number, default=9 if demo else 100, help="R: max epochs per config")
     p.add_argument("--eta", type=_eta, default=3, help="reduction factor (integer >= 2)")
     p.add_argument("--seed", type=int, default=0)

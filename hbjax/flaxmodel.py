@@ -9,18 +9,22 @@
         data=(x_train, y_train, x_val, y_val), batch_size="batch_size")
     hb.Hyperband(space, max_resource=27, eta=3).run(backend)
 
-**What shares a program.** A hyperparameter is *traced* (an array inside the program, so configs
-that differ only in it train in one program: side by side under ``vmap`` on accelerators, one
-after another on CPU) when it is one of ``traced`` (handed to the module as ``hparams``), or when
-it reaches the optimizer only through ``optax.inject_hyperparams``: each config's optimizer state
-then carries its own value. The backend finds those by trying (``injected_keys``: changing the
-hyperparameter leaves the module equal and the optimizer's update the same function of its state).
-Every other hyperparameter (layer widths, depth, the optimizer's kind, a dropout rate written as a
-module field) is *static*: configs group into programs by its values, and ``batch_size``.
+**What shares a program: proven per config.** Configs train in one program (side by side under
+``vmap`` on accelerators, one after another on CPU) only where their programs are the same
+computation: ``program_id`` fingerprints each config's module initialisation, training loss and
+gradient, validation and optimizer update as jaxprs (``hbjax.sharing``). Each config brings its
+own traced values: ``traced`` names reach the module as ``hparams``; what the optimizer takes
+through ``optax.inject_hyperparams`` sits in that config's own optimizer state. Anything else
+(widths, the optimizer's kind, a non-injected coefficient, a schedule or clip threshold built
+from a hyperparameter, a module field) changes the fingerprint: those configs train apart.
+``verify=N`` trains up to N configs of each shared program again alone after every rung and
+raises ``SharingError`` on any difference; ``FlaxBackend.sharing()`` reports per hyperparameter.
 
 **The module.** ``__call__(x, ...)`` gets ``train=`` (or ``deterministic=``) when it declares it,
 ``hparams={name: scalar}`` when ``traced`` is given, and a ``"dropout"`` RNG when training. Only
-the ``params`` collection is trained (no ``batch_stats``: use LayerNorm or GroupNorm). A
+the ``params`` collection is trained (no ``batch_stats``: use LayerNorm or GroupNorm); a traced
+dropout rate needs ``hbjax.nn.Dropout`` (flax's tests the rate in Python). Predictions must have
+the targets' shape where the loss would broadcast them (``check_shapes``). A
 ``flax.nnx`` module plugs in wrapped by ``nnx.bridge.to_linen(Module, ...)``. Resource =
 epochs; a survivor continues from its parameters and optimizer state. The validation score is
 ``metric(predictions, y_val)`` (None: ``loss``), minimised or, with ``direction="max"``,
@@ -40,20 +44,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .engine.backend import EngineBackend, default_memory_limit, enable_compilation_cache
-from .engine.core import Engine, _device_dtype
+from .engine.core import _device_dtype
 from .engine.model import Model, Sizes
 from .engine.plan import ProgramKey, ShapeKey
 from .engine.program import FoldArrays, ProgramFns, config_key
-from .engine.verify import SharingCheck
 from .flaxchecks import broadcast_shape, explain, extra_collections
-from .sharing import config_token, describe_sharing, fingerprint
-from .space import Space
+from .sharing import config_token, fingerprint
 
-__all__ = ["FlaxBackend", "FlaxModel"]
-
-#: configs of the space traced before a run (their programs proven, their factory branches run)
-PROBE_CONFIGS = 8
+__all__ = ["FlaxModel"]
 
 DIRECTIONS = ("min", "max")
 
@@ -389,68 +387,6 @@ def _same_module(a, b) -> bool:
         return type(a) is type(b) and bool(a == b)
     except Exception:  # noqa: BLE001 - fields that cannot be compared (arrays): not provably equal
         return False
-
-
-class FlaxBackend(EngineBackend):
-    """Hyperband's backend for a user's flax module and optax optimizer (see the module doc).
-
-    ``model(config) -> flax.linen.Module``; ``optimizer(config) -> optax.GradientTransformation``
-    (``optax.inject_hyperparams`` for hyperparameters to trace); ``loss(predictions, y) ->
-    scalar``; ``metric(predictions, y) -> scalar`` (None: the loss) with ``direction``;
-    ``data``: (x_train, y_train, x_val, y_val) arrays, rows first; ``batch_size``: the
-    hyperparameter naming it, or a fixed int; ``traced``: hyperparameters handed to the module as
-    ``hparams`` arrays. ``plan``, ``configs_per_program``, ``memory_limit_bytes``,
-    ``precision``, ``cost``: the engine's (as ``LSTMBackend``)."""
-
-    def __init__(self, *, model, optimizer, loss, data, metric=None, direction: str = "min",
-                 batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0,
-                 plan: str = "auto", configs_per_program: int | None = None, memory_limit_bytes: int | None = None,
-                 precision: str = "highest", cost=None, compilation_cache: bool = True, check_shapes: bool = True,
-                 verify: int = 0):
-        super().__init__()
-        if compilation_cache:
-            enable_compilation_cache()
-        self.seed = int(seed)
-        self.model = FlaxModel(model, optimizer, loss, data, metric=metric, direction=direction,
-                               batch_size=batch_size, traced=traced, seed=seed, check_shapes=check_shapes)
-        self.engine = Engine(self.model, seed=self.seed, configs_per_program=configs_per_program, plan=plan,
-                             memory_limit_bytes=memory_limit_bytes or default_memory_limit(), default_window=0,
-                             precision=precision, cost=cost)
-        if verify:
-            self.sharing_check = SharingCheck(self.engine, self.model.alone(), verify)
-
-    def sharing(self, configs: Sequence[Mapping] | None = None) -> dict:
-        """Which hyperparameters are traced and which static, and why, over ``configs`` (None:
-        every config given a program so far): ``{"configs", "programs", "compiles",
-        "hyperparameters": {name: {"values", "traced_in", "static_in", "how"}}, "verified"}``.
-        ``traced_in``/``static_in`` count the programs in which the hyperparameter varies / is one
-        value; ``verified``: the configs ``verify`` trained again alone, with their differences."""
-        configs = [dict(c) for c in (configs if configs is not None else self.model.seen.values())]
-        programs = [self.engine.shape(c) for c in configs]
-        return {"configs": len(configs), "programs": len(set(programs)), "compiles": self.engine.compiles,
-                "hyperparameters": describe_sharing(configs, programs, self.model.traced_reasons(configs)),
-                "verified": list(self.sharing_check.checked) if self.sharing_check is not None else None}
-
-    def validate_space(self, space: Space, config_epochs: float | None = None, *,
-                       first_rung_configs: int | None = None) -> None:
-        """Check the model and data against configs of ``space`` before anything trains: a
-        probe config fits (``FlaxModel.check_fit``), and a sample of configs traces (their
-        programs' fingerprints, so a factory branch that fails is named now, not mid-run)."""
-        if isinstance(self.model.batch_key, str) and self.model.batch_key not in space.dims:
-            raise ValueError(f"the space has no {self.model.batch_key!r} dimension (the batch size); give "
-                             f"batch_size=<int> for a fixed one")
-        unknown = [k for k in self.model.traced_names if k not in space.dims]
-        if unknown:
-            raise ValueError(f"traced hyperparameter(s) {unknown} are not in the space")
-        sample = space.sample_configs(np.random.default_rng(self.seed), PROBE_CONFIGS)
-        self.model.check(sample[0])
-        self.model.check_fit(sample[0])
-        for config in sample:
-            self.model.check(config)
-            self.model.program_id(config)
-        self.model.seen.clear()  # the report covers the configs the run plans, not this sample
-
-    prepare = validate_space
 
 
 def _call_parameters(module) -> set:

@@ -65,10 +65,11 @@ def config_token(config: Mapping) -> tuple:
 
 def describe_sharing(configs: Sequence[Mapping], programs: Sequence, reasons: Mapping[str, str]) -> dict:
     """Per hyperparameter, how the ``configs`` (grouped by ``programs``, one key per config) hold it:
-    ``{"traced": programs in which it varies, "static": programs in which it is one value,
-    "how": the reason when traced, "values": distinct values seen}``. A hyperparameter is
-    *traced* where configs with different values of it share a program; ``reasons`` names why
-    (``hparams``, the optimizer's injected state, or not read by the program at all)."""
+    ``{"values": distinct values seen, "traced_in": programs in which it varies, "static_in":
+    programs of several configs in which it is one value, "how": the reason when traced}``
+    (a program of one config says nothing either way). A hyperparameter is *traced* where configs
+    with different values of it share a program; ``reasons`` names why (``hparams``, the
+    optimizer's injected state, or not read by the program at all)."""
     groups: dict = defaultdict(list)
     for config, program in zip(configs, programs):
         groups[program].append(config)
@@ -76,8 +77,9 @@ def describe_sharing(configs: Sequence[Mapping], programs: Sequence, reasons: Ma
     out = {}
     for name in names:
         values = {repr(c.get(name)) for c in configs}
-        varied = sum(1 for members in groups.values() if len({repr(c.get(name)) for c in members}) > 1)
-        entry = {"values": len(values), "traced_in": varied, "static_in": len(groups) - varied}
+        counts = [len({repr(c.get(name)) for c in members}) for members in groups.values() if len(members) > 1]
+        varied = sum(1 for n in counts if n > 1)
+        entry = {"values": len(values), "traced_in": varied, "static_in": len(counts) - varied}
         if varied:
             entry["how"] = reasons.get(name, "not read by the programs that share it")
         out[name] = entry

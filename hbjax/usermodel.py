@@ -36,6 +36,9 @@ def load_model_spec(reference: str) -> dict:
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses and pickling look modules up by name
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:  # as `python FILE.py` does: the file's neighbours import
+        sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     except Exception as err:  # noqa: BLE001 - the user's file: say what broke, not where inside hbjax

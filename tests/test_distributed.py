@@ -192,7 +192,7 @@ def _tiny_flax():
     import flax.linen as nn
     import optax
 
-    from hbjax.flaxmodel import FlaxBackend
+    from hbjax.flaxbackend import FlaxBackend
 
     class Net(nn.Module):
         width: int

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import hbjax as hb
-from hbjax.flaxmodel import FlaxBackend
+from hbjax.flaxbackend import FlaxBackend
 
 COLS = ["config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted"]
 
@@ -94,7 +94,7 @@ def test_injected_hyperparameters_share_a_program_the_rest_do_not():
     assert b.engine.shape(dict(width=4, lr=0.01, wd=1e-3, batch_size=16)) != a
     report = b.sharing()["hyperparameters"]
     assert report["lr"]["traced_in"] == 1 and "inject_hyperparams" in report["lr"]["how"]
-    assert report["width"]["traced_in"] == 0 and report["width"]["static_in"] == 2
+    assert report["width"]["traced_in"] == 0 and report["width"]["static_in"] == 1  # the width-8 program
     # a learning rate baked into the optimizer (no inject_hyperparams) is static: its own program
     plain = backend(optimizer=lambda c: optax.adamw(c["lr"], weight_decay=c["wd"]))
     plain.prepare(SPACE)
@@ -152,20 +152,46 @@ def test_configs_together_equal_each_alone_over_hundreds_of_steps(plan):
                 np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_a_diverging_config_leaves_the_others_alone():
+@pytest.mark.parametrize("plan", ["auto", "wide"])
+def test_a_diverging_config_leaves_the_others_alone(plan):
+    """A config whose weights blow up (lr 1e6) in the same program as two others: it diverged
+    (non-finite weights, NaN loss: never promoted) and the others' losses and every float of their
+    states are what they are without it."""
     configs = _configs(3)
     bad = dict(configs[1], lr=1e6)
-    mixed = engine(plan="wide")
+    mixed = engine(plan=plan, configs_per_program=4)
     val, _ = mixed.train([0, 1, 2], [configs[0], bad, configs[2]], 2.0, [0.0] * 3)
-    clean = engine(plan="wide")
+    assert len(mixed.plan_rung([configs[0], bad, configs[2]], 2.0, [0.0] * 3).calls) == 1  # one shared call
+    assert np.isnan(val[1]) or not all(np.all(np.isfinite(a)) for a in jax.tree.leaves(mixed.states[1]))
+    clean = engine(plan=plan, configs_per_program=4)
     ref, _ = clean.train([0, 2], [configs[0], configs[2]], 2.0, [0.0] * 2)
     assert val[0] == ref[0] and val[2] == ref[1]
+    for cid in (0, 2):
+        for a, b in zip(jax.tree.leaves(mixed.states[cid]), jax.tree.leaves(clean.states[cid])):
+            np.testing.assert_array_equal(a, b)
 
 
-def test_resume_equals_uninterrupted(tmp_path):
+def test_a_survivors_continuation_equals_training_it_in_one_go():
+    """In a Hyperband run, a config promoted 1 -> 3 -> 9 epochs ends where training it 9 epochs
+    in one go (same config id: same initial weights and dropout keys) ends, bit for bit."""
+    b = backend()
+    result = hb.Hyperband(SPACE, max_resource=9, eta=3, seed=0, waves=True).run(b)
+    frame = result.to_frame()
+    climbed = frame[frame.resource == 9].merge(frame[frame.resource == 1], on="config_id").config_id
+    assert len(climbed), "no config climbed from 1 to 9 epochs"
+    cid = int(climbed.iloc[0])
+    row = frame[frame.config_id == cid].iloc[0]
+    config = dict(width=int(row.width), lr=float(row.lr), wd=float(row.wd), batch_size=int(row.batch_size))
+    alone = engine()
+    val, _ = alone.train([cid], [config], 9.0, [0.0])
+    assert val[0] == frame[(frame.config_id == cid) & (frame.resource == 9)].loss.iloc[0]
+
+
+@pytest.mark.parametrize("waves", [False, True])
+def test_resume_equals_uninterrupted(tmp_path, waves):
     from hbjax.checkpoint import run_with_checkpoints
 
-    search = hb.Hyperband(SPACE, max_resource=9, eta=3, seed=4, waves=False)
+    search = hb.Hyperband(SPACE, max_resource=9, eta=3, seed=4, waves=waves)
     plain = search.run(backend())
 
     class Stop(Exception):

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import hbjax as hb
 from hbjax.engine.verify import SharingError
-from hbjax.flaxmodel import FlaxBackend, FlaxModel
+from hbjax.flaxbackend import FlaxBackend
+from hbjax.flaxmodel import FlaxModel
 
 SPACE = hb.Space(opt=hb.Choice(["a", "b"]), lr=hb.LogUniform(1e-3, 1e-1), m=hb.Uniform(0.5, 0.95),
                  wd=hb.LogUniform(1e-5, 1e-1), clip=hb.LogUniform(1e-2, 10.0), scale=hb.Uniform(0.5, 2.0),

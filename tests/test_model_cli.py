@@ -45,6 +45,49 @@ def wrong_output():
 
 def raises():
     raise RuntimeError("no data here")
+
+
+def column_output():  # one output per row as [N, 1] against targets [N]: an MSE would broadcast to [N, N]
+    s = spec()
+    s["model"] = lambda c: nn.Dense(1)
+    s["loss"] = s["metric"] = lambda p, y: ((p - y) ** 2).mean()
+    s["data"] = tuple(a.astype(np.float32) for a in s["data"])
+    s.pop("direction")
+    return s
+
+
+class FlaxDrop(nn.Module):
+    @nn.compact
+    def __call__(self, x, train: bool = False, hparams=None):
+        return nn.Dense(3)(nn.Dropout(rate=hparams["dropout"], deterministic=not train)(x))
+
+
+def flax_dropout():
+    s = spec()
+    s["model"] = lambda c: FlaxDrop()
+    s["traced"] = ("dropout",)
+    s["space"] = hb.Space(width=hb.IntChoice([4]), lr=hb.LogUniform(0.01, 0.5), dropout=hb.Uniform(0.0, 0.5))
+    return s
+
+
+class BatchNormNet(nn.Module):
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        return nn.Dense(3)(nn.BatchNorm(use_running_average=not train)(x))
+
+
+def batch_norm():
+    s = spec()
+    s["model"] = lambda c: BatchNormNet()
+    return s
+
+
+def neighbour():
+    from my_neighbour import WIDTHS  # a module beside this file, imported as `python FILE.py` would
+
+    s = spec()
+    s["space"] = hb.Space(width=hb.IntChoice(WIDTHS), lr=hb.LogUniform(0.01, 0.5))
+    return s
 '''
 
 
@@ -81,6 +124,9 @@ def test_compare_on_a_user_model(tmp_path, spec_file):
     ("wrong_output", "does not fit targets|must be a scalar"),
     ("raises", "raises\\(\\) failed: RuntimeError: no data here"),
     ("nothing", "defines no 'nothing'"),
+    ("column_output", r"broadcasts the model's predictions \[16, 1\] against targets \[16\] to \[16, 16\]"),
+    ("flax_dropout", r"flax's nn.Dropout cannot take a traced rate.*hbjax.nn.Dropout"),
+    ("batch_norm", r"\['batch_stats'\] besides 'params'.*use nn.LayerNorm or nn.GroupNorm"),
 ])
 def test_a_bad_factory_is_one_error_line(tmp_path, spec_file, capsys, factory, message):
     code = main(["run", "--model", f"{spec_file}:{factory}", "-R", "3", "--out", str(tmp_path / "o"), "--quiet"])
@@ -98,3 +144,22 @@ def test_the_examples_load_and_plan(example, capsys):
     path = Path(__file__).resolve().parent.parent / "examples" / f"{example}.py"
     assert main(["plan", "--model", f"{path}:spec", "-R", "9", "--quiet"]) == 0
     assert "programs to compile" in capsys.readouterr().out
+
+
+def test_a_model_file_imports_its_neighbours_and_reports_sharing(tmp_path, spec_file, capsys, monkeypatch):
+    """``--model FILE.py`` puts FILE's folder on the path (from any working directory); ``plan``
+    and ``run`` say per hyperparameter traced or static; ``--verify-sharing`` checks shared
+    programs against configs alone and records them in summary.json."""
+    (spec_file.parent / "my_neighbour.py").write_text("WIDTHS = [4, 8]\n")
+    monkeypatch.chdir(tmp_path.parent)
+    assert main(["plan", "--model", f"{spec_file}:neighbour", "-R", "3", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "lr: traced in" in out and "inject_hyperparams" in out and "width: static" in out
+    run = tmp_path / "run"
+    assert main(["run", "--model", f"{spec_file}:neighbour", "-R", "3", "--out", str(run), "--quiet",
+                 "--verify-sharing", "2"]) == 0
+    sharing = json.loads((run / "summary.json").read_text())["sharing"]
+    assert sharing["hyperparameters"]["lr"]["traced_in"] >= 1 and sharing["hyperparameters"]["width"]["traced_in"] == 0
+    assert sharing["verified"] and all(r["max_relative_difference"] == 0 for r in sharing["verified"])
+    assert sharing["compiles"] >= 1 and sharing["programs"] >= 2
+    assert main(["run", "--verify-sharing", "2", "-R", "3", "--out", str(tmp_path / "lstm"), "--quiet"]) == 2

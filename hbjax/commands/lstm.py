@@ -6,7 +6,7 @@ import logging
 import math
 from pathlib import Path
 
-from .common import _baseline_skills, _skill, _space, _task, _write_json, apply_resume, programs_detail
+from .common import UsageError, _baseline_skills, _skill, _space, _task, _write_json, apply_resume, programs_detail
 
 log = logging.getLogger("hbjax")
 
@@ -38,6 +38,9 @@ def run_lstm(args, console) -> int:
         from .model import run_model
 
         return run_model(args, console)
+    if getattr(args, "verify_sharing", 0):
+        raise UsageError("--verify-sharing checks the programs a --model run shares; the LSTM's sharing is by "
+                         "construction (tested in tests/test_lstm_engine.py)")
     cost = apply_resume(args, RESUMABLE)
     space = _space(args.space)  # validate the cheap things before loading data
     search = hb.Hyperband(space, max_resource=args.max_resource, eta=args.eta, seed=args.seed,

@@ -7,7 +7,7 @@ from pathlib import Path
 from .common import UsageError, _write_json, apply_resume, programs_detail
 
 RESUMABLE = ("model", "max_resource", "eta", "seed", "hyperband_iterations", "space", "configs_per_program", "plan",
-             "precision", "waves", "repeats")
+             "precision", "waves", "repeats", "verify_sharing")
 
 
 def model_space(spec: dict, space_arg):
@@ -23,8 +23,27 @@ def model_space(spec: dict, space_arg):
     return spec["space"]
 
 
+def format_sharing(report: dict) -> str:
+    """``FlaxBackend.sharing()`` as lines: per hyperparameter traced (in how many programs, how)
+    or static."""
+    lines = [f"sharing: {report['configs']} configs in {report['programs']} programs ({report['compiles']} compiled "
+             f"so far); a hyperparameter is traced where configs of different values share a program"]
+    for name, h in report["hyperparameters"].items():
+        if h["traced_in"]:
+            where = f"traced in {h['traced_in']} program(s)" + (f", static in {h['static_in']}" if h["static_in"] else "")
+            lines.append(f"  {name}: {where} ({h['how']})")
+        else:
+            lines.append(f"  {name}: static ({h['values']} value(s), one per program)")
+    verified = report.get("verified")
+    if verified is not None:
+        worst = max((r["max_relative_difference"] for r in verified), default=0.0)
+        lines.append(f"  verified: {len(verified)} config(s) of shared programs trained again alone, largest "
+                     f"difference {worst:.3g}")
+    return "\n".join(lines)
+
+
 def model_backend(spec: dict, *, seed: int, **engine):
-    from ..flaxmodel import FlaxBackend
+    from ..flaxbackend import FlaxBackend
     from ..usermodel import MODEL_KEYS
 
     return FlaxBackend(**{k: spec[k] for k in MODEL_KEYS if k in spec}, seed=seed, **engine)
@@ -45,9 +64,13 @@ def run_model(args, console) -> int:
     space = model_space(spec, space_arg)
     search = hb.Hyperband(space, max_resource=args.max_resource, eta=args.eta, seed=args.seed,
                           hyperband_iterations=args.hyperband_iterations, waves=getattr(args, "waves", True))
+    verify = getattr(args, "verify_sharing", 0) or 0
+    if verify < 0:
+        raise UsageError(f"--verify-sharing must be >= 0, got {verify}")
     backend = model_backend(spec, seed=args.seed, configs_per_program=args.configs_per_program, plan=args.plan,
-                            cost=cost, precision=getattr(args, "precision", "highest"))
+                            cost=cost, precision=getattr(args, "precision", "highest"), verify=verify)
     backend.validate_space(space)
+    flax_backend = backend
     if getattr(args, "repeats", 1) > 1:
         backend = hb.Repeats(backend, args.repeats)
     maximise = spec.get("direction", "min") == "max"
@@ -62,6 +85,7 @@ def run_model(args, console) -> int:
         console.print(format_preview(rows, device_kind=engine.device_kind, n_devices=engine.n_devices,
                                      memory_bytes=engine.memory_limit_bytes, folds=1, cost=engine.cost))
         console.print("(which configs survive is drawn at random here; the programs of later rungs depend on it)")
+        console.print(format_sharing(flax_backend.sharing()))
         return 0
 
     out = Path(args.out)
@@ -98,6 +122,8 @@ def run_model(args, console) -> int:
         "config_epochs": config_epochs, "max_resource": args.max_resource, "eta": args.eta, "seed": args.seed,
         "cost_constants": engine.cost.to_dict(),
         "program_memory": [{"program": p.describe(), **m} for p, m in engine.program_memory.items()],
+        "sharing": flax_backend.sharing(),
     })
+    console.print(format_sharing(flax_backend.sharing()))
     console.print(f"trials: {out / 'trials.csv'}; summary: {out / 'summary.json'}")
     return 0

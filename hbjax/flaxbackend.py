@@ -1,0 +1,84 @@
+"""``FlaxBackend``: Hyperband's backend for a user's flax module and optax optimizer (the model
+client is ``flaxmodel.FlaxModel``; its module doc says what shares a program and why)."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .engine.backend import EngineBackend, default_memory_limit, enable_compilation_cache
+from .engine.core import Engine
+from .engine.verify import SharingCheck, SharingError
+from .flaxmodel import FlaxModel
+from .sharing import describe_sharing
+from .space import Space
+
+__all__ = ["FlaxBackend", "SharingError"]
+
+#: configs of the space traced before a run (their programs proven, their factory branches run)
+PROBE_CONFIGS = 8
+
+
+class FlaxBackend(EngineBackend):
+    """Hyperband's backend for a user's flax module and optax optimizer (see the module doc).
+
+    ``model(config) -> flax.linen.Module``; ``optimizer(config) -> optax.GradientTransformation``
+    (``optax.inject_hyperparams`` for hyperparameters to trace); ``loss(predictions, y) ->
+    scalar``; ``metric(predictions, y) -> scalar`` (None: the loss) with ``direction``;
+    ``data``: (x_train, y_train, x_val, y_val) arrays, rows first; ``batch_size``: the
+    hyperparameter naming it, or a fixed int; ``traced``: hyperparameters handed to the module as
+    ``hparams`` arrays. ``check_shapes``: refuse a loss that broadcasts predictions against
+    targets of another shape. ``verify``: after every rung train up to this many configs of each
+    shared program again alone and raise ``SharingError`` on a difference (0: off). ``plan``,
+    ``configs_per_program``, ``memory_limit_bytes``, ``precision``, ``cost``: the engine's (as
+    ``LSTMBackend``)."""
+
+    def __init__(self, *, model, optimizer, loss, data, metric=None, direction: str = "min",
+                 batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0,
+                 plan: str = "auto", configs_per_program: int | None = None, memory_limit_bytes: int | None = None,
+                 precision: str = "highest", cost=None, compilation_cache: bool = True, check_shapes: bool = True,
+                 verify: int = 0):
+        super().__init__()
+        if compilation_cache:
+            enable_compilation_cache()
+        self.seed = int(seed)
+        self.model = FlaxModel(model, optimizer, loss, data, metric=metric, direction=direction,
+                               batch_size=batch_size, traced=traced, seed=seed, check_shapes=check_shapes)
+        self.engine = Engine(self.model, seed=self.seed, configs_per_program=configs_per_program, plan=plan,
+                             memory_limit_bytes=memory_limit_bytes or default_memory_limit(), default_window=0,
+                             precision=precision, cost=cost)
+        if verify:
+            self.sharing_check = SharingCheck(self.engine, self.model.alone(), verify)
+
+    def sharing(self, configs: Sequence[Mapping] | None = None) -> dict:
+        """Which hyperparameters are traced and which static, and why, over ``configs`` (None:
+        every config given a program so far): ``{"configs", "programs", "compiles",
+        "hyperparameters": {name: {"values", "traced_in", "static_in", "how"}}, "verified"}``.
+        ``traced_in``/``static_in`` count the programs in which the hyperparameter varies / is one
+        value; ``verified``: the configs ``verify`` trained again alone, with their differences."""
+        configs = [dict(c) for c in (configs if configs is not None else self.model.seen.values())]
+        programs = [self.engine.shape(c) for c in configs]
+        return {"configs": len(configs), "programs": len(set(programs)), "compiles": self.engine.compiles,
+                "hyperparameters": describe_sharing(configs, programs, self.model.traced_reasons(configs)),
+                "verified": list(self.sharing_check.checked) if self.sharing_check is not None else None}
+
+    def validate_space(self, space: Space, config_epochs: float | None = None, *,
+                       first_rung_configs: int | None = None) -> None:
+        """Check the model and data against configs of ``space`` before anything trains: a
+        probe config fits (``FlaxModel.check_fit``), and a sample of configs traces (their
+        programs' fingerprints, so a factory branch that fails is named now, not mid-run)."""
+        if isinstance(self.model.batch_key, str) and self.model.batch_key not in space.dims:
+            raise ValueError(f"the space has no {self.model.batch_key!r} dimension (the batch size); give "
+                             f"batch_size=<int> for a fixed one")
+        unknown = [k for k in self.model.traced_names if k not in space.dims]
+        if unknown:
+            raise ValueError(f"traced hyperparameter(s) {unknown} are not in the space")
+        sample = space.sample_configs(np.random.default_rng(self.seed), PROBE_CONFIGS)
+        self.model.check(sample[0])
+        self.model.check_fit(sample[0])
+        for config in sample:
+            self.model.check(config)
+            self.model.program_id(config)
+        self.model.seen.clear()  # the report covers the configs the run plans, not this sample
+
+    prepare = validate_space

@@ -1,0 +1,22 @@
+"""Every ```python block of the README runs as written (each in a fresh namespace, in a
+temporary folder), so no example can rot."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+BLOCKS = re.findall(r"^```python\n(.*?)^```", README.read_text(), flags=re.S | re.M)
+
+
+def test_the_readme_has_python_examples():
+    assert len(BLOCKS) >= 4
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_readme_python_block_runs(index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = compile(BLOCKS[index], f"README.md python block {index + 1}", "exec")
+    exec(code, {"__name__": f"readme_block_{index + 1}"})
