@@ -330,9 +330,9 @@ def test_sigkill_at_steps_of_checkpoint_writing_then_resume(tmp_path):
     """A kill between two file-system operations of a checkpoint (inside a generation, at the
     rename that commits it, while pruning old ones) loses at most the rung being saved, and the
     resumed run's trials equal an uninterrupted run's. A toy R=9 run makes about 90 such
-    operations: every one of the first checkpoint and of the last is tried, every eleventh between
+    operations: every other one of the first checkpoint and of the last is tried, every 17th between
     (all of them: ``-m slow``)."""
-    _kill_sweep(tmp_path, sorted(set(range(1, 14)) | set(range(14, 82, 11)) | set(range(82, 94))))
+    _kill_sweep(tmp_path, sorted(set(range(1, 14, 2)) | set(range(14, 82, 17)) | set(range(82, 94, 2))))
 
 
 @pytest.mark.slow
@@ -388,7 +388,8 @@ def _env():
     return env
 
 
-@pytest.mark.parametrize("plan,waves", [("auto", "waves"), ("wide", "waves"), ("auto", "sequential")])
+@pytest.mark.parametrize("plan,waves", [("auto", "waves"), ("wide", "waves"),
+                                        pytest.param("auto", "sequential", marks=pytest.mark.slow)])
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, plan, waves):
     """Under the CPU plan and under the accelerator plan forced on the CPU (vmapped widths, empty
     slots, padded hidden units and depth), in waves and bracket after bracket: killed after its

@@ -128,7 +128,7 @@ def _check_generated(recipe, seed):
     assert all(row["max_relative_difference"] == 0.0 for row in checked)
 
 
-@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(recipe=recipes, seed=st.integers(0, 2**16))
 def test_generated_factories_every_shared_config_equals_it_alone(recipe, seed):
     _check_generated(recipe, seed)

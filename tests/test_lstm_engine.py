@@ -58,6 +58,7 @@ def _two_rungs(eng, ids=IDS, configs=MIXED):
     return np.concatenate([val, tr, val2])
 
 
+@pytest.mark.slow  # the fast run checks widths 1 and 8 over a whole run (test_a_whole_run_is_bit_identical_...)
 def test_width_never_changes_a_bit():
     """configs per program 1 and 8 (and 3): bit-identical losses and weights over two rungs."""
     engines = {w: engine(width=w) for w in (1, 3, 8)}

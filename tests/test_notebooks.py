@@ -22,9 +22,10 @@ def test_notebooks_are_committed_with_their_outputs():
             assert any("image/png" in o.get("data", {}) for c in code for o in c.get("outputs", [])), path.name
 
 
-#: re-executed in the default run: the own-model examples; the others' code is tested elsewhere
-#: (LSTM search, SVC, comparisons) and they run with ``-m slow``
-DEFAULT = {"own_model_digits_cnn", "own_model_delhi_mlp"}
+#: re-executed in the default run; the others' code is tested elsewhere (LSTM search, SVC,
+#: comparisons; an own model end to end in the README's example, tests/test_readme.py; the
+#: notebooks' model files plan in tests/test_model_cli.py) and they run with ``-m slow``
+DEFAULT = {"own_model_delhi_mlp"}
 
 
 @pytest.mark.parametrize("path", [p if p.stem in DEFAULT else pytest.param(p, marks=pytest.mark.slow)

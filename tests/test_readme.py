@@ -3,6 +3,8 @@ temporary folder), so no example can rot."""
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -19,4 +21,6 @@ def test_the_readme_has_python_examples():
 def test_readme_python_block_runs(index, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code = compile(BLOCKS[index], f"README.md python block {index + 1}", "exec")
-    exec(code, {"__name__": f"readme_block_{index + 1}"})
+    module = types.ModuleType(f"readme_block_{index + 1}")  # a real module: dataclasses (flax modules) look it up
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    exec(code, module.__dict__)

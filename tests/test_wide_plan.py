@@ -16,6 +16,7 @@ from test_lstm_engine import IDS, MIXED, _leaves, _small_run, _two_rungs, cfg, e
 SIZES = dict(n_features=6, n_folds=5, n_train=2980, n_val=500)
 
 
+@pytest.mark.slow  # widths of the wide plan stay bit-identical in the fast test_widths_and_depths_of_calls_...
 def test_a_whole_wide_run_is_bit_identical_for_any_width():
     """A whole Hyperband run (17 configs, hidden 4/8, depth 1/2, 3 activations and optimizers)
     under the accelerator plan at most 1, 2 or 8 configs per call (lone configs at width 1, empty
