@@ -320,7 +320,8 @@ def _kill_sweep(tmp_path, points):
     killed = {int(k): v for k, v in outcomes.items() if int(k) <= operations}
     early = [k for k, v in killed.items() if v.startswith("no checkpoint yet")]
     # only kills before the first generation is committed leave nothing to resume...
-    assert early == list(range(1, len(early) + 1)) and len(early) < 12, killed
+    tried = sorted(killed)
+    assert early == tried[:len(early)] and (not early or early[-1] < 12), killed
     # ...and every later kill resumes to the identical trials table
     assert all(v == "resumed identical" for k, v in killed.items() if k not in early), killed
     return operations
