@@ -302,3 +302,80 @@ def test_a_convolutional_model_trains_by_host_driven_steps_on_cpu(monkeypatch):
     # the training loss (continuous; accuracy would jump by 1/48 on one flipped prediction)
     np.testing.assert_allclose(looped.train([0, 1, 2], configs, 3.0, [0.0] * 3)[1], train_loss, rtol=1e-4)
     assert not engine().host_stepped  # an MLP keeps its loop inside the program
+
+
+def test_a_jobs_states_become_the_engines_only_when_it_is_handed_back():
+    """Two continuing jobs of one wave trained in ONE call: when the first is handed back (and
+    about to be told to the scheduler, then checkpointed) the second's configs still hold their
+    previous states, so a checkpoint never pairs a state with a scheduler that has not heard of it."""
+    from hbjax.scheduler import RungJob
+
+    b = backend(configs_per_program=8)
+    b.prepare(SPACE)
+    configs = _configs(4)
+    b.engine.train([0, 1, 2, 3], configs, 1.0, [0.0] * 4)
+    before = {cid: b.engine.states[cid] for cid in range(4)}
+    jobs = [RungJob(0, 2, 0, 1, (0, 1), tuple(configs[:2]), 3.0, (1.0, 1.0)),
+            RungJob(0, 1, 1, 0, (2, 3), tuple(configs[2:]), 3.0, (1.0, 1.0))]
+    handles = b.submit_wave(jobs)
+    assert handles[0].ticket.stats["calls"] == 1  # both jobs finish with the same call
+    first, _ = b.wait_wave(handles)
+    second = next(h for h in handles if h is not first)
+    assert second.done  # its call is in too...
+    for cid in (2, 3) if first.index == 0 else (0, 1):  # ...but its states are not the engine's yet
+        assert b.engine.states[cid] is before[cid]
+    for cid in (0, 1) if first.index == 0 else (2, 3):
+        assert b.engine.states[cid] is not before[cid]
+    b.wait_wave([second])
+    assert all(b.engine.states[cid] is not before[cid] for cid in range(4))
+
+
+def test_stopped_twice_in_later_waves_resumes_to_the_same_trials(tmp_path):
+    """After job 2 the resumed run submits two continuing jobs (and a fresh one) in one call;
+    stopped after the first of them, the checkpoint must not hold the second's new states (they
+    were trained twice before states were committed only when a job is told)."""
+    _stop_twice(tmp_path, [2])
+
+
+@pytest.mark.slow
+def test_stopping_after_any_job_of_a_waves_run_resumes_to_the_same_trials(tmp_path):
+    _stop_twice(tmp_path, None)
+
+
+def _stop_twice(tmp_path, stops):
+    """Stopped right after job ``stop_at`` is told and checkpointed, then stopped AGAIN after the
+    first job of the resumed run (a resume submits every ready job together, so one call can
+    finish two continuing jobs), every twice-resumed waves run equals the uninterrupted one."""
+    from hbjax.checkpoint import run_with_checkpoints
+
+    space = hb.Space(width=hb.IntChoice([8]), lr=hb.LogUniform(1e-3, 1e-1), wd=hb.LogUniform(1e-5, 1e-2),
+                     batch_size=hb.IntChoice([16]))  # one shape: every job of a wave in the same calls
+    search = hb.Hyperband(space, max_resource=9, eta=3, seed=4, waves=True)
+    cols = COLS
+
+    def xent_backend():  # validation cross-entropy: continuous (accuracy may not move when trained twice)
+        return FlaxBackend(model=lambda c: MLP(c["width"]), optimizer=_adamw, loss=_xent, data=_data(),
+                           configs_per_program=8, compilation_cache=False)
+
+    plain = search.run(xent_backend()).to_frame()[cols]
+
+    class Stop(Exception):
+        pass
+
+    def stopper(after):
+        calls = []
+
+        def stop(job, losses, state, seconds):
+            calls.append(job)
+            if len(calls) == after:
+                raise Stop
+        return stop
+
+    for stop_at in stops or range(1, plain.groupby(["bracket", "rung"]).ngroups - 1):
+        out = tmp_path / f"run{stop_at}"
+        with pytest.raises(Stop):
+            run_with_checkpoints(search, xent_backend(), out, meta={}, callbacks=[stopper(stop_at)])
+        with pytest.raises(Stop):
+            run_with_checkpoints(search, xent_backend(), out, meta={}, resume=True, callbacks=[stopper(1)])
+        resumed = run_with_checkpoints(search, xent_backend(), out, meta={}, resume=True)
+        pd.testing.assert_frame_equal(resumed.to_frame()[cols], plain, obj=f"stopped after job {stop_at}, then 1")

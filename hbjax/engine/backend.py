@@ -76,6 +76,7 @@ class EngineBackend:
     def wait_wave(self, handles):
         """(the first of ``handles`` whose job is done, that job's losses)."""
         part = self.engine.wait(list(handles))
+        self.engine.commit(part)  # its states become the engine's now, as the driver tells its job
         job = part.ticket.jobs[part.index]
         self.wave_stats = part.ticket.stats  # the engine's figures of its wave (programs, compiles)
         if self.sharing_check is not None:

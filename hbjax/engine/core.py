@@ -293,6 +293,8 @@ class Engine(Dispatch):
         ticket = self.submit(config_ids, configs, resource, previous_resource)
         while not ticket.done:
             self._collect_next()
+        for part in ticket.parts:
+            self.commit(part)
         return ticket.val, ticket.train_loss
 
     def _slot_positions(self, call: Call) -> list[tuple[int, int]]:

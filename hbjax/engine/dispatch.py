@@ -4,8 +4,10 @@
 longest-first to the devices that free up first (the cost model's seconds still queued on each
 device), and only as many calls are in flight as the memory budget holds. A submission is split
 into ``Part``s (a wave's jobs): a part is done when every call holding one of its configs is in,
-and its configs' trained states become the engine's states at that moment, all together, so a
-checkpoint never holds half a job. Calls are collected as they finish, not in dispatch order,
+and its configs' trained states wait in the part until ``commit(part)`` makes them the engine's
+states, all together, when the driver is about to tell the scheduler of that job: a checkpoint
+never holds half a job, nor a job the scheduler has not heard of (two jobs finished by one call
+are committed one at a time, as each is told). Calls are collected as they finish, not in dispatch order,
 so a short job is told while a long one dispatched before it still trains.
 """
 from __future__ import annotations
@@ -32,7 +34,7 @@ class Part:
     first: int
     stop: int
     calls_left: int = 0
-    staged: dict = field(default_factory=dict)  # config id -> trained state, until the part is done
+    staged: dict = field(default_factory=dict)  # config id -> trained state, until the part is committed
     done: bool = False
     finished: float = 0.0
 
@@ -145,7 +147,8 @@ class Dispatch:
         return ticket
 
     def wait(self, parts: Sequence[Part]) -> Part:
-        """The first of ``parts`` to be done (collecting calls as they finish)."""
+        """The first of ``parts`` to be done (collecting calls as they finish); its states are
+        not the engine's until ``commit``."""
         while True:
             done = [p for p in parts if p.done]
             if done:
@@ -183,9 +186,14 @@ class Dispatch:
             if part.calls_left == 0 and ticket.stats is not None:  # not while its ticket still launches calls
                 self._finish(part)
 
-    def _finish(self, part: Part) -> None:
-        self.states.update(part.staged)  # all at once: a checkpoint never sees half a job
+    def commit(self, part: Part) -> None:
+        """Make a done part's trained states the engine's, all at once (when its job is told)."""
+        if not part.done:
+            raise RuntimeError("commit of a part whose calls are not all in")
+        self.states.update(part.staged)
         part.staged = {}
+
+    def _finish(self, part: Part) -> None:
         part.done, part.finished = True, time.perf_counter()
         ticket = part.ticket
         if ticket.done and ticket.stats is not None:
