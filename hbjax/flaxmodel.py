@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .engine.core import _device_dtype
+from .engine.core import device_dtype
 from .engine.model import Model, Sizes
 from .engine.plan import ProgramKey, ShapeKey
 from .engine.program import FoldArrays, ProgramFns, config_key
@@ -413,4 +413,4 @@ def _fold_arrays(data) -> FoldArrays:
     for name, a in (("x_train", x_tr), ("x_val", x_val)):
         if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
             raise ValueError(f"{name} holds NaN or infinite values")
-    return FoldArrays(*(_device_dtype(a)[None] for a in (x_tr, y_tr, x_val, y_val)))
+    return FoldArrays(*(device_dtype(a)[None] for a in (x_tr, y_tr, x_val, y_val)))

@@ -202,7 +202,7 @@ def sanitize_losses(losses, n: int) -> np.ndarray:
     return np.where(np.isfinite(arr), arr, np.inf)
 
 
-def _survivors(ids: Sequence[int], losses: np.ndarray, k: int) -> tuple[int, ...]:
+def survivors_of(ids: Sequence[int], losses: np.ndarray, k: int) -> tuple[int, ...]:
     order = sorted((loss, cid) for cid, loss in zip(ids, losses) if np.isfinite(loss))
     return tuple(sorted(cid for _, cid in order[:k]))
 
@@ -215,7 +215,7 @@ def tell(state: SchedulerState, job: RungJob, losses) -> SchedulerState:
     clean = sanitize_losses(raw, len(job.config_ids))
     rung: Rung = state.active.rungs[job.rung]
     last = job.rung == state.active.s
-    survivors = () if last else _survivors(job.config_ids, clean, rung.n_promote)
+    survivors = () if last else survivors_of(job.config_ids, clean, rung.n_promote)
     promoted = set(survivors)
     history = state.history + tuple(
         Observation(cid, job.iteration, job.bracket, job.rung, float(job.resource), float(loss), cid in promoted)

@@ -29,7 +29,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from .brackets import Bracket, shrink_bracket
-from .scheduler import Observation, RungJob, _survivors, config_rng, sanitize_losses
+from .scheduler import Observation, RungJob, survivors_of, config_rng, sanitize_losses
 from .space import Space
 
 __all__ = ["BracketRun", "WaveState", "init", "ask_ready", "tell", "done", "reset_asked", "walk", "live_config_ids"]
@@ -126,7 +126,7 @@ def tell(state: WaveState, job: RungJob, losses) -> WaveState:
     raw = np.asarray(losses, dtype=np.float64).reshape(-1)
     clean = sanitize_losses(raw, len(job.config_ids))
     last = run.rung == run.bracket.s
-    survivors = () if last else _survivors(job.config_ids, clean, run.bracket.rungs[run.rung].n_promote)
+    survivors = () if last else survivors_of(job.config_ids, clean, run.bracket.rungs[run.rung].n_promote)
     promoted = set(survivors)
     new = tuple(Observation(cid, job.iteration, job.bracket, job.rung, float(job.resource), float(loss), cid in promoted)
                 for cid, loss in zip(job.config_ids, raw))

@@ -56,7 +56,7 @@ def run_model(args, console) -> int:
     from ..checkpoint import run_with_checkpoints
     from ..spacefile import space_to_dict
     from ..usermodel import load_model_spec
-    from .lstm import RungProgress
+    from .progress import RungProgress
 
     cost = apply_resume(args, RESUMABLE)
     spec = load_model_spec(args.model)

@@ -118,7 +118,7 @@ class Engine(Dispatch):
         with self._lock:
             if (window, None) not in self._data:
                 arrays = self.model.data(window)
-                self._data[(window, None)] = FoldArrays(*(_device_dtype(a) for a in arrays))
+                self._data[(window, None)] = FoldArrays(*(device_dtype(a) for a in arrays))
             return self._data[(window, None)]
 
     def data(self, window: int) -> FoldArrays:
@@ -346,7 +346,7 @@ class Engine(Dispatch):
         return np.stack([np.asarray(jax.random.fold_in(base, k)) for k in range(n_folds)])
 
 
-def _device_dtype(a) -> np.ndarray:
+def device_dtype(a) -> np.ndarray:
     """Data as the programs take it: floats as float32, integers (class labels) as int32."""
     a = np.asarray(a)
     return a.astype(np.int32 if np.issubdtype(a.dtype, np.integer) else np.float32, copy=False)
@@ -360,15 +360,3 @@ def _per_config(resource, n: int) -> list[float]:
     if len(resources) != n:
         raise ValueError(f"expected one resource per config ({n}), got {len(resources)}")
     return resources
-
-
-def _halve(call: Call) -> list[Call]:
-    """A call as two calls of half its width (each device's slots split in two), same depth."""
-    k = call.program.width // 2
-    out = []
-    for part in (slice(0, k), slice(k, None)):
-        slots = tuple(dev[part] for dev in call.slots)
-        if any(slots):
-            out.append(replace(call, program=replace(call.program, width=k), slots=slots,
-                               seconds=tuple(s / 2 for s in call.seconds)))
-    return out

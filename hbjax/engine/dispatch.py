@@ -21,6 +21,8 @@ from typing import Mapping, Sequence
 import jax
 import numpy as np
 
+from .plan import halve
+
 
 __all__ = ["Dispatch", "Ticket", "Part"]
 
@@ -73,7 +75,7 @@ class Ticket:
 
 class Dispatch:
     """Needs the engine's ``plan_rung``, ``step_ranges``, ``_compiled_future``, ``call_bytes``,
-    ``_launch``, ``_slot_positions``, ``_halve``-able calls, ``states``, ``width_caps``,
+    ``_launch``, ``_slot_positions``, ``plan.halve``-able calls, ``states``, ``width_caps``,
     ``memory_limit_bytes``, ``model``, ``fold_loss_scale``, ``n_devices`` and ``_in_flight``."""
 
     def submit(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource,
@@ -81,8 +83,6 @@ class Dispatch:
                priorities: Sequence[int] | None = None) -> Ticket:
         """Plan and launch; ``parts``: the sizes of its jobs, in order (None: one part);
         ``priorities``: per config, lower dispatched earlier (``plan.plan_rung``)."""
-        from .core import _halve
-
         t0 = time.perf_counter()
         for c in configs:
             self.model.check(c)
@@ -116,7 +116,7 @@ class Dispatch:
             size = self.call_bytes(call.program)
             if size > self.memory_limit_bytes and call.program.width > 1:
                 # measured too big: two calls of half the width, and the bucket capped for later rungs
-                halves = _halve(call)
+                halves = halve(call)
                 self.width_caps[call.program.bucket] = halves[0].program.width
                 for h in halves:
                     self._compiled_future(h.program)

@@ -37,13 +37,13 @@ over several host devices (longest first) instead of padding a lone config to th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
 from .cost import (COST_MODELS, CostModel, bytes_per_config, cost_model, step_flops,  # noqa: F401 (re-exported)
                    step_seconds)
 
-__all__ = ["ShapeKey", "ProgramKey", "Call", "RungPlan", "CostModel", "COST_MODELS", "shape_key", "plan_rung",
+__all__ = ["ShapeKey", "ProgramKey", "Call", "RungPlan", "CostModel", "COST_MODELS", "shape_key", "plan_rung", "halve",
            "hidden_buckets", "padded_hidden_map", "step_flops", "bytes_per_config", "next_pow2", "split_pow2",
            "MODES", "cost_model"]
 
@@ -440,4 +440,16 @@ def padded_hidden_map(mode: str, device_kind: str, *, hiddens: Sequence[int], ba
                                      layers=round(sum(layers) / len(layers)), n_features=n_features,
                                      n_folds=n_folds, n_train=n_train, cost=cost, configs_per_call=per_call)
             out.update({(h, b, w): hp for h, hp in buckets.items()})
+    return out
+
+
+def halve(call: Call) -> list[Call]:
+    """A call as two calls of half its width (each device's slots split in two), same depth."""
+    k = call.program.width // 2
+    out = []
+    for part in (slice(0, k), slice(k, None)):
+        slots = tuple(dev[part] for dev in call.slots)
+        if any(slots):
+            out.append(replace(call, program=replace(call.program, width=k), slots=slots,
+                               seconds=tuple(s / 2 for s in call.seconds)))
     return out
