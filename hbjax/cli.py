@@ -153,11 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
                           "mf-prior-bench, Counting Ones): --fevals evaluations, incumbents at 20..100%% of them")
     cmp.add_argument("--preset", choices=["default", "good", "moderate", "bad", "terrible"], default="default",
                      help="MFHartmann's bias / noise preset (mf-prior-bench's)")
+    cmp.add_argument("--min-fidelity", type=_number, default=None,
+                     help="MFHartmann's lowest z (default 1: DEHB's published protocol, mf-prior-bench 1.9.0; 3 is "
+                          "mf-prior-bench 1.8.x's range)")
     cmp.add_argument("--fevals", type=_positive_int, default=300,
                      help="function evaluations per run for the research benchmarks (DEHB's protocol: 300)")
     cmp.add_argument("--model", metavar="FILE.py:FACTORY", default=None,
                      help="compare on your own flax model (as `hbjax run --model`) instead of --task")
     cmp.add_argument("--methods", default="hyperband,random,bo,ga,bohb", help="comma-separated strategy names")
+    cmp.add_argument("--method", action="append", default=[], metavar="FILE.py:FACTORY",
+                     help="add your own search method (repeatable): FACTORY(space, *, max_resource, seed, eta) returns "
+                          "an object with ask() -> (configs, resource) | None and tell(configs, resource, losses); "
+                          "it runs beside --methods under the same budget, seeds, protocol and tests "
+                          "(examples/my_method.py; FILE.py imports as `python FILE.py`)")
     cmp.add_argument("--seeds", type=_positive_int, default=3, help="number of seeds (0..N-1)")
     cmp.add_argument("--budget", type=_number, default=None,
                      help="resource per method and seed (default: 2 Hyperband iterations' worth: 138 for R=9)")

@@ -1,7 +1,7 @@
 """Multi-fidelity benchmarks the field shares, in JAX, a whole rung per vectorised call.
 
-* **MFHartmann-3/6** as mf-prior-bench (``mfpbench.get("mfh3")``, >= 1.8.1) defines them: at
-  fidelity ``z`` (an integer, 1..100), ``s = ln z / ln 100``, each Hartmann alpha lowered by
+* **MFHartmann-3/6** as mf-prior-bench (``mfpbench.get("mfh3")``) defines them: at fidelity ``z``
+  (an integer; 3..100 in mf-prior-bench 1.8.x, 1..100 from 1.9.0), ``s = ln z / ln 100``, each Hartmann alpha lowered by
   ``bias * (1 - s)`` and a half-normal noise ``|N(0, 1)| * noise * (1 - s)`` added; at z = 100
   the exact Hartmann function. Presets (bias, noise): default (0.5, 0.1), good (2.5, 2.0),
   moderate (3.0, 3.0), bad (3.5, 4.0), terrible (4.0, 5.0). mf-prior-bench seeds its noise by
@@ -12,8 +12,12 @@
   ``-(sum of bits + sum_j mean of int(b) Bernoulli(p_j) draws)`` (the mean drawn as a binomial
   count over ``int(b)``), minimised at ``-2n``.
 
-The fidelity follows DEHB's protocol: MFHartmann over z in 3..100 with eta 3 (DEHB's rungs
-z = 3, 11, 33, 100), Counting Ones over b in 5.76..933.12 (rungs 11, 34, 103, 311, 933 draws).
+Fidelity ranges. DEHB's own benchmark (its ``benchmarking/``, whose published table
+``PUBLISHED`` quotes) pins mf-prior-bench 1.9.0, where MFHartmann's z runs from 1: with eta 3 its
+rungs are z = 1, 3, 11, 33, 100 (``min_fidelity=1``; ``hbjax compare --task mfh*`` runs so by
+default). This backend's own default starts at z = 3 (mf-prior-bench 1.8.x's range: rungs
+3, 11, 33, 100), which is NOT the published protocol's; every table names its z range.
+Counting Ones runs over b in 5.76..933.12 (rungs 11, 34, 103, 311, 933 draws), as DEHB's.
 A backend's resource is a rung's budget in units of the lowest rung (Hyperband R = 27 and 81),
 mapped back to the benchmark's own fidelity as DEHB does (``int(fidelity)``). Every evaluation
 is one function evaluation, at any fidelity (``evaluations``), the unit of DEHB's table.
@@ -98,7 +102,7 @@ class MFBenchmarkBackend:
         self.kind, self.dims, self.min_fidelity, self.max_fidelity, self.max_resource = BENCHMARKS[name]
         if self.kind == "counting" and preset != "default":
             raise ValueError("presets are MFHartmann's; counting-ones has none")
-        if min_fidelity is not None:  # DEHB's rungs from another lowest fidelity (mf-prior-bench >= 1.9: z from 1)
+        if min_fidelity is not None:  # DEHB's rungs from another lowest fidelity (mf-prior-bench 1.9.0: z from 1)
             if not 0 < float(min_fidelity) < self.max_fidelity:
                 raise ValueError(f"min_fidelity must be in (0, {self.max_fidelity:g}), got {min_fidelity!r}")
             self.min_fidelity = float(min_fidelity)

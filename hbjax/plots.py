@@ -282,10 +282,15 @@ def plot_comparison(frame: pd.DataFrame, ax=None, *, baselines: Mapping[str, flo
     return fig
 
 
-def plot_anytime(curves: pd.DataFrame, ax=None, *, baselines: Mapping[str, float] | None = None, grid_points: int = 200):
+def plot_anytime(curves: pd.DataFrame, ax=None, *, baselines: Mapping[str, float] | None = None, grid_points: int = 200,
+                 marks: Mapping[str, tuple] | None = None, xlabel: str | None = None, ylabel: str | None = None,
+                 title: str | None = None):
     """Best loss so far vs budget spent: per method the mean over seeds of each run's incumbent
     (a step function, evaluated on a common grid) with a 95% t-band; baselines as horizontal
-    lines. ``curves``: rows of (method, seed, resource_spent, best_loss) from ``compare(curves=...)``."""
+    lines; ``marks``: {label: (xs, means, stds)} drawn as points with error bars (published
+    checkpoints). ``curves``: rows of (method, seed, resource_spent, best_loss) from
+    ``compare(curves=...)`` or ``run_protocol(curves=...)`` (there ``resource_spent`` counts
+    function evaluations)."""
     from scipy import stats
 
     fig, ax = _new_axes(ax)
@@ -319,14 +324,25 @@ def plot_anytime(curves: pd.DataFrame, ax=None, *, baselines: Mapping[str, float
         if value is not None and math.isfinite(value):
             ax.axhline(value, color="black", ls=["--", ":", "-."][j % 3], lw=1, label=f"{name} ({value:.4g})")
             positive.append(value)
+    for j, (name, (xs, means, stds)) in enumerate((marks or {}).items()):
+        ax.errorbar(xs, means, yerr=stds, fmt=["D", "s", "^"][j % 3], color="black", mfc="white", ms=5, capsize=3,
+                    lw=1, label=name)
+        positive.extend(v for v in means if v > 0)
     if positive and min(positive) > 0 and max(positive) / min(positive) > 100:
         ax.set_yscale("log")
-    ax.set_xlabel("budget spent (resource units: config-epochs or 1/R of the training set)")
-    ax.set_ylabel("best validation loss so far (mean, 95% band over seeds)")
-    ax.set_title("Search strategies at equal budget: anytime performance")
+    ax.set_xlabel(xlabel or "budget spent (resource units: config-epochs or 1/R of the training set)")
+    ax.set_ylabel(ylabel or "best validation loss so far (mean, 95% band over seeds)")
+    ax.set_title(title or "Search strategies at equal budget: anytime performance")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return fig
+
+
+def plot_critical_difference(scores, ax=None, **kw):
+    """Mean ranks with Nemenyi's critical difference (``cdplot.plot_critical_difference``)."""
+    from .cdplot import plot_critical_difference as draw
+
+    return draw(scores, ax, **kw)
 
 
 # --- report ------------------------------------------------------------------------------------------

@@ -15,24 +15,24 @@ from typing import Mapping
 
 from .space import Space
 
-__all__ = ["load_model_spec", "MODEL_KEYS", "REQUIRED_KEYS"]
+__all__ = ["load_model_spec", "import_factory", "MODEL_KEYS", "REQUIRED_KEYS"]
 
 REQUIRED_KEYS = ("model", "optimizer", "loss", "data")
 MODEL_KEYS = (*REQUIRED_KEYS, "metric", "direction", "batch_size", "traced")
 
 
-def load_model_spec(reference: str) -> dict:
-    """``"path/to/file.py:factory"`` -> the checked spec dict (``space`` may be None)."""
+def import_factory(reference: str, *, option: str = "--model"):
+    """``"path/to/file.py:name"`` -> the callable ``name`` of that file, imported as ``python
+    FILE.py`` runs it (its folder first on ``sys.path``, so its neighbours import)."""
     if not isinstance(reference, str) or ":" not in reference:
-        raise ValueError(f"--model must be FILE.py:FACTORY (a Python file and the function in it that returns the "
-                         f"model spec), got {reference!r}")
+        raise ValueError(f"{option} must be FILE.py:FACTORY (a Python file and the function in it), got {reference!r}")
     path_text, name = reference.rsplit(":", 1)
     path = Path(path_text)
     if path.suffix != ".py":
-        raise ValueError(f"--model {reference!r}: {path} is not a .py file")
+        raise ValueError(f"{option} {reference!r}: {path} is not a .py file")
     if not path.is_file():
-        raise ValueError(f"--model {reference!r}: {path} does not exist")
-    module_name = f"hbjax_user_model_{abs(hash(str(path.resolve())))}"
+        raise ValueError(f"{option} {reference!r}: {path} does not exist")
+    module_name = f"hbjax_user_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses and pickling look modules up by name
@@ -42,12 +42,19 @@ def load_model_spec(reference: str) -> dict:
     try:
         spec.loader.exec_module(module)
     except Exception as err:  # noqa: BLE001 - the user's file: say what broke, not where inside hbjax
-        raise ValueError(f"--model {reference!r}: importing {path} failed: {type(err).__name__}: {err}") from None
+        raise ValueError(f"{option} {reference!r}: importing {path} failed: {type(err).__name__}: {err}") from None
     factory = getattr(module, name, None)
     if factory is None:
-        raise ValueError(f"--model {reference!r}: {path} defines no {name!r}")
+        raise ValueError(f"{option} {reference!r}: {path} defines no {name!r}")
     if not callable(factory):
-        raise ValueError(f"--model {reference!r}: {name} is not a function")
+        raise ValueError(f"{option} {reference!r}: {name} is not a function")
+    return factory
+
+
+def load_model_spec(reference: str) -> dict:
+    """``"path/to/file.py:factory"`` -> the checked spec dict (``space`` may be None)."""
+    factory = import_factory(reference, option="--model")
+    name = reference.rsplit(":", 1)[1]
     try:
         out = factory()
     except Exception as err:  # noqa: BLE001

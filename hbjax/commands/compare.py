@@ -9,12 +9,16 @@ from .common import UsageError, _space, _task, _write_json
 def run_compare(args, console) -> int:
     import pandas as pd
 
-    from ..strategies import STRATEGIES, compare, summarize_stats
+    from ..strategies import STRATEGIES, compare, load_method, method_label, summarize_stats
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in STRATEGIES]
     if unknown:
         raise UsageError(f"unknown method(s) {unknown}; choose from {', '.join(STRATEGIES)}")
+    methods += [load_method(reference) for reference in getattr(args, "method", None) or []]
+    labels = [method_label(m) for m in methods]
+    if len(set(labels)) != len(labels):
+        raise UsageError(f"two methods share a name: {labels}")
     seeds = list(range(args.seeds))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -74,7 +78,7 @@ def run_compare(args, console) -> int:
             return {"test_skill": test["test_skill"], "test_mse_price": test["test_mse_price"]}
 
         unit = f"config-epochs (each on {len(task.folds)} fold(s))"
-    console.print(f"comparing {', '.join(methods)} on {args.task} over seeds {seeds}, "
+    console.print(f"comparing {', '.join(labels)} on {args.task} over seeds {seeds}, "
                   f"budget {args.budget:g} {unit}, R={args.max_resource:g}, eta={args.eta}")
 
     def progress(job, losses, state, seconds):
@@ -112,29 +116,76 @@ def run_compare(args, console) -> int:
 
 def _run_protocol(args, methods, seeds, out, console) -> int:
     """A research benchmark by DEHB's protocol (``hbjax.strategies.protocol``), with DEHB's
-    published rows beside hbjax's."""
+    published rows beside hbjax's, and its pictures."""
+    import pandas as pd
+
     from ..mfbench import MFBenchmarkBackend
-    from ..strategies.protocol import CHECKPOINTS, PUBLISHED, protocol_markdown, protocol_options, run_protocol
+    from ..strategies import method_label
+    from ..strategies.protocol import (CHECKPOINTS, PUBLISHED, PUBLISHED_FIDELITY, protocol_markdown,
+                                       protocol_options, run_protocol)
 
     if args.task == "counting-ones" and args.preset != "default":
         raise UsageError("--preset is MFHartmann's; counting-ones has none")
-    probe = MFBenchmarkBackend(args.task, preset=args.preset)
+    low = getattr(args, "min_fidelity", None)
+    if low is None and args.task != "counting-ones":
+        low = PUBLISHED_FIDELITY[args.task][0]  # DEHB's protocol: mf-prior-bench 1.9.0's z from 1
+    if args.task == "counting-ones" and low is not None:
+        raise UsageError("--min-fidelity is MFHartmann's z; counting-ones runs DEHB's budgets")
+    probe = MFBenchmarkBackend(args.task, preset=args.preset, min_fidelity=low)
     checkpoints = tuple(round(args.fevals * f) for f in (0.2, 0.4, 0.6, 0.8, 1.0))
-    console.print(f"{probe.describe()}: {', '.join(methods)} over seeds {seeds}, {args.fevals} function evaluations "
-                  f"each, eta {args.eta}")
+    console.print(f"{probe.describe()}: {', '.join(map(method_label, methods))} over seeds {seeds}, {args.fevals} "
+                  f"function evaluations each, eta {args.eta}")
     options = protocol_options(probe)  # DEHB's sequential schedule; GP-BO in batches of 32
-    raw = run_protocol(methods, lambda s: MFBenchmarkBackend(args.task, preset=args.preset, seed=s), probe.space(),
+    curves: list = []
+    raw = run_protocol(methods, lambda s: MFBenchmarkBackend(args.task, preset=args.preset, seed=s, min_fidelity=low),
+                       probe.space(),
                        seeds=seeds, max_resource=probe.max_resource, eta=args.eta, fevals=args.fevals,
-                       options=options, checkpoints=checkpoints)
+                       options=options, checkpoints=checkpoints, curves=curves)
     published = PUBLISHED.get(args.task, {}) if args.preset == "default" and checkpoints == CHECKPOINTS and \
         args.eta == 3 else {}
     text = protocol_markdown(args.task, raw, published=published, scale=100.0 if args.task == "counting-ones" else 1.0,
-                             title=probe.describe(), checkpoints=checkpoints)
+                             title=probe.describe(), checkpoints=checkpoints,
+                             fidelity=(probe.min_fidelity, probe.max_fidelity))
     raw.to_csv(out / "protocol_raw.csv", index=False)
     (out / "protocol_summary.md").write_text(text)
+    curves = pd.DataFrame(curves)
+    curves.to_csv(out / "protocol_curves.csv", index=False)
     console.print(text, markup=False, highlight=False)
-    console.print(f"results: {out / 'protocol_summary.md'}, {out / 'protocol_raw.csv'}")
+    pictures = protocol_pictures(curves, raw, out, task=args.task, title=probe.describe(), published=published,
+                                 checkpoints=checkpoints, scale=100.0 if args.task == "counting-ones" else 1.0)
+    console.print(f"results: {out / 'protocol_summary.md'}, {out / 'protocol_raw.csv'}" +
+                  "".join(f", {p}" for p in pictures))
     return 0
+
+
+def protocol_pictures(curves, raw, out: Path, *, task: str, title: str, published, checkpoints, scale: float) -> list:
+    """``protocol_anytime.png``: the incumbent vs function evaluations (mean and 95% band per
+    method, DEHB's published checkpoints marked); ``protocol_ranks.png``: mean ranks at the last
+    checkpoint with Nemenyi's critical difference (``plots.plot_critical_difference``). Nothing
+    (and a note) without matplotlib."""
+    try:
+        from ..plots import plot_anytime, plot_critical_difference
+    except ImportError:
+        return []
+    import matplotlib.pyplot as plt
+
+    frame = curves.assign(best_loss=curves["best_loss"] / scale)
+    marks = {f"DEHB {v}, published (mean ± std)": (list(checkpoints), [m / scale for m in means], list(stds))
+             for v, (means, stds) in (published or {}).items()}
+    fig = plot_anytime(frame, marks=marks, xlabel="function evaluations",
+                       ylabel="incumbent (mean, 95% band over seeds)" + (" / 100" if scale != 1.0 else ""),
+                       title=title)
+    paths = [out / "protocol_anytime.png"]
+    fig.savefig(paths[0], dpi=120)
+    plt.close(fig)
+    last = f"inc_{checkpoints[-1]}"
+    if raw["method"].nunique() > 1:
+        fig = plot_critical_difference(raw.pivot(index="seed", columns="method", values=last),
+                                       title=f"{title}: ranks after {checkpoints[-1]} evaluations")
+        paths.append(out / "protocol_ranks.png")
+        fig.savefig(paths[1], dpi=120)
+        plt.close(fig)
+    return paths
 
 
 def _print_summary(console, summary, baselines) -> None:

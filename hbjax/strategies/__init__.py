@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import inspect
 
+from .asktell import AskTellStrategy, UserMethod, load_method
 from .base import SearchState, budget_of
 from .bayesopt import BayesianOptimization
 from .bohb import BOHB
@@ -45,7 +46,8 @@ __all__ = [
     "HyperbandStrategy", "SuccessiveHalvingStrategy", "BOHB", "RandomSearch", "GridSearch",
     "BayesianOptimization", "GeneticAlgorithm", "SearchState", "Codec",
     "summarize_stats", "stats_markdown", "paired_tests", "rank_summary", "seed_ranks",
-    "OptunaTPEHyperband", "OptunaRandom", "DEHBStrategy",
+    "OptunaTPEHyperband", "OptunaRandom", "DEHBStrategy", "UserMethod", "AskTellStrategy", "load_method",
+    "method_label",
 ]
 
 STRATEGIES = {
@@ -65,9 +67,19 @@ def _options(cls) -> list[str]:
     return [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
-def make_strategy(name: str, space, *, max_resource, eta: int = 3, seed: int = 0, **kw):
+def method_label(method) -> str:
+    """The name a method has in tables: a built-in's name, or a ``UserMethod``'s."""
+    return method.name if isinstance(method, UserMethod) else str(method)
+
+
+def make_strategy(name, space, *, max_resource, eta: int = 3, seed: int = 0, **kw):
     """``STRATEGIES[name](space, max_resource=..., seed=..., [eta=...,] **kw)``; ``eta`` goes only to the
-    strategies that have one (hyperband, sh, bohb, optuna-tpe-hb, dehb)."""
+    strategies that have one (hyperband, sh, bohb, optuna-tpe-hb, dehb). ``name`` may be a
+    ``UserMethod`` (a user's ask/tell method), which takes no options."""
+    if isinstance(name, UserMethod):
+        if kw:
+            raise ValueError(f"method {name.name!r} (a user's ask/tell method) takes no options, got {sorted(kw)}")
+        return name(space, max_resource=max_resource, seed=seed, eta=eta)
     if not isinstance(name, str) or name.lower() not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
     cls = STRATEGIES[name.lower()]

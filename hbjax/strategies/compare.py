@@ -45,14 +45,17 @@ def compare(method_names: Sequence[str], make_backend: Callable[[int], object], 
     arguments for that strategy (e.g. ``{"bo": {"batch_size": 8}}``). ``curves``: a list that gets
     one row per job of every run (method, seed, resource_spent so far, best_loss so far): the
     anytime performance that ``plots.plot_anytime`` draws."""
-    from . import STRATEGIES, make_strategy
+    from . import STRATEGIES, UserMethod, make_strategy, method_label
 
-    if isinstance(method_names, str):
+    if isinstance(method_names, (str, UserMethod)):
         method_names = [method_names]
     method_names = list(method_names)
     if not method_names:
         raise ValueError(f"give at least one method; known: {', '.join(STRATEGIES)}")
-    unknown = [m for m in method_names if m not in STRATEGIES]
+    labels = [method_label(m) for m in method_names]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"two methods share a name: {labels}")
+    unknown = [m for m in method_names if not isinstance(m, UserMethod) and m not in STRATEGIES]
     if unknown:
         raise ValueError(f"unknown strategy {unknown[0]!r}; known: {', '.join(STRATEGIES)}")
     seeds = [check_seed(s) for s in seeds]
@@ -64,11 +67,12 @@ def compare(method_names: Sequence[str], make_backend: Callable[[int], object], 
         raise ValueError("make_backend must be a callable make_backend(seed) -> backend")
     options = dict(options or {})
     strategies = {  # build all first: a bad option fails before any training
-        (m, s): make_strategy(m, space, max_resource=max_resource, eta=eta, seed=s, **dict(options.get(m, {})))
+        (method_label(m), s): make_strategy(m, space, max_resource=max_resource, eta=eta, seed=s,
+                                            **dict(options.get(method_label(m), {})))
         for m in method_names for s in seeds
     }
     rows = []
-    for method in method_names:
+    for method in labels:
         for seed in seeds:
             backend = make_backend(seed)
             run_callbacks = list(callbacks)

@@ -39,6 +39,9 @@ PUBLISHED = {
 #: above this many encoded features GP-BO fits one shared length scale instead of one per feature
 ARD_MAX_FEATURES = 20
 
+#: the fidelity range of the published protocol (DEHB's ``benchmarking/`` with mf-prior-bench 1.9.0)
+PUBLISHED_FIDELITY = {"mfh3": (1.0, 100.0), "mfh6": (1.0, 100.0), "counting-ones": (5.76, 933.12)}
+
 
 def protocol_options(backend) -> dict:
     """The strategy options the protocol runs with: DEHB from the benchmark's lowest fidelity, one
@@ -64,17 +67,20 @@ def incumbents(values: Sequence[float], checkpoints: Sequence[int] = CHECKPOINTS
 
 def run_protocol(methods: Sequence[str], make_backend, space, *, seeds: Sequence[int], max_resource, eta: int = 3,
                  fevals: int = 300, options: Mapping[str, Mapping] | None = None,
-                 checkpoints: Sequence[int] = CHECKPOINTS) -> pd.DataFrame:
+                 checkpoints: Sequence[int] = CHECKPOINTS, curves: list | None = None) -> pd.DataFrame:
     """One row per (method, seed): ``inc_<k>`` (the incumbent after k evaluations), ``evaluations``
-    (made before it stopped), ``seconds``. ``make_backend(seed)`` gives a fresh backend."""
-    from . import make_strategy
+    (made before it stopped), ``seconds``. ``make_backend(seed)`` gives a fresh backend.
+    ``curves``: a list that gets one row per evaluation of every run (method, seed,
+    resource_spent = evaluations so far, best_loss = the incumbent), for ``plots.plot_anytime``."""
+    from . import make_strategy, method_label
 
     options = dict(options or {})
     rows = []
-    for method in methods:
+    for entry in methods:
+        method = method_label(entry)
         for seed in seeds:
             backend = make_backend(seed)
-            strategy = make_strategy(method, space, max_resource=max_resource, eta=eta, seed=int(seed),
+            strategy = make_strategy(entry, space, max_resource=max_resource, eta=eta, seed=int(seed),
                                      **dict(options.get(method, {})))
             values: list[float] = []
 
@@ -92,6 +98,10 @@ def run_protocol(methods: Sequence[str], make_backend, space, *, seeds: Sequence
                    "seconds": time.perf_counter() - t0}
             row.update({f"inc_{k}": v for k, v in zip(checkpoints, incumbents(values[:fevals], checkpoints))})
             rows.append(row)
+            if curves is not None:
+                best = np.fmin.accumulate(np.where(np.isfinite(values[:fevals]), values[:fevals], np.nan))
+                curves.extend({"method": method, "seed": int(seed), "resource_spent": float(k + 1),
+                               "best_loss": float(v)} for k, v in enumerate(best))
     return pd.DataFrame(rows)
 
 
@@ -143,9 +153,11 @@ def dehb_agreement(table: pd.DataFrame, published: Mapping, *, version: str = "0
 
 def protocol_markdown(name: str, raw: pd.DataFrame, *, published: Mapping | None = None, scale: float = 1.0,
                       title: str | None = None, reference: str = "hyperband",
-                      checkpoints: Sequence[int] = CHECKPOINTS) -> str:
-    """DEHB's table for ``raw`` (``run_protocol``'s rows), the published rows beside it, the DEHB
-    agreement check, and the ranks and Holm-corrected paired tests at the last checkpoint."""
+                      checkpoints: Sequence[int] = CHECKPOINTS, fidelity: tuple | None = None) -> str:
+    """DEHB's table for ``raw`` (``run_protocol``'s rows), the published rows beside it (with the
+    published protocol's fidelity range, and a warning where ``fidelity``, the run's (low, high),
+    differs from it), the DEHB agreement check, and the ranks and Holm-corrected paired tests at
+    the last checkpoint."""
     from .compare import stats_markdown, summarize_stats
 
     table = protocol_table(raw, scale=scale, checkpoints=checkpoints)
@@ -159,6 +171,13 @@ def protocol_markdown(name: str, raw: pd.DataFrame, *, published: Mapping | None
     for version, (means, stds) in (published or {}).items():
         lines.append(f"| *DEHB {version}, published (5 seeds)* | 5 | " + " | ".join(
             f"{m:.4g} ± {s:.3g}" for m, s in zip(means, stds)) + " |")
+    if published and name in PUBLISHED_FIDELITY:
+        low, high = PUBLISHED_FIDELITY[name]
+        lines += ["", f"Published rows: DEHB's `benchmarking/` (DEHB's table, 5 seeds; mf-prior-bench 1.9.0), fidelity "
+                      f"{low:g}..{high:g}, eta 3."]
+        if fidelity is not None and (abs(fidelity[0] - low) > 1e-9 or abs(fidelity[1] - high) > 1e-9):
+            lines.append(f"**This table's fidelity runs {fidelity[0]:g}..{fidelity[1]:g}, not the published "
+                         f"protocol's {low:g}..{high:g}: its rows and the published ones are not the same protocol.**")
     agreement = dehb_agreement(table, published or {}, scale=scale, checkpoints=checkpoints)
     if agreement:
         inside = sum(a["within_one_std"] for a in agreement)
