@@ -77,7 +77,8 @@ def main(argv=None) -> int:
         published = PUBLISHED.get(name, {}) if preset == "default" else {}
         tag = (name if preset == "default" else f"{name}_{preset}") + (f"_z{low:g}" if low is not None else "")
         title = f"{probe.describe()}: {args.seeds} seeds, {args.fevals} function evaluations, eta 3"
-        text = protocol_markdown(tag, raw, published=published, scale=scale, title=title)
+        text = protocol_markdown(name, raw, published=published, scale=scale, title=title,
+                                 fidelity=(probe.min_fidelity, probe.max_fidelity))
         winners = seed_winners(raw) if args.seeds >= 20 else None
         if winners:
             text += (f"\nOver all {args.seeds} seeds the lowest mean incumbent at {args.fevals} evaluations is "
