@@ -22,6 +22,8 @@ import jax
 import numpy as np
 from jax.extend import core as jcore
 
+from .space import config_token
+
 __all__ = ["fingerprint", "config_token", "describe_sharing"]
 
 
@@ -56,11 +58,6 @@ def _literals(jaxpr):
     for var in jaxpr.outvars:
         if isinstance(var, jcore.Literal):
             yield var.val
-
-
-def config_token(config: Mapping) -> tuple:
-    """A config as a hashable key (values by ``repr``: exact for floats)."""
-    return tuple(sorted((str(k), repr(v)) for k, v in config.items()))
 
 
 def describe_sharing(configs: Sequence[Mapping], programs: Sequence, reasons: Mapping[str, str]) -> dict:

@@ -16,7 +16,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-__all__ = ["Uniform", "LogUniform", "IntUniform", "Choice", "IntChoice", "Space", "as_generator", "python_scalar"]
+__all__ = ["Uniform", "LogUniform", "IntUniform", "Choice", "IntChoice", "Space", "as_generator", "python_scalar",
+           "config_token"]
 
 
 def as_generator(key) -> np.random.Generator:
@@ -248,3 +249,8 @@ class Space:
         for k, v in config.items():
             if not self.dims[k].contains(v):
                 raise ValueError(f"value {v!r} of {k!r} is outside {self.dims[k]!r}")
+
+
+def config_token(config: Mapping) -> tuple:
+    """A config as a hashable key (values by ``repr``: exact for floats)."""
+    return tuple(sorted((str(k), repr(v)) for k, v in config.items()))

@@ -71,12 +71,11 @@ def test_width_never_changes_a_bit():
     assert np.all(np.isfinite(results[1]))
 
 
-def test_same_command_twice_is_bit_identical_and_seed_matters():
+def test_the_seed_matters():
+    """(The same command twice is bit-identical: test_a_whole_run_is_bit_identical_for_any_width_and_twice.)"""
     a = _two_rungs(engine(width=2, seed=3))
-    b = _two_rungs(engine(width=2, seed=3))
     c = _two_rungs(engine(width=2, seed=4))
-    np.testing.assert_array_equal(a, b)
-    assert not np.allclose(a, c)
+    assert np.all(np.isfinite(a)) and not np.allclose(a, c)
 
 
 def test_chaotic_config_alone_equals_batched_over_600_steps():

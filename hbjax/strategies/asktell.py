@@ -27,8 +27,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..results import Result
-from ..sharing import config_token
-from ..space import Space
+from ..space import Space, config_token
 from .base import check_budget, check_max_resource, check_seed, check_space
 from .peer_common import _Runner
 
