@@ -83,6 +83,14 @@ def programs_detail(backend):
     return detail
 
 
+def compile_wait(engine, seconds: float) -> dict:
+    """How long training waited for compiles over a run (the engine's submissions summed), and
+    its share of the run's wall time."""
+    waited = float(sum(s.get("compile_wait_s", 0.0) for s in engine.rung_stats))
+    return {"compile_wait_s": waited, "compile_wait_share": waited / max(seconds, 1e-9),
+            "compiles": engine.compiles, "compile_s_beside_training": engine.compile_seconds}
+
+
 def _write_json(path: Path, obj) -> None:
     def clean(v):
         if isinstance(v, float) and not math.isfinite(v):
