@@ -152,3 +152,11 @@ def test_published_rows_from_another_fidelity_range_are_flagged():
     z1 = protocol_markdown("mfh6", raw, published=published, fidelity=(1.0, 100.0))
     assert "fidelity 1..100" in z1 and "not the published protocol's" not in z1
     assert "This table's fidelity runs 3..100, not the published protocol's 1..100" in z3
+
+
+def test_the_public_names_resolve_from_hbjax():
+    """What users import from ``hbjax`` directly (lazily: ``import hbjax`` stays free of JAX)."""
+    for name in ("FlaxBackend", "LSTMBackend", "Engine", "Model", "EngineBackend", "MFBenchmarkBackend",
+                 "SharingError", "UserMethod", "nn"):
+        assert getattr(hb, name) is not None, name
+    assert hb.UserMethod is UserMethod and issubclass(hb.SharingError, ValueError)
