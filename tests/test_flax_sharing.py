@@ -14,6 +14,7 @@ import hbjax as hb
 from hbjax.engine.verify import SharingError
 from hbjax.flaxbackend import FlaxBackend
 from hbjax.flaxmodel import FlaxModel
+from test_flax_backend import _data, _xent  # the same small classification task
 
 SPACE = hb.Space(opt=hb.Choice(["a", "b"]), lr=hb.LogUniform(1e-3, 1e-1), m=hb.Uniform(0.5, 0.95),
                  wd=hb.LogUniform(1e-5, 1e-1), clip=hb.LogUniform(1e-2, 10.0), scale=hb.Uniform(0.5, 2.0),
@@ -30,17 +31,6 @@ class MLP(nn.Module):
         init = nn.initializers.variance_scaling(self.init_scale, "fan_in", "normal")
         x = nn.tanh(nn.Dense(self.width, kernel_init=init)(x))
         return nn.Dense(3)(x) * self.out_scale
-
-
-def _data(n_train=64, n_val=32, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n_train + n_val, 5)).astype(np.float32)
-    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1).astype(np.int64)
-    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
-
-
-def _xent(logits, y):
-    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
 
 BASES = {  # name -> (optax factory, the keyword the config's "m" goes to)
@@ -88,7 +78,7 @@ recipes = st.fixed_dictionaries({
 
 def backend(recipe, **kw):
     return FlaxBackend(model=make_model(recipe["model"]), optimizer=make_optimizer(recipe), loss=_xent,
-                       data=_data(), compilation_cache=False, **kw)
+                       data=_data(64, 32), compilation_cache=False, **kw)
 
 
 def _configs(seed, n=4):

@@ -83,12 +83,17 @@ def programs_detail(backend):
     return detail
 
 
-def compile_wait(engine, seconds: float) -> dict:
-    """How long training waited for compiles over a run (the engine's submissions summed), and
-    its share of the run's wall time."""
+def compile_wait(engine, seconds: float) -> tuple[str, dict]:
+    """A run's compiles for its last lines and its summary.json: (a sentence, the figures): the
+    programs compiled, their seconds beside training, how long training waited for them (the
+    engine's submissions summed) and that wait's share of the run's wall time."""
     waited = float(sum(s.get("compile_wait_s", 0.0) for s in engine.rung_stats))
-    return {"compile_wait_s": waited, "compile_wait_share": waited / max(seconds, 1e-9),
-            "compiles": engine.compiles, "compile_s_beside_training": engine.compile_seconds}
+    figures = {"compile_wait_s": waited, "compile_wait_share": waited / max(seconds, 1e-9),
+               "compiles": engine.compiles, "compile_s_beside_training": engine.compile_seconds}
+    text = (f"{engine.compiles} programs compiled on background threads ({engine.compile_seconds:.1f} s beside "
+            f"training); training waited {waited:.1f} s for compiles ({100 * figures['compile_wait_share']:.0f}% of "
+            f"the run)")
+    return text, figures
 
 
 def _write_json(path: Path, obj) -> None:

@@ -143,7 +143,8 @@ def _run_protocol(args, methods, seeds, out, console) -> int:
                        options=options, checkpoints=checkpoints, curves=curves)
     published = PUBLISHED.get(args.task, {}) if args.preset == "default" and checkpoints == CHECKPOINTS and \
         args.eta == 3 else {}
-    text = protocol_markdown(args.task, raw, published=published, scale=100.0 if args.task == "counting-ones" else 1.0,
+    scale = 100.0 if args.task == "counting-ones" else 1.0  # DEHB reports Counting Ones' mean / 100
+    text = protocol_markdown(args.task, raw, published=published, scale=scale,
                              title=probe.describe(), checkpoints=checkpoints,
                              fidelity=(probe.min_fidelity, probe.max_fidelity))
     raw.to_csv(out / "protocol_raw.csv", index=False)
@@ -151,23 +152,23 @@ def _run_protocol(args, methods, seeds, out, console) -> int:
     curves = pd.DataFrame(curves)
     curves.to_csv(out / "protocol_curves.csv", index=False)
     console.print(text, markup=False, highlight=False)
-    pictures = protocol_pictures(curves, raw, out, task=args.task, title=probe.describe(), published=published,
-                                 checkpoints=checkpoints, scale=100.0 if args.task == "counting-ones" else 1.0)
+    pictures = protocol_pictures(curves, raw, out, title=probe.describe(), published=published,
+                                 checkpoints=checkpoints, scale=scale)
     console.print(f"results: {out / 'protocol_summary.md'}, {out / 'protocol_raw.csv'}" +
                   "".join(f", {p}" for p in pictures))
     return 0
 
 
-def protocol_pictures(curves, raw, out: Path, *, task: str, title: str, published, checkpoints, scale: float) -> list:
+def protocol_pictures(curves, raw, out: Path, *, title: str, published, checkpoints, scale: float) -> list:
     """``protocol_anytime.png``: the incumbent vs function evaluations (mean and 95% band per
     method, DEHB's published checkpoints marked); ``protocol_ranks.png``: mean ranks at the last
-    checkpoint with Nemenyi's critical difference (``plots.plot_critical_difference``). Nothing
-    (and a note) without matplotlib."""
+    checkpoint with Nemenyi's critical difference (``plots.plot_critical_difference``). -> the
+    paths written (none without matplotlib)."""
     try:
-        from ..plots import plot_anytime, plot_critical_difference
-    except ImportError:
+        import matplotlib.pyplot as plt
+    except ImportError:  # the plots extra is not installed
         return []
-    import matplotlib.pyplot as plt
+    from ..plots import plot_anytime, plot_critical_difference
 
     frame = curves.assign(best_loss=curves["best_loss"] / scale)
     marks = {f"DEHB {v}, published (mean ± std)": (list(checkpoints), [m / scale for m in means], list(stds))

@@ -6,8 +6,9 @@ import logging
 import math
 from pathlib import Path
 
+from .common import (UsageError, _baseline_skills, _skill, _space, _task, _write_json, apply_resume, compile_wait,
+                     programs_detail)
 from .progress import RungProgress
-from .common import UsageError, compile_wait, _baseline_skills, _skill, _space, _task, _write_json, apply_resume, programs_detail
 
 log = logging.getLogger("hbjax")
 
@@ -86,11 +87,9 @@ def run_lstm(args, console) -> int:
     config_epochs = result.resource_spent * getattr(backend, "repeats", 1)
     n_folds = len(task.folds)
     engine = backend.engine
-    waits = compile_wait(engine, result.seconds)
+    compiles, waits = compile_wait(engine, result.seconds)
     console.print(f"{config_epochs:g} config-epochs on {n_folds} fold(s) in {result.seconds:.1f} s = "
-                  f"{config_epochs / max(result.seconds, 1e-9):.2f} config-epochs/s; {engine.compiles} programs "
-                  f"compiled on background threads ({engine.compile_seconds:.1f} s beside training); training waited "
-                  f"{waits['compile_wait_s']:.1f} s for compiles ({100 * waits['compile_wait_share']:.0f}% of the run)")
+                  f"{config_epochs / max(result.seconds, 1e-9):.2f} config-epochs/s; {compiles}")
     if result.best_config is None:
         console.print("[red]every configuration diverged[/]")
         return 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import UsageError, compile_wait, _write_json, apply_resume, programs_detail
+from .common import UsageError, _write_json, apply_resume, compile_wait, programs_detail
 
 RESUMABLE = ("model", "max_resource", "eta", "seed", "hyperband_iterations", "space", "configs_per_program", "plan",
              "precision", "waves", "repeats", "verify_sharing")
@@ -106,15 +106,14 @@ def run_model(args, console) -> int:
     console.print(result.summary())
     config_epochs = result.resource_spent * getattr(backend, "repeats", 1)
     engine = backend.engine
-    waits = compile_wait(engine, result.seconds)
+    compiles, waits = compile_wait(engine, result.seconds)
     console.print(f"{config_epochs:g} config-epochs in {result.seconds:.1f} s = "
-                  f"{config_epochs / max(result.seconds, 1e-9):.2f} config-epochs/s; {engine.compiles} programs "
-                  f"compiled on background threads ({engine.compile_seconds:.1f} s beside training); training waited "
-                  f"{waits['compile_wait_s']:.1f} s for compiles ({100 * waits['compile_wait_share']:.0f}% of the run)")
+                  f"{config_epochs / max(result.seconds, 1e-9):.2f} config-epochs/s; {compiles}")
     if result.best_config is None:
         console.print("[red]every configuration diverged[/]")
         return 1
     best_metric = -result.best_loss if maximise else result.best_loss
+    sharing = flax_backend.sharing()
     console.print(f"[bold]best validation metric {best_metric:.5g}[/] at {result.best_resource:g} epochs: "
                   f"{result.best_config}")
     _write_json(out / "summary.json", {
@@ -125,8 +124,8 @@ def run_model(args, console) -> int:
         "cost_constants": engine.cost.to_dict(),
         "program_memory": [{"program": p.describe(), **m} for p, m in engine.program_memory.items()],
         **waits,
-        "sharing": flax_backend.sharing(),
+        "sharing": sharing,
     })
-    console.print(format_sharing(flax_backend.sharing()))
+    console.print(format_sharing(sharing))
     console.print(f"trials: {out / 'trials.csv'}; summary: {out / 'summary.json'}")
     return 0
