@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import time
+from concurrent import futures
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
@@ -109,8 +110,8 @@ class Dispatch:
         pending = deque(plan.calls)
         waited, peak, splits = 0.0, 0, 0
         while pending:
-            call = pending.popleft()
             t_wait = time.perf_counter()
+            call = self._next_ready(pending)
             compiled = self._compiled_future(call.program).result()
             waited += time.perf_counter() - t_wait
             size = self.call_bytes(call.program)
@@ -145,6 +146,17 @@ class Dispatch:
             if part.calls_left == 0 and not part.done:
                 self._finish(part)
         return ticket
+
+    def _next_ready(self, pending: deque):
+        """Remove and return the first pending call whose program is compiled, waiting for the
+        first compile to finish when none is: a call never waits behind another call's compile
+        (on CPU which call runs first changes no result, only when it is done)."""
+        while True:
+            for i, call in enumerate(pending):
+                if self._compiled_future(call.program).done():
+                    del pending[i]
+                    return call
+            futures.wait({self._compiled_future(c.program) for c in pending}, return_when=futures.FIRST_COMPLETED)
 
     def wait(self, parts: Sequence[Part]) -> Part:
         """The first of ``parts`` to be done (collecting calls as they finish); its states are

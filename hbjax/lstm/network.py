@@ -43,8 +43,6 @@ LAYOUT = {
     "out_b": (0, None, ()),       # []
 }
 
-STACKED = ("in", "rec", "b")  # leaves stacked over the deeper layers (axis 0 of one fold's params)
-
 
 class Traced(NamedTuple):
     """A config's traced hyperparameters inside a program (scalars, or [N] across configs)."""

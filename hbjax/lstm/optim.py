@@ -59,42 +59,19 @@ def init(params):
     return moments(0.0, 0.0, 0.0, 0.0, 0.0, 0.0).init(params)
 
 
-def apply_in_place(tx, params, state, grads, step, *, stacked=(), active=None):
+def apply_in_place(tx, params, state, grads, step):
     """-> (params, state) after ``tx``'s step number ``step``, applied with ``optax.apply_updates``
-    semantics (params + updates).
+    semantics (params + updates), over every leaf at once.
 
-    ``stacked``: names of dict leaves stacked over layers on axis 0, of which only the first
-    ``active`` (traced) are updated, in place: a program padded to depth 5 does not stream the
-    weights and moments of a 1-layer config's four idle layers through memory every step."""
-    m, v = state
-    flat = [n for n in params if n not in stacked]
-    deep = [n for n in params if n in stacked and params[n].shape[0] > 0]  # a one-layer program has none
-
-    def pick(tree, names):
-        return {n: tree[n] for n in names}
-
-    updates, (m1, v1) = tx.update(pick(grads, flat), (pick(m, flat), pick(v, flat)), step=step)
-    new_p, new_m, new_v = dict(params), dict(m), dict(v)
-    new_p.update(optax.apply_updates(pick(params, flat), updates))
-    new_m.update(m1)
-    new_v.update(v1)
-    if deep:
-        def body(layer, carry):
-            p, m, v = (jax.tree.map(lambda a: jax.lax.dynamic_index_in_dim(a, layer, keepdims=False), t) for t in carry)
-            g = {n: jax.lax.dynamic_index_in_dim(grads[n], layer, keepdims=False) for n in deep}
-            u, (m, v) = tx.update(g, (m, v), step=step)
-            p = optax.apply_updates(p, u)
-            return tuple(jax.tree.map(lambda a, new: jax.lax.dynamic_update_index_in_dim(a, new, layer, 0), old, t)
-                         for old, t in zip(carry, (p, m, v)))
-
-        p, m2, v2 = jax.lax.fori_loop(0, active, body, (pick(params, deep), pick(m, deep), pick(v, deep)))
-        new_p.update(p)
-        new_m.update(m2)
-        new_v.update(v2)
-    return new_p, (new_m, new_v)
+    A padded program's idle layers (deeper than a config's own depth) get exactly zero gradients,
+    so their zero moments stay zero and their weights do not move (``-lr * 0 / (sqrt(0) + eps)``
+    adds -0.0): updating them costs a pass over their memory, which measured cheaper than the
+    compile time a loop over only the active layers took (0.4 s of a 2.8 s program)."""
+    updates, state = tx.update(grads, state, step=step)
+    return optax.apply_updates(params, updates), state
 
 
-def update(params, moments_state, grads, hp, step, *, stacked=(), active=None):
+def update(params, moments_state, grads, hp, step):
     """``apply_in_place`` of ``moments`` with the coefficients of ``hp`` (a ``network.Traced``)."""
     tx = moments(hp.learning_rate, hp.beta1, hp.beta2, hp.bias_correction, hp.eps_inside, hp.eps_outside)
-    return apply_in_place(tx, params, moments_state, grads, step, stacked=stacked, active=active)
+    return apply_in_place(tx, params, moments_state, grads, step)
