@@ -92,14 +92,15 @@ def test_accelerator_check_quick(tmp_path):
 @pytest.mark.slow
 def test_hyperband_run_quick(tmp_path):
     data = _run("hyperband_run.py", tmp_path / "hb.json", "--torch-threads", "1", "--naive-torch-cap-s", "5")
-    for name in ("hbjax_sequential", "hbjax_waves"):
+    for name in ("hbjax_sequential", "hbjax_waves", "hbjax_waves_warm"):
         hb = data[name]
         for key in ("wall_s", "config_epochs", "config_epochs_per_s", "compile_s", "compile_share", "compile_wait_s",
                     "train_program_compiles", "best_val_mse", "flops_per_s", "cpu_busy_fraction",
                     "planned_device_busy_fraction"):
             assert key in hb
         assert hb["config_epochs"] == pytest.approx(69)  # R=9, eta=3, survivors continue: 21 + 21 + 27
-    assert data["comparison"]["trials_identical_bit_for_bit"] is True
+    assert data["comparison"]["trials_identical_bit_for_bit"] is True  # cold sequential, cold and warm waves
+    assert data["hbjax_waves_warm"]["compile_wait_s"] < data["hbjax_waves"]["compile_wait_s"]
     assert len(data["rungs_sequential"]) == len(data["rungs_waves"]) == 6
     assert sum(r["config_epochs"] for r in data["rungs_waves"]) == pytest.approx(69)
     for key in ("persistence_val_mse", "peers_measured_earlier", "machine", "settings", "load_average_at_start"):
@@ -110,3 +111,22 @@ def test_hyperband_run_quick(tmp_path):
             assert data["torch_replay"][name]["speedup_hbjax_waves_over_torch"] > 0
     else:
         assert data["torch_replay"] is None and "torch" in data["torch_note"]
+
+@pytest.mark.slow
+def test_lstm_program(tmp_path):
+    data = _run("lstm_program.py", tmp_path / "lp.json", "--no-torch")
+    (row,) = data["configs"]
+    assert (row["hidden"], row["layers"], row["batch_size"]) == (16, 1, 128)
+    for side in ("hbjax", "plain_flax"):
+        assert row[side]["warm_epoch_s"] > 0 and row[side]["compile_s"] > 0 and row[side]["gflops"] > 0
+    assert row["torch"] is None
+    assert row["dot_at_shapes"]["recurrent"]["shape"] == [128, 16, 64]
+
+
+@pytest.mark.slow
+def test_cpu_flags(tmp_path):
+    data = _run("cpu_flags.py", tmp_path / "flags.json")
+    rows = {r["name"]: r for r in data["flag_sets"]}
+    assert set(rows) == {"default", "llvm_cheap"}
+    assert rows["default"]["64x3_b64"]["same_losses_as_default"] is True
+    assert rows["llvm_cheap"]["256x3_b64"]["compile_s"] > 0

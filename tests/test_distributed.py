@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import hbjax as hb
+from conftest import synthetic_ohlcv
 from hbjax.distributed import bracket_tasks, merge_brackets, run_bracket, run_brackets_locally
 
 COMPARED = ["config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted", "diverged"]
@@ -154,21 +155,13 @@ def test_a_worker_killed_mid_bracket_is_retried_without_losing_it(local_ray, tmp
     _assert_same(got, search.run(FakeBackend()))
 
 
-def _synthetic_ohlcv(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    return pd.DataFrame({
-        "Date": pd.bdate_range("2010-01-01", periods=n).strftime("%Y-%m-%d"),
-        "Open": close * (1 + rng.normal(0, 0.002, n)), "High": close * 1.01, "Low": close * 0.99,
-        "Close": close, "Volume": rng.integers(1_000, 10_000, n),
-    })
-
-
-def _tiny_lstm():
+def _tiny_lstm(frame=synthetic_ohlcv()):
+    """The frame is a default argument: Ray's workers receive it with the function (they cannot
+    import the tests' conftest)."""
     from hbjax.data import StockTask, from_frame
     from hbjax.lstm.backend import LSTMBackend
 
-    task = StockTask(from_frame(_synthetic_ohlcv()), train_size=150, val_size=40, test_size=40, ma_window=5)
+    task = StockTask(from_frame(frame), train_size=150, val_size=40, test_size=40, ma_window=5)
     return LSTMBackend(task, seed=0, window=5, configs_per_program=4)
 
 

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import hbjax as hb
+from conftest import synthetic_ohlcv
 from hbjax.lstm import network
 from hbjax.lstm.engine import FoldArrays, LSTMEngine, steps_for
 from hbjax.engine.plan import Call, ProgramKey, ShapeKey, split_pow2
@@ -198,21 +199,11 @@ def test_bad_hyperparameters_are_named():
         engine(width=1).train([0], [cfg(batch_size=128)], 1.0, [0.0])
 
 
-def _synthetic_ohlcv(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    return pd.DataFrame({
-        "Date": pd.bdate_range("2010-01-01", periods=n).strftime("%Y-%m-%d"),
-        "Open": close * (1 + rng.normal(0, 0.002, n)), "High": close * 1.01, "Low": close * 0.99,
-        "Close": close, "Volume": rng.integers(1_000, 10_000, n),
-    })
-
-
 def test_lstm_backend_runs_hyperband_end_to_end():
     from hbjax.data import StockTask, from_frame
     from hbjax.lstm.backend import LSTMBackend
 
-    task = StockTask(from_frame(_synthetic_ohlcv()), train_size=150, val_size=40, test_size=40, ma_window=5)
+    task = StockTask(from_frame(synthetic_ohlcv()), train_size=150, val_size=40, test_size=40, ma_window=5)
     space = hb.Space(lr=hb.LogUniform(1e-3, 1e-1), hidden=hb.IntChoice([8]), layers=hb.IntChoice([1]),
                      batch_size=hb.IntChoice([16]), dropout=hb.Uniform(0.1, 0.3),
                      optimizer=hb.Choice(["adam", "rmsprop"]))
@@ -242,7 +233,7 @@ def _small_run(waves=None, **backend_kw):
     from hbjax.data import StockTask, from_frame
     from hbjax.lstm.backend import LSTMBackend
 
-    task = StockTask(from_frame(_synthetic_ohlcv(seed=1)), train_size=150, val_size=40, test_size=40, ma_window=5)
+    task = StockTask(from_frame(synthetic_ohlcv(seed=1)), train_size=150, val_size=40, test_size=40, ma_window=5)
     space = hb.Space(lr=hb.LogUniform(1e-3, 2e-1), hidden=hb.IntChoice([4, 8]), layers=hb.IntChoice([1, 2]),
                      batch_size=hb.IntChoice([16]), dropout=hb.Uniform(0.0, 0.5),
                      activation=hb.Choice(["tanh", "relu", "sigmoid"]), optimizer=hb.Choice(["adam", "rmsprop", "sgd"]))

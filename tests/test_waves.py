@@ -136,9 +136,9 @@ def test_function_backend_waves_equal_rungs_bit_for_bit(noise):
 def _lstm_backend(**kw):
     from hbjax.data import StockTask, from_frame
     from hbjax.lstm.backend import LSTMBackend
-    from test_lstm_engine import _synthetic_ohlcv
+    from conftest import synthetic_ohlcv
 
-    task = StockTask(from_frame(_synthetic_ohlcv(seed=2)), train_size=150, val_size=40, test_size=40, ma_window=5)
+    task = StockTask(from_frame(synthetic_ohlcv(seed=2)), train_size=150, val_size=40, test_size=40, ma_window=5)
     return LSTMBackend(task, seed=3, window=5, **kw)
 
 
