@@ -325,7 +325,8 @@ def print_table(seq, wav, warm, torch_runs, persistence, R, eta, n_folds) -> Non
     head = f"{'':66s} {'config-epochs':>13s} {'seconds':>8s} {'ce/s':>6s} {'best val MSE':>12s}"
     print("\n" + head + "\n" + "-" * len(head))
     for name, ce, s, rate, best in rows:
-        print(f"{name:66s} {ce:13.0f} {s:8.1f} {rate:6.3f} {best:12.5g}")
+        best = "-" if best is None else f"{best:.5g}"  # a capped replay has no best of its own
+        print(f"{name:66s} {ce:13.0f} {s:8.1f} {rate:6.3f} {best:>12s}")
     print(f"{'persistence (this task)':66s} {'':13s} {'':8s} {'':6s} {persistence:12.5g}")
     print(f"{'persistence (peers, earlier)':66s} {'':13s} {'':8s} {'':6s} {PEER_PERSISTENCE:12.5g}")
 

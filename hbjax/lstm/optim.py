@@ -59,7 +59,7 @@ def init(params):
     return moments(0.0, 0.0, 0.0, 0.0, 0.0, 0.0).init(params)
 
 
-def apply_in_place(tx, params, state, grads, step):
+def apply_step(tx, params, state, grads, step):
     """-> (params, state) after ``tx``'s step number ``step``, applied with ``optax.apply_updates``
     semantics (params + updates), over every leaf at once.
 
@@ -72,6 +72,6 @@ def apply_in_place(tx, params, state, grads, step):
 
 
 def update(params, moments_state, grads, hp, step):
-    """``apply_in_place`` of ``moments`` with the coefficients of ``hp`` (a ``network.Traced``)."""
+    """``apply_step`` of ``moments`` with the coefficients of ``hp`` (a ``network.Traced``)."""
     tx = moments(hp.learning_rate, hp.beta1, hp.beta2, hp.bias_correction, hp.eps_inside, hp.eps_outside)
-    return apply_in_place(tx, params, moments_state, grads, step)
+    return apply_step(tx, params, moments_state, grads, step)

@@ -150,7 +150,7 @@ class LSTMModel(Model):
         def apply_gradients(params, moments, grads, hp, step, depth):
             tx = optim.moments(hp.learning_rate, hp.beta1, hp.beta2, hp.bias_correction, hp.eps_inside,
                                hp.eps_outside)
-            return optim.apply_in_place(tx, params, moments, grads, step)
+            return optim.apply_step(tx, params, moments, grads, step)
 
         return ProgramFns(loss, apply_gradients, val_loss)
 
