@@ -42,19 +42,13 @@ FLAG_SETS = (
 PROBE = r'''
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-import jax, jax.numpy as jnp
+import jax
 jax.config.update("jax_compilation_cache_dir", None)
 from _common import first_fold_task
 from hbjax.lstm.engine import FoldArrays, LSTMEngine
+from lstm_program import dot_rate_jax
 out = {}
-def rate(m, k, n, reps=100):
-    a = jax.random.normal(jax.random.key(0), (m, k)); b = jax.random.normal(jax.random.key(1), (k, n)) * 0.01
-    f = jax.jit(lambda a, b: jax.lax.fori_loop(0, reps, lambda i, x: x + 1e-6 * (x @ b)[:, :k], a))
-    f(a, b).block_until_ready(); best = 1e9
-    for _ in range(3):
-        t = time.perf_counter(); f(a, b).block_until_ready(); best = min(best, time.perf_counter() - t)
-    return 2.0 * m * k * n * reps / best / 1e9
-out["dot_gflops"] = {f"{m}x{k}x{n}": rate(m, k, n) for m, k, n in
+out["dot_gflops"] = {f"{m}x{k}x{n}": dot_rate_jax(m, k, n) / 1e9 for m, k, n in
                      ((64, 64, 256), (64, 256, 1024), (1280, 256, 1024), (64, 512, 1024), (1024, 1024, 1024))}
 fw = first_fold_task(1).fold_windows(20)
 arrays = FoldArrays(fw.x_train, fw.y_train, fw.x_val, fw.y_val)

@@ -8,8 +8,8 @@ config-epochs). ``--full``: R=100 on all 5 folds.
 hbjax runs twice from an empty compile cache, bracket after bracket (``waves=False``) and in
 waves (every ready rung of every bracket planned as one; the default), then in waves again with
 the compiles the waves run wrote to a temporary persistent cache (warm: a second run on the
-machine); the three trials tables are compared bit for bit. Then every config is retrained in the same process, one by one, by a
-plain PyTorch loop (torch.nn.LSTM, Adam, same batch size, the same optimizer steps to each
+machine); the three trials tables are compared bit for bit. Then every config is retrained in
+the same process, one by one, by a plain PyTorch loop (torch.nn.LSTM, Adam, same batch size, the same optimizer steps to each
 rung's epochs as hbjax ran, validation at each rung), so both sides do the same matmul work:
 once with ``torch.set_flush_denormal(True)`` and once with PyTorch's default (False).
 
@@ -111,10 +111,9 @@ def main(argv=None) -> int:
     n_train, n_val = fw.x_train.shape[1], fw.x_val.shape[1]
 
     peak = matmul_flops_per_s()["1024x1024x1024"]
-    # compile cache off: a first run on a fresh machine pays every compile, and we measure that.
-    # Sequential first, then waves, each with a fresh engine (every program compiled again)
-    # The waves run writes its compiles to an empty persistent cache in a temporary folder (it still
-    # pays every one); a third run, waves again, reads them back: the warm figure a second run shows.
+    # A first run on a fresh machine pays every compile, and we measure that: sequential with the
+    # cache off, then waves (a fresh engine) writing its compiles to an empty persistent cache in a
+    # temporary folder; a third run, waves again, reads them back: the warm figure a second run shows.
     import jax
     from jax._src import compilation_cache  # reset_cache: no public way to point a running process at a new cache
 
@@ -293,7 +292,7 @@ def write(args, variant, info, load, R, n_folds, n_train, n_val, n_devices, base
                      "torch_threads": args.torch_threads, "plan": args.plan, "xla_host_devices": n_devices,
                      "order": "hbjax sequential, hbjax waves (cold), hbjax waves (warm), PyTorch flush-denormal, "
                               "PyTorch default",
-                     "same_configs": "both hbjax runs and both PyTorch replays train the same configs to the same "
+                     "same_configs": "the three hbjax runs and both PyTorch replays train the same configs to the same "
                                      "resources (same seed); figures compare only within this file",
                      "compile_s": "wall time of the compile threads (they share the cores with training)",
                      "compile_wait_s": "time training waited for a compile (the critical path)",

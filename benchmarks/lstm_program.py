@@ -84,7 +84,7 @@ def plain_flax_epoch(arrays, hidden: int, layers: int, batch: int, rate: float =
 
     from hbjax.lstm.model import dropout
 
-    class Net(nn.Module):
+    class Net(nn.Module):  # not lstm.model.LSTMRegressor: its activation is traced (computes all three)
         @nn.compact
         def __call__(self, x, key=None, rate=0.0):
             for layer in range(layers):

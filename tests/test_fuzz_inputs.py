@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from conftest import synthetic_ohlcv
 from hbjax.data import DataError, StockTask, load_csv
 
 N_ROWS = 240
@@ -26,13 +27,8 @@ SIZES = dict(train_size=120, val_size=40, test_size=40)
 
 
 def _valid_frame(seed: int = 0, n: int = N_ROWS) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 40 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
-    return pd.DataFrame({
-        "Date": pd.bdate_range("2015-01-01", periods=n).strftime("%Y-%m-%d"),
-        "Open": close * (1 + rng.normal(0, 0.003, n)), "High": close * 1.01, "Low": close * 0.99,
-        "Close": close, "Volume": rng.integers(1_000, 100_000, n),
-    })
+    return synthetic_ohlcv(n, seed, start="2015-01-01", price=40.0, daily_sd=0.02, open_sd=0.003,
+                           max_volume=100_000)
 
 
 BASE = _valid_frame()
