@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     from hbjax.lstm.engine import FoldArrays, LSTMEngine
-    from hbjax.engine.plan import step_flops
+    from hbjax.lstm.padding import step_flops
 
     fw = first_fold_task(1).fold_windows(20)
     arrays = FoldArrays(fw.x_train, fw.y_train, fw.x_val, fw.y_val)

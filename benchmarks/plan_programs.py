@@ -48,7 +48,9 @@ def main(argv=None) -> int:
     from hbjax.lstm.backend import _choices, default_space
     from hbjax.engine.cost import COST_MODELS
     from hbjax.lstm.engine import steps_for
-    from hbjax.engine.plan import padded_hidden_map, plan_rung, shape_key
+    from hbjax.engine.model import Sizes
+    from hbjax.lstm.padding import padded_hidden_map
+    from hbjax.lstm.program import LSTMModel, plan_shapes
 
     space = default_space()
     search = hb.Hyperband(space, max_resource=args.max_resource, eta=args.eta, seed=args.seed)
@@ -80,7 +82,7 @@ def main(argv=None) -> int:
         for jobs, state in wave_sched.walk(state, stand_in_losses):
             asked += [(j.iteration, j.bracket, j.rung, j.config_ids) for j in jobs]
             configs = [c for j in jobs for c in j.configs]
-            shapes = [shape_key(c, window) for c in configs]
+            shapes = [LSTMModel(None, window=window).shape(c) for c in configs]
             resources = [j.resource for j in jobs for _ in j.config_ids]
             previous = [r for j in jobs for r in j.previous_resource]
             row = {"rungs": [[j.bracket, j.rung] for j in jobs], "configs": len(configs),
@@ -90,10 +92,10 @@ def main(argv=None) -> int:
             for name, (mode, kind, n_dev, mem, _pad) in plans.items():
                 starts = [steps_for(r, n_train // s.batch_size) for s, r in zip(shapes, previous)]
                 stops = [steps_for(r, n_train // s.batch_size) for s, r in zip(shapes, resources)]
-                plan = plan_rung(shapes, starts, stops, device_kind=kind, n_devices=n_dev, mode=mode,
-                                 max_layers=max(layers) if mode != "exact" else None, padded_hidden=maps[name],
-                                 n_features=n_features, n_folds=n_folds, n_train=n_train, n_val=n_val,
-                                 memory_bytes=mem, cost=COST_MODELS[kind], known_programs=seen[name])
+                plan = plan_shapes(shapes, starts, stops, device_kind=kind, n_devices=n_dev, mode=mode,
+                                   max_layers=max(layers) if mode != "exact" else None, padded_hidden=maps[name],
+                                   sizes=Sizes(n_folds, n_train, n_val, n_features), memory_bytes=mem,
+                                   cost=COST_MODELS[kind], known_programs=frozenset(seen[name]))
                 positions = [q for c in plan.calls for q in c.positions]
                 assert sorted(set(positions)) == list(range(len(shapes)))
                 seen[name] |= set(plan.programs)

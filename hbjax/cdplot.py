@@ -51,13 +51,13 @@ def cliques(ranks: pd.Series, cd: float) -> list[tuple[int, int]]:
 
 def plot_critical_difference(scores: pd.DataFrame, ax=None, *, alpha: float = 0.05, title: str | None = None):
     """Demsar's diagram of ``scores`` (see the module doc); returns the figure."""
-    from .plots import _new_axes
+    from .figures import new_axes
 
     ranks = mean_ranks(scores)
     k, n = len(ranks), len(scores)
     cd = critical_difference(k, n, alpha)
     half = math.ceil(k / 2)
-    fig, ax = _new_axes(ax, figsize=(8, 1.6 + 0.32 * k))
+    fig, ax = new_axes(ax, figsize=(8, 1.6 + 0.32 * k))
     ax.set_xlim(-1.5, k + 2.5)  # room for the labels beside the rank axis
     ax.set_ylim(-0.6 - 0.5 * half - 0.3, 1.6)
     ax.axis("off")

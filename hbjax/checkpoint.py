@@ -22,21 +22,17 @@ generations are kept.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-import math
 import os
 import re
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Mapping
-
-import numpy as np
+from typing import Mapping
 
 from . import scheduler as sched
 from .scheduler import SchedulerState
 from .waves import WaveState, live_config_ids
+from .durable import fsync_dir, json_text, meta_safe, read_json, sha256, write_atomic, write_synced
 from .serialization import (CheckpointError, backend_states_from_npz, backend_states_to_npz, decode_value,
                             encode_value, state_from_json, state_to_json)
 
@@ -93,77 +89,9 @@ def _template_fn(backend, state: SchedulerState):
     return lambda cid: engine.fresh_state(state.configs[base(cid)], cid)
 
 
-# --- files -------------------------------------------------------------------------------------------
-
-def _read_json(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} is missing: not an hbjax run directory (or an incomplete one)") from None
-    except OSError as err:
-        raise CheckpointError(f"cannot read {path}: {err}") from err
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path} is corrupted (not valid JSON: {err})") from err
-
-
-def _write_synced(path: Path, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    _write_synced(tmp, text)
-    os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename inside ``path`` durable (POSIX; a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _json_text(obj) -> str:
-    return json.dumps(obj, indent=1, allow_nan=False)
-
-
-def _meta_safe(obj):
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Mapping):
-        return {str(k): _meta_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_meta_safe(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
 def _check_generation(gen: Path) -> dict:
     """The manifest of a complete, undamaged generation; raises :class:`CheckpointError` otherwise."""
-    manifest = _read_json(gen / MANIFEST)
+    manifest = read_json(gen / MANIFEST)
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT["format"]:
         raise CheckpointError(f"{gen / MANIFEST} is not an hbjax checkpoint manifest")
     files = manifest.get("files")
@@ -173,7 +101,7 @@ def _check_generation(gen: Path) -> dict:
         path = gen / name
         if not path.is_file():
             raise CheckpointError(f"{path} is missing")
-        if path.stat().st_size != expected.get("bytes") or _sha256(path) != expected.get("sha256"):
+        if path.stat().st_size != expected.get("bytes") or sha256(path) != expected.get("sha256"):
             raise CheckpointError(f"{path} is damaged (size or SHA-256 differs from {MANIFEST})")
     return manifest
 
@@ -202,7 +130,7 @@ class RunDirectory:
 
     def read_run(self) -> dict:
         """run.json, validated (format tag and version)."""
-        run = _read_json(self.run_json)
+        run = read_json(self.run_json)
         if not isinstance(run, dict) or run.get("format") != RUN_FORMAT["format"]:
             raise CheckpointError(f"{self.run_json} is not an hbjax run file (format tag "
                                   f"{run.get('format') if isinstance(run, dict) else None!r}, expected 'hbjax-run')")
@@ -268,9 +196,9 @@ class RunDirectory:
                 path.unlink()
 
     def write_run(self, meta: Mapping, *, step: int, finished: bool, elapsed: float) -> None:
-        run = {**RUN_FORMAT, "meta": _meta_safe(dict(meta)), "step": step, "finished": finished,
+        run = {**RUN_FORMAT, "meta": meta_safe(dict(meta)), "step": step, "finished": finished,
                "elapsed_seconds": float(elapsed), "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        _write_atomic(self.run_json, _json_text(run))
+        write_atomic(self.run_json, json_text(run))
 
     def save(self, state: SchedulerState, backend, seconds_by_rung: Mapping, meta: Mapping, *,
              elapsed: float = 0.0) -> Path:
@@ -292,7 +220,7 @@ class RunDirectory:
         if columns:  # the backend's extra trial columns (each seed's loss): a resume keeps them
             payload["trial_columns"] = [[cid, encode_value(r), {k: encode_value(v) for k, v in row.items()}]
                                         for (cid, r), row in sorted(columns.items())]
-        _write_synced(partial / "state.json", _json_text(payload))
+        write_synced(partial / "state.json", json_text(payload))
         engine = _engine(backend)
         states = {} if engine is None else {cid: engine.states[cid] for cid in _state_ids(backend, state)
                                             if cid in engine.states}
@@ -301,17 +229,17 @@ class RunDirectory:
                             cost=getattr(backend, "config_cost", None),
                             columns=getattr(backend, "trial_columns", None)).to_frame()
         trials_text = frame.to_csv(index=False)
-        _write_synced(partial / "trials.csv", trials_text)
-        files = {name: {"bytes": (partial / name).stat().st_size, "sha256": _sha256(partial / name)}
+        write_synced(partial / "trials.csv", trials_text)
+        files = {name: {"bytes": (partial / name).stat().st_size, "sha256": sha256(partial / name)}
                  for name in GENERATION_FILES}
-        _write_synced(partial / MANIFEST, _json_text({**MANIFEST_FORMAT, "step": step, "files": files}))
-        _fsync_dir(partial)
+        write_synced(partial / MANIFEST, json_text({**MANIFEST_FORMAT, "step": step, "files": files}))
+        fsync_dir(partial)
         generation = self.checkpoints / f"{step:08d}"
         if generation.exists():  # a damaged generation a resume passed over: replaced, never merged
             shutil.rmtree(generation)
         os.rename(partial, generation)  # the commit point
-        _fsync_dir(self.checkpoints)
-        _write_atomic(self.trials_csv, trials_text)
+        fsync_dir(self.checkpoints)
+        write_atomic(self.trials_csv, trials_text)
         self.write_run(meta, step=step, finished=state.finished, elapsed=elapsed)
         self._prune(keep_from=generation)
         return generation
@@ -319,7 +247,7 @@ class RunDirectory:
     def sync_summary(self, meta: Mapping, state: SchedulerState) -> None:
         """Rewrite run.json and the top-level trials.csv from the loaded generation (a kill after a
         generation's commit can leave them one rung behind)."""
-        _write_atomic(self.trials_csv, (self._loaded / "trials.csv").read_text())
+        write_atomic(self.trials_csv, (self._loaded / "trials.csv").read_text())
         self.write_run(meta, step=len(state.history), finished=state.finished, elapsed=self.elapsed)
 
     def _prune(self, keep_from: Path) -> None:
@@ -360,7 +288,7 @@ class RunDirectory:
         Raises :class:`CheckpointError`."""
         run = self.read_run()
         gen = self.latest()
-        payload = _read_json(gen / "state.json")
+        payload = read_json(gen / "state.json")
         if not isinstance(payload, dict) or payload.get("format") != STATE_FORMAT["format"]:
             raise CheckpointError(f"{gen / 'state.json'} is not an hbjax scheduler state")
         try:

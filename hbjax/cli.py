@@ -32,7 +32,7 @@ def _console():
 # --- scikit-learn walkthrough -----------------------------------------------------------------
 
 def run_svc(args, console) -> int:
-    from .sklearn_backend import svc_walkthrough
+    from .svc_walkthrough import svc_walkthrough
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -214,7 +214,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
 
 
 def run_report(args, console) -> int:
-    from .plots import write_report
+    from .report import write_report
 
     for path in write_report(args.run_dir):
         console.print(f"wrote {path}")
@@ -230,7 +230,7 @@ def run_calibrate(args, console) -> int:
     c = report["constants"]
     memory = "unknown" if c["memory_bytes"] is None else f"{c['memory_bytes'] / 2**30:.1f} GiB"
     console.print(f"{report['device_kind']}: compile {c['compile_s']:.2f} s a program, step floor "
-                  f"{c['seconds_per_step'] * 1e3:.3f} ms + {c['seconds_per_layer_step'] * 1e6:.2f} us per layer-step, "
+                  f"{c['seconds_per_step'] * 1e3:.3f} ms + {c['seconds_per_serial_step'] * 1e6:.2f} us per serial step, "
                   f"{c['flops_per_s'] / 1e9:.1f} GFLOP/s, memory {memory} (measured in {report['seconds']:.0f} s)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

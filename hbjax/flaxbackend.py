@@ -45,7 +45,7 @@ class FlaxBackend(EngineBackend):
         self.model = FlaxModel(model, optimizer, loss, data, metric=metric, direction=direction,
                                batch_size=batch_size, traced=traced, seed=seed, check_shapes=check_shapes)
         self.engine = Engine(self.model, seed=self.seed, configs_per_program=configs_per_program, plan=plan,
-                             memory_limit_bytes=memory_limit_bytes or default_memory_limit(), default_window=0,
+                             memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
                              precision=precision, cost=cost)
         if verify:
             self.sharing_check = SharingCheck(self.engine, self.model.alone(), verify)

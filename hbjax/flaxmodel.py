@@ -46,7 +46,7 @@ import optax
 
 from .engine.core import device_dtype
 from .engine.model import Model, Sizes
-from .engine.plan import ProgramKey, ShapeKey
+from .engine.keys import ProgramKey, ShapeKey
 from .engine.program import FoldArrays, ProgramFns, config_key
 from .flaxchecks import broadcast_shape, explain, extra_collections
 from .sharing import config_token, fingerprint
@@ -87,7 +87,7 @@ class FlaxModel(Model):
         self._flops: dict = {}
 
     # --- what a config is ------------------------------------------------------------------
-    def data(self, window: int) -> FoldArrays:
+    def data(self, key: int) -> FoldArrays:
         return self.arrays
 
     def batch_size_of(self, config: Mapping) -> int:
@@ -98,10 +98,10 @@ class FlaxModel(Model):
             return int(config[self.batch_key])
         return int(self.batch_key)
 
-    def shape(self, config: Mapping, default_window: int) -> ShapeKey:
+    def shape(self, config: Mapping) -> ShapeKey:
         """The config's program: its batch size and the proven fingerprint of what it runs
         (``program_id``); configs share a program only where both are equal."""
-        key = ShapeKey(0, 1, self.batch_size_of(config), 0, (("program", self.program_id(config)),))
+        key = ShapeKey(self.batch_size_of(config), 0, (("program", self.program_id(config)),))
         self._representative.setdefault(key, dict(config))
         return key
 
@@ -267,12 +267,12 @@ class FlaxModel(Model):
         return jax.tree.map(lambda *xs: np.stack(xs), *folds)
 
     def empty_state(self, program: ProgramKey, sizes: Sizes) -> tuple:
-        key = ShapeKey(program.hidden, program.layers, program.batch_size, program.window, program.static)
+        key = _shape_of(program)
         state = self.init_state(self._config_of(key), key, 0, sizes)
         return jax.tree.map(np.zeros_like, state)
 
     def program_fns(self, program: ProgramKey, sizes: Sizes) -> ProgramFns:
-        key = ShapeKey(program.hidden, program.layers, program.batch_size, program.window, program.static)
+        key = _shape_of(program)
         config = self._config_of(key)
         module, tx = self.model_fn(config), self.optimizer_fn(config)  # traced values come from each state
         sign = -1.0 if self.direction == "max" else 1.0
@@ -290,9 +290,9 @@ class FlaxModel(Model):
         return ProgramFns(loss, apply_gradients, val_loss)
 
     # --- cost ------------------------------------------------------------------------------
-    def step_flops(self, hidden: int, layers: int, shape: ShapeKey, sizes: Sizes) -> float:
+    def step_flops(self, shape: ShapeKey, static: tuple, bound: int | None, sizes: Sizes) -> float:
         """XLA's FLOP count of one training step's loss and gradient (``cost_analysis`` of the
-        lowered step, per shape), times the folds."""
+        lowered step, per shape), times the folds (nothing pads: ``static`` is the shape's)."""
         if shape not in self._flops:
             config = self._config_of(shape)
             module = self.model_fn(config)
@@ -319,7 +319,7 @@ class FlaxModel(Model):
         """A first estimate (XLA's ``memory_analysis`` replaces it once the program compiles):
         the state in and out and its gradients, plus a batch's and the validation set's inputs
         ten times over for activations."""
-        key = ShapeKey(program.hidden, program.layers, program.batch_size, program.window, program.static)
+        key = _shape_of(program)
         config = self._config_of(key)
         params = jax.eval_shape(lambda: self._init_params(key, config, jax.random.PRNGKey(0)))
         state = jax.eval_shape(lambda p: self.optimizer_fn(config).init(p), params)
@@ -414,3 +414,8 @@ def _fold_arrays(data) -> FoldArrays:
         if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
             raise ValueError(f"{name} holds NaN or infinite values")
     return FoldArrays(*(device_dtype(a)[None] for a in (x_tr, y_tr, x_val, y_val)))
+
+
+def _shape_of(program: ProgramKey) -> ShapeKey:
+    """The shape a program was made for (nothing pads: one shape per program)."""
+    return ShapeKey(program.batch_size, program.data, program.static)

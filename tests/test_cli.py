@@ -194,7 +194,7 @@ def test_rung_progress_counts_config_epochs_and_prints_a_line_per_rung():
     from rich.console import Console
 
     import hbjax as hb
-    from hbjax.commands.lstm import RungProgress
+    from hbjax.commands.progress import RungProgress
 
     search = hb.Hyperband(hb.Space(x=hb.Uniform(0.0, 1.0)), max_resource=27, eta=3, seed=0)
     buffer = io.StringIO()
@@ -219,7 +219,7 @@ def test_rung_progress_prints_a_line_per_wave_and_per_job():
     from rich.console import Console
 
     import hbjax as hb
-    from hbjax.commands.lstm import RungProgress
+    from hbjax.commands.progress import RungProgress
 
     search = hb.Hyperband(hb.Space(x=hb.Uniform(0.0, 1.0)), max_resource=9, eta=3, seed=0)
     buffer = io.StringIO()

@@ -9,7 +9,6 @@ directory untouched. Validation only: nothing is trained, so the 1000+ inputs ta
 """
 from __future__ import annotations
 
-import io
 import warnings
 from pathlib import Path
 

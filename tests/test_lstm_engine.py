@@ -9,7 +9,8 @@ import hbjax as hb
 from conftest import synthetic_ohlcv
 from hbjax.lstm import network
 from hbjax.lstm.engine import FoldArrays, LSTMEngine, steps_for
-from hbjax.engine.plan import Call, ProgramKey, ShapeKey, split_pow2
+from hbjax.engine.plan import Call, split_pow2
+from hbjax.lstm.program import lstm_program, lstm_shape
 
 K, N_TRAIN, N_VAL, F = 2, 96, 16, 3
 
@@ -26,7 +27,7 @@ _DATA = {w: _arrays(w) for w in (3, 5)}
 
 
 def engine(width=None, seed=0, plan="exact", max_layers=2, **kw):
-    return LSTMEngine(lambda w: _DATA[w], seed=seed, configs_per_program=width, plan=plan, default_window=5,
+    return LSTMEngine(lambda w: _DATA[w], seed=seed, configs_per_program=width, plan=plan, window=5,
                       max_layers=max_layers, **kw)
 
 
@@ -99,11 +100,11 @@ def test_padding_is_exact_and_padded_weights_stay_zero():
     eng = engine(plan="exact")
     config = cfg(activation="sigmoid", optimizer="rmsprop", dropout=0.3)
     val_exact, _ = eng.train([0], [config], 4.0, [0.0])
-    program = ProgramKey(16, 2, 16, 5, "map", 1)
+    program = lstm_program(16, 2, 16, 5, "map", 1)
     padded = engine(plan="exact")
     from hbjax.lstm.engine import encode_hparams
 
-    out = padded._launch(Call(program, ((0,),), 0, (0.0,)), padded._compile(program), [0], [config],
+    out = padded.launch(Call(program, ((0,),), 0, (0.0,)), padded.compile_program(program), [0], [config],
                          [encode_hparams(config)], padded.step_ranges([config], 4.0, [0.0]))
     params, (m, v), val_mse, _ = jax.tree.map(np.asarray, out)
     np.testing.assert_allclose(val_mse[0].mean(), val_exact[0], rtol=1e-5)
@@ -174,7 +175,7 @@ def test_a_diverging_config_loses_and_does_not_disturb_its_batch():
 
 def test_fresh_state_is_per_config_and_quick():
     eng = engine()
-    states = [eng._fresh_state(ShapeKey(16, 2, 32, 5), cid) for cid in range(81)]
+    states = [eng._fresh_state(lstm_shape(16, 2, 32, 5), cid) for cid in range(81)]
     params = states[0][0]
     assert params["rec0"].shape == (K, 16, 4, 16) and params["in"].shape == (K, 1, 16, 4, 16)
     assert not np.allclose(states[0][0]["rec0"], states[1][0]["rec0"])

@@ -6,21 +6,23 @@ import hbjax as hb
 from hbjax import scheduler as sched
 from hbjax.brackets import continued_budget
 from hbjax.lstm.backend import _choices, default_space
-from hbjax.engine.plan import (COST_MODELS, CostModel, ShapeKey, hidden_buckets, padded_hidden_map, plan_rung,
-                             shape_key)
+from hbjax.engine.cost import COST_MODELS, CostModel
+from hbjax.engine.model import Sizes
+from hbjax.lstm.padding import hidden_buckets, padded_hidden_map
+from hbjax.lstm.program import LSTMModel, layers_of, lstm_shape, plan_shapes, units_of
 
-SIZES = dict(n_features=6, n_folds=5, n_train=2980, n_val=500)
+SIZES = Sizes(folds=5, train=2980, val=500, features=6)
 
 
 def plan(shapes, *, steps=93, kind="cpu", devices=2, mode="auto", memory=2 << 30, **kw):
-    return plan_rung(shapes, [0] * len(shapes), [steps] * len(shapes), device_kind=kind, n_devices=devices,
-                     mode=mode, memory_bytes=memory, **SIZES, **kw)
+    return plan_shapes(shapes, [0] * len(shapes), [steps] * len(shapes), sizes=SIZES, device_kind=kind,
+                       n_devices=devices, mode=mode, memory_bytes=memory, **kw)
 
 
 def first_rung(max_resource=81, seed=0):
     search = hb.Hyperband(default_space(), max_resource=max_resource, eta=3, seed=seed)
     job, _ = sched.ask(search.initial_state())
-    return [shape_key(c, 20) for c in job.configs], search
+    return [LSTMModel(None).shape(c) for c in job.configs], search
 
 
 def space_map(mode, kind, search):
@@ -52,9 +54,9 @@ def test_cpu_auto_plan_pads_depth_and_buckets_hidden_by_the_cost_model():
     padded = space_map("auto", "cpu", search)
     auto = plan(shapes, max_layers=5, padded_hidden=padded)
     assert {p.batching for p in auto.programs} == {"map"}
-    assert {p.layers for p in auto.programs} == {5}  # depth is free on CPU: every program pads to 5
+    assert {layers_of(p) for p in auto.programs} == {5}  # depth is free on CPU: every program pads to 5
     assert len(auto.programs) < len(plan(shapes, mode="exact").programs) / 2
-    assert all(padded[(s.hidden, s.batch_size, 20)] >= s.hidden for s in shapes)
+    assert all(padded[(units_of(s), s.batch_size, 20)] >= units_of(s) for s in shapes)
 
 
 def test_hidden_buckets_trade_compiles_against_flops():
@@ -71,18 +73,18 @@ def test_hidden_buckets_trade_compiles_against_flops():
 
 
 def test_configs_spread_over_devices_longest_first_without_padding():
-    shapes = [ShapeKey(256, 3, 32, 20)] + [ShapeKey(16, 1, 32, 20)] * 4
+    shapes = [lstm_shape(256, 3, 32, 20)] + [lstm_shape(16, 1, 32, 20)] * 4
     p = plan(shapes, mode="exact", devices=2)
     big_device = next(d for c in p.calls for d, slots in enumerate(c.slots) if 0 in slots)
     others = [d for c in p.calls for d, slots in enumerate(c.slots) for pos in slots if pos != 0]
     assert big_device not in others  # the long config has a device to itself
     assert all(c.program.width == 1 for c in p.calls)
-    lone = plan([ShapeKey(64, 1, 32, 20)], mode="exact", devices=4)
+    lone = plan([lstm_shape(64, 1, 32, 20)], mode="exact", devices=4)
     assert len(lone.calls) == 1 and sum(len(s) for s in lone.calls[0].slots) == 1  # no copies on idle devices
 
 
 def test_memory_caps_the_width_of_a_vmapped_call():
-    shapes = [ShapeKey(256, 5, 256, 20)] * 64
+    shapes = [lstm_shape(256, 5, 256, 20)] * 64
     roomy = plan(shapes, kind="gpu", devices=1, mode="wide", memory=64 << 30)
     tight = plan(shapes, kind="gpu", devices=1, mode="wide", memory=4 << 30)
     assert len(roomy.calls) < len(tight.calls)
@@ -100,4 +102,4 @@ def test_plan_is_a_pure_function():
 
 def test_bad_plan_name():
     with pytest.raises(ValueError, match="plan must be one of"):
-        plan([ShapeKey(8, 1, 16, 5)], mode="fast")
+        plan([lstm_shape(8, 1, 16, 5)], mode="fast")

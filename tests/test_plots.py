@@ -11,7 +11,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import hbjax as hb  # noqa: E402
-from hbjax.plots import plot_brackets, plot_comparison, plot_losses, prune_points, write_report  # noqa: E402
+from hbjax.plots import plot_brackets, plot_comparison, plot_losses, prune_points  # noqa: E402
+from hbjax.report import write_report  # noqa: E402
 
 
 def _row(cid, bracket, rung, resource, loss, promoted, it=0):

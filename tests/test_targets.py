@@ -261,10 +261,10 @@ def test_lstm_trains_on_the_relative_target(make, monkeypatch):
     # the rung loss is each fold's MSE over persistence's, averaged: the same configs trained by
     # an engine that reports plain MSE give exactly the per-fold ratios' mean
     np.testing.assert_array_equal(backend.engine.fold_loss_scale(5), fw.persistence_mse)
-    plain = LSTMEngine(backend._fold_arrays, seed=0, configs_per_program=4, default_window=5)
+    plain = LSTMEngine(backend._fold_arrays, seed=0, configs_per_program=4, window=5)
     ids, configs = list(range(3)), [result.to_frame().iloc[i][list(space.names)].to_dict() for i in range(3)]
     configs = [{k: (int(v) if k in ("hidden", "layers", "batch_size") else v) for k, v in c.items()} for c in configs]
-    scaled = LSTMEngine(backend._fold_arrays, seed=0, configs_per_program=4, default_window=5,
+    scaled = LSTMEngine(backend._fold_arrays, seed=0, configs_per_program=4, window=5,
                         fold_loss_scale=lambda w: np.ones(fw.n_folds) * 2.0)
     np.testing.assert_allclose(scaled.train(ids, configs, 1, [0.0] * 3)[0],
                                plain.train(ids, configs, 1, [0.0] * 3)[0] / 2.0, rtol=1e-12)

@@ -8,12 +8,15 @@ import pandas as pd
 import pytest
 
 from hbjax.lstm import network
-from hbjax.engine.cost import COST_MODELS, CostModel, bytes_per_config, step_seconds
+from hbjax.engine.cost import COST_MODELS, CostModel, step_seconds
+from hbjax.engine.model import Sizes
+from hbjax.engine.plan import Call
 from hbjax.lstm.engine import encode_hparams
-from hbjax.engine.plan import Call, ProgramKey, ShapeKey, plan_rung
+from hbjax.lstm.padding import bytes_per_config
+from hbjax.lstm.program import layers_of, lstm_program, lstm_shape, plan_shapes
 from test_lstm_engine import IDS, MIXED, _leaves, _small_run, _two_rungs, cfg, engine
 
-SIZES = dict(n_features=6, n_folds=5, n_train=2980, n_val=500)
+SIZES = Sizes(folds=5, train=2980, val=500, features=6)
 
 
 @pytest.mark.slow  # widths of the wide plan stay bit-identical in the fast test_widths_and_depths_of_calls_...
@@ -62,8 +65,8 @@ def test_padded_weights_and_moments_stay_zero_side_by_side():
     both moments are exactly 0 after training; the empty slot stays all zeros."""
     eng = engine(plan="wide")
     configs = [cfg(activation="sigmoid", optimizer="rmsprop", dropout=0.3), cfg(hidden=16, layers=2)]
-    program = ProgramKey(16, 2, 16, 5, "vmap", 4)
-    out = eng._launch(Call(program, ((0, 1),), 0, (0.0,), depth=2), eng._compile(program), [0, 1], configs,
+    program = lstm_program(16, 2, 16, 5, "vmap", 4)
+    out = eng.launch(Call(program, ((0, 1),), 0, (0.0,), bound=2), eng.compile_program(program), [0, 1], configs,
                       [encode_hparams(c) for c in configs], eng.step_ranges(configs, 4.0, [0.0, 0.0]))
     params, (m, v), val_mse, _ = jax.tree.map(np.asarray, out)
     assert np.all(np.isfinite(val_mse[:2]))
@@ -80,29 +83,29 @@ def test_padded_weights_and_moments_stay_zero_side_by_side():
 
 
 def test_no_config_is_computed_twice_and_a_lone_config_runs_alone():
-    shapes = [ShapeKey(64, 2, 32, 20)] * 5 + [ShapeKey(256, 3, 32, 20)]
-    plan = plan_rung(shapes, [0] * 6, [93] * 6, device_kind="gpu", n_devices=1, mode="wide", max_layers=5,
-                     memory_bytes=56 << 30, **SIZES)
+    shapes = [lstm_shape(64, 2, 32, 20)] * 5 + [lstm_shape(256, 3, 32, 20)]
+    plan = plan_shapes(shapes, [0] * 6, [93] * 6, device_kind="gpu", n_devices=1, mode="wide", max_layers=5,
+                       memory_bytes=56 << 30, sizes=SIZES)
     positions = [p for c in plan.calls for p in c.positions]
     assert sorted(positions) == list(range(6))
-    lone = plan_rung([ShapeKey(256, 5, 256, 20)], [0], [11], device_kind="gpu", n_devices=1, mode="wide",
-                     memory_bytes=56 << 30, **SIZES)
+    lone = plan_shapes([lstm_shape(256, 5, 256, 20)], [0], [11], device_kind="gpu", n_devices=1, mode="wide",
+                       memory_bytes=56 << 30, sizes=SIZES)
     assert [c.program.width for c in lone.calls] == [1] and lone.calls[0].empty_slots == 0
 
 
 def test_a_vmapped_call_runs_to_its_deepest_config_and_is_charged_for_it():
-    shapes = [ShapeKey(64, 1, 32, 20)] * 4 + [ShapeKey(64, 4, 32, 20)] * 4
-    plan = plan_rung(shapes, [0] * 8, [93] * 8, device_kind="gpu", n_devices=1, mode="wide", max_layers=5,
-                     memory_bytes=56 << 30, width=4, **SIZES)
-    assert sorted(c.depth for c in plan.calls) == [1, 4]  # deepest first: depths are not mixed
-    assert {c.program.layers for c in plan.calls} == {5}  # one program: depth is traced
-    shallow = next(c for c in plan.calls if c.depth == 1)
+    shapes = [lstm_shape(64, 1, 32, 20)] * 4 + [lstm_shape(64, 4, 32, 20)] * 4
+    plan = plan_shapes(shapes, [0] * 8, [93] * 8, device_kind="gpu", n_devices=1, mode="wide", max_layers=5,
+                       memory_bytes=56 << 30, width=4, sizes=SIZES)
+    assert sorted(c.bound for c in plan.calls) == [1, 4]  # deepest first: depths are not mixed
+    assert {layers_of(c.program) for c in plan.calls} == {5}  # one program: depth is traced
+    shallow = next(c for c in plan.calls if c.bound == 1)
     assert shallow.computed_flops == pytest.approx(shallow.real_flops)
 
 
 def test_cost_model_charges_filler_and_padding():
     gpu = COST_MODELS["gpu"]
-    tiny = dict(batching="vmap", window=20, depth=1)
+    tiny = dict(batching="vmap", serial_steps=20)
     # latency-bound: more slots cost nothing until their FLOPs pass the floor
     assert step_seconds(gpu, width=8, slot_flops=1e3, **tiny) == step_seconds(gpu, width=1, slot_flops=1e3, **tiny)
     big = 1e11
@@ -113,14 +116,14 @@ def test_cost_model_charges_filler_and_padding():
                                                                                                  slot_flops=1e3, **tiny))
     # a FLOP-bound device splits 3 big configs into 2 + 1 rather than computing an empty 4th slot
     flop_bound = CostModel(flops_per_s=1e12, seconds_per_step=1e-5, compile_s=0.1, vmap_parallel=True)
-    shapes = [ShapeKey(256, 5, 256, 20)] * 3
-    split = plan_rung(shapes, [0] * 3, [11] * 3, device_kind="gpu", n_devices=1, mode="wide", memory_bytes=56 << 30,
-                      cost=flop_bound, **SIZES)
+    shapes = [lstm_shape(256, 5, 256, 20)] * 3
+    split = plan_shapes(shapes, [0] * 3, [11] * 3, device_kind="gpu", n_devices=1, mode="wide", memory_bytes=56 << 30,
+                      cost=flop_bound, sizes=SIZES)
     assert sorted(c.program.width for c in split.calls) == [1, 2]
     # a latency-bound one runs them as one call of 4 with an empty slot
     latency_bound = CostModel(flops_per_s=1e16, seconds_per_step=1e-3, compile_s=0.1, vmap_parallel=True)
-    filled = plan_rung(shapes, [0] * 3, [11] * 3, device_kind="gpu", n_devices=1, mode="wide",
-                       memory_bytes=56 << 30, cost=latency_bound, **SIZES)
+    filled = plan_shapes(shapes, [0] * 3, [11] * 3, device_kind="gpu", n_devices=1, mode="wide",
+                       memory_bytes=56 << 30, cost=latency_bound, sizes=SIZES)
     assert [c.program.width for c in filled.calls] == [4] and filled.calls[0].empty_slots == 1
 
 
@@ -128,9 +131,9 @@ def test_memory_estimate_is_within_1_5x_of_xla_analysis():
     """bytes_per_config against compiled.memory_analysis() on a grid of shapes and both batchings."""
     eng = engine(plan="wide")
     k, n_train, n_val, f = 2, 96, 16, 3
-    for program in (ProgramKey(8, 1, 16, 5, "vmap", 1), ProgramKey(16, 2, 32, 5, "vmap", 4),
-                    ProgramKey(32, 2, 16, 3, "map", 2), ProgramKey(64, 1, 32, 5, "vmap", 2)):
-        eng._compile(program)
+    for program in (lstm_program(8, 1, 16, 5, "vmap", 1), lstm_program(16, 2, 32, 5, "vmap", 4),
+                    lstm_program(32, 2, 16, 3, "map", 2), lstm_program(64, 1, 32, 5, "vmap", 2)):
+        eng.compile_program(program)
         memory = eng.program_memory[program]
         assert memory["analysed"] > 0
         ratio = memory["estimated"] / memory["analysed"]
@@ -147,7 +150,7 @@ def test_a_rung_over_a_small_memory_budget_completes_within_it(monkeypatch):
     configs = [cfg(hidden=16, layers=2, lr=10.0 ** -(1 + i / 4)) for i in range(8)]
     roomy = engine(plan="wide", width=8)
     val_roomy, _ = roomy.train(list(range(8)), configs, 1.0, [0.0] * 8)
-    program = ProgramKey(16, 2, 16, 5, "vmap", 8)
+    program = lstm_program(16, 2, 16, 5, "vmap", 8)
     assert [c.program for c in roomy.plan_rung(configs, 1.0, [0.0] * 8).calls] == [program]
     budget = int(2.5 * roomy.program_memory[program]["analysed"] / 8)
     for estimate in ("honest", "useless"):

@@ -61,7 +61,7 @@ def run_compare(args, console) -> int:
         unit = "resource units (1/R of the training set each)"
     else:
         from ..lstm.backend import LSTMBackend
-        from ..spacefile import check_for_lstm
+        from ..lstm.spacecheck import check_for_lstm
 
         space = _space(args.space)
         task = _task(args)

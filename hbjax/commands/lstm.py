@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 
-from .common import (UsageError, _baseline_skills, _skill, _space, _task, _write_json, apply_resume, compile_wait,
-                     programs_detail)
-from .progress import RungProgress
+from .common import UsageError, _baseline_skills, _skill, _space, _task, apply_resume
 
 log = logging.getLogger("hbjax")
 
@@ -32,9 +29,11 @@ RESUMABLE = ("data", "max_resource", "eta", "seed", "hyperband_iterations", "spa
 
 def run_lstm(args, console) -> int:
     import hbjax as hb
-    from ..checkpoint import read_run_meta, run_with_checkpoints
+    from ..checkpoint import read_run_meta
     from ..lstm.backend import LSTMBackend
-    from ..spacefile import check_for_lstm, space_to_dict
+    from ..lstm.spacecheck import check_for_lstm
+    from ..spacefile import space_to_dict
+    from .run import RunJob, walk
 
     if getattr(args, "model", None) or (args.resume and read_run_meta(args.resume).get("model")):
         from .model import run_model
@@ -55,82 +54,33 @@ def run_lstm(args, console) -> int:
     backend.validate_space(space)
     if getattr(args, "repeats", 1) > 1:  # every config's seeds side by side in the same programs
         backend = hb.Repeats(backend, args.repeats)
-    out = Path(args.out)
-
-    import jax
-
-    if args.command == "plan" or getattr(args, "dry_run", False):
-        return preview(args, search, task, backend, console)
-
-    console.print(f"[bold]hbjax[/] Hyperband over LSTMs on {args.data} ({jax.default_backend()}, "
-                  f"{len(jax.devices())} device(s))" + (f", resuming {out}" if args.resume else ""))
-    console.print(task.describe())
-    console.print(f"space: {space}")
-    console.print(search.describe())
-    baselines = task.baselines(args.window)
-    console.print("loss = validation MSE / persistence's (tomorrow = today), mean over folds: 1 is persistence; "
-                  "skill = 1 - loss, > 0 beats it")
-    console.print(f"baselines' validation skill: persistence +0, {_baseline_skills(baselines, 'val', '_target')}")
-
-    trials_csv = out / "trials.csv"
-
-    progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet,
-                            detail=programs_detail(backend))
     meta = {key: getattr(args, key) for key in RESUMABLE}
     meta["space"] = space_to_dict(space)  # the space itself: a resume must not depend on a file
-    meta["cost_constants"] = backend.engine.cost.to_dict()  # calibrated or default: a resume plans the same
-    with progress:  # checkpoints (state, survivors' weights, trials.csv) after every rung
-        result = run_with_checkpoints(search, backend, out, meta=meta, callbacks=[progress.update],
-                                      resume=bool(args.resume), overwrite=args.overwrite)
-    console.print(result.summary())  # trials.csv was written with the last checkpoint
-    # epochs each config trained, summed (survivors continue), every seed counted
-    config_epochs = result.resource_spent * getattr(backend, "repeats", 1)
-    n_folds = len(task.folds)
-    engine = backend.engine
-    compiles, waits = compile_wait(engine, result.seconds)
-    console.print(f"{config_epochs:g} config-epochs on {n_folds} fold(s) in {result.seconds:.1f} s = "
-                  f"{config_epochs / max(result.seconds, 1e-9):.2f} config-epochs/s; {compiles}")
-    if result.best_config is None:
-        console.print("[red]every configuration diverged[/]")
-        return 1
+    job = RunJob(f"LSTMs on {args.data}", search, backend, meta, finish=None, preview_header=[task.describe()],
+                 folds=len(task.folds))
+    if args.command != "plan" and not getattr(args, "dry_run", False):
+        baselines = task.baselines(args.window)
+        job.header = [task.describe(), f"space: {space}", search.describe(),
+                      "loss = validation MSE / persistence's (tomorrow = today), mean over folds: 1 is persistence; "
+                      "skill = 1 - loss, > 0 beats it",
+                      f"baselines' validation skill: persistence +0, {_baseline_skills(baselines, 'val', '_target')}"]
+        job.finish = lambda result: _held_out_test(result, backend, task, baselines, console)
+    return walk(args, console, job)
+
+
+def _held_out_test(result, backend, task, baselines: dict, console) -> dict:
+    """The best config's validation skill, then its skill on the held-out test days retrained on
+    the days before them; -> the LSTM's summary fields."""
     best_val_skill = 1.0 - result.best_loss
     console.print(f"[bold]best validation skill {_skill(best_val_skill)}[/] (persistence +0, "
                   f"{_baseline_skills(baselines, 'val', '_target')})")
     test = backend.evaluate_on_test(result.best_config, result.best_resource, config_id=result.best_config_id)
-    unit = test["unit"]
-    verdict = _verdict_vs_persistence(test)
     console.print(
         f"held-out test ({task.test_size} days) of the best config retrained on the {task.train_size + task.val_size} "
-        f"days before it: [bold]skill {_skill(test['test_skill'])}[/] (MSE {test['test_mse_price']:.5g} {unit}^2 vs "
-        f"persistence {test['persistence_test_mse_price']:.5g}); {_baseline_skills(baselines, 'test')} -> {verdict}")
-    _write_json(out / "summary.json", {
-        "best_config": result.best_config, "best_val_loss": result.best_loss, "best_val_skill": best_val_skill,
-        "best_resource": result.best_resource,
-        "compiles": backend.compiles, "seconds": result.seconds, "config_epochs": config_epochs,
-        "folds": n_folds, "fold_epochs": config_epochs * n_folds,
-        "baselines": baselines, "test": test, "max_resource": args.max_resource, "eta": args.eta, "seed": args.seed,
-        "cost_constants": engine.cost.to_dict(),
-        # per program (width included): the memory estimate beside XLA's memory_analysis()
-        "program_memory": [{"program": p.describe(), **m} for p, m in engine.program_memory.items()],
-        **waits,
-    })
-    console.print(f"trials: {trials_csv}; summary: {out / 'summary.json'}")
-    return 0
-
-
-def preview(args, search, task, backend, console) -> int:
-    """``hbjax plan`` / ``run --dry-run``: brackets, programs and estimated cost; nothing trained."""
-    import jax
-
-    from ..lstm.preview import format_preview, preview_run
-
-    console.print(f"[bold]hbjax plan[/] for {args.data} ({jax.default_backend()}, {len(jax.devices())} device(s), "
-                  f"plan {backend.engine.plan}): nothing is trained; cost constants: {backend.engine.cost.source}")
-    console.print(task.describe())
-    console.print(search.describe())
-    rows = preview_run(search, backend, seed=args.seed)
-    console.print(format_preview(rows, device_kind=backend.engine.device_kind, n_devices=backend.engine.n_devices,
-                                 memory_bytes=backend.engine.memory_limit_bytes, folds=len(task.folds),
-                                 cost=backend.engine.cost))
-    console.print("(which configs survive is drawn at random here; the programs of later rungs depend on it)")
-    return 0
+        f"days before it: [bold]skill {_skill(test['test_skill'])}[/] (MSE {test['test_mse_price']:.5g} "
+        f"{test['unit']}^2 vs persistence {test['persistence_test_mse_price']:.5g}); "
+        f"{_baseline_skills(baselines, 'test')} -> {_verdict_vs_persistence(test)}")
+    folds = len(task.folds)
+    return {"best_val_skill": best_val_skill, "folds": folds,
+            "fold_epochs": result.resource_spent * getattr(backend, "repeats", 1) * folds, "baselines": baselines,
+            "test": test}

@@ -2,9 +2,7 @@
 the same checkpoints, progress, preview and trials table as the LSTM runs."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from .common import UsageError, _write_json, apply_resume, compile_wait, programs_detail
+from .common import UsageError, apply_resume
 
 RESUMABLE = ("model", "max_resource", "eta", "seed", "hyperband_iterations", "space", "configs_per_program", "plan",
              "precision", "waves", "repeats", "verify_sharing")
@@ -50,13 +48,10 @@ def model_backend(spec: dict, *, seed: int, **engine):
 
 
 def run_model(args, console) -> int:
-    import jax
-
     import hbjax as hb
-    from ..checkpoint import run_with_checkpoints
     from ..spacefile import space_to_dict
     from ..usermodel import load_model_spec
-    from .progress import RungProgress
+    from .run import RunJob, walk
 
     cost = apply_resume(args, RESUMABLE)
     spec = load_model_spec(args.model)
@@ -74,58 +69,19 @@ def run_model(args, console) -> int:
     if getattr(args, "repeats", 1) > 1:
         backend = hb.Repeats(backend, args.repeats)
     maximise = spec.get("direction", "min") == "max"
-    if args.command == "plan" or getattr(args, "dry_run", False):
-        from ..lstm.preview import format_preview, preview_run
-
-        engine = backend.engine
-        console.print(f"[bold]hbjax plan[/] for {args.model} ({jax.default_backend()}, {len(jax.devices())} device(s), "
-                      f"plan {engine.plan}): nothing is trained; cost constants: {engine.cost.source}")
-        console.print(search.describe())
-        rows = preview_run(search, backend, seed=args.seed)
-        console.print(format_preview(rows, device_kind=engine.device_kind, n_devices=engine.n_devices,
-                                     memory_bytes=engine.memory_limit_bytes, folds=1, cost=engine.cost))
-        console.print("(which configs survive is drawn at random here; the programs of later rungs depend on it)")
-        console.print(format_sharing(flax_backend.sharing()))
-        return 0
-
-    out = Path(args.out)
-    console.print(f"[bold]hbjax[/] Hyperband over {args.model} ({jax.default_backend()}, {len(jax.devices())} "
-                  f"device(s))" + (f", resuming {out}" if args.resume else ""))
-    console.print(f"space: {space}")
-    console.print(search.describe())
-    console.print("loss = " + ("-metric (the metric is maximised)" if maximise else "the validation metric"))
-
-    progress = RungProgress(search.plan, args.hyperband_iterations, console, quiet=args.quiet,
-                            detail=programs_detail(backend))
     meta = {key: getattr(args, key) for key in RESUMABLE}
     meta["space"] = space_to_dict(space)
-    meta["cost_constants"] = backend.engine.cost.to_dict()
-    with progress:
-        result = run_with_checkpoints(search, backend, out, meta=meta, callbacks=[progress.update],
-                                      resume=bool(args.resume), overwrite=args.overwrite)
-    console.print(result.summary())
-    config_epochs = result.resource_spent * getattr(backend, "repeats", 1)
-    engine = backend.engine
-    compiles, waits = compile_wait(engine, result.seconds)
-    console.print(f"{config_epochs:g} config-epochs in {result.seconds:.1f} s = "
-                  f"{config_epochs / max(result.seconds, 1e-9):.2f} config-epochs/s; {compiles}")
-    if result.best_config is None:
-        console.print("[red]every configuration diverged[/]")
-        return 1
-    best_metric = -result.best_loss if maximise else result.best_loss
-    sharing = flax_backend.sharing()
-    console.print(f"[bold]best validation metric {best_metric:.5g}[/] at {result.best_resource:g} epochs: "
-                  f"{result.best_config}")
-    _write_json(out / "summary.json", {
-        "model": args.model, "best_config": result.best_config, "best_val_loss": result.best_loss,
-        "best_val_metric": best_metric, "direction": spec.get("direction", "min"),
-        "best_resource": result.best_resource, "compiles": engine.compiles, "seconds": result.seconds,
-        "config_epochs": config_epochs, "max_resource": args.max_resource, "eta": args.eta, "seed": args.seed,
-        "cost_constants": engine.cost.to_dict(),
-        "program_memory": [{"program": p.describe(), **m} for p, m in engine.program_memory.items()],
-        **waits,
-        "sharing": sharing,
-    })
-    console.print(format_sharing(sharing))
-    console.print(f"trials: {out / 'trials.csv'}; summary: {out / 'summary.json'}")
-    return 0
+
+    def finish(result) -> dict:
+        best_metric = -result.best_loss if maximise else result.best_loss
+        console.print(f"[bold]best validation metric {best_metric:.5g}[/] at {result.best_resource:g} epochs: "
+                      f"{result.best_config}")
+        sharing = flax_backend.sharing()
+        console.print(format_sharing(sharing))
+        return {"model": args.model, "best_val_metric": best_metric, "direction": spec.get("direction", "min"),
+                "sharing": sharing}
+
+    header = [f"space: {space}", search.describe(),
+              "loss = " + ("-metric (the metric is maximised)" if maximise else "the validation metric")]
+    return walk(args, console, RunJob(args.model, search, backend, meta, finish, header=header,
+                                      preview_footer=lambda: [format_sharing(flax_backend.sharing())]))

@@ -19,13 +19,16 @@ __all__ = ["EngineBackend", "enable_compilation_cache", "default_memory_limit"]
 
 
 class EngineBackend:
-    """Subclasses set ``self.engine`` (and may fill ``rung_info`` with extra trial columns)."""
+    """Hyperband's backend over ``engine`` (an ``Engine`` of any model client). Subclasses may
+    set ``self.engine`` later and fill ``rung_info`` with extra trial columns."""
 
     continues = True
     engine = None
     sharing_check = None  # engine.verify.SharingCheck: shared programs checked against configs alone
 
-    def __init__(self):
+    def __init__(self, engine=None):
+        if engine is not None:
+            self.engine = engine
         self.rung_info: dict[tuple, dict] = {}  # (config_id, resource) -> extra columns
         self.wave_stats: dict | None = None
 
@@ -39,9 +42,9 @@ class EngineBackend:
         among its configs by it."""
         engine = self.engine
         key = engine.shape(config)
-        steps = engine.steps_per_epoch(key.batch_size, key.window)
-        flops = engine.model.step_flops(key.hidden, key.layers, key, engine.sizes(key.window))
-        return steps * (flops / engine.cost.flops_per_s + engine.cost.floor(key.window, key.layers))
+        steps = engine.steps_per_epoch(key.batch_size, key.data)
+        flops = engine.model.step_flops(key, key.static, None, engine.sizes(key.data))
+        return steps * (flops / engine.cost.flops_per_s + engine.cost.floor(engine.model.serial_steps(key, None)))
 
     def train_rung(self, job: RungJob) -> np.ndarray:
         return self.train_wave([job])[0]

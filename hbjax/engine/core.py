@@ -1,8 +1,8 @@
 """The engine: trains a whole rung (or wave) of any model's configs as a few compiled programs,
 continuing survivors. Models are its clients (``model.Model``): the LSTM, a user's Flax module.
 
-``plan.plan_rung`` decides which configs share which program (the model's static shape, batch
-size and data key; padded units and depth where the model has the padding hook; width) and on
+``plan.plan_rung`` decides which configs share which program (the model's program key, batch
+size and data key, and width: configs of several shapes share one where the model pads) and on
 which device each call runs; ``program.make_train`` is the function a program compiles, with the
 model's loss and optimizer step inside. Every program is compiled ahead of time
 (``jit(...).lower(...).compile()``) on a background thread in the order the rung needs them, so
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -31,9 +30,10 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from .cost import COST_MODELS, CostModel, analysed_bytes, cost_model
-from .dispatch import Dispatch, Part, Ticket
+from .dispatch import Dispatcher, Part, Ticket
 from .model import Model, Sizes
-from .plan import Call, ProgramKey, RungPlan, plan_rung
+from .keys import ProgramKey
+from .plan import Call, ModelCosts, RungPlan, RungRequest, plan_items, plan_rung
 from .program import FoldArrays, HostStepped, check_prng, config_key, make_host_steps, make_train, steps_for
 
 __all__ = ["Engine", "FoldArrays", "Ticket", "Part", "PRECISIONS"]
@@ -45,7 +45,7 @@ PRECISIONS = ("highest", "default")
 
 
 @dataclass
-class Engine(Dispatch):
+class Engine:
     """Plans, compiles and runs rungs of ``model``'s configs; holds the trained state of every
     live config.
 
@@ -53,7 +53,7 @@ class Engine(Dispatch):
     configs per call (None: by plan). ``memory_limit_bytes``: the device memory the calls in
     flight may use together. ``cost``: the cost model's constants (None: this device's
     calibration, else the committed default; a vmapped plan forced on a CPU is planned as on an
-    accelerator). ``precision``: see ``PRECISIONS``. ``fold_loss_scale(window) -> [K]``: divisors
+    accelerator). ``precision``: see ``PRECISIONS``. ``fold_loss_scale(data key) -> [K]``: divisors
     of each fold's validation loss before the mean over folds (None: 1)."""
 
     model: Model
@@ -61,7 +61,6 @@ class Engine(Dispatch):
     configs_per_program: int | None = None
     plan: str = "auto"
     memory_limit_bytes: int = 2 << 30
-    default_window: int = 20
     devices: Sequence | None = None
     compiler_options: dict | None = None  # XLA options of every train program (None: by device)
     fold_loss_scale: Callable[[int], np.ndarray] | None = None
@@ -77,8 +76,6 @@ class Engine(Dispatch):
     _compiled: dict = field(default_factory=dict)
     _planned: set = field(default_factory=set)  # programs of earlier rungs: planned with no compile charge
     _data: dict = field(default_factory=dict)
-    _in_flight: deque = field(default_factory=deque)  # (ticket, call, outputs, bytes, parts), in dispatch order
-    _submitted: int = 0  # submissions so far (dispatch.py)
     _lock: threading.RLock = field(default_factory=threading.RLock)  # compile threads read data too
 
     def __post_init__(self):
@@ -102,6 +99,23 @@ class Engine(Dispatch):
         # compiles run ahead of training, two at a time: a rung's first programs are ready sooner
         # while the devices would otherwise idle (XLA compiles outside the GIL)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hbjax-compile")
+        self.dispatcher = Dispatcher(self)
+
+    # --- dispatch (dispatch.py) ------------------------------------------------------------
+    def submit(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource,
+               previous_resource: Sequence[float], *, parts: Sequence[int] | None = None,
+               priorities: Sequence[int] | None = None) -> Ticket:
+        """Plan and launch a rung or wave without waiting (``Dispatcher.submit``)."""
+        return self.dispatcher.submit(config_ids, configs, resource, previous_resource, parts=parts,
+                                      priorities=priorities)
+
+    def wait(self, parts: Sequence[Part]) -> Part:
+        """The first of ``parts`` to be done; its states are not the engine's until ``commit``."""
+        return self.dispatcher.wait(parts)
+
+    def commit(self, part: Part) -> None:
+        """Make a done part's trained states the engine's, all at once (when its job is told)."""
+        self.dispatcher.commit(part)
 
     @property
     def n_devices(self) -> int:
@@ -114,31 +128,31 @@ class Engine(Dispatch):
         return self.plan != "wide" and self.model.host_steps(self.device_kind)
 
     # --- data ------------------------------------------------------------------------------
-    def host_data(self, window: int) -> FoldArrays:
+    def host_data(self, key: int) -> FoldArrays:
+        """The folds of data key ``key`` (``Model.data``), as the programs take them."""
         with self._lock:
-            if (window, None) not in self._data:
-                arrays = self.model.data(window)
-                self._data[(window, None)] = FoldArrays(*(device_dtype(a) for a in arrays))
-            return self._data[(window, None)]
+            if (key, None) not in self._data:
+                arrays = self.model.data(key)
+                self._data[(key, None)] = FoldArrays(*(device_dtype(a) for a in arrays))
+            return self._data[(key, None)]
 
-    def data(self, window: int) -> FoldArrays:
+    def data(self, key: int) -> FoldArrays:
         """The data key's folds, replicated on every device."""
         with self._lock:
-            if (window, "devices") not in self._data:
-                self._data[(window, "devices")] = jax.device_put(self.host_data(window),
-                                                                 NamedSharding(self.mesh, P()))
-            return self._data[(window, "devices")]
+            if (key, "devices") not in self._data:
+                self._data[(key, "devices")] = jax.device_put(self.host_data(key), NamedSharding(self.mesh, P()))
+            return self._data[(key, "devices")]
 
-    def sizes(self, window: int) -> Sizes:
-        d = self.host_data(window)
+    def sizes(self, key: int) -> Sizes:
+        d = self.host_data(key)
         return Sizes(d.x_train.shape[0], d.x_train.shape[1], d.x_val.shape[1], d.x_train.shape[-1])
 
     # --- planning --------------------------------------------------------------------------
     def shape(self, config: Mapping):
-        return self.model.shape(config, self.default_window)
+        return self.model.shape(config)
 
-    def steps_per_epoch(self, batch_size: int, window: int) -> int:
-        n_train = self.sizes(window).train
+    def steps_per_epoch(self, batch_size: int, data: int) -> int:
+        n_train = self.sizes(data).train
         if n_train < batch_size:
             raise ValueError(f"batch_size {batch_size} exceeds the {n_train} training rows of a fold")
         return n_train // batch_size
@@ -150,7 +164,7 @@ class Engine(Dispatch):
         starts, stops = [], []
         for c, prev, res in zip(configs, previous_resource, resources):
             s = self.shape(c)
-            spe = self.steps_per_epoch(s.batch_size, s.window)
+            spe = self.steps_per_epoch(s.batch_size, s.data)
             starts.append(steps_for(prev, spe))
             stops.append(steps_for(res, spe))
         return starts, stops
@@ -159,36 +173,30 @@ class Engine(Dispatch):
                   queued: Sequence[float] | None = None, priorities: Sequence[int] | None = None) -> RungPlan:
         """The plan of a rung (one ``resource``) or a wave (one per config); its programs count as
         known to the plans made after it. ``queued``: seconds of work already queued per device."""
+        model = self.model
         shapes = [self.shape(c) for c in configs]
         starts, stops = self.step_ranges(configs, resource, previous_resource)
-        windows = sorted({s.window for s in shapes})
-        n_folds, n_train, n_val, n_features = self.sizes(windows[0]) if windows else (1, 1, 1, 1)
-        max_layers = self.model.max_layers
-        if max_layers is not None and shapes:
-            max_layers = max(max_layers, *(s.layers for s in shapes))
-        model = self.model
-        plan = plan_rung(shapes, starts, stops, device_kind=self.device_kind, n_devices=self.n_devices,
-                         mode=self.plan, width=1 if self.host_stepped else self.configs_per_program,
-                         max_layers=max_layers,
-                         padded_hidden=model.padded_hidden, n_features=n_features, n_folds=n_folds,
-                         n_train=n_train, n_val=n_val, memory_bytes=self.memory_limit_bytes, cost=self.cost,
-                         known_programs=self._planned, width_caps=self.width_caps, queued=queued,
-                         priorities=priorities,
-                         flops_fn=lambda h, layers, s: model.step_flops(h, layers, s, self.sizes(s.window)),
-                         bytes_fn=lambda h, layers, s: model.bytes_per_config(
-                             ProgramKey(h, layers, s.batch_size, s.window, "map", 1, s.static), self.sizes(s.window)))
+        statics = model.program_statics(shapes, self.plan == "exact") if shapes else []
+        items = plan_items(shapes, statics, [model.bound(s) for s in shapes], starts, stops, priorities)
+        costs = ModelCosts(flops=lambda s, static, bound: model.step_flops(s, static, bound, self.sizes(s.data)),
+                           serial_steps=model.serial_steps,
+                           slot_bytes=lambda program: model.bytes_per_config(program, self.sizes(program.data)))
+        plan = plan_rung(RungRequest(items, costs, self.device_kind, self.n_devices, self.memory_limit_bytes,
+                                     mode=self.plan, width=1 if self.host_stepped else self.configs_per_program,
+                                     cost=self.cost, known_programs=frozenset(self._planned),
+                                     width_caps=dict(self.width_caps), queued=tuple(queued or ())))
         self._planned.update(plan.programs)
         return plan
 
     # --- programs --------------------------------------------------------------------------
     def estimated_bytes(self, program: ProgramKey) -> int:
         """The estimate of one call's device bytes (every slot, the replicated data once)."""
-        data = sum(a.nbytes for a in self.host_data(program.window))
-        return program.width * self.model.bytes_per_config(program, self.sizes(program.window)) + data
+        data = sum(a.nbytes for a in self.host_data(program.data))
+        return program.width * self.model.bytes_per_config(program, self.sizes(program.data)) + data
 
-    def _compile(self, program: ProgramKey) -> Callable:
+    def compile_program(self, program: ProgramKey) -> Callable:
         t0, cpu0 = time.perf_counter(), time.thread_time()
-        sizes = self.sizes(program.window)
+        sizes = self.sizes(program.data)
         if self.host_stepped and program.batching == "map":
             compiled = self._compile_host_steps(program, sizes)
         else:
@@ -216,7 +224,7 @@ class Engine(Dispatch):
         keys = spec((n, sizes.folds, 2), np.uint32, slots)
         active = spec((n,), np.bool_, slots)
         ranges = spec((n,), np.int32, slots)
-        data = [spec(a.shape, a.dtype, rep) for a in self.host_data(program.window)]
+        data = [spec(a.shape, a.dtype, rep) for a in self.host_data(program.data)]
         scalar = spec((), np.int32, rep)
         sums = spec((n, sizes.folds), np.float32, slots)
         return state, hp, keys, active, ranges, data, scalar, sums
@@ -251,10 +259,10 @@ class Engine(Dispatch):
                 state[0], state[1], hp, keys, active, ranges, ranges, *data, scalar, scalar, scalar)
         return lowered.compile(compiler_options=self.compiler_options)
 
-    def _compiled_future(self, program: ProgramKey) -> Future:
+    def compiled_future(self, program: ProgramKey) -> Future:
         with self._lock:
             if program not in self._compiled:
-                self._compiled[program] = self._pool.submit(self._compile, program)
+                self._compiled[program] = self._pool.submit(self.compile_program, program)
             return self._compiled[program]
 
     def call_bytes(self, program: ProgramKey) -> int:
@@ -270,12 +278,12 @@ class Engine(Dispatch):
         """A new config's (params, opt_state) at its own shape, stacked over folds (NumPy); also
         the template a checkpoint's arrays are read back into."""
         shape = self.shape(config)
-        return self.model.init_state(config, shape, config_id, self.sizes(shape.window))
+        return self.model.init_state(config, shape, config_id, self.sizes(shape.data))
 
     def _program_state(self, config: Mapping | None, config_id, program: ProgramKey):
         """The state of ``config_id`` (stored, or fresh) in ``program``'s layout; None: zeros."""
         if config is None:
-            return self.model.empty_state(program, self.sizes(program.window))
+            return self.model.empty_state(program, self.sizes(program.data))
         state = self.states[config_id] if config_id in self.states else self.fresh_state(config, config_id)
         return self.model.to_program(state, program)
 
@@ -292,19 +300,19 @@ class Engine(Dispatch):
         mean over folds) per config; NaN where a config diverged."""
         ticket = self.submit(config_ids, configs, resource, previous_resource)
         while not ticket.done:
-            self._collect_next()
+            self.dispatcher.collect_next()
         for part in ticket.parts:
             self.commit(part)
         return ticket.val, ticket.train_loss
 
-    def _slot_positions(self, call: Call) -> list[tuple[int, int]]:
+    def slot_positions(self, call: Call) -> list[tuple[int, int]]:
         """(slot index in the call's arrays, rung position) of every real config of ``call``."""
         k = call.program.width
         return [(d * k + j, p) for d, dev in enumerate(call.slots) for j, p in enumerate(dev)]
 
-    def _launch(self, call: Call, compiled, config_ids, configs, hps, ranges):
+    def launch(self, call: Call, compiled, config_ids, configs, hps, ranges):
         program = call.program
-        n_folds = self.sizes(program.window).folds
+        n_folds = self.sizes(program.data).folds
         k = program.width
         slots = [dev[j] if j < len(dev) else None for dev in call.slots for j in range(k)]
         active = np.array([p is not None for p in slots])
@@ -327,10 +335,9 @@ class Engine(Dispatch):
         sharded = NamedSharding(self.mesh, P("d"))
         params, opt_state, hp, keys, active, starts, stops = jax.device_put(
             (params, opt_state, hp, keys, active, starts, stops), sharded)
-        depth = call.depth or program.layers
         real = [p for p in slots if p is not None]
         lo, hi = min(ranges[0][p] for p in real), max(ranges[1][p] for p in real)  # the call's [start, stop)
-        x_tr, y_tr, x_val, y_val = self.data(program.window)
+        x_tr, y_tr, x_val, y_val = self.data(program.data)
         if isinstance(compiled, HostStepped):  # one dispatch per optimizer step, queued without waiting
             sums = jax.device_put(np.zeros((len(slots), n_folds), np.float32), sharded)
             s = jax.device_put(np.int32(lo), NamedSharding(self.mesh, P()))
@@ -338,8 +345,8 @@ class Engine(Dispatch):
                 params, opt_state, sums, s = compiled.step(params, opt_state, sums, hp, keys, active, starts, stops,
                                                            x_tr, y_tr, s)
             return params, opt_state, compiled.validate(params, hp, active, x_val, y_val), sums
-        lo, hi, depth = jax.device_put((np.int32(lo), np.int32(hi), np.int32(depth)), NamedSharding(self.mesh, P()))
-        return compiled(params, opt_state, hp, keys, active, starts, stops, x_tr, y_tr, x_val, y_val, lo, hi, depth)
+        lo, hi, bound = jax.device_put((np.int32(lo), np.int32(hi), np.int32(call.bound)), NamedSharding(self.mesh, P()))
+        return compiled(params, opt_state, hp, keys, active, starts, stops, x_tr, y_tr, x_val, y_val, lo, hi, bound)
 
     def _fold_keys(self, config_id: int, n_folds: int) -> np.ndarray:
         base = config_key(self.seed, config_id)

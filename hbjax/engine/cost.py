@@ -3,14 +3,16 @@
 The cost model charges what runs. One optimizer step of a call costs
 
 * ``vmap`` on an accelerator (configs side by side): ``max(latency floor, FLOPs of all width
-  slots / FLOP rate)``, filler slots and padded units and layers included;
+  slots / FLOP rate)``, filler slots and padding included;
 * ``vmap`` on a CPU (side by side means one small matmul after another): ``width x (floor +
   slot FLOPs / rate)``;
 * ``map`` (configs one after another, empty slots skipped): ``floor + FLOPs / rate`` per config.
 
-The latency floor is ``seconds_per_step + seconds_per_layer_step x window x depth``: a step is a
-time scan per layer forward and backward, and on a GPU each scan step is a few kernel launches.
-A program not compiled yet adds ``compile_s``.
+The latency floor is ``seconds_per_step + seconds_per_serial_step x serial steps``, where the
+model says how many sequential steps one optimizer step holds (``Model.serial_steps``: the
+LSTM's time steps x layers, forward and backward, each a few kernel launches on a GPU; 0 for a
+model without such a loop). FLOPs and bytes are the model's too. A program not compiled yet
+adds ``compile_s``.
 
 Constants come from ``hbjax calibrate`` on the device when it has been run there (a JSON per
 device kind and JAX version in the constants directory), the committed defaults otherwise.
@@ -23,8 +25,11 @@ import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-__all__ = ["CostModel", "COST_MODELS", "cost_model", "step_flops", "bytes_per_config", "step_seconds",
-           "constants_path", "load_constants", "save_constants", "device_id", "analysed_bytes"]
+__all__ = ["CostModel", "COST_MODELS", "cost_model", "step_seconds", "constants_path", "load_constants",
+           "save_constants", "device_id", "analysed_bytes"]
+
+#: constants renamed since a run or calibration saved them (old name -> new): still read
+RENAMED = {"seconds_per_layer_step": "seconds_per_serial_step"}
 
 
 @dataclass(frozen=True)
@@ -35,13 +40,14 @@ class CostModel:
     seconds_per_step: float  # fixed cost of one optimizer step (loop, gathers, optimizer update)
     compile_s: float  # one train program, from an empty cache
     vmap_parallel: bool  # True: a vmapped program's configs run side by side (accelerators)
-    seconds_per_layer_step: float = 0.0  # latency of one time step of one layer, forward + backward
+    seconds_per_serial_step: float = 0.0  # latency of one sequential step inside a step (Model.serial_steps)
     memory_bytes: int | None = None  # usable device memory measured by calibrate (None: ask the device)
     source: str = "committed default"
 
-    def floor(self, window: int, depth: int) -> float:
-        """Latency floor of one optimizer step: what a step costs however few FLOPs it has."""
-        return self.seconds_per_step + self.seconds_per_layer_step * window * depth
+    def floor(self, serial_steps: int) -> float:
+        """Latency floor of one optimizer step of ``serial_steps`` sequential steps: what it
+        costs however few FLOPs it has."""
+        return self.seconds_per_step + self.seconds_per_serial_step * serial_steps
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,6 +55,7 @@ class CostModel:
     @classmethod
     def from_dict(cls, d: dict) -> "CostModel":
         fields = cls.__dataclass_fields__
+        d = {RENAMED.get(k, k): v for k, v in d.items()}
         unknown = sorted(set(d) - set(fields))
         if unknown:
             raise ValueError(f"unknown cost-model constants {unknown}")
@@ -56,7 +63,7 @@ class CostModel:
         for name in ("flops_per_s", "compile_s"):
             if not getattr(out, name) > 0:
                 raise ValueError(f"cost-model constant {name} must be > 0, got {getattr(out, name)!r}")
-        if out.seconds_per_step < 0 or out.seconds_per_layer_step < 0:
+        if out.seconds_per_step < 0 or out.seconds_per_serial_step < 0:
             raise ValueError("cost-model latencies must be >= 0")
         return out
 
@@ -69,7 +76,7 @@ COST_MODELS = {
     "cpu": CostModel(flops_per_s=8.1e10, seconds_per_step=4.3e-4, compile_s=1.9, vmap_parallel=False,
                      source="committed default (measured on the 2-core development CPU)"),
     "gpu": CostModel(flops_per_s=1.0e13, seconds_per_step=1.0e-4, compile_s=10.0, vmap_parallel=True,
-                     seconds_per_layer_step=3.0e-5, source="committed default (an estimate: no GPU measured)"),
+                     seconds_per_serial_step=3.0e-5, source="committed default (an estimate: no GPU measured)"),
 }
 COST_MODELS["tpu"] = replace(COST_MODELS["gpu"], source="committed default (an estimate: no TPU measured)")
 
@@ -119,37 +126,13 @@ def cost_model(device_kind: str, device=None) -> CostModel:
     return COST_MODELS.get(device_kind, COST_MODELS["gpu"])
 
 
-def step_flops(hidden: int, layers: int, batch: int, window: int, n_features: int) -> float:
-    """Matmul FLOPs of one optimizer step (forward 2·B·T·(in+H)·4H per layer, backward 2x)."""
-    total, inputs = 0.0, n_features
-    for _ in range(layers):
-        total += 2.0 * batch * window * (inputs + hidden) * 4 * hidden
-        inputs = hidden
-    return 3.0 * (total + 2.0 * batch * hidden)
-
-
-def step_seconds(cost: CostModel, *, batching: str, width: int, slot_flops: float, window: int,
-                 depth: int) -> float:
+def step_seconds(cost: CostModel, *, batching: str, width: int, slot_flops: float, serial_steps: int) -> float:
     """Seconds of one optimizer step of a whole call (every slot), as charged by the model.
-    ``slot_flops``: one slot's FLOPs at the program's padded shape and the call's depth."""
-    floor = cost.floor(window, depth)
+    ``slot_flops``: one slot's FLOPs at the program's padded shape and the call's bound."""
+    floor = cost.floor(serial_steps)
     if batching == "vmap" and cost.vmap_parallel:
         return max(floor, width * slot_flops / cost.flops_per_s)
     return width * (floor + slot_flops / cost.flops_per_s)
-
-
-def bytes_per_config(hidden: int, layers: int, batch: int, window: int, n_features: int, n_folds: int,
-                     n_train: int, n_val: int) -> int:
-    """Device bytes one config needs while training (float32), checked against XLA's
-    ``memory_analysis()`` on a grid of shapes (tests/test_memory.py): params, two moments and
-    their updates, the gradients; per layer the saved hidden and cell states and gates of a batch
-    (``[T, B, 6H]``) and their gradients; the validation pass over all validation windows."""
-    params = 4 * hidden * (n_features + hidden) + 4 * hidden
-    params += (layers - 1) * (8 * hidden * hidden + 4 * hidden) + hidden + 1
-    state = params * 7
-    acts = batch * window * hidden * (8 * layers + 8)
-    evaluation = n_val * window * hidden * 6
-    return 4 * n_folds * (state + acts + evaluation)
 
 
 def analysed_bytes(compiled) -> int:

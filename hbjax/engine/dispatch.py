@@ -1,4 +1,4 @@
-"""Dispatch and collection of planned calls, for the engine (``core.Engine`` mixes this in).
+"""Dispatch and collection of planned calls: the engine's ``Dispatcher`` (``core.Engine`` holds one).
 
 ``submit`` plans a rung or wave and launches its calls without waiting for them: its configs go
 longest-first to the devices that free up first (the cost model's seconds still queued on each
@@ -17,15 +17,15 @@ import time
 from concurrent import futures
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import jax
 import numpy as np
 
-from .plan import halve
+from .plan import Call, halve
 
 
-__all__ = ["Dispatch", "Ticket", "Part"]
+__all__ = ["Dispatcher", "Ticket", "Part", "InFlight"]
 
 
 @dataclass(eq=False)
@@ -74,10 +74,28 @@ class Ticket:
         return self.parts[bisect.bisect_right([p.first for p in self.parts], position) - 1]
 
 
-class Dispatch:
-    """Needs the engine's ``plan_rung``, ``step_ranges``, ``_compiled_future``, ``call_bytes``,
-    ``_launch``, ``_slot_positions``, ``plan.halve``-able calls, ``states``, ``width_caps``,
-    ``memory_limit_bytes``, ``model``, ``fold_loss_scale``, ``n_devices`` and ``_in_flight``."""
+class InFlight(NamedTuple):
+    """A launched call: its submission, the call, its output arrays (not yet ready), its device
+    bytes, and the parts (jobs) it holds configs of."""
+
+    ticket: Ticket
+    call: Call
+    outputs: Any
+    bytes: int
+    parts: list
+
+
+class Dispatcher:
+    """Launches an engine's planned calls and collects them as they finish. It asks the engine
+    (``engine``) to plan (``plan_rung``, ``step_ranges``), compile (``compiled_future``,
+    ``call_bytes``) and launch (``launch``, ``slot_positions``), and reads its ``model``,
+    ``states``, ``width_caps``, ``memory_limit_bytes``, ``fold_loss_scale``, ``n_devices`` and
+    ``rung_stats``; it owns only the calls in flight."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.in_flight: deque[InFlight] = deque()  # in dispatch order
+        self.submitted = 0  # submissions so far
 
     def submit(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource,
                previous_resource: Sequence[float], *, parts: Sequence[int] | None = None,
@@ -86,56 +104,56 @@ class Dispatch:
         ``priorities``: per config, lower dispatched earlier (``plan.plan_rung``)."""
         t0 = time.perf_counter()
         for c in configs:
-            self.model.check(c)
-        hps = [self.model.traced(c) for c in configs]
+            self.engine.model.check(c)
+        hps = [self.engine.model.traced(c) for c in configs]
         for pos, prev in enumerate(previous_resource):
-            if prev > 0 and config_ids[pos] not in self.states:
+            if prev > 0 and config_ids[pos] not in self.engine.states:
                 raise RuntimeError(f"config {config_ids[pos]} has no trained state to continue from")
         n = len(config_ids)
         sizes = list(parts) if parts is not None else [n]
         if sum(sizes) != n or any(k < 1 for k in sizes):
             raise ValueError(f"parts {sizes} do not split {n} configs")
-        plan = self.plan_rung(configs, resource, previous_resource, queued=self._queued_seconds(),
+        plan = self.engine.plan_rung(configs, resource, previous_resource, queued=self.queued_seconds(),
                               priorities=priorities)
-        ticket = Ticket(list(config_ids), list(configs), hps, self.step_ranges(configs, resource, previous_resource),
-                        np.full(n, np.nan), np.full(n, np.nan), started=t0, index=self._submitted)
-        self._submitted += 1
+        ticket = Ticket(list(config_ids), list(configs), hps, self.engine.step_ranges(configs, resource, previous_resource),
+                        np.full(n, np.nan), np.full(n, np.nan), started=t0, index=self.submitted)
+        self.submitted += 1
         first = 0
         for i, k in enumerate(sizes):
             ticket.parts.append(Part(ticket, i, first, first + k))
             first += k
-        compiles0, compile_s0, compile_cpu0 = self.compiles, self.compile_seconds, self.compile_cpu_seconds
+        compiles0, compile_s0, compile_cpu0 = self.engine.compiles, self.engine.compile_seconds, self.engine.compile_cpu_seconds
         for c in plan.calls:
-            self._compiled_future(c.program)  # compiles run ahead on background threads, in order
+            self.engine.compiled_future(c.program)  # compiles run ahead on background threads, in order
         pending = deque(plan.calls)
         waited, peak, splits = 0.0, 0, 0
         while pending:
             t_wait = time.perf_counter()
             call = self._next_ready(pending)
-            compiled = self._compiled_future(call.program).result()
+            compiled = self.engine.compiled_future(call.program).result()
             waited += time.perf_counter() - t_wait
-            size = self.call_bytes(call.program)
-            if size > self.memory_limit_bytes and call.program.width > 1:
+            size = self.engine.call_bytes(call.program)
+            if size > self.engine.memory_limit_bytes and call.program.width > 1:
                 # measured too big: two calls of half the width, and the bucket capped for later rungs
                 halves = halve(call)
-                self.width_caps[call.program.bucket] = halves[0].program.width
+                self.engine.width_caps[call.program.bucket] = halves[0].program.width
                 for h in halves:
-                    self._compiled_future(h.program)
+                    self.engine.compiled_future(h.program)
                 pending.extendleft(reversed(halves))
                 splits += 1
                 continue
-            while self._in_flight and sum(f[3] for f in self._in_flight) + size > self.memory_limit_bytes:
-                self._collect_next(oldest=True)  # the budget is full: wait for the oldest call before launching
-            outputs = self._launch(call, compiled, ticket.config_ids, ticket.configs, ticket.hps, ticket.ranges)
+            while self.in_flight and sum(f.bytes for f in self.in_flight) + size > self.engine.memory_limit_bytes:
+                self.collect_next(oldest=True)  # the budget is full: wait for the oldest call before launching
+            outputs = self.engine.launch(call, compiled, ticket.config_ids, ticket.configs, ticket.hps, ticket.ranges)
             touched = {id(p): p for p in (ticket.part_of(q) for q in call.positions)}
             for part in touched.values():
                 part.calls_left += 1
-            self._in_flight.append((ticket, call, outputs, size, list(touched.values())))
-            peak = max(peak, sum(f[3] for f in self._in_flight))
+            self.in_flight.append(InFlight(ticket, call, outputs, size, list(touched.values())))
+            peak = max(peak, sum(f.bytes for f in self.in_flight))
         ticket.stats = {
             "plan": plan.mode, "programs": len(plan.programs), "calls": len(plan.calls),
-            "compiles": self.compiles - compiles0, "compile_s": self.compile_seconds - compile_s0,
-            "compile_cpu_s": self.compile_cpu_seconds - compile_cpu0, "compile_wait_s": waited, "configs": n,
+            "compiles": self.engine.compiles - compiles0, "compile_s": self.engine.compile_seconds - compile_s0,
+            "compile_cpu_s": self.engine.compile_cpu_seconds - compile_cpu0, "compile_wait_s": waited, "configs": n,
             "wave": ticket.index,
             "parts": len(sizes), "program_keys": [p.describe() for p in plan.programs],
             "computed_flops": plan.computed_flops, "real_flops": plan.real_flops,
@@ -153,10 +171,10 @@ class Dispatch:
         (on CPU which call runs first changes no result, only when it is done)."""
         while True:
             for i, call in enumerate(pending):
-                if self._compiled_future(call.program).done():
+                if self.engine.compiled_future(call.program).done():
                     del pending[i]
                     return call
-            futures.wait({self._compiled_future(c.program) for c in pending}, return_when=futures.FIRST_COMPLETED)
+            futures.wait({self.engine.compiled_future(c.program) for c in pending}, return_when=futures.FIRST_COMPLETED)
 
     def wait(self, parts: Sequence[Part]) -> Part:
         """The first of ``parts`` to be done (collecting calls as they finish); its states are
@@ -165,23 +183,24 @@ class Dispatch:
             done = [p for p in parts if p.done]
             if done:
                 return min(done, key=lambda p: p.finished)
-            if not self._in_flight:
+            if not self.in_flight:
                 raise RuntimeError("waiting for parts that have nothing in flight")
-            self._collect_next()
+            self.collect_next()
 
-    def _queued_seconds(self) -> list[float]:
+    def queued_seconds(self) -> list[float]:
         """The cost model's seconds per device of the calls still in flight."""
-        load = [0.0] * self.n_devices
-        for _, call, *_ in self._in_flight:
-            for d, sec in enumerate(call.seconds[:self.n_devices]):
+        load = [0.0] * self.engine.n_devices
+        for f in self.in_flight:
+            call = f.call
+            for d, sec in enumerate(call.seconds[:self.engine.n_devices]):
                 load[d] += sec
         return load
 
-    def _collect_next(self, *, oldest: bool = False) -> None:
+    def collect_next(self, *, oldest: bool = False) -> None:
         """Collect the first in-flight call whose outputs are ready (waiting for one), or the
         oldest (``oldest``: to free its memory)."""
         def ready():
-            return [i for i, f in enumerate(self._in_flight) if all(a.is_ready() for a in jax.tree.leaves(f[2]))]
+            return [i for i, f in enumerate(self.in_flight) if all(a.is_ready() for a in jax.tree.leaves(f.outputs))]
 
         pick = 0
         if not oldest:
@@ -190,10 +209,11 @@ class Dispatch:
                 time.sleep(0.002)
                 found = ready()
             pick = found[0]
-        ticket, call, outputs, _, touched = self._in_flight[pick]
-        del self._in_flight[pick]
-        self._collect(call, outputs, ticket)
-        for part in touched:
+        done = self.in_flight[pick]
+        del self.in_flight[pick]
+        self._collect(done.call, done.outputs, done.ticket)
+        ticket = done.ticket
+        for part in done.parts:
             part.calls_left -= 1
             if part.calls_left == 0 and ticket.stats is not None:  # not while its ticket still launches calls
                 self._finish(part)
@@ -202,7 +222,7 @@ class Dispatch:
         """Make a done part's trained states the engine's, all at once (when its job is told)."""
         if not part.done:
             raise RuntimeError("commit of a part whose calls are not all in")
-        self.states.update(part.staged)
+        self.engine.states.update(part.staged)
         part.staged = {}
 
     def _finish(self, part: Part) -> None:
@@ -210,16 +230,16 @@ class Dispatch:
         ticket = part.ticket
         if ticket.done and ticket.stats is not None:
             ticket.stats["seconds"] = part.finished - ticket.started
-            self.rung_stats.append(ticket.stats)
+            self.engine.rung_stats.append(ticket.stats)
 
     def _collect(self, call, outputs, ticket: Ticket) -> None:
         """A call's outputs: each real config's state (staged in its part) and losses."""
         params, moments, val_mse, tr = jax.tree.map(np.asarray, outputs)
-        scale = 1.0 if self.fold_loss_scale is None else np.asarray(self.fold_loss_scale(call.program.window),
+        scale = 1.0 if self.engine.fold_loss_scale is None else np.asarray(self.engine.fold_loss_scale(call.program.data),
                                                                      dtype=np.float64)
-        for j, p in self._slot_positions(call):
+        for j, p in self.engine.slot_positions(call):
             state = jax.tree.map(lambda a: a[j], (params, moments))
-            ticket.part_of(p).staged[ticket.config_ids[p]] = self.model.to_own(state, ticket.configs[p])
+            ticket.part_of(p).staged[ticket.config_ids[p]] = self.engine.model.to_own(state, ticket.configs[p])
             ticket.val[p] = float(np.mean(val_mse[j] / scale, dtype=np.float64))
             steps = max(ticket.ranges[1][p] - ticket.ranges[0][p], 1)
             ticket.train_loss[p] = float(np.mean(tr[j], dtype=np.float64)) / steps

@@ -1,32 +1,38 @@
 """What the engine asks of a model: the client protocol every trained model implements.
 
 The engine (``core.Engine``) plans, compiles, dispatches and keeps states; a model client says
-what a config is made of and what one step computes:
+what a config is made of, what one step computes and what it costs. docs/ARCHITECTURE.md
+("Adding a model") walks through implementing one; tests/test_third_model.py is a small MLP
+written from that page alone.
 
-* **shape** (``shape(config) -> ShapeKey``): a config's static part. Configs of one shape share
-  programs; ``ShapeKey.static`` holds a model's own static hyperparameters (layer widths,
-  structure), ``batch_size`` and ``window`` (the data key) are the engine's.
-* **traced** (``traced(config) -> tuple of numbers``, ``traced_dtypes``, ``empty_traced()``): the
-  numbers a config brings into its program as arrays (learning rate, dropout, ...).
+* **data** (``data(key) -> FoldArrays``): the arrays of one data key (0 for a model with one
+  dataset; the LSTM's input window).
+* **shape** (``shape(config) -> ShapeKey``): a config's static part: its batch size, data key and
+  the model's own static key (an ordered tuple: layer widths, structure, a program fingerprint).
+  Configs of one shape compute the same program.
+* **traced** (``traced(config) -> tuple of numbers``, ``traced_dtypes``, ``empty_traced()``,
+  ``pack_traced``): the numbers a config brings into its program as arrays (learning rate,
+  dropout, ...).
 * **states** (``init_state``, ``empty_state``): a config's (params, optimizer state) as NumPy
   pytrees with the fold axis in front, and the zeros an empty slot holds.
 * **program** (``program_fns(program, sizes) -> ProgramFns``): loss, optimizer step and
   validation loss of one program (``program.make_train`` runs them).
-* **cost** (``step_flops``, ``bytes_per_config``): what the plan charges.
+* **cost** (``step_flops``, ``serial_steps``, ``bytes_per_config``): what the plan charges.
+* **padding** (optional): ``program_statics(shapes, exact)`` says which program key each of a
+  rung's shapes runs in (default: its own: configs group by exact shape); a model that pads
+  implements it with ``to_program(state, program)`` and ``to_own(state, config)`` (exact padding
+  and unpadding of a state), and ``bound(shape)`` (an integer its step loops to that a vmapped
+  call takes as its configs' largest, e.g. the LSTM's depth).
 * **host steps** (optional, ``host_steps(device_kind)``): train by one compiled step per
   optimizer step instead of a loop inside the program (convolutions on XLA CPU).
-* **padding hook** (optional): ``padded_hidden`` (shape -> padded units, fixed per run),
-  ``max_layers`` (the depth programs pad to), ``to_program(state, program)`` and
-  ``to_own(state, config)`` (exact padding and unpadding of a state). A model without the hook
-  keeps ``hidden=0, layers=1`` in its shapes and groups configs by exact shape.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from .plan import ProgramKey, ShapeKey
+from .keys import ProgramKey, ShapeKey
 from .program import FoldArrays, ProgramFns
 
 __all__ = ["Model", "Sizes"]
@@ -44,19 +50,15 @@ class Sizes(NamedTuple):
 
 class Model:
     """Base class of model clients (see the module docstring). Subclasses implement the methods
-    that raise ``NotImplementedError``; the padding hook defaults to no padding."""
+    that raise ``NotImplementedError``; padding defaults to none."""
 
     #: dtypes of ``traced(config)``'s numbers, in order
     traced_dtypes: tuple = ()
-    #: (hidden, batch, window) -> padded hidden units, fixed per run (padding hook; None: exact)
-    padded_hidden: dict | None = None
-    #: the depth every program pads to (padding hook; None: each shape's own)
-    max_layers: int | None = None
 
-    def data(self, window: int) -> FoldArrays:
+    def data(self, key: int) -> FoldArrays:
         raise NotImplementedError
 
-    def shape(self, config: Mapping, default_window: int) -> ShapeKey:
+    def shape(self, config: Mapping) -> ShapeKey:
         raise NotImplementedError
 
     def check(self, config: Mapping) -> None:
@@ -81,19 +83,41 @@ class Model:
         """Zeros shaped like a state of ``program`` (an empty slot; the compile's template)."""
         raise NotImplementedError
 
+    # --- padding (optional) ----------------------------------------------------------------
+    def program_statics(self, shapes: Sequence[ShapeKey], exact: bool) -> list[tuple]:
+        """The program key (``ProgramKey.static``) each of a rung's ``shapes`` runs in; ``exact``:
+        the plan pads nothing. Fixed per run for a shape, so a config's floats never depend on
+        the configs it shares a rung with. Default: its own key."""
+        return [s.static for s in shapes]
+
+    def bound(self, shape: ShapeKey) -> int:
+        """An integer the step of a config of ``shape`` loops to, that a program built for more
+        takes as an argument: a vmapped call runs every slot to its configs' largest (passed to
+        ``ProgramFns`` as ``bound``). Default 0 (no such loop)."""
+        return 0
+
     def to_program(self, state, program: ProgramKey):
+        """A config's state in ``program``'s layout (padded, exactly)."""
         return state
 
     def to_own(self, state, config: Mapping):
+        """A state of a program's layout back in ``config``'s own (exactly)."""
         return state
 
+    # --- programs and costs ----------------------------------------------------------------
     def program_fns(self, program: ProgramKey, sizes: Sizes) -> ProgramFns:
         raise NotImplementedError
 
-    def step_flops(self, hidden: int, layers: int, shape: ShapeKey, sizes: Sizes) -> float:
-        """Matmul FLOPs of one optimizer step of a config of ``shape`` run at ``hidden`` units and
-        ``layers`` deep, on all folds."""
+    def step_flops(self, shape: ShapeKey, static: tuple, bound: int | None, sizes: Sizes) -> float:
+        """Matmul FLOPs of one optimizer step of a config of ``shape`` on all folds, run in a
+        program of key ``static`` (``shape.static``: alone) to ``bound`` (None: its own)."""
         raise NotImplementedError
+
+    def serial_steps(self, shape: ShapeKey, bound: int | None) -> int:
+        """Sequential steps inside one optimizer step, each charged the device's latency
+        (``CostModel.seconds_per_serial_step``): a recurrent model's time steps x layers. 0:
+        none beyond the step itself."""
+        return 0
 
     def bytes_per_config(self, program: ProgramKey, sizes: Sizes) -> int:
         """Device bytes one slot of ``program`` needs (the data not included)."""

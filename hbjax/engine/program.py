@@ -21,14 +21,14 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .plan import ProgramKey
+from .keys import ProgramKey
 
 __all__ = ["FoldArrays", "ProgramFns", "HostStepped", "make_train", "make_host_steps", "steps_for", "config_key",
            "check_prng"]
 
 
 class FoldArrays(NamedTuple):
-    """Training data of one data key (an LSTM's window), stacked over K folds (float32):
+    """Training data of one data key (``Model.data``), stacked over K folds (float32):
     ``x_train`` [K, Ntr, ...], ``y_train`` [K, Ntr, ...], ``x_val`` [K, Nval, ...], ``y_val`` [K, Nval, ...]."""
 
     x_train: jax.Array
@@ -40,13 +40,13 @@ class FoldArrays(NamedTuple):
 class ProgramFns(NamedTuple):
     """A model's part of one program (all pure, one config on one fold):
 
-    * ``loss(params, xb, yb, traced, dropout_key, depth) -> scalar``: the training loss of a batch;
-    * ``apply_gradients(params, opt_state, grads, traced, step, depth) -> (params, opt_state)``:
+    * ``loss(params, xb, yb, traced, dropout_key, bound) -> scalar``: the training loss of a batch;
+    * ``apply_gradients(params, opt_state, grads, traced, step, bound) -> (params, opt_state)``:
       optimizer step number ``step`` (1-based, traced);
-    * ``val_loss(params, x_val, y_val, traced, depth) -> scalar``: lower is better.
+    * ``val_loss(params, x_val, y_val, traced, bound) -> scalar``: lower is better.
 
-    ``depth``: None when configs run one after another; side by side, the call's deepest config
-    (the padding hook's traced depth: an unbatched loop bound), else the program's."""
+    ``bound``: None when configs run one after another; side by side, the call's largest
+    ``Model.bound`` (an unbatched loop bound: the LSTM's deepest config)."""
 
     loss: Callable
     apply_gradients: Callable
@@ -74,22 +74,23 @@ def check_prng() -> None:
 
 def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
     """The pure train function of one program: (params, opt_state, traced, keys, active, starts,
-    stops, data..., lo, hi, depth) for ``width`` configs x K folds -> (params, opt_state, val
+    stops, data..., lo, hi, bound) for ``width`` configs x K folds -> (params, opt_state, val
     loss [N, K], summed train loss of its steps [N, K]). ``starts``/``stops`` [N]: each config's
-    optimizer steps. ``lo``, ``hi``, ``depth`` (vmap only): the call's first and last step over all
-    its configs and its deepest config, where the step and layer loops stop."""
+    optimizer steps. ``lo``, ``hi``, ``bound`` (vmap only): the call's first and last step over
+    all its configs and its configs' largest ``Model.bound``, where the step loop and the
+    model's own loops stop."""
     batch, spe = program.batch_size, n_train // program.batch_size
     side_by_side = program.batching == "vmap"
 
-    def train_fold(params, opt_state, hp, key, start, stop, x_tr, y_tr, x_val, y_val, lo, hi, depth, fold=None):
+    def train_fold(params, opt_state, hp, key, start, stop, x_tr, y_tr, x_val, y_val, lo, hi, bound, fold=None):
         """One config on one fold, trained over steps [start, stop). Side by side the loops run
-        over [lo, hi) and ``depth`` (not batched: a batched loop bound or branch predicate makes
+        over [lo, hi) and ``bound`` (not batched: a batched loop bound or branch predicate makes
         every slot run to the longest and select over the whole carry), and a step outside the
         config's own range keeps its carry (an empty slot's range is empty). ``fold=None``: the
         arrays are that fold's; else they hold every fold and this one's rows are gathered inside
         (configs x folds as one axis)."""
         if not side_by_side:
-            lo, hi, depth = start, stop, None
+            lo, hi, bound = start, stop, None
         shuffle_key, drop_key = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
 
         def epoch(e, carry):
@@ -101,8 +102,8 @@ def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
                 idx = jax.lax.dynamic_slice(perm, (b * batch,), (batch,))
                 s = e * spe + b
                 xb, yb = (x_tr[idx], y_tr[idx]) if fold is None else (x_tr[fold, idx], y_tr[fold, idx])
-                loss, grads = jax.value_and_grad(fns.loss)(params, xb, yb, hp, jax.random.fold_in(drop_key, s), depth)
-                new_params, new_state = fns.apply_gradients(params, opt_state, grads, hp, s + 1, depth)
+                loss, grads = jax.value_and_grad(fns.loss)(params, xb, yb, hp, jax.random.fold_in(drop_key, s), bound)
+                new_params, new_state = fns.apply_gradients(params, opt_state, grads, hp, s + 1, bound)
                 if not side_by_side:
                     return new_params, new_state, loss_sum + loss
                 inside = (s >= start) & (s < stop)  # this config's own steps
@@ -118,14 +119,14 @@ def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
         params, opt_state, loss_sum = jax.lax.fori_loop(lo // spe, (hi + spe - 1) // spe, epoch, carry)
         if fold is not None:
             x_val, y_val = x_val[fold], y_val[fold]
-        val = fns.val_loss(params, x_val, y_val, hp, depth)
+        val = fns.val_loss(params, x_val, y_val, hp, bound)
         # the sum, divided by the steps on the host: a division by a batched count inside the
         # program changed the last bit of the train loss between widths
         return params, opt_state, val, loss_sum
 
     per_config = jax.vmap(train_fold, in_axes=(0, 0, None, 0, None, None, 0, 0, 0, 0, None, None, None))
 
-    def train(params, opt_state, hp, keys, active, starts, stops, x_tr, y_tr, x_val, y_val, lo, hi, depth):
+    def train(params, opt_state, hp, keys, active, starts, stops, x_tr, y_tr, x_val, y_val, lo, hi, bound):
         if side_by_side:
             # every slot computes (an empty one holds a zero config, discarded). Configs x folds
             # are ONE vmapped axis, each slot gathering its fold's rows: a lone config is then a
@@ -136,7 +137,7 @@ def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
             per_fold = lambda a: jnp.repeat(a, n_folds)  # noqa: E731
             slots = jax.vmap(train_fold, in_axes=(0,) * 6 + (None,) * 7 + (0,))(
                 *jax.tree.map(merge, (params, opt_state)), jax.tree.map(per_fold, hp), merge(keys),
-                per_fold(starts), per_fold(stops), x_tr, y_tr, x_val, y_val, lo, hi, depth,
+                per_fold(starts), per_fold(stops), x_tr, y_tr, x_val, y_val, lo, hi, bound,
                 jnp.tile(jnp.arange(n_folds), width))
             return jax.tree.map(split, slots)
 
@@ -144,7 +145,7 @@ def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
             params, opt_state, hp, keys, on, start, stop = a
             nan = jnp.full(keys.shape[:1], jnp.nan, jnp.float32)
             return jax.lax.cond(on, lambda: per_config(params, opt_state, hp, keys, start, stop, x_tr, y_tr, x_val,
-                                                       y_val, lo, hi, depth),
+                                                       y_val, lo, hi, bound),
                                 lambda: (params, opt_state, nan, nan))
 
         return jax.lax.map(one, (params, opt_state, hp, keys, active, starts, stops))

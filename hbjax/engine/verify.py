@@ -37,7 +37,7 @@ class SharingCheck:
         self.rtol = 0.0 if self.exact else rtol
         self.floor = 0.0 if self.exact else 1e-2  # values below it compared absolutely (to rtol x floor)
         self.alone = Engine(alone_model, seed=engine.seed, configs_per_program=1, plan=engine.plan,
-                            memory_limit_bytes=engine.memory_limit_bytes, default_window=engine.default_window,
+                            memory_limit_bytes=engine.memory_limit_bytes,
                             devices=engine.devices, compiler_options=engine.compiler_options,
                             fold_loss_scale=engine.fold_loss_scale, cost=engine.cost, precision=engine.precision)
         self.pending: dict = {}  # config id -> (config, resource, previous resource, start state or None)

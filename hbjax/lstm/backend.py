@@ -91,7 +91,7 @@ class LSTMBackend(EngineBackend):
             enable_compilation_cache()
         self.engine = LSTMEngine(self._fold_arrays, seed=self.seed, configs_per_program=configs_per_program,
                                  plan=plan, memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
-                                 default_window=self.window, fold_loss_scale=self._persistence_mse,
+                                 window=self.window, fold_loss_scale=self._persistence_mse,
                                  precision=precision, cost=cost)
 
     def _persistence_mse(self, window: int) -> np.ndarray:
@@ -138,7 +138,7 @@ class LSTMBackend(EngineBackend):
         final = self.task.final_windows(window)
         arrays = FoldArrays(final.x_train[None], final.y_train[None], final.x_test[None], final.y_test[None])
         # one config: no sharding (a lone program on one device is the reference numerics)
-        engine = LSTMEngine(lambda w: arrays, seed=self.seed, configs_per_program=1, default_window=window,
+        engine = LSTMEngine(lambda w: arrays, seed=self.seed, configs_per_program=1, window=window,
                             plan=self.engine.plan, max_layers=self.engine.max_layers,
                             activations=self.engine.activations, devices=jax.local_devices()[:1],
                             precision=self.engine.precision, cost=self.engine.cost)

@@ -6,7 +6,7 @@ warm seconds of one optimizer step for a few hidden sizes, depths and widths, ba
 plan batches on this device (side by side on an accelerator, one after another on a CPU); and the
 device's memory limit. From those:
 
-* on an accelerator, ``seconds_per_step`` and ``seconds_per_layer_step`` from the smallest
+* on an accelerator, ``seconds_per_step`` and ``seconds_per_serial_step`` (per time step of a layer) from the smallest
   programs (latency-bound), ``flops_per_s`` from the largest (FLOP-bound): the two ends of
   ``max(floor, FLOPs / rate)``;
 * on a CPU, a least-squares line through ``step_s = floor + FLOPs / rate`` (relative errors).
@@ -22,9 +22,11 @@ from dataclasses import replace
 import jax
 import numpy as np
 
-from ..engine.cost import CostModel, cost_model, save_constants, step_flops
-from ..engine.plan import Call, ProgramKey
+from ..engine.cost import CostModel, cost_model, save_constants
+from ..engine.plan import Call
 from .engine import FoldArrays, LSTMEngine, encode_hparams
+from .padding import step_flops
+from .program import lstm_program
 
 __all__ = ["calibrate"]
 
@@ -61,19 +63,19 @@ def calibrate(*, quick: bool = False, save: bool = True, log=print) -> dict:
         for hidden, layers, batch, width in _points(accelerator, quick):
             engine = LSTMEngine(lambda w: data[w], plan="wide" if accelerator else "exact", devices=[device],
                                 activations=("tanh",))
-            program = ProgramKey(hidden, layers, batch, WINDOW, batching, width)
+            program = lstm_program(hidden, layers, batch, WINDOW, batching, width)
             compile_s = -time.perf_counter()
-            compiled = engine._compile(program)
+            compiled = engine.compile_program(program)
             compile_s += time.perf_counter()
             spe = N_TRAIN // batch
             epochs = max(1, round(48 / spe)) if not quick else max(1, round(16 / spe))
             configs = [dict(lr=1e-3, hidden=hidden, layers=layers, batch_size=batch, dropout=0.1)] * width
-            call = Call(program, (tuple(range(width)),), 0, (0.0,), depth=layers)
+            call = Call(program, (tuple(range(width)),), 0, (0.0,), bound=layers if batching == "vmap" else 0)
             hps = [encode_hparams(c) for c in configs]
             times = []
             for _ in range(2):  # the first run also transfers; the faster is the warm figure
                 t0 = time.perf_counter()
-                out = engine._launch(call, compiled, list(range(width)), configs, hps,
+                out = engine.launch(call, compiled, list(range(width)), configs, hps,
                                      engine.step_ranges(configs, float(epochs), [0.0] * width))
                 jax.block_until_ready(out)
                 times.append(time.perf_counter() - t0)
@@ -116,7 +118,7 @@ def _fit(rows: list[dict], accelerator: bool, device) -> CostModel:
         per_step = max(0.0, shallow["step_s"] - per_layer * WINDOW)
         rate = max(r["width"] * r["slot_flops"] / r["step_s"] for r in rows)
         return CostModel(flops_per_s=rate, seconds_per_step=per_step, compile_s=compile_s, vmap_parallel=True,
-                         seconds_per_layer_step=per_layer, memory_bytes=memory, source=source)
+                         seconds_per_serial_step=per_layer, memory_bytes=memory, source=source)
     step = np.array([r["step_s"] for r in rows])
     flops = np.array([r["slot_flops"] for r in rows])
     slope, intercept = np.polyfit(flops, step, 1, w=1.0 / step)  # relative errors: small shapes count

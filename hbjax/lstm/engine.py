@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from ..engine.core import PRECISIONS, Engine, Part, Ticket
-from ..engine.plan import ShapeKey
+from ..engine.keys import ShapeKey
 from ..engine.program import FoldArrays, config_key, steps_for
 from .network import ACTIVATIONS
 from .program import LSTMModel, encode_hparams, resize_state
@@ -21,12 +21,13 @@ __all__ = ["FoldArrays", "LSTMEngine", "Ticket", "Part", "steps_for", "config_ke
 
 class LSTMEngine(Engine):
     """The engine over ``LSTMModel(fold_arrays, ...)``. ``fold_arrays(window) -> FoldArrays``
-    supplies data; ``activations``, ``max_layers``, ``padded_hidden``: the client's (see
-    ``LSTMModel``); every other keyword is ``Engine``'s."""
+    supplies data; ``window`` (a config's when it names none), ``activations``, ``max_layers``,
+    ``padded_hidden``: the client's (see ``LSTMModel``); every other keyword is ``Engine``'s."""
 
-    def __init__(self, fold_arrays: Callable[[int], FoldArrays], *, activations: Sequence[str] = ACTIVATIONS,
-                 max_layers: int | None = None, padded_hidden: dict | None = None, seed: int = 0, **engine):
-        model = LSTMModel(fold_arrays, seed=seed, activations=activations, max_layers=max_layers,
+    def __init__(self, fold_arrays: Callable[[int], FoldArrays], *, window: int = 20,
+                 activations: Sequence[str] = ACTIVATIONS, max_layers: int | None = None,
+                 padded_hidden: dict | None = None, seed: int = 0, **engine):
+        model = LSTMModel(fold_arrays, seed=seed, window=window, activations=activations, max_layers=max_layers,
                           padded_hidden=padded_hidden)
         super().__init__(model, seed=seed, **engine)
 
@@ -36,6 +37,7 @@ class LSTMEngine(Engine):
                           lambda self, value: setattr(self.model, "max_layers", value))
     padded_hidden = property(lambda self: self.model.padded_hidden,
                              lambda self, value: setattr(self.model, "padded_hidden", value))
+    window = property(lambda self: self.model.window)
 
     def configure(self, *, hiddens: Sequence[int], batch_sizes: Sequence[int], windows: Sequence[int],
                   layers: Sequence[int], config_epochs: float, first_rung_configs: int | None = None) -> None:
@@ -48,4 +50,4 @@ class LSTMEngine(Engine):
 
     def _fresh_state(self, key: ShapeKey, config_id: int):
         """A new config's state at shape ``key`` (NumPy, folds first)."""
-        return self.model.init_state(None, key, config_id, self.sizes(key.window))
+        return self.model.init_state(None, key, config_id, self.sizes(key.data))

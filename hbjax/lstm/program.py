@@ -16,15 +16,38 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..engine.cost import bytes_per_config, step_flops
+from ..engine.keys import ProgramKey, ShapeKey
 from ..engine.model import Model, Sizes
-from ..engine.plan import ProgramKey, ShapeKey, padded_hidden_map, shape_key
+from ..engine.plan import ModelCosts, RungPlan, RungRequest, plan_items, plan_rung
 from ..engine.program import FoldArrays, ProgramFns
 from . import network, optim
 from .init import init_params
 from .network import ACTIVATIONS, Traced
+from .padding import bytes_per_config, padded_hidden_map, step_flops
 
-__all__ = ["LSTMModel", "encode_hparams", "empty_hparams", "TRACED_DTYPES", "resize_state"]
+__all__ = ["LSTMModel", "encode_hparams", "empty_hparams", "TRACED_DTYPES", "resize_state", "lstm_shape",
+           "lstm_program", "units_of", "layers_of", "plan_shapes"]
+
+
+def lstm_shape(hidden: int, layers: int, batch_size: int, window: int) -> ShapeKey:
+    """The engine's key of an LSTM config: its window is the data key, (hidden, layers) its own."""
+    return ShapeKey(int(batch_size), int(window), (("H", int(hidden)), ("L", int(layers))))
+
+
+def lstm_program(hidden: int, layers: int, batch_size: int, window: int, batching: str = "map",
+                 width: int = 1) -> ProgramKey:
+    """The key of an LSTM program of ``hidden`` (padded) units and ``layers`` (padded) depth."""
+    return ProgramKey((("H", int(hidden)), ("L", int(layers))), int(batch_size), int(window), batching, int(width))
+
+
+def units_of(key) -> int:
+    """Hidden units of a ``ShapeKey`` or ``ProgramKey`` (or its static key) of the LSTM."""
+    return dict(getattr(key, "static", key))["H"]
+
+
+def layers_of(key) -> int:
+    """Layers of a ``ShapeKey`` or ``ProgramKey`` (or its static key) of the LSTM."""
+    return dict(getattr(key, "static", key))["L"]
 
 
 def encode_hparams(config: Mapping) -> tuple:
@@ -64,17 +87,19 @@ def resize_state(state, hidden: int, layers: int):
 
 
 class LSTMModel(Model):
-    """The LSTM client: ``fold_arrays(window) -> FoldArrays`` supplies data; ``activations``: the
-    activations configs may use (one -> it is compiled in statically); ``max_layers``: the depth
-    programs pad to (the space's largest); ``padded_hidden``: (hidden, batch, window) -> padded
-    hidden, fixed per run (``configure``)."""
+    """The LSTM client: ``fold_arrays(window) -> FoldArrays`` supplies data (the window is the
+    data key; ``window``: a config's when it names none); ``activations``: the activations
+    configs may use (one -> it is compiled in statically); ``max_layers``: the depth programs pad
+    to (the space's largest; None: each rung's deepest of a batch size and window);
+    ``padded_hidden``: (hidden, batch, window) -> padded hidden, fixed per run (``configure``)."""
 
     traced_dtypes = TRACED_DTYPES
 
-    def __init__(self, fold_arrays: Callable[[int], FoldArrays], *, seed: int = 0,
+    def __init__(self, fold_arrays: Callable[[int], FoldArrays], *, seed: int = 0, window: int = 20,
                  activations: Sequence[str] = ACTIVATIONS, max_layers: int | None = None,
                  padded_hidden: dict | None = None):
         self.fold_arrays = fold_arrays
+        self.window = int(window)
         self.seed = int(seed)
         self.activations = tuple(activations)
         self.max_layers = max_layers
@@ -87,7 +112,7 @@ class LSTMModel(Model):
                   layers: Sequence[int], config_epochs: float, sizes: Mapping[int, Sizes],
                   first_rung_configs: int | None = None) -> None:
         """Fix the run's padding from the space's shape choices and the run's expected
-        config-epochs (``plan.padded_hidden_map``); depth pads to the deepest choice."""
+        config-epochs (``padding.padded_hidden_map``); depth pads to the deepest choice."""
         self.max_layers = int(max(layers))
         self.padded_hidden = padded_hidden_map(
             plan, device_kind, hiddens=hiddens, batch_sizes=batch_sizes, layers=layers, config_epochs=config_epochs,
@@ -98,8 +123,26 @@ class LSTMModel(Model):
     def data(self, window: int) -> FoldArrays:
         return self.fold_arrays(window)
 
-    def shape(self, config: Mapping, default_window: int) -> ShapeKey:
-        return shape_key(config, default_window)
+    def shape(self, config: Mapping) -> ShapeKey:
+        return lstm_shape(config["hidden"], config["layers"], config["batch_size"], config.get("window", self.window))
+
+    def program_statics(self, shapes: Sequence[ShapeKey], exact: bool) -> list[tuple]:
+        """Exact: each shape's own. Else hidden units padded as ``padded_hidden`` says (never
+        below a config's own) and depth padded to ``max_layers`` (at least the rung's deepest),
+        or without it to the deepest of the rung's configs of the same batch size and window: an
+        inactive layer is skipped, and depth is traced."""
+        if exact:
+            return [s.static for s in shapes]
+        deepest: dict[tuple, int] = {}
+        for s in shapes:
+            deepest[s.batch_size, s.data] = max(deepest.get((s.batch_size, s.data), 0), layers_of(s))
+        everywhere = max(self.max_layers, *deepest.values()) if self.max_layers is not None else None
+        padded = self.padded_hidden or {}
+        return [lstm_program(max(padded.get((units_of(s), s.batch_size, s.data), units_of(s)), units_of(s)),
+                             everywhere or deepest[s.batch_size, s.data], s.batch_size, s.data).static for s in shapes]
+
+    def bound(self, shape: ShapeKey) -> int:
+        return layers_of(shape)
 
     def check(self, config: Mapping) -> None:
         act = config.get("activation", "tanh")
@@ -117,7 +160,7 @@ class LSTMModel(Model):
         return Traced(*columns)
 
     def init_state(self, config: Mapping | None, shape: ShapeKey, config_id: int, sizes: Sizes) -> tuple:
-        folds = [init_params(shape.hidden, shape.layers, sizes.features, np.random.default_rng([self.seed, config_id, k]))
+        folds = [init_params(units_of(shape), layers_of(shape), sizes.features, np.random.default_rng([self.seed, config_id, k]))
                  for k in range(sizes.folds)]
         params = {name: np.stack([f[name] for f in folds]) for name in folds[0]}
         zeros = {name: np.zeros_like(a) for name, a in params.items()}
@@ -126,16 +169,16 @@ class LSTMModel(Model):
     def empty_state(self, program: ProgramKey, sizes: Sizes) -> tuple:
         params = init_params(1, 1, sizes.features, np.random.default_rng(0))
         params = {k: np.zeros((sizes.folds, *v.shape), np.float32) for k, v in params.items()}
-        return resize_state((params, (params, params)), program.hidden, program.layers)
+        return resize_state((params, (params, params)), units_of(program), layers_of(program))
 
     def to_program(self, state, program: ProgramKey):
-        return resize_state(state, program.hidden, program.layers)
+        return resize_state(state, units_of(program), layers_of(program))
 
     def to_own(self, state, config: Mapping):
         return resize_state(state, int(config["hidden"]), int(config["layers"]))
 
     def program_fns(self, program: ProgramKey, sizes: Sizes) -> ProgramFns:
-        net = network.LSTMNetwork(hidden=program.hidden, layers=program.layers, n_features=sizes.features,
+        net = network.LSTMNetwork(hidden=units_of(program), layers=layers_of(program), n_features=sizes.features,
                                   activations=self.allowed_activations())
 
         def predict(params, x, hp, dropout_key, depth):
@@ -154,9 +197,28 @@ class LSTMModel(Model):
 
         return ProgramFns(loss, apply_gradients, val_loss)
 
-    def step_flops(self, hidden: int, layers: int, shape: ShapeKey, sizes: Sizes) -> float:
-        return step_flops(hidden, layers, shape.batch_size, shape.window, sizes.features) * sizes.folds
+    def step_flops(self, shape: ShapeKey, static: tuple, bound: int | None, sizes: Sizes) -> float:
+        layers = layers_of(shape) if bound is None else bound
+        return step_flops(units_of(static), layers, shape.batch_size, shape.data, sizes.features) * sizes.folds
+
+    def serial_steps(self, shape: ShapeKey, bound: int | None) -> int:
+        """Each layer's time steps run one after another (forward, and backward)."""
+        return shape.data * (layers_of(shape) if bound is None else bound)
 
     def bytes_per_config(self, program: ProgramKey, sizes: Sizes) -> int:
-        return bytes_per_config(program.hidden, program.layers, program.batch_size, program.window, sizes.features,
+        return bytes_per_config(units_of(program), layers_of(program), program.batch_size, program.data, sizes.features,
                                 sizes.folds, sizes.train, sizes.val)
+
+
+def plan_shapes(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence[int], *, sizes: Sizes,
+                mode: str = "auto", max_layers: int | None = None, padded_hidden: dict | None = None,
+                priorities: Sequence[int] | None = None, **request) -> RungPlan:
+    """The engine's plan of LSTM configs of ``shapes`` (``lstm_shape``) without data or an
+    engine, for the plan's tests and benchmarks: ``sizes`` of every window; ``max_layers`` and
+    ``padded_hidden`` as ``LSTMModel``'s; ``request``: the other fields of ``RungRequest``."""
+    model = LSTMModel(None, max_layers=max_layers, padded_hidden=padded_hidden)
+    items = plan_items(shapes, model.program_statics(shapes, mode == "exact"), [model.bound(s) for s in shapes],
+                       starts, stops, priorities)
+    costs = ModelCosts(flops=lambda s, static, bound: model.step_flops(s, static, bound, sizes),
+                       serial_steps=model.serial_steps, slot_bytes=lambda p: model.bytes_per_config(p, sizes))
+    return plan_rung(RungRequest(items, costs, mode=mode, **request))

@@ -37,7 +37,7 @@ class RungPreview:
 
 
 def preview_run(search, backend, *, seed: int = 0, waves: bool | None = None) -> list[RungPreview]:
-    """One :class:`RungPreview` per rung of ``search`` on ``backend`` (an ``LSTMBackend``), or
+    """One :class:`RungPreview` per rung of ``search`` on ``backend`` (an engine backend), or
     per wave (``waves``; None: as ``search`` would run on ``backend``)."""
     from ..hyperband import prepare_backend
 
