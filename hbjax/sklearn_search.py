@@ -18,7 +18,7 @@ from . import scheduler as sched
 from .brackets import format_plan, validate_resource_and_eta
 from .hyperband import run_scheduler
 from .results import Result
-from .sklearn_backend import SklearnBackend, as_space, estimator_name, format_params, seed_from
+from .sklearn_cv import SklearnBackend, as_space, estimator_name, format_params, seed_from
 from .space import Space
 
 __all__ = ["HyperbandSearchCV", "RungLogger"]

@@ -8,7 +8,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .sklearn_backend import format_params
+from .sklearn_cv import format_params
 from .sklearn_search import HyperbandSearchCV
 
 __all__ = ["svc_walkthrough", "SVC_GRID"]

@@ -70,6 +70,7 @@ def test_plan_programs(tmp_path):
         assert per_wave["calls"] <= run[name]["calls"]
 
 
+@pytest.mark.slow  # 35 s; its stages' capabilities have fast tests (test_cli calibrate, test_wide_plan)
 def test_accelerator_check_quick(tmp_path):
     """The one-command accelerator check, in its CPU smoke mode: every stage runs and reports."""
     out = tmp_path / "acc.json"

@@ -331,9 +331,9 @@ def test_sigkill_at_steps_of_checkpoint_writing_then_resume(tmp_path):
     """A kill between two file-system operations of a checkpoint (inside a generation, at the
     rename that commits it, while pruning old ones) loses at most the rung being saved, and the
     resumed run's trials equal an uninterrupted run's. A toy R=9 run makes about 90 such
-    operations: every other one of the first checkpoint and of the last is tried, every 17th between
+    operations: every third one of the first checkpoint and of the last is tried, every 17th between
     (all of them: ``-m slow``)."""
-    _kill_sweep(tmp_path, sorted(set(range(1, 14, 2)) | set(range(14, 82, 17)) | set(range(82, 94, 2))))
+    _kill_sweep(tmp_path, sorted(set(range(1, 14, 3)) | set(range(14, 82, 17)) | set(range(82, 94, 3))))
 
 
 @pytest.mark.slow
@@ -389,13 +389,15 @@ def _env():
     return env
 
 
-@pytest.mark.parametrize("plan,waves", [("auto", "waves"), ("wide", "waves"),
-                                        pytest.param("auto", "sequential", marks=pytest.mark.slow)])
-def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, plan, waves):
+@pytest.mark.parametrize("plan,waves,kill_after", [("auto", "waves", 4), ("wide", "waves", 2),
+                                                   pytest.param("auto", "sequential", 2, marks=pytest.mark.slow)])
+def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, plan, waves, kill_after):
     """Under the CPU plan and under the accelerator plan forced on the CPU (vmapped widths, empty
-    slots, padded hidden units and depth), in waves and bracket after bracket: killed after its
-    2nd rung (in waves: inside the first wave's report, after its checkpoint), resumed, identical
-    trials."""
+    slots, padded hidden units and depth), in waves and bracket after bracket: killed right after
+    its ``kill_after``-th job is told, resumed, identical trials. In waves the 2nd job is told
+    inside wave 0, whose calls mix configs of its three jobs (a call can finish two jobs, the
+    kill then falls between their tells: the second's states staged, not in the checkpoint); the
+    4th job is wave 1's, a later wave resumed from a checkpoint written after wave 0's."""
     script = tmp_path / "run_search.py"
     script.write_text(SCRIPT)
     out = tmp_path / "run"
@@ -409,7 +411,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, plan, waves)
     n_rungs = plain.stdout.count("RUNG ")
     assert n_rungs == 6  # R=9, eta=3: 3 + 2 + 1 rungs
 
-    # 2. checkpointed run, SIGKILLed right after its 2nd rung line
+    # 2. checkpointed run, SIGKILLed right after its kill_after-th rung line
     proc = subprocess.Popen(cmd + ["fresh", str(out), plan, waves], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     told = []  # configs of each job reported (in waves, jobs report in the order they finish)
@@ -417,7 +419,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, plan, waves)
         for line in proc.stdout:
             if line.startswith("RUNG "):
                 told.append(int(line.split()[-1]))
-                if len(told) == 2:
+                if len(told) == kill_after:
                     proc.send_signal(signal.SIGKILL)
                     break
     finally:

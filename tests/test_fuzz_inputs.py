@@ -149,7 +149,7 @@ def small_csv(tmp_path_factory) -> Path:
 @given(argv=argument_lists())
 def test_random_arguments_validate_or_give_one_error_line(argv, small_csv, tmp_path_factory, monkeypatch, capsys):
     import hbjax.cli as cli
-    import hbjax.commands.lstm as lstm_command
+    import hbjax.commands.run as run_command
 
     out = tmp_path_factory.mktemp("out")
     (out / "precious.txt").write_text("keep")
@@ -157,7 +157,7 @@ def test_random_arguments_validate_or_give_one_error_line(argv, small_csv, tmp_p
     argv = argv[:1] + ["--data", small_csv.as_posix()] + [small_csv.as_posix() if a == "CSV" else a
                                                           for a in argv[1:]] + ["--out", str(out)]
     previews = []
-    monkeypatch.setattr(lstm_command, "preview", lambda *a, **k: previews.append(a) or 0)  # validation only
+    monkeypatch.setattr(run_command, "walk", lambda *a, **k: previews.append(a) or 0)  # validation only
     capsys.readouterr()
     try:
         code = cli.main(argv)

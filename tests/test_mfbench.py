@@ -58,7 +58,7 @@ def test_mfhartmann_noise_follows_the_reference_distribution(preset):
     backend = MFBenchmarkBackend("mfh3", preset=preset, seed=3)
     ref = MFHartmann3(n_fidelities=100, fidelity_bias=backend.bias, fidelity_noise=backend.noise, seed=3)
     rng = np.random.default_rng(1)
-    n, z = 4000, 11
+    n, z = 2000, 11
     x = rng.random((n, 3))
     scale = backend.noise * (1 - math.log(z) / math.log(100))
     configs = [dict(zip(backend.space().names, row)) for row in x]

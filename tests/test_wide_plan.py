@@ -1,7 +1,8 @@
-"""The accelerator plan (``wide``: configs vmapped side by side) proven on the CPU: widths agree
-bit for bit (width 1 included), no config is computed twice, empty slots and padding stay exact,
-divergence is isolated, memory is measured and bounded. (Continuation under ``wide``:
-tests/test_lstm_engine.py; kill + resume under ``wide``: tests/test_checkpoint.py.)"""
+"""The accelerator plan (``wide``: configs vmapped side by side) proven on the CPU: no config is
+computed twice, empty slots and padding stay exact, divergence is isolated, memory is measured
+and bounded, whole runs agree bit for bit at every width (``-m slow``). (Widths of two rungs bit
+for bit and continuation under ``wide``: tests/test_lstm_engine.py; kill + resume under ``wide``:
+tests/test_checkpoint.py.)"""
 import jax
 import numpy as np
 import pandas as pd
@@ -14,12 +15,12 @@ from hbjax.engine.plan import Call
 from hbjax.lstm.engine import encode_hparams
 from hbjax.lstm.padding import bytes_per_config
 from hbjax.lstm.program import layers_of, lstm_program, lstm_shape, plan_shapes
-from test_lstm_engine import IDS, MIXED, _leaves, _small_run, _two_rungs, cfg, engine
+from test_lstm_engine import MIXED, _small_run, cfg, engine
 
 SIZES = Sizes(folds=5, train=2980, val=500, features=6)
 
 
-@pytest.mark.slow  # widths of the wide plan stay bit-identical in the fast test_widths_and_depths_of_calls_...
+@pytest.mark.slow  # widths of the wide plan stay bit-identical in the fast test_plans_and_widths_never_change_a_bit
 def test_a_whole_wide_run_is_bit_identical_for_any_width():
     """A whole Hyperband run (17 configs, hidden 4/8, depth 1/2, 3 activations and optimizers)
     under the accelerator plan at most 1, 2 or 8 configs per call (lone configs at width 1, empty
@@ -34,20 +35,6 @@ def test_a_whole_wide_run_is_bit_identical_for_any_width():
     # in waves, where calls hold configs of several rungs, each over its own steps: the same bits
     waved = _small_run(configs_per_program=8, plan="wide", waves=True)
     pd.testing.assert_frame_equal(waved, runs[1], check_exact=True)
-
-
-def test_widths_and_depths_of_calls_never_change_a_bit():
-    """Configs of depth 1 and 2 trained at widths 1, 2, 4, 8 (a lone config, empty slots and
-    deeper rung-mates included) over two rungs: every loss and weight identical. (Configs and
-    folds are one vmapped axis, so width 1 is a batch of K folds, not a size-1 axis.)"""
-    engines = {w: engine(plan="wide", width=w) for w in (1, 2, 4, 8)}
-    results = {w: _two_rungs(e) for w, e in engines.items()}
-    for w in (2, 4, 8):
-        np.testing.assert_array_equal(results[w], results[1])
-        for cid in IDS[:3]:
-            for a, b in zip(_leaves(engines[w], cid), _leaves(engines[1], cid)):
-                np.testing.assert_array_equal(a, b)
-    assert max(p.width for p in engines[8]._planned) > 2  # wider calls were exercised
 
 
 def test_wide_diverging_config_is_isolated():

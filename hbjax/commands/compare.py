@@ -43,7 +43,7 @@ def run_compare(args, console) -> int:
         from sklearn.model_selection import train_test_split
         from sklearn.svm import SVC
 
-        from ..sklearn_backend import SklearnBackend, as_space
+        from ..sklearn_cv import SklearnBackend, as_space
 
         X, y = load_digits(return_X_y=True)
         X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.25, stratify=y, random_state=0)

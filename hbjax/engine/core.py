@@ -22,84 +22,63 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Callable, Mapping, Sequence
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from .cost import COST_MODELS, CostModel, analysed_bytes, cost_model
+from .cost import analysed_bytes
 from .dispatch import Dispatcher, Part, Ticket
 from .model import Model, Sizes
 from .keys import ProgramKey
 from .plan import Call, ModelCosts, RungPlan, RungRequest, plan_items, plan_rung
 from .program import FoldArrays, HostStepped, check_prng, config_key, make_host_steps, make_train, steps_for
+from .settings import PRECISIONS, EngineSettings, resolve
 
-__all__ = ["Engine", "FoldArrays", "Ticket", "Part", "PRECISIONS"]
-
-#: matmul precision of the train programs: "highest" is full float32 everywhere (results
-#: comparable across devices); "default" is the device's own (TF32 on recent NVIDIA GPUs: faster,
-#: about 3 decimal digits per product; no effect on CPU)
-PRECISIONS = ("highest", "default")
+__all__ = ["Engine", "EngineSettings", "FoldArrays", "Ticket", "Part", "PRECISIONS"]
 
 
-@dataclass
 class Engine:
     """Plans, compiles and runs rungs of ``model``'s configs; holds the trained state of every
-    live config.
+    live config. ``settings`` (``EngineSettings``, fixed for the engine's life) with any of its
+    fields given as keywords instead (``Engine(model, seed=3, plan="wide")``)."""
 
-    ``plan``: ``auto`` | ``exact`` | ``wide`` (see ``plan.py``). ``configs_per_program``: the most
-    configs per call (None: by plan). ``memory_limit_bytes``: the device memory the calls in
-    flight may use together. ``cost``: the cost model's constants (None: this device's
-    calibration, else the committed default; a vmapped plan forced on a CPU is planned as on an
-    accelerator). ``precision``: see ``PRECISIONS``. ``fold_loss_scale(data key) -> [K]``: divisors
-    of each fold's validation loss before the mean over folds (None: 1)."""
-
-    model: Model
-    seed: int = 0
-    configs_per_program: int | None = None
-    plan: str = "auto"
-    memory_limit_bytes: int = 2 << 30
-    devices: Sequence | None = None
-    compiler_options: dict | None = None  # XLA options of every train program (None: by device)
-    fold_loss_scale: Callable[[int], np.ndarray] | None = None
-    cost: CostModel | None = None
-    precision: str = "highest"
-    compiles: int = 0  # train programs compiled (one per program: it spans every device)
-    compile_seconds: float = 0.0
-    compile_cpu_seconds: float = 0.0
-    states: dict = field(default_factory=dict)  # config_id -> (params, opt_state), numpy, leading axis K
-    rung_stats: list = field(default_factory=list)  # one dict per train() call
-    program_memory: dict = field(default_factory=dict)  # program -> {"estimated": bytes, "analysed": bytes}
-    width_caps: dict = field(default_factory=dict)  # ProgramKey.bucket -> widest call that fits
-    _compiled: dict = field(default_factory=dict)
-    _planned: set = field(default_factory=set)  # programs of earlier rungs: planned with no compile charge
-    _data: dict = field(default_factory=dict)
-    _lock: threading.RLock = field(default_factory=threading.RLock)  # compile threads read data too
-
-    def __post_init__(self):
+    def __init__(self, model: Model, settings: EngineSettings | None = None, **overrides):
         check_prng()
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        self.devices = list(self.devices) if self.devices is not None else jax.local_devices()
+        self.model = model
+        self.settings = resolve(replace(settings or EngineSettings(), **overrides), jax.local_devices())
         self.device_kind = self.devices[0].platform
-        if self.cost is None:
-            self.cost = cost_model(self.device_kind, self.devices[0])
-            if self.plan == "wide" and not self.cost.vmap_parallel:
-                self.cost = replace(COST_MODELS["gpu"], source="committed accelerator default (wide plan forced "
-                                                                "on a CPU: planned as on an accelerator)")
         # one program spans every device (shard_map over the slot axis): a single compile, and each
         # device runs its own slots; devices do not wait for each other (no collectives)
         self.mesh = Mesh(np.array(self.devices), ("d",))
-        if self.compiler_options is None and self.device_kind == "cpu":
-            # LLVM -O1 instead of -O2: on the 2-core CPU a train program compiled 1.9 s instead of
-            # 2.6 s and trained an epoch in 0.57 s instead of 0.72 s (H64 L3 B32, NVDA fold)
-            self.compiler_options = {"xla_backend_optimization_level": 1}
         # compiles run ahead of training, two at a time: a rung's first programs are ready sooner
         # while the devices would otherwise idle (XLA compiles outside the GIL)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hbjax-compile")
         self.dispatcher = Dispatcher(self)
+        # --- run state ---
+        self.states: dict = {}  # config_id -> (params, opt_state), numpy, leading axis K
+        self.rung_stats: list[dict] = []  # one per submission
+        self.program_memory: dict = {}  # program -> {"estimated": bytes, "analysed": bytes}
+        self.width_caps: dict = {}  # ProgramKey.bucket -> widest call that fits
+        self.compiles = 0  # train programs compiled (one per program: it spans every device)
+        self.compile_seconds = 0.0
+        self.compile_cpu_seconds = 0.0
+        self._compiled: dict = {}  # program -> Future of its compiled executable
+        self._planned: set = set()  # programs of earlier rungs: planned with no compile charge
+        self._data: dict = {}
+        self._lock = threading.RLock()  # compile threads read data too
+
+    seed = property(lambda self: self.settings.seed)
+    configs_per_program = property(lambda self: self.settings.configs_per_program)
+    plan = property(lambda self: self.settings.plan)
+    memory_limit_bytes = property(lambda self: self.settings.memory_limit_bytes)
+    devices = property(lambda self: self.settings.devices)
+    compiler_options = property(lambda self: self.settings.compiler_options)
+    fold_loss_scale = property(lambda self: self.settings.fold_loss_scale)
+    cost = property(lambda self: self.settings.cost)
+    precision = property(lambda self: self.settings.precision)
 
     # --- dispatch (dispatch.py) ------------------------------------------------------------
     def submit(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource,

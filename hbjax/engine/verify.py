@@ -12,6 +12,7 @@ Any difference raises ``SharingError`` naming the config and the size of the dif
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 import jax
@@ -36,10 +37,7 @@ class SharingCheck:
         self.exact = engine.host_stepped or not engine.cost.vmap_parallel
         self.rtol = 0.0 if self.exact else rtol
         self.floor = 0.0 if self.exact else 1e-2  # values below it compared absolutely (to rtol x floor)
-        self.alone = Engine(alone_model, seed=engine.seed, configs_per_program=1, plan=engine.plan,
-                            memory_limit_bytes=engine.memory_limit_bytes,
-                            devices=engine.devices, compiler_options=engine.compiler_options,
-                            fold_loss_scale=engine.fold_loss_scale, cost=engine.cost, precision=engine.precision)
+        self.alone = Engine(alone_model, replace(engine.settings, configs_per_program=1))
         self.pending: dict = {}  # config id -> (config, resource, previous resource, start state or None)
         self.checked: list[dict] = []  # one row per config trained again
 
