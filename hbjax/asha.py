@@ -116,7 +116,7 @@ def _grid_order(seed: int, size: int) -> np.ndarray:
 def _new_config(state: AshaState, cid: int) -> dict:
     size = state.space.size
     if size is not None and size <= GRID_PERMUTATION_LIMIT:
-        return state.space._grid_point(int(_grid_order(state.seed, size)[cid]))
+        return state.space.grid_point(int(_grid_order(state.seed, size)[cid]))
     return state.space.sample_configs(np.random.default_rng([state.seed, cid]), 1, unique=False)[0]
 
 

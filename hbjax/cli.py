@@ -15,7 +15,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .commands.compare import _compare_defaults, run_compare
+from .commands.compare import compare_defaults, run_compare
 from .commands.lstm import run_lstm
 
 
@@ -188,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--quick", action="store_true", help="fewer, shorter measurements (a smoke test)")
     cal.add_argument("--no-save", action="store_true", help="measure and print only")
     cal.add_argument("--json", default=None, help="also write the measurements to this JSON file")
+    cal.add_argument("--model", metavar="FILE.py:FACTORY", default=None,
+                     help="calibrate your own model (as `hbjax run --model`) instead of the LSTM: its configs are "
+                          "trained and timed, and its runs plan with what they measure")
+    cal.add_argument("--space", default=None, help="with --model: an experiment file whose space to draw from "
+                                                   "(default: the spec's)")
     parser.commands = {"demo": demo, "run": run, "plan": plan, "svc": svc, "compare": cmp, "report": report,
                        "calibrate": cal}
     return parser
@@ -224,9 +229,14 @@ def run_report(args, console) -> int:
 def run_calibrate(args, console) -> int:
     import json
 
-    from .lstm.calibrate import calibrate
+    if args.model:
+        from .commands.model import calibrate_user_model
 
-    report = calibrate(quick=args.quick, save=not args.no_save, log=console.print)
+        report = calibrate_user_model(args, console)
+    else:
+        from .lstm.calibrate import calibrate
+
+        report = calibrate(quick=args.quick, save=not args.no_save, log=console.print)
     c = report["constants"]
     memory = "unknown" if c["memory_bytes"] is None else f"{c['memory_bytes'] / 2**30:.1f} GiB"
     console.print(f"{report['device_kind']}: compile {c['compile_s']:.2f} s a program, step floor "
@@ -270,7 +280,7 @@ def main(argv=None) -> int:
             console.print(f"note: {args.space} sets {', '.join(args.ignored_settings)}, which `hbjax {args.command}` "
                           f"does not use")
         if args.command == "compare":
-            _compare_defaults(args)
+            compare_defaults(args)
         commands = {"demo": run_lstm, "run": run_lstm, "plan": run_lstm, "svc": run_svc, "compare": run_compare,
                     "report": run_report, "calibrate": run_calibrate}
         code = commands[args.command](args, console)

@@ -31,19 +31,21 @@ class FlaxBackend(EngineBackend):
     targets of another shape. ``verify``: after every rung train up to this many configs of each
     shared program again alone and raise ``SharingError`` on a difference (0: off). ``plan``,
     ``configs_per_program``, ``memory_limit_bytes``, ``precision``, ``cost``: the engine's (as
-    ``LSTMBackend``)."""
+    ``LSTMBackend``). ``cost_kind``: the calibrated constants it plans with (``hbjax calibrate
+    --model``) when ``cost`` is None."""
 
     def __init__(self, *, model, optimizer, loss, data, metric=None, direction: str = "min",
                  batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0,
                  plan: str = "auto", configs_per_program: int | None = None, memory_limit_bytes: int | None = None,
                  precision: str = "highest", cost=None, compilation_cache: bool = True, check_shapes: bool = True,
-                 verify: int = 0):
+                 verify: int = 0, cost_kind: str = "flax"):
         super().__init__()
         if compilation_cache:
             enable_compilation_cache()
         self.seed = int(seed)
         self.model = FlaxModel(model, optimizer, loss, data, metric=metric, direction=direction,
-                               batch_size=batch_size, traced=traced, seed=seed, check_shapes=check_shapes)
+                               batch_size=batch_size, traced=traced, seed=seed, check_shapes=check_shapes,
+                               cost_kind=cost_kind)
         self.engine = Engine(self.model, seed=self.seed, configs_per_program=configs_per_program, plan=plan,
                              memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
                              precision=precision, cost=cost)

@@ -62,7 +62,7 @@ class FlaxModel(Model):
     def __init__(self, model: Callable[[Mapping], Any], optimizer: Callable[[Mapping], Any], loss: Callable,
                  data: Sequence, *, metric: Callable | None = None, direction: str = "min",
                  batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0,
-                 share: bool = True, check_shapes: bool = True):
+                 share: bool = True, check_shapes: bool = True, cost_kind: str = "flax"):
         if not callable(model) or not callable(optimizer) or not callable(loss):
             raise ValueError("model, optimizer and loss must be callables (model(config) -> flax module, "
                              "optimizer(config) -> optax transformation, loss(predictions, y) -> scalar)")
@@ -78,6 +78,7 @@ class FlaxModel(Model):
         self.arrays = _fold_arrays(data)
         self.share = bool(share)
         self.check_shapes = bool(check_shapes)
+        self.cost_kind = str(cost_kind)
         self._program_ids: dict = {}  # config_token -> program fingerprint
         self.seen: dict = {}  # config_token -> config, every config given a program so far
         self._modules: list = []  # (module, batch size, (fingerprint, abstract params)): equal modules trace once

@@ -226,10 +226,10 @@ class Space:
             if size is None:
                 raise ValueError("sampling without replacement needs a finite space (Choice / IntUniform dimensions only)")
             idx = rng.permutation(size) if n >= size else rng.choice(size, n, replace=False)
-            return [self._grid_point(int(i)) for i in idx]
+            return [self.grid_point(int(i)) for i in idx]
         return self.configs(self.sample(rng, n))
 
-    def _grid_point(self, index: int) -> dict:
+    def grid_point(self, index: int) -> dict:
         """The ``index``-th point of ``grid()`` without building the grid (mixed-radix decode)."""
         out = {}
         for name in reversed(self.names):

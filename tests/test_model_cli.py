@@ -163,3 +163,20 @@ def test_a_model_file_imports_its_neighbours_and_reports_sharing(tmp_path, spec_
     assert sharing["verified"] and all(r["max_relative_difference"] == 0 for r in sharing["verified"])
     assert sharing["compiles"] >= 1 and sharing["programs"] >= 2
     assert main(["run", "--verify-sharing", "2", "-R", "3", "--out", str(tmp_path / "lstm"), "--quiet"]) == 2
+
+
+def test_a_user_model_calibrates_and_its_plans_use_it(tmp_path, spec_file, capsys, monkeypatch):
+    """``hbjax calibrate --model``: the model's own programs trained and timed, the constants
+    stored for that model on this device kind; its plans (and no other model's) use them."""
+    monkeypatch.setenv("HBJAX_CONSTANTS_DIR", str(tmp_path / "constants"))
+    assert main(["calibrate", "--model", f"{spec_file}:spec", "--quick", "--json", str(tmp_path / "cal.json")]) == 0
+    stored = list((tmp_path / "constants").glob("cpu-*-model-*-spec-jax*.json"))
+    assert len(stored) == 1, list((tmp_path / "constants").iterdir())
+    report = json.loads((tmp_path / "cal.json").read_text())
+    assert len(report["points"]) == 2 and all(p["step_s"] > 0 and p["compile_s"] > 0 for p in report["points"])
+    assert report["constants"]["flops_per_s"] > 0
+    capsys.readouterr()
+    assert main(["plan", "--model", f"{spec_file}:spec", "-R", "3"]) == 0
+    assert "cost constants: calibrated" in capsys.readouterr().out
+    assert main(["plan", "-R", "3", "--space", "demo", "--folds", "1", "--quiet"]) == 0  # the LSTM: not its
+    assert "cost constants: committed default" in capsys.readouterr().out

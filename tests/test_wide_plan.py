@@ -118,8 +118,8 @@ def test_memory_estimate_is_within_1_5x_of_xla_analysis():
     """bytes_per_config against compiled.memory_analysis() on a grid of shapes and both batchings."""
     eng = engine(plan="wide")
     k, n_train, n_val, f = 2, 96, 16, 3
-    for program in (lstm_program(8, 1, 16, 5, "vmap", 1), lstm_program(16, 2, 32, 5, "vmap", 4),
-                    lstm_program(32, 2, 16, 3, "map", 2), lstm_program(64, 1, 32, 5, "vmap", 2)):
+    for program in (lstm_program(8, 1, 16, 5, "vmap", 1), lstm_program(32, 2, 16, 3, "map", 2),
+                    lstm_program(64, 1, 32, 5, "vmap", 2)):
         eng.compile_program(program)
         memory = eng.program_memory[program]
         assert memory["analysed"] > 0

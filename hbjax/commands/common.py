@@ -11,33 +11,33 @@ class UsageError(ValueError):
     pass
 
 
-def _load(data: str):
+def load_series(data: str):
     from ..data import load_csv, load_delhi_climate, load_nvda
 
     presets = {"nvda": load_nvda, "delhi": load_delhi_climate}
     return presets[data.lower()]() if data.lower() in presets else load_csv(data)
 
 
-def _task(args):
+def task_of(args):
     """The walk-forward task of ``--data`` (sizes left unset fit the series' length)."""
     from ..data import SeriesTask
 
-    return SeriesTask(_load(args.data), train_size=args.train_size, val_size=args.val_size,
+    return SeriesTask(load_series(args.data), train_size=args.train_size, val_size=args.val_size,
                       test_size=args.test_size, max_folds=args.folds, target=args.target)
 
 
-def _skill(value) -> str:
+def format_skill(value) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:+.4f}"
 
 
-def _baseline_skills(baselines: dict, split: str, suffix: str = "") -> str:
+def baseline_skills(baselines: dict, split: str, suffix: str = "") -> str:
     """'ridge +0.0027, seasonal naive -3.5466' for the baselines a task reports."""
     names = [("ridge", "ridge"), ("seasonal_naive", "seasonal naive")]
-    return ", ".join(f"{label} {_skill(baselines[f'{key}_{split}_skill{suffix}'])}" for key, label in names
-                     if f"{key}_{split}_skill{suffix}" in baselines)
+    return ", ".join(f"{label} {format_skill(baselines[f'{key}_{split}format_skill{suffix}'])}" for key, label in names
+                     if f"{key}_{split}format_skill{suffix}" in baselines)
 
 
-def _space(name):
+def space_of(name):
     """A preset name, an experiment file (.toml/.json/.yaml), or a saved run's space (a dict)."""
     from ..lstm.backend import default_space, demo_space
     from ..spacefile import is_space_file, load_experiment, space_from_dict
@@ -96,7 +96,7 @@ def compile_wait(engine, seconds: float) -> tuple[str, dict]:
     return text, figures
 
 
-def _write_json(path: Path, obj) -> None:
+def write_json(path: Path, obj) -> None:
     def clean(v):
         if isinstance(v, float) and not math.isfinite(v):
             return None

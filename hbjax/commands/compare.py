@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import UsageError, _space, _task, _write_json
+from .common import UsageError, space_of, task_of, write_json
 
 
 def run_compare(args, console) -> int:
@@ -63,8 +63,8 @@ def run_compare(args, console) -> int:
         from ..lstm.backend import LSTMBackend
         from ..lstm.spacecheck import check_for_lstm
 
-        space = _space(args.space)
-        task = _task(args)
+        space = space_of(args.space)
+        task = task_of(args)
         check_for_lstm(space, train_size=task.train_size, window=args.window, source=args.space)
         baselines = task.baselines(args.window)
 
@@ -109,7 +109,7 @@ def run_compare(args, console) -> int:
         fig.savefig(out / "compare.png", dpi=120)
     except ImportError as err:
         console.print(f"(no plot: {err})")
-    _write_json(out / "baselines.json", baselines)
+    write_json(out / "baselines.json", baselines)
     console.print(f"results: {out / 'compare_summary.md'}, {out / 'compare_summary.csv'}, {out / 'compare_raw.csv'}")
     return 0
 
@@ -210,7 +210,7 @@ def _print_summary(console, summary, baselines) -> None:
     console.print(table)
 
 
-def _compare_defaults(args) -> None:
+def compare_defaults(args) -> None:
     if args.max_resource is None:
         args.max_resource = 81 if args.task == "svc" else 9
     if args.budget is None:

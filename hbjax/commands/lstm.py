@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 
-from .common import UsageError, _baseline_skills, _skill, _space, _task, apply_resume
+from .common import UsageError, baseline_skills, format_skill, space_of, task_of, apply_resume
 
 log = logging.getLogger("hbjax")
 
@@ -43,10 +43,10 @@ def run_lstm(args, console) -> int:
         raise UsageError("--verify-sharing checks the programs a --model run shares; the LSTM's sharing is by "
                          "construction (tested in tests/test_lstm_engine.py)")
     cost = apply_resume(args, RESUMABLE)
-    space = _space(args.space)  # validate the cheap things before loading data
+    space = space_of(args.space)  # validate the cheap things before loading data
     search = hb.Hyperband(space, max_resource=args.max_resource, eta=args.eta, seed=args.seed,
                           hyperband_iterations=args.hyperband_iterations, waves=getattr(args, "waves", True))
-    task = _task(args)
+    task = task_of(args)
     check_for_lstm(space, train_size=task.train_size, window=args.window,
                    source=args.space if isinstance(args.space, str) else "the saved run")
     backend = LSTMBackend(task, seed=args.seed, window=args.window, configs_per_program=args.configs_per_program,
@@ -63,7 +63,7 @@ def run_lstm(args, console) -> int:
         job.header = [task.describe(), f"space: {space}", search.describe(),
                       "loss = validation MSE / persistence's (tomorrow = today), mean over folds: 1 is persistence; "
                       "skill = 1 - loss, > 0 beats it",
-                      f"baselines' validation skill: persistence +0, {_baseline_skills(baselines, 'val', '_target')}"]
+                      f"baselines' validation skill: persistence +0, {baseline_skills(baselines, 'val', '_target')}"]
         job.finish = lambda result: _held_out_test(result, backend, task, baselines, console)
     return walk(args, console, job)
 
@@ -72,14 +72,14 @@ def _held_out_test(result, backend, task, baselines: dict, console) -> dict:
     """The best config's validation skill, then its skill on the held-out test days retrained on
     the days before them; -> the LSTM's summary fields."""
     best_val_skill = 1.0 - result.best_loss
-    console.print(f"[bold]best validation skill {_skill(best_val_skill)}[/] (persistence +0, "
-                  f"{_baseline_skills(baselines, 'val', '_target')})")
+    console.print(f"[bold]best validation skill {format_skill(best_val_skill)}[/] (persistence +0, "
+                  f"{baseline_skills(baselines, 'val', '_target')})")
     test = backend.evaluate_on_test(result.best_config, result.best_resource, config_id=result.best_config_id)
     console.print(
         f"held-out test ({task.test_size} days) of the best config retrained on the {task.train_size + task.val_size} "
-        f"days before it: [bold]skill {_skill(test['test_skill'])}[/] (MSE {test['test_mse_price']:.5g} "
+        f"days before it: [bold]skill {format_skill(test['test_skill'])}[/] (MSE {test['test_mse_price']:.5g} "
         f"{test['unit']}^2 vs persistence {test['persistence_test_mse_price']:.5g}); "
-        f"{_baseline_skills(baselines, 'test')} -> {_verdict_vs_persistence(test)}")
+        f"{baseline_skills(baselines, 'test')} -> {_verdict_vs_persistence(test)}")
     folds = len(task.folds)
     return {"best_val_skill": best_val_skill, "folds": folds,
             "fold_epochs": result.resource_spent * getattr(backend, "repeats", 1) * folds, "baselines": baselines,

@@ -2,6 +2,8 @@
 the same checkpoints, progress, preview and trials table as the LSTM runs."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from .common import UsageError, apply_resume
 
 RESUMABLE = ("model", "max_resource", "eta", "seed", "hyperband_iterations", "space", "configs_per_program", "plan",
@@ -40,11 +42,41 @@ def format_sharing(report: dict) -> str:
     return "\n".join(lines)
 
 
-def model_backend(spec: dict, *, seed: int, **engine):
+def model_cost_kind(reference: str) -> str:
+    """The calibration a ``--model FILE.py:FACTORY`` plans with: one per file and factory."""
+    path, _, factory = reference.rpartition(":")
+    return f"model-{Path(path).stem}-{factory}"
+
+
+def model_backend(spec: dict, *, seed: int, reference: str | None = None, **engine):
     from ..flaxbackend import FlaxBackend
     from ..usermodel import MODEL_KEYS
 
-    return FlaxBackend(**{k: spec[k] for k in MODEL_KEYS if k in spec}, seed=seed, **engine)
+    return FlaxBackend(**{k: spec[k] for k in MODEL_KEYS if k in spec}, seed=seed,
+                       cost_kind=model_cost_kind(reference) if reference else "flax", **engine)
+
+
+def calibrate_user_model(args, console) -> dict:
+    """``hbjax calibrate --model FILE.py:FACTORY``: up to four (``--quick``: two) of the space's
+    programs trained and timed on this device; -> the report (``engine.calibrate``)."""
+    import numpy as np
+
+    from ..engine.calibrate import calibrate_model
+    from ..engine.core import Engine
+    from ..usermodel import load_model_spec
+
+    spec = load_model_spec(args.model)
+    space = model_space(spec, args.space)
+    backend = model_backend(spec, seed=0, reference=args.model)
+    backend.validate_space(space)
+    by_program: dict = {}
+    for config in space.sample_configs(np.random.default_rng(0), 32):
+        by_program.setdefault(backend.engine.shape(config), config)
+    configs = list(by_program.values())[:2 if args.quick else 4]
+    console.print(f"calibrating {args.model} ({len(configs)} of its programs) on {backend.engine.device_kind}")
+    return calibrate_model(lambda: Engine(backend.model, backend.engine.settings), configs,
+                           model_kind=backend.model.cost_kind, epochs=0.5 if args.quick else 2.0,
+                           save=not args.no_save, log=console.print)
 
 
 def run_model(args, console) -> int:
@@ -62,8 +94,8 @@ def run_model(args, console) -> int:
     verify = getattr(args, "verify_sharing", 0) or 0
     if verify < 0:
         raise UsageError(f"--verify-sharing must be >= 0, got {verify}")
-    backend = model_backend(spec, seed=args.seed, configs_per_program=args.configs_per_program, plan=args.plan,
-                            cost=cost, precision=getattr(args, "precision", "highest"), verify=verify)
+    backend = model_backend(spec, seed=args.seed, reference=args.model, configs_per_program=args.configs_per_program,
+                            plan=args.plan, cost=cost, precision=getattr(args, "precision", "highest"), verify=verify)
     backend.validate_space(space)
     flax_backend = backend
     if getattr(args, "repeats", 1) > 1:

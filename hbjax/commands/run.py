@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .common import _write_json, compile_wait, programs_detail
+from .common import write_json, compile_wait, programs_detail
 
 __all__ = ["RunJob", "walk"]
 
@@ -77,7 +77,7 @@ def walk(args, console, job: RunJob) -> int:
         console.print("[red]every configuration diverged[/]")
         return 1
     own = job.finish(result)
-    _write_json(out / "summary.json", {
+    write_json(out / "summary.json", {
         "best_config": result.best_config, "best_val_loss": result.best_loss, "best_resource": result.best_resource,
         **own,
         "compiles": engine.compiles, "seconds": result.seconds, "config_epochs": config_epochs,

@@ -48,7 +48,8 @@ class Engine:
     def __init__(self, model: Model, settings: EngineSettings | None = None, **overrides):
         check_prng()
         self.model = model
-        self.settings = resolve(replace(settings or EngineSettings(), **overrides), jax.local_devices())
+        self.settings = resolve(replace(settings or EngineSettings(), **overrides), jax.local_devices(),
+                                model.cost_kind)
         self.device_kind = self.devices[0].platform
         # one program spans every device (shard_map over the slot axis): a single compile, and each
         # device runs its own slots; devices do not wait for each other (no collectives)

@@ -14,8 +14,10 @@ LSTM's time steps x layers, forward and backward, each a few kernel launches on 
 model without such a loop). FLOPs and bytes are the model's too. A program not compiled yet
 adds ``compile_s``.
 
-Constants come from ``hbjax calibrate`` on the device when it has been run there (a JSON per
-device kind and JAX version in the constants directory), the committed defaults otherwise.
+Constants come from ``hbjax calibrate`` on the device when it has been run there for the model
+being planned (a JSON per device kind, model kind and JAX version in the constants directory),
+else from a calibration of the device without a model kind (older files), else the committed
+defaults.
 """
 from __future__ import annotations
 
@@ -91,14 +93,16 @@ def constants_dir() -> Path:
     return Path(os.environ.get("HBJAX_CONSTANTS_DIR") or Path.home() / ".cache" / "hbjax" / "constants")
 
 
-def constants_path(device, jax_version: str | None = None) -> Path:
+def constants_path(device, jax_version: str | None = None, model_kind: str | None = None) -> Path:
+    """Where the constants of ``model_kind`` (None: any model) on this device kind are stored."""
     import jax
 
-    return constants_dir() / f"{device_id(device)}-jax{jax_version or jax.__version__}.json"
+    kind = f"-{re.sub(r'[^a-z0-9]+', '-', model_kind.lower()).strip('-')}" if model_kind else ""
+    return constants_dir() / f"{device_id(device)}{kind}-jax{jax_version or jax.__version__}.json"
 
 
-def save_constants(device, model: CostModel, extra: dict | None = None) -> Path:
-    path = constants_path(device)
+def save_constants(device, model: CostModel, extra: dict | None = None, *, model_kind: str | None = None) -> Path:
+    path = constants_path(device, model_kind=model_kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"constants": model.to_dict(), **(extra or {})}, indent=2))
@@ -106,9 +110,9 @@ def save_constants(device, model: CostModel, extra: dict | None = None) -> Path:
     return path
 
 
-def load_constants(device) -> CostModel | None:
-    """The calibrated constants of this device kind and JAX version, or None."""
-    path = constants_path(device)
+def load_constants(device, model_kind: str | None = None) -> CostModel | None:
+    """The calibrated constants of ``model_kind`` on this device kind and JAX version, or None."""
+    path = constants_path(device, model_kind=model_kind)
     if not path.exists():
         return None
     try:
@@ -117,12 +121,14 @@ def load_constants(device) -> CostModel | None:
         raise ValueError(f"{path}: unreadable calibration ({exc}); rerun 'hbjax calibrate' or delete it") from None
 
 
-def cost_model(device_kind: str, device=None) -> CostModel:
-    """Measured constants of ``device`` when calibrated, else the committed default of its kind."""
+def cost_model(device_kind: str, device=None, model_kind: str | None = None) -> CostModel:
+    """Measured constants of ``model_kind`` on ``device`` when calibrated, else the device's
+    calibration without a model kind, else the committed default of its kind."""
     if device is not None:
-        measured = load_constants(device)
-        if measured is not None:
-            return measured
+        for kind in ([model_kind] if model_kind else []) + [None]:
+            measured = load_constants(device, kind)
+            if measured is not None:
+                return measured
     return COST_MODELS.get(device_kind, COST_MODELS["gpu"])
 
 

@@ -17,7 +17,8 @@ written from that page alone.
   pytrees with the fold axis in front, and the zeros an empty slot holds.
 * **program** (``program_fns(program, sizes) -> ProgramFns``): loss, optimizer step and
   validation loss of one program (``program.make_train`` runs them).
-* **cost** (``step_flops``, ``serial_steps``, ``bytes_per_config``): what the plan charges.
+* **cost** (``step_flops``, ``serial_steps``, ``bytes_per_config``): what the plan charges;
+  ``cost_kind`` names the calibrated constants it plans with (``engine/calibrate.py``).
 * **padding** (optional): ``program_statics(shapes, exact)`` says which program key each of a
   rung's shapes runs in (default: its own: configs group by exact shape); a model that pads
   implements it with ``to_program(state, program)`` and ``to_own(state, config)`` (exact padding
@@ -54,6 +55,9 @@ class Model:
 
     #: dtypes of ``traced(config)``'s numbers, in order
     traced_dtypes: tuple = ()
+    #: the calibrated constants it plans with (``hbjax calibrate``): one set per model kind and
+    #: device; None: the device's
+    cost_kind: str | None = None
 
     def data(self, key: int) -> FoldArrays:
         raise NotImplementedError

@@ -40,16 +40,16 @@ class EngineSettings:
     precision: str = "highest"
 
 
-def resolve(settings: EngineSettings, local_devices: Sequence) -> EngineSettings:
+def resolve(settings: EngineSettings, local_devices: Sequence, model_kind: str | None = None) -> EngineSettings:
     """``settings`` with every None that depends on the device filled in: the devices, the cost
-    constants and the compiler options."""
+    constants (calibrated for ``model_kind`` where they were) and the compiler options."""
     if settings.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {settings.precision!r}")
     devices = tuple(settings.devices if settings.devices is not None else local_devices)
     kind = devices[0].platform
     cost = settings.cost
     if cost is None:
-        cost = cost_model(kind, devices[0])
+        cost = cost_model(kind, devices[0], model_kind)
         if settings.plan == "wide" and not cost.vmap_parallel:
             cost = replace(COST_MODELS["gpu"], source="committed accelerator default (wide plan forced on a CPU: "
                                                       "planned as on an accelerator)")

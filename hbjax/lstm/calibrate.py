@@ -95,7 +95,8 @@ def calibrate(*, quick: bool = False, save: bool = True, log=print) -> dict:
               "platform": device.platform, "jax": jax.__version__, "quick": quick, "points": rows,
               "constants": model.to_dict(), "seconds": time.perf_counter() - t_all}
     if save:
-        report["path"] = str(save_constants(device, model, {k: v for k, v in report.items() if k != "constants"}))
+        report["path"] = str(save_constants(device, model, {k: v for k, v in report.items() if k != "constants"},
+                                            model_kind="lstm"))
     return report
 
 

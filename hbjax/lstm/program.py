@@ -94,6 +94,7 @@ class LSTMModel(Model):
     ``padded_hidden``: (hidden, batch, window) -> padded hidden, fixed per run (``configure``)."""
 
     traced_dtypes = TRACED_DTYPES
+    cost_kind = "lstm"
 
     def __init__(self, fold_arrays: Callable[[int], FoldArrays], *, seed: int = 0, window: int = 20,
                  activations: Sequence[str] = ACTIVATIONS, max_layers: int | None = None,

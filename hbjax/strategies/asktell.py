@@ -29,7 +29,7 @@ import numpy as np
 from ..results import Result
 from ..space import Space, config_token
 from .base import check_budget, check_max_resource, check_seed, check_space
-from .peer_common import _Runner
+from .peer_common import PeerRunner
 
 __all__ = ["UserMethod", "AskTellStrategy", "load_method"]
 
@@ -72,7 +72,7 @@ class AskTellStrategy:
 
     def run(self, backend, *, budget, callbacks=()) -> Result:
         budget = check_budget(budget, self.max_resource)
-        runner = _Runner(self.name, self.space, backend, budget=budget, callbacks=callbacks)
+        runner = PeerRunner(self.name, self.space, backend, budget=budget, callbacks=callbacks)
         trained: dict = {}  # config token -> (config id, resource it holds)
         batch = 0
         while True:

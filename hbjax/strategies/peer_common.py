@@ -20,7 +20,7 @@ PEERS_INSTALL = "pip install 'hbjax[peers]'"
 _PIP = {"optuna": "pip install 'optuna>=3.5'", "dehb": "pip install 'dehb==0.1.1'"}
 
 
-def _require(module: str, strategy: str):
+def require(module: str, strategy: str):
     try:
         return importlib.import_module(module)
     except ImportError as err:
@@ -32,11 +32,11 @@ def _require(module: str, strategy: str):
 
 
 # -- spaces ----------------------------------------------------------------------------------------
-def _primitive(values: Sequence) -> bool:
+def primitive(values: Sequence) -> bool:
     return all(v is None or isinstance(v, (bool, int, float, str)) for v in values)
 
 
-class _Runner:
+class PeerRunner:
     """Sends jobs of configs (new or continued) to a backend, charges :func:`budget_of`, keeps the
     trials table; ``state`` (a :class:`SearchState`: ``losses[cid]`` = the config's best finite loss
     so far) is what callbacks get."""
@@ -128,7 +128,7 @@ class _Runner:
 
 
 # -- Optuna ------------------------------------------------------------------------------------------
-def _integer_resource(strategy: str, max_resource) -> int:
+def integer_resource(strategy: str, max_resource) -> int:
     if not float(max_resource).is_integer():
         raise ValueError(f"{strategy} needs an integer max_resource (Optuna's steps are integers), got {max_resource}")
     return int(max_resource)

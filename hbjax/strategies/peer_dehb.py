@@ -11,7 +11,7 @@ import warnings
 from ..results import Result
 from ..space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform, python_scalar
 from .base import check_budget, check_eta, check_int, check_max_resource, check_real, check_seed, check_space
-from .peer_common import _Runner, _require
+from .peer_common import PeerRunner, require
 
 
 # a diverged config's fitness for DEHB: finite, because DEHB 0.1.1 cannot promote from a rung
@@ -22,7 +22,7 @@ DIVERGED_FITNESS = 1e300
 def to_configspace(space: Space, *, seed: int | None = None):
     """A ``ConfigSpace.ConfigurationSpace`` of ``space``: Uniform -> float, LogUniform -> log float,
     IntUniform -> integer, Choice -> categorical, IntChoice -> ordinal (in the given order)."""
-    CS = _require("ConfigSpace", "dehb")
+    CS = require("ConfigSpace", "dehb")
     cs = CS.ConfigurationSpace(seed=seed)
     hps = []
     for name, dim in space.dims.items():
@@ -47,7 +47,7 @@ def from_configspace(cs) -> Space:
     forbidden clauses: float -> Uniform / LogUniform, integer (not log) -> IntUniform, categorical ->
     Choice, ordinal of integers -> IntChoice (other ordinals -> Choice), constant -> a one-value
     Choice. Anything else raises ValueError."""
-    CS = _require("ConfigSpace", "dehb")
+    CS = require("ConfigSpace", "dehb")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         hps = list(cs.values()) if hasattr(cs, "values") else cs.get_hyperparameters()
@@ -118,8 +118,8 @@ def _dehb_call(*, building: bool = False):
 
 
 def _import_dehb(strategy: str):
-    dehb = _require("dehb", strategy)
-    _require("ConfigSpace", strategy)
+    dehb = require("dehb", strategy)
+    require("ConfigSpace", strategy)
     try:
         from loguru import logger
 
@@ -164,7 +164,7 @@ class DEHBStrategy:
 
     def run(self, backend, *, budget, callbacks=()) -> Result:
         budget = check_budget(budget, self.max_resource)
-        runner = _Runner(self.name, self.space, backend, budget=budget, callbacks=callbacks)
+        runner = PeerRunner(self.name, self.space, backend, budget=budget, callbacks=callbacks)
         folder = tempfile.mkdtemp(prefix="hbjax-dehb-")
         seen: set = set()
         repeats = 0

@@ -10,7 +10,7 @@ from typing import Any
 from ..results import Result
 from ..space import IntUniform, LogUniform, Space, Uniform, python_scalar
 from .base import BatchRunner, check_budget, check_eta, check_int, check_max_resource, check_seed, check_space
-from .peer_common import _Runner, _integer_resource, _primitive, _require
+from .peer_common import PeerRunner, integer_resource, primitive, require
 
 
 def optuna_distributions(space: Space) -> dict:
@@ -29,7 +29,7 @@ def optuna_distributions(space: Space) -> dict:
             out[name] = IntDistribution(int(dim.low), int(dim.high))
         else:
             values = [python_scalar(v) for v in dim.options]
-            out[name] = CategoricalDistribution(values if _primitive(values) else list(range(len(values))))
+            out[name] = CategoricalDistribution(values if primitive(values) else list(range(len(values))))
     return out
 
 
@@ -41,7 +41,7 @@ def _from_optuna(space: Space, params: dict) -> dict:
             v = float(min(max(float(v), dim.low), dim.high))
         elif isinstance(dim, IntUniform):
             v = int(v)
-        elif not _primitive([python_scalar(o) for o in dim.options]):
+        elif not primitive([python_scalar(o) for o in dim.options]):
             v = python_scalar(dim.options[int(v)])
         config[name] = v
     return config
@@ -78,12 +78,12 @@ class OptunaTPEHyperband:
                  n_startup_trials: int = 10):
         self.space = check_space(space)
         self.max_resource = check_max_resource(max_resource)
-        self.R = _integer_resource(self.name, max_resource)
+        self.R = integer_resource(self.name, max_resource)
         self.eta = check_eta(eta)
         self.seed = check_seed(seed)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.n_startup_trials = check_int("n_startup_trials", n_startup_trials, 0)
-        self._optuna = _require("optuna", self.name)
+        self._optuna = require("optuna", self.name)
 
     def describe(self) -> str:
         return (f"Optuna {self._optuna.__version__} TPE + HyperbandPruner R={self.R} eta={self.eta} "
@@ -127,7 +127,7 @@ class OptunaTPEHyperband:
         optuna = self._optuna
         from optuna.trial import TrialState
 
-        runner = _Runner(self.name, self.space, backend, budget=budget, callbacks=callbacks)
+        runner = PeerRunner(self.name, self.space, backend, budget=budget, callbacks=callbacks)
         counts = dict(complete=0, pruned=0, diverged=0, stopped_by_budget=0)
         with _quiet_optuna(optuna), warnings.catch_warnings():
             warnings.simplefilter("ignore", getattr(optuna.exceptions, "ExperimentalWarning", Warning))
@@ -156,7 +156,7 @@ class OptunaTPEHyperband:
                     break
         return runner.result(batches=batch, trials_asked=len(study.trials), bracket_from_pruner=told, **counts)
 
-    def _advance(self, runner: _Runner, study, trials: list, batch: int, levels: list, counts: dict, TrialState):
+    def _advance(self, runner: PeerRunner, study, trials: list, batch: int, levels: list, counts: dict, TrialState):
         alive = list(trials)
         while alive:
             r = min(t.steps[t.k] for t in alive)
@@ -216,7 +216,7 @@ class OptunaRandom:
         self.max_resource = check_max_resource(max_resource)
         self.seed = check_seed(seed)
         self.batch_size = check_int("batch_size", batch_size, 1)
-        self._optuna = _require("optuna", self.name)
+        self._optuna = require("optuna", self.name)
 
     def describe(self) -> str:
         return (f"Optuna {self._optuna.__version__} random sampler R={self.max_resource:g} batch={self.batch_size} "
