@@ -158,13 +158,15 @@ def test_one_compile_per_program_reused_across_rungs():
     assert stats["programs"] == 1 and stats["compiles"] == 1 and stats["compile_s"] > 0
 
 
-def test_a_diverging_config_loses_and_does_not_disturb_its_batch():
+@pytest.mark.parametrize("plan", ["exact", "wide"])
+def test_a_diverging_config_loses_and_does_not_disturb_its_batch(plan):
+    """One after another and side by side (vmapped, forced on CPU): a config whose loss goes to
+    NaN gets NaN, its rung-mates exactly what they get alone."""
     bad = cfg(lr=1e4, optimizer="sgd", activation="relu", dropout=0.1)
-    configs = [MIXED[0], bad, MIXED[3]]
-    val, _ = engine(width=4).train([0, 1, 3], configs, 2.0, [0.0] * 3)
+    val, _ = engine(plan=plan, width=4).train([0, 1, 3], [MIXED[0], bad, MIXED[3]], 2.0, [0.0] * 3)
     assert not np.isfinite(val[1])
-    alone0, _ = engine(width=1).train([0], [MIXED[0]], 2.0, [0.0])
-    alone3, _ = engine(width=1).train([3], [MIXED[3]], 2.0, [0.0])
+    alone0, _ = engine(plan=plan, width=1).train([0], [MIXED[0]], 2.0, [0.0])
+    alone3, _ = engine(plan=plan, width=1).train([3], [MIXED[3]], 2.0, [0.0])
     np.testing.assert_array_equal([val[0], val[2]], [alone0[0], alone3[0]])
 
 

@@ -49,7 +49,7 @@ class Engine:
         check_prng()
         self.model = model
         self.settings = resolve(replace(settings or EngineSettings(), **overrides), jax.local_devices(),
-                                model.cost_kind)
+                                getattr(model, "cost_kind", None))
         self.device_kind = self.devices[0].platform
         # one program spans every device (shard_map over the slot axis): a single compile, and each
         # device runs its own slots; devices do not wait for each other (no collectives)

@@ -1,0 +1,84 @@
+"""The peers' task at two commits, back to back: has a change made hbjax slower?
+
+    python benchmarks/commit_speed.py BEFORE_DIR AFTER_DIR [-R 27] [--out JSON]
+
+Each DIR is a checkout of hbjax (``git worktree add /tmp/before <commit>``). Each runs in its own
+process with its own hbjax on ``sys.path``: Hyperband in waves on the first NVDA fold, the space
+of ``hyperband_run.py``, the compilation cache off (every compile paid, as on a fresh machine), 2
+host devices. Reported per commit: wall seconds and the trials table's hash, so the same configs
+and floats are compared (a speed ratio of different trials would mean nothing).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+CHILD = r'''
+import hashlib, json, os, sys, time
+sys.path.insert(0, sys.argv[1]); sys.path.insert(1, sys.argv[2])
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+os.environ["HBJAX_NO_COMPILE_CACHE"] = "1"
+import hbjax as hb
+from hbjax.lstm.backend import LSTMBackend
+from _common import first_fold_task
+from hyperband_run import space
+R = float(sys.argv[3])
+task = first_fold_task(1)
+t0 = time.perf_counter()
+result = hb.Hyperband(space(), max_resource=R, eta=3, seed=0).run(LSTMBackend(task, seed=0, window=20))
+wall = time.perf_counter() - t0
+frame = result.to_frame()[["config_id", "rung", "resource", "loss", "promoted"]]
+print(json.dumps({"hbjax": hb.__file__, "wall_s": wall, "trials": len(frame),
+                  "trials_sha256": hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()}))
+'''
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("before", type=Path)
+    p.add_argument("after", type=Path)
+    p.add_argument("-R", "--max-resource", type=float, default=27)
+    p.add_argument("--out", type=Path, default=HERE / "results" / "commit_speed.json")
+    args = p.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    from _common import load_average, machine_info, write_json
+
+    rows = {}
+    for name, root in (("before", args.before), ("after", args.after)):
+        load = load_average()
+        done = subprocess.run([sys.executable, "-c", CHILD, str(root.resolve()), str(HERE), str(args.max_resource)],
+                              capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+        if done.returncode != 0:
+            print(done.stderr[-3000:], file=sys.stderr)
+            return 1
+        rows[name] = {**json.loads(done.stdout.strip().splitlines()[-1]), "commit": _commit(root),
+                      "load_average_at_start": load}
+        print(f"{name} ({rows[name]['commit'][:10]}): {rows[name]['wall_s']:.1f} s, load {load}", flush=True)
+    same = rows["before"]["trials_sha256"] == rows["after"]["trials_sha256"]
+    ratio = rows["after"]["wall_s"] / rows["before"]["wall_s"]
+    print(f"after / before wall {ratio:.3f}; trials identical: {same}")
+    write_json(args.out, {"benchmark": "commit_speed", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+                          "machine": machine_info(), "max_resource": args.max_resource,
+                          "task": "NVDA first walk-forward fold, hyperband_run.py's space, waves, 2 host devices, cold",
+                          "runs": rows, "wall_ratio_after_over_before": ratio, "trials_identical": same,
+                          "note": "one run each, back to back: this machine varies 10-25% between identical runs"})
+    return 0
+
+
+def _commit(root: Path) -> str:
+    try:
+        return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
