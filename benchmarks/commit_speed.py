@@ -1,6 +1,6 @@
 """The peers' task at two commits, back to back: has a change made hbjax slower?
 
-    python benchmarks/commit_speed.py BEFORE_DIR AFTER_DIR [-R 27] [--out JSON]
+    python benchmarks/commit_speed.py BEFORE_DIR AFTER_DIR [-R 27] [--repeats N] [--out JSON]
 
 Each DIR is a checkout of hbjax (``git worktree add /tmp/before <commit>``). Each runs in its own
 process with its own hbjax on ``sys.path``: Hyperband in waves on the first NVDA fold, the space
@@ -45,30 +45,36 @@ def main(argv=None) -> int:
     p.add_argument("before", type=Path)
     p.add_argument("after", type=Path)
     p.add_argument("-R", "--max-resource", type=float, default=27)
+    p.add_argument("--repeats", type=int, default=1, help="runs of each, alternating (the second pair after first)")
     p.add_argument("--out", type=Path, default=HERE / "results" / "commit_speed.json")
     args = p.parse_args(argv)
     sys.path.insert(0, str(HERE))
     from _common import load_average, machine_info, write_json
 
-    rows = {}
-    for name, root in (("before", args.before), ("after", args.after)):
-        load = load_average()
-        done = subprocess.run([sys.executable, "-c", CHILD, str(root.resolve()), str(HERE), str(args.max_resource)],
-                              capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
-        if done.returncode != 0:
-            print(done.stderr[-3000:], file=sys.stderr)
-            return 1
-        rows[name] = {**json.loads(done.stdout.strip().splitlines()[-1]), "commit": _commit(root),
-                      "load_average_at_start": load}
-        print(f"{name} ({rows[name]['commit'][:10]}): {rows[name]['wall_s']:.1f} s, load {load}", flush=True)
-    same = rows["before"]["trials_sha256"] == rows["after"]["trials_sha256"]
-    ratio = rows["after"]["wall_s"] / rows["before"]["wall_s"]
-    print(f"after / before wall {ratio:.3f}; trials identical: {same}")
+    rows = {"before": [], "after": []}
+    order = [("before", args.before), ("after", args.after)]
+    for r in range(args.repeats):
+        for name, root in (order if r % 2 == 0 else order[::-1]):  # alternate: neither always runs first
+            load = load_average()
+            done = subprocess.run([sys.executable, "-c", CHILD, str(root.resolve()), str(HERE), str(args.max_resource)],
+                                  capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+            if done.returncode != 0:
+                print(done.stderr[-3000:], file=sys.stderr)
+                return 1
+            row = {**json.loads(done.stdout.strip().splitlines()[-1]), "commit": _commit(root),
+                   "load_average_at_start": load}
+            rows[name].append(row)
+            print(f"{name} ({row['commit'][:10]}): {row['wall_s']:.1f} s, load {load}", flush=True)
+    same = len({row["trials_sha256"] for runs in rows.values() for row in runs}) == 1
+    walls = {name: [row["wall_s"] for row in runs] for name, runs in rows.items()}
+    ratio = sum(walls["after"]) / sum(walls["before"])
+    print(f"after / before wall (summed over {args.repeats} run(s) each) {ratio:.3f}; trials identical: {same}")
     write_json(args.out, {"benchmark": "commit_speed", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
                           "machine": machine_info(), "max_resource": args.max_resource,
                           "task": "NVDA first walk-forward fold, hyperband_run.py's space, waves, 2 host devices, cold",
-                          "runs": rows, "wall_ratio_after_over_before": ratio, "trials_identical": same,
-                          "note": "one run each, back to back: this machine varies 10-25% between identical runs"})
+                          "runs": rows, "wall_s": walls, "wall_ratio_after_over_before": ratio,
+                          "trials_identical": same,
+                          "note": "back to back, alternating; this machine varies 10-25% between identical runs"})
     return 0
 
 
