@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from ..scheduler import RungJob
+from .cost import step_seconds
 
 __all__ = ["EngineBackend", "enable_compilation_cache", "default_memory_limit"]
 
@@ -44,7 +45,8 @@ class EngineBackend:
         key = engine.shape(config)
         steps = engine.steps_per_epoch(key.batch_size, key.data)
         flops = engine.model.step_flops(key, key.static, None, engine.sizes(key.data))
-        return steps * (flops / engine.cost.flops_per_s + engine.cost.floor(engine.model.serial_steps(key, None)))
+        return steps * step_seconds(engine.cost, batching="map", width=1, slot_flops=flops,
+                                    serial_steps=engine.model.serial_steps(key, None))
 
     def train_rung(self, job: RungJob) -> np.ndarray:
         return self.train_wave([job])[0]

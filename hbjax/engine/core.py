@@ -31,9 +31,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from .cost import analysed_bytes
 from .dispatch import Dispatcher, Part, Ticket
-from .model import Model, Sizes
+from .model import Model, Sizes, rung_request
 from .keys import ProgramKey
-from .plan import Call, ModelCosts, RungPlan, RungRequest, plan_items, plan_rung
+from .plan import Call, RungPlan, plan_rung
 from .program import FoldArrays, HostStepped, check_prng, config_key, make_host_steps, make_train, steps_for
 from .settings import PRECISIONS, EngineSettings, resolve
 
@@ -153,18 +153,14 @@ class Engine:
                   queued: Sequence[float] | None = None, priorities: Sequence[int] | None = None) -> RungPlan:
         """The plan of a rung (one ``resource``) or a wave (one per config); its programs count as
         known to the plans made after it. ``queued``: seconds of work already queued per device."""
-        model = self.model
         shapes = [self.shape(c) for c in configs]
         starts, stops = self.step_ranges(configs, resource, previous_resource)
-        statics = model.program_statics(shapes, self.plan == "exact") if shapes else []
-        items = plan_items(shapes, statics, [model.bound(s) for s in shapes], starts, stops, priorities)
-        costs = ModelCosts(flops=lambda s, static, bound: model.step_flops(s, static, bound, self.sizes(s.data)),
-                           serial_steps=model.serial_steps,
-                           slot_bytes=lambda program: model.bytes_per_config(program, self.sizes(program.data)))
-        plan = plan_rung(RungRequest(items, costs, self.device_kind, self.n_devices, self.memory_limit_bytes,
-                                     mode=self.plan, width=1 if self.host_stepped else self.configs_per_program,
-                                     cost=self.cost, known_programs=frozenset(self._planned),
-                                     width_caps=dict(self.width_caps), queued=tuple(queued or ())))
+        plan = plan_rung(rung_request(self.model, shapes, starts, stops, sizes_of=self.sizes, mode=self.plan,
+                                      priorities=priorities, device_kind=self.device_kind, n_devices=self.n_devices,
+                                      memory_bytes=self.memory_limit_bytes,
+                                      width=1 if self.host_stepped else self.configs_per_program, cost=self.cost,
+                                      known_programs=frozenset(self._planned), width_caps=dict(self.width_caps),
+                                      queued=tuple(queued or ())))
         self._planned.update(plan.programs)
         return plan
 

@@ -29,14 +29,15 @@ written from that page alone.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from .keys import ProgramKey, ShapeKey
+from .plan import ModelCosts, RungRequest, plan_items
 from .program import FoldArrays, ProgramFns
 
-__all__ = ["Model", "Sizes"]
+__all__ = ["Model", "Sizes", "rung_request"]
 
 
 class Sizes(NamedTuple):
@@ -132,3 +133,17 @@ class Model:
         loop inside the program) instead of one program looping over its steps: for models whose
         step XLA runs slowly inside a loop (convolutions on CPU, JAX issue #12868)."""
         return False
+
+
+def rung_request(model: Model, shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence[int], *,
+                 sizes_of: Callable[[int], Sizes], mode: str, priorities: Sequence[int] | None = None,
+                 **fields) -> RungRequest:
+    """The plan's input for ``model``'s configs of ``shapes`` training steps ``[starts, stops)``:
+    each config's program key and bound, and the model's costs at the sizes of its data key
+    (``sizes_of``); ``fields``: the other fields of ``RungRequest``."""
+    statics = model.program_statics(shapes, mode == "exact") if shapes else []
+    items = plan_items(shapes, statics, [model.bound(s) for s in shapes], starts, stops, priorities)
+    costs = ModelCosts(flops=lambda s, static, bound: model.step_flops(s, static, bound, sizes_of(s.data)),
+                       serial_steps=model.serial_steps,
+                       slot_bytes=lambda program: model.bytes_per_config(program, sizes_of(program.data)))
+    return RungRequest(items, costs, mode=mode, **fields)

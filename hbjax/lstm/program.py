@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..engine.keys import ProgramKey, ShapeKey
-from ..engine.model import Model, Sizes
-from ..engine.plan import ModelCosts, RungPlan, RungRequest, plan_items, plan_rung
+from ..engine.model import Model, Sizes, rung_request
+from ..engine.plan import RungPlan, plan_rung
 from ..engine.program import FoldArrays, ProgramFns
 from . import network, optim
 from .init import init_params
@@ -218,8 +218,5 @@ def plan_shapes(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequen
     engine, for the plan's tests and benchmarks: ``sizes`` of every window; ``max_layers`` and
     ``padded_hidden`` as ``LSTMModel``'s; ``request``: the other fields of ``RungRequest``."""
     model = LSTMModel(None, max_layers=max_layers, padded_hidden=padded_hidden)
-    items = plan_items(shapes, model.program_statics(shapes, mode == "exact"), [model.bound(s) for s in shapes],
-                       starts, stops, priorities)
-    costs = ModelCosts(flops=lambda s, static, bound: model.step_flops(s, static, bound, sizes),
-                       serial_steps=model.serial_steps, slot_bytes=lambda p: model.bytes_per_config(p, sizes))
-    return plan_rung(RungRequest(items, costs, mode=mode, **request))
+    return plan_rung(rung_request(model, shapes, starts, stops, sizes_of=lambda key: sizes, mode=mode,
+                                  priorities=priorities, **request))
