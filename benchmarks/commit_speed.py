@@ -5,7 +5,8 @@
 Each DIR is a checkout of hbjax (``git worktree add /tmp/before <commit>``). Each runs in its own
 process with its own hbjax on ``sys.path``: Hyperband in waves on the first NVDA fold, the space
 of ``hyperband_run.py``, the compilation cache off (every compile paid, as on a fresh machine), 2
-host devices. Reported per commit: wall seconds and the trials table's hash, so the same configs
+host devices. Reported per commit: wall and process CPU seconds, the engine's compile seconds (wall, and its
+threads' own CPU) and training's wait for them, and the trials table's hash, so the same configs
 and floats are compared (a speed ratio of different trials would mean nothing).
 """
 from __future__ import annotations
@@ -31,11 +32,16 @@ from _common import first_fold_task
 from hyperband_run import space
 R = float(sys.argv[3])
 task = first_fold_task(1)
-t0 = time.perf_counter()
-result = hb.Hyperband(space(), max_resource=R, eta=3, seed=0).run(LSTMBackend(task, seed=0, window=20))
-wall = time.perf_counter() - t0
+backend = LSTMBackend(task, seed=0, window=20)
+t0, cpu0 = time.perf_counter(), time.process_time()
+result = hb.Hyperband(space(), max_resource=R, eta=3, seed=0).run(backend)
+wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
 frame = result.to_frame()[["config_id", "rung", "resource", "loss", "promoted"]]
-print(json.dumps({"hbjax": hb.__file__, "wall_s": wall, "trials": len(frame),
+stats = backend.engine.rung_stats
+total = lambda k: sum(s.get(k, 0.0) for s in stats)
+print(json.dumps({"hbjax": hb.__file__, "wall_s": wall, "process_cpu_s": cpu, "trials": len(frame),
+                  "compiles": total("compiles"), "compile_s": total("compile_s"), "compile_cpu_s": total("compile_cpu_s"),
+                  "compile_wait_s": total("compile_wait_s"), "submissions": len(stats),
                   "trials_sha256": hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()}))
 '''
 
@@ -64,7 +70,8 @@ def main(argv=None) -> int:
             row = {**json.loads(done.stdout.strip().splitlines()[-1]), "commit": _commit(root),
                    "load_average_at_start": load}
             rows[name].append(row)
-            print(f"{name} ({row['commit'][:10]}): {row['wall_s']:.1f} s, load {load}", flush=True)
+            print(f"{name} ({row['commit'][:10]}): {row['wall_s']:.1f} s wall, {row['process_cpu_s']:.1f} s CPU, "
+                  f"compiles {row['compile_s']:.1f} s (waited {row['compile_wait_s']:.1f} s), load {load}", flush=True)
     same = len({row["trials_sha256"] for runs in rows.values() for row in runs}) == 1
     walls = {name: [row["wall_s"] for row in runs] for name, runs in rows.items()}
     ratio = sum(walls["after"]) / sum(walls["before"])

@@ -250,3 +250,12 @@ def test_run_with_repeats_and_without_waves(tmp_path):
     cols = ["config_id", "bracket", "rung", "resource", "loss"]
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "s" / "trials.csv")[cols],
                                   pd.read_csv(tmp_path / "v" / "trials.csv")[cols])
+
+
+def test_the_baselines_line_names_each_baseline_with_its_skill():
+    from hbjax.commands.common import baseline_skills
+
+    baselines = {"ridge_val_skill": -0.05, "ridge_val_skill_target": -0.04, "seasonal_naive_test_skill": -3.5}
+    assert baseline_skills(baselines, "val") == "ridge -0.0500"
+    assert baseline_skills(baselines, "val", "_target") == "ridge -0.0400"
+    assert baseline_skills(baselines, "test") == "seasonal naive -3.5000"

@@ -33,8 +33,8 @@ def format_skill(value) -> str:
 def baseline_skills(baselines: dict, split: str, suffix: str = "") -> str:
     """'ridge +0.0027, seasonal naive -3.5466' for the baselines a task reports."""
     names = [("ridge", "ridge"), ("seasonal_naive", "seasonal naive")]
-    return ", ".join(f"{label} {format_skill(baselines[f'{key}_{split}format_skill{suffix}'])}" for key, label in names
-                     if f"{key}_{split}format_skill{suffix}" in baselines)
+    return ", ".join(f"{label} {format_skill(baselines[f'{key}_{split}_skill{suffix}'])}" for key, label in names
+                     if f"{key}_{split}_skill{suffix}" in baselines)
 
 
 def space_of(name):
@@ -78,21 +78,26 @@ def programs_detail(backend):
     def detail() -> str:
         stats = backend.wave_stats or backend.engine.rung_stats[-1]
         return (f"{stats['programs']} program(s), {stats['compiles']} compiled in {stats['compile_s']:.1f} s "
-                f"(training waited {stats['compile_wait_s']:.1f} s for them)")
+                f"(devices idle {stats.get('compile_idle_s', 0.0):.1f} s for them)")
 
     return detail
 
 
 def compile_wait(engine, seconds: float) -> tuple[str, dict]:
     """A run's compiles for its last lines and its summary.json: (a sentence, the figures): the
-    programs compiled, their seconds beside training, how long training waited for them (the
-    engine's submissions summed) and that wait's share of the run's wall time."""
-    waited = float(sum(s.get("compile_wait_s", 0.0) for s in engine.rung_stats))
-    figures = {"compile_wait_s": waited, "compile_wait_share": waited / max(seconds, 1e-9),
-               "compiles": engine.compiles, "compile_s_beside_training": engine.compile_seconds}
+    programs compiled, their seconds beside training, how long the devices sat idle waiting for
+    them (training's wait: the mean over devices) and its share of the run's wall time, and how
+    long the dispatch waited (also while the devices still had work)."""
+    def total(key):
+        return float(sum(s.get(key, 0.0) for s in engine.rung_stats))
+
+    idle, waited = total("compile_idle_s"), total("compile_wait_s")
+    figures = {"compile_idle_s": idle, "compile_idle_share": idle / max(seconds, 1e-9), "compile_wait_s": waited,
+               "compile_wait_share": waited / max(seconds, 1e-9), "compiles": engine.compiles,
+               "compile_s_beside_training": engine.compile_seconds}
     text = (f"{engine.compiles} programs compiled on background threads ({engine.compile_seconds:.1f} s beside "
-            f"training); training waited {waited:.1f} s for compiles ({100 * figures['compile_wait_share']:.0f}% of "
-            f"the run)")
+            f"training); the devices sat idle {idle:.1f} s waiting for them ({100 * figures['compile_idle_share']:.0f}% "
+            f"of the run; the dispatch waited {waited:.1f} s)")
     return text, figures
 
 

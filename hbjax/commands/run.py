@@ -83,7 +83,8 @@ def walk(args, console, job: RunJob) -> int:
         "compiles": engine.compiles, "seconds": result.seconds, "config_epochs": config_epochs,
         "max_resource": args.max_resource, "eta": args.eta, "seed": args.seed, "cost_constants": engine.cost.to_dict(),
         # per program (width included): the memory estimate beside XLA's memory_analysis()
-        "program_memory": [{"program": p.describe(), **m} for p, m in engine.program_memory.items()],
+        "program_memory": [{"program": p.describe(), **m, "compile_s": engine.program_compile_s.get(p)}
+                           for p, m in engine.program_memory.items()],
         **waits,
     })
     console.print(f"trials: {out / 'trials.csv'}; summary: {out / 'summary.json'}")

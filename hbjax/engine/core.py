@@ -54,14 +54,15 @@ class Engine:
         # one program spans every device (shard_map over the slot axis): a single compile, and each
         # device runs its own slots; devices do not wait for each other (no collectives)
         self.mesh = Mesh(np.array(self.devices), ("d",))
-        # compiles run ahead of training, two at a time: a rung's first programs are ready sooner
-        # while the devices would otherwise idle (XLA compiles outside the GIL)
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hbjax-compile")
+        # compiles run ahead of training on background threads (XLA compiles outside the GIL),
+        # ``compile_threads`` at a time (settings.default_compile_threads)
+        self._pool = ThreadPoolExecutor(max_workers=self.compile_threads, thread_name_prefix="hbjax-compile")
         self.dispatcher = Dispatcher(self)
         # --- run state ---
         self.states: dict = {}  # config_id -> (params, opt_state), numpy, leading axis K
         self.rung_stats: list[dict] = []  # one per submission
         self.program_memory: dict = {}  # program -> {"estimated": bytes, "analysed": bytes}
+        self.program_compile_s: dict = {}  # program -> its compile's wall seconds in this run
         self.width_caps: dict = {}  # ProgramKey.bucket -> widest call that fits
         self.compiles = 0  # train programs compiled (one per program: it spans every device)
         self.compile_seconds = 0.0
@@ -80,6 +81,7 @@ class Engine:
     fold_loss_scale = property(lambda self: self.settings.fold_loss_scale)
     cost = property(lambda self: self.settings.cost)
     precision = property(lambda self: self.settings.precision)
+    compile_threads = property(lambda self: self.settings.compile_threads)
 
     # --- dispatch (dispatch.py) ------------------------------------------------------------
     def submit(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource,
@@ -181,9 +183,11 @@ class Engine:
                   "analysed": analysed_bytes(compiled.step if isinstance(compiled, HostStepped) else compiled)}
         with self._lock:
             self.compiles += 1
-            self.compile_seconds += time.perf_counter() - t0  # wall: long when training runs beside it
+            wall = time.perf_counter() - t0  # long when training runs beside it
+            self.compile_seconds += wall
             self.compile_cpu_seconds += time.thread_time() - cpu0  # this thread only: XLA also uses its own
             self.program_memory[program] = memory
+            self.program_compile_s[program] = wall
         return compiled
 
     def _specs(self, program: ProgramKey, sizes: Sizes):

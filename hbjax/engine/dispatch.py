@@ -126,12 +126,13 @@ class Dispatcher:
         for c in plan.calls:
             self.engine.compiled_future(c.program)  # compiles run ahead on background threads, in order
         pending = deque(plan.calls)
-        waited, peak, splits = 0.0, 0, 0
+        waited, idle, peak, splits = 0.0, 0.0, 0, 0
         while pending:
             t_wait = time.perf_counter()
-            call = self._next_ready(pending)
+            call, idle_s = self._next_ready(pending)
             compiled = self.engine.compiled_future(call.program).result()
             waited += time.perf_counter() - t_wait
+            idle += idle_s
             size = self.engine.call_bytes(call.program)
             if size > self.engine.memory_limit_bytes and call.program.width > 1:
                 # measured too big: two calls of half the width, and the bucket capped for later rungs
@@ -153,7 +154,8 @@ class Dispatcher:
         ticket.stats = {
             "plan": plan.mode, "programs": len(plan.programs), "calls": len(plan.calls),
             "compiles": self.engine.compiles - compiles0, "compile_s": self.engine.compile_seconds - compile_s0,
-            "compile_cpu_s": self.engine.compile_cpu_seconds - compile_cpu0, "compile_wait_s": waited, "configs": n,
+            "compile_cpu_s": self.engine.compile_cpu_seconds - compile_cpu0, "compile_wait_s": waited, "compile_idle_s": idle,
+            "configs": n,
             "wave": ticket.index,
             "parts": len(sizes), "program_keys": [p.describe() for p in plan.programs],
             "computed_flops": plan.computed_flops, "real_flops": plan.real_flops,
@@ -165,16 +167,33 @@ class Dispatcher:
                 self._finish(part)
         return ticket
 
-    def _next_ready(self, pending: deque):
+    def _next_ready(self, pending: deque) -> tuple[Call, float]:
         """Remove and return the first pending call whose program is compiled, waiting for the
         first compile to finish when none is: a call never waits behind another call's compile
-        (on CPU which call runs first changes no result, only when it is done)."""
+        (on CPU which call runs first changes no result, only when it is done). Also returns how
+        long the devices sat idle meanwhile (seconds, the mean over devices): the wait training
+        felt, where the dispatch's own wait also counts time the devices still had work."""
+        idle = 0.0
         while True:
             for i, call in enumerate(pending):
                 if self.engine.compiled_future(call.program).done():
                     del pending[i]
-                    return call
-            futures.wait({self.engine.compiled_future(c.program) for c in pending}, return_when=futures.FIRST_COMPLETED)
+                    return call, idle
+            t0, share = time.perf_counter(), self._idle_share()
+            futures.wait({self.engine.compiled_future(c.program) for c in pending}, timeout=0.01,
+                         return_when=futures.FIRST_COMPLETED)
+            idle += (time.perf_counter() - t0) * share
+
+    def _idle_share(self) -> float:
+        """The share of devices with no unfinished call (a call's validation losses, sharded
+        over the devices, are its last outputs)."""
+        devices = list(self.engine.devices)
+        busy = set()
+        for f in self.in_flight:
+            for shard in f.outputs[2].addressable_shards:
+                if shard.device not in busy and not shard.data.is_ready():
+                    busy.add(shard.device)
+        return 1.0 - len(busy) / len(devices)
 
     def wait(self, parts: Sequence[Part]) -> Part:
         """The first of ``parts`` to be done (collecting calls as they finish); its states are

@@ -4,6 +4,7 @@ from it; a second engine with the same settings (``replace(engine.settings, ...)
 same programs."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from .cost import COST_MODELS, CostModel, cost_model
 
-__all__ = ["EngineSettings", "PRECISIONS", "resolve"]
+__all__ = ["EngineSettings", "PRECISIONS", "resolve", "default_compile_threads"]
 
 #: matmul precision of the train programs: "highest" is full float32 everywhere (results
 #: comparable across devices); "default" is the device's own (TF32 on recent NVIDIA GPUs: faster,
@@ -27,7 +28,9 @@ class EngineSettings:
     options of every train program (None: by device). ``cost``: the cost model's constants (None:
     this device's calibration, else the committed default; a vmapped plan forced on a CPU is
     planned as on an accelerator). ``precision``: see ``PRECISIONS``. ``fold_loss_scale(data key)
-    -> [K]``: divisors of each fold's validation loss before the mean over folds (None: 1)."""
+    -> [K]``: divisors of each fold's validation loss before the mean over folds (None: 1).
+    ``compile_threads``: programs compiled at once on background threads (None: by device,
+    ``HBJAX_COMPILE_THREADS`` where set)."""
 
     seed: int = 0
     configs_per_program: int | None = None
@@ -38,6 +41,7 @@ class EngineSettings:
     fold_loss_scale: Callable[[int], np.ndarray] | None = None
     cost: CostModel | None = None
     precision: str = "highest"
+    compile_threads: int | None = None
 
 
 def resolve(settings: EngineSettings, local_devices: Sequence, model_kind: str | None = None) -> EngineSettings:
@@ -58,4 +62,17 @@ def resolve(settings: EngineSettings, local_devices: Sequence, model_kind: str |
         # LLVM -O1 instead of -O2: on the 2-core CPU a train program compiled 1.9 s instead of
         # 2.6 s and trained an epoch in 0.57 s instead of 0.72 s (H64 L3 B32, NVDA fold)
         options = {"xla_backend_optimization_level": 1}
-    return replace(settings, devices=devices, cost=cost, compiler_options=options)
+    threads = settings.compile_threads or int(os.environ.get("HBJAX_COMPILE_THREADS") or 0) or default_compile_threads()
+    if threads < 1:
+        raise ValueError(f"compile_threads must be >= 1, got {threads}")
+    return replace(settings, devices=devices, cost=cost, compiler_options=options, compile_threads=threads)
+
+
+def default_compile_threads(cores: int | None = None) -> int:
+    """Programs compiled at once: one per two cores, at most 4. While nothing trains yet, two
+    compiles on 2 cores each take twice as long, so the first program is ready later (demo, cold:
+    the devices idled 5.0 s for it with two threads, 3.4 s with one); once training runs, compiles
+    share its cores either way. More cores (an accelerator's host) compile more at once."""
+    cores = cores or os.cpu_count() or 2
+    return max(1, min(4, cores // 2))
+
