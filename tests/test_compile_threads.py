@@ -14,8 +14,12 @@ def test_compile_threads_from_the_setting_or_the_environment(monkeypatch):
     assert engine(compile_threads=3).compile_threads == 3
     monkeypatch.setenv("HBJAX_COMPILE_THREADS", "2")
     assert engine().compile_threads == 2
-    with pytest.raises(ValueError, match="compile_threads"):
-        engine(compile_threads=-1)
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="compile_threads"):
+            engine(compile_threads=bad)
+    monkeypatch.setenv("HBJAX_COMPILE_THREADS", "two")
+    with pytest.raises(ValueError, match="HBJAX_COMPILE_THREADS"):
+        engine()
 
 
 def test_devices_idle_while_the_first_program_compiles_count_as_training_waiting():

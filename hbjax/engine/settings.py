@@ -62,7 +62,13 @@ def resolve(settings: EngineSettings, local_devices: Sequence, model_kind: str |
         # LLVM -O1 instead of -O2: on the 2-core CPU a train program compiled 1.9 s instead of
         # 2.6 s and trained an epoch in 0.57 s instead of 0.72 s (H64 L3 B32, NVDA fold)
         options = {"xla_backend_optimization_level": 1}
-    threads = settings.compile_threads or int(os.environ.get("HBJAX_COMPILE_THREADS") or 0) or default_compile_threads()
+    threads = settings.compile_threads
+    if threads is None and os.environ.get("HBJAX_COMPILE_THREADS"):
+        value = os.environ["HBJAX_COMPILE_THREADS"]
+        if not value.strip().isdigit():
+            raise ValueError(f"HBJAX_COMPILE_THREADS must be a whole number >= 1, got {value!r}")
+        threads = int(value)
+    threads = default_compile_threads() if threads is None else threads
     if threads < 1:
         raise ValueError(f"compile_threads must be >= 1, got {threads}")
     return replace(settings, devices=devices, cost=cost, compiler_options=options, compile_threads=threads)
@@ -73,6 +79,7 @@ def default_compile_threads(cores: int | None = None) -> int:
     compiles on 2 cores each take twice as long, so the first program is ready later (demo, cold:
     the devices idled 5.0 s for it with two threads, 3.4 s with one); once training runs, compiles
     share its cores either way. More cores (an accelerator's host) compile more at once."""
-    cores = cores or os.cpu_count() or 2
+    if cores is None:  # the cores this process may use (a container's share, not the host's)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
     return max(1, min(4, cores // 2))
 
