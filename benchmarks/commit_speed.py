@@ -5,8 +5,9 @@
 Each DIR is a checkout of hbjax (``git worktree add /tmp/before <commit>``). Each runs in its own
 process with its own hbjax on ``sys.path``: Hyperband in waves on the first NVDA fold, the space
 of ``hyperband_run.py``, the compilation cache off (every compile paid, as on a fresh machine), 2
-host devices. Reported per commit: wall and process CPU seconds, the engine's compile seconds (wall, and its
-threads' own CPU) and training's wait for them, and the trials table's hash, so the same configs
+host devices. Reported per commit: wall and process CPU seconds, the engine's compile seconds
+(wall, and its threads' own CPU), the dispatch's wait for them and the devices' idle time while
+waiting (0 at commits that do not measure it), and the trials table's hash, so the same configs
 and floats are compared (a speed ratio of different trials would mean nothing).
 """
 from __future__ import annotations
@@ -41,7 +42,8 @@ stats = backend.engine.rung_stats
 total = lambda k: sum(s.get(k, 0.0) for s in stats)
 print(json.dumps({"hbjax": hb.__file__, "wall_s": wall, "process_cpu_s": cpu, "trials": len(frame),
                   "compiles": total("compiles"), "compile_s": total("compile_s"), "compile_cpu_s": total("compile_cpu_s"),
-                  "compile_wait_s": total("compile_wait_s"), "submissions": len(stats),
+                  "compile_wait_s": total("compile_wait_s"), "compile_idle_s": total("compile_idle_s"),
+                  "submissions": len(stats),
                   "trials_sha256": hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()}))
 '''
 

@@ -1,6 +1,6 @@
 """``hbjax demo`` as a user runs it: cold (no compile cache, as on a fresh machine) and warm.
 
-    JAX_PLATFORMS=cpu python benchmarks/demo_time.py [--repeats 2] [--threads 1 2]   # ~6 minutes on 2 cores
+    JAX_PLATFORMS=cpu python benchmarks/demo_time.py [--repeats 2] [--threads 1 2]   # ~8 minutes on 2 cores
 
 Each run is the command itself in a fresh process (``hbjax demo --out TMP``): its wall seconds
 (imports, data, baselines, the run, the held-out test), and from its ``summary.json`` the run's

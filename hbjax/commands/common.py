@@ -96,8 +96,8 @@ def compile_wait(engine, seconds: float) -> tuple[str, dict]:
                "compile_wait_share": waited / max(seconds, 1e-9), "compiles": engine.compiles,
                "compile_s_beside_training": engine.compile_seconds}
     text = (f"{engine.compiles} programs compiled on background threads ({engine.compile_seconds:.1f} s beside "
-            f"training); the devices sat idle {idle:.1f} s waiting for them ({100 * figures['compile_idle_share']:.0f}% "
-            f"of the run; the dispatch waited {waited:.1f} s)")
+            f"training); the devices sat idle {idle:.1f} s waiting for them "
+            f"({100 * figures['compile_idle_share']:.0f}% of the run; the dispatch waited {waited:.1f} s)")
     return text, figures
 
 

@@ -154,8 +154,8 @@ class Dispatcher:
         ticket.stats = {
             "plan": plan.mode, "programs": len(plan.programs), "calls": len(plan.calls),
             "compiles": self.engine.compiles - compiles0, "compile_s": self.engine.compile_seconds - compile_s0,
-            "compile_cpu_s": self.engine.compile_cpu_seconds - compile_cpu0, "compile_wait_s": waited, "compile_idle_s": idle,
-            "configs": n,
+            "compile_cpu_s": self.engine.compile_cpu_seconds - compile_cpu0, "compile_wait_s": waited,
+            "compile_idle_s": idle, "configs": n,
             "wave": ticket.index,
             "parts": len(sizes), "program_keys": [p.describe() for p in plan.programs],
             "computed_flops": plan.computed_flops, "real_flops": plan.real_flops,
@@ -187,13 +187,9 @@ class Dispatcher:
     def _idle_share(self) -> float:
         """The share of devices with no unfinished call (a call's validation losses, sharded
         over the devices, are its last outputs)."""
-        devices = list(self.engine.devices)
-        busy = set()
-        for f in self.in_flight:
-            for shard in f.outputs[2].addressable_shards:
-                if shard.device not in busy and not shard.data.is_ready():
-                    busy.add(shard.device)
-        return 1.0 - len(busy) / len(devices)
+        busy = {shard.device for f in self.in_flight for shard in f.outputs[2].addressable_shards
+                if not shard.data.is_ready()}
+        return 1.0 - len(busy) / self.engine.n_devices
 
     def wait(self, parts: Sequence[Part]) -> Part:
         """The first of ``parts`` to be done (collecting calls as they finish); its states are

@@ -82,4 +82,3 @@ def default_compile_threads(cores: int | None = None) -> int:
     if cores is None:  # the cores this process may use (a container's share, not the host's)
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
     return max(1, min(4, cores // 2))
-
