@@ -4,8 +4,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from hbjax.lstm import network, optim
 from hbjax.lstm.engine import encode_hparams
@@ -142,18 +140,3 @@ def test_moments_is_an_optax_transformation_equal_to_optax(name):
         ref = optax.apply_updates(ref, ref_updates)
     np.testing.assert_allclose(ours["w"], ref["w"], rtol=2e-5, atol=1e-6)
     assert float(state.hyperparams["learning_rate"]) == pytest.approx(1e-2)
-
-
-@settings(max_examples=4, deadline=None)
-@given(seed=st.integers(0, 2 ** 31 - 1), salt=st.integers(0, 2 ** 31 - 1),
-       shape=st.lists(st.integers(1, 40), min_size=1, max_size=4).map(tuple))
-def test_random_bits_equal_jax_random_bits(seed, salt, shape):
-    """The dropout's written-out threefry is JAX's partitionable ``jax.random.bits`` bit for bit
-    (so its masks, and every trial, are what they were), eagerly, jitted and vmapped over keys."""
-    key = jax.random.fold_in(jax.random.PRNGKey(seed), salt)
-    want = np.asarray(jax.random.bits(key, shape))
-    assert np.array_equal(np.asarray(network.random_bits(key, shape)), want)
-    assert np.array_equal(np.asarray(jax.jit(network.random_bits, static_argnums=1)(key, shape)), want)
-    keys = jnp.stack([key, jax.random.fold_in(key, 1)])
-    got = jax.vmap(lambda k: network.random_bits(k, shape))(keys)
-    assert np.array_equal(np.asarray(got[1]), np.asarray(jax.random.bits(keys[1], shape)))

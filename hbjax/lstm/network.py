@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..engine import threefry
+
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 
 #: leaf name -> (rank, axis of stacked deeper layers or None, hidden axes), for one fold
@@ -90,23 +92,27 @@ def lstm_layer(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
 
 def _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
     b, t, _ = x.shape
-    h_units = w_rec.shape[0]
+    n = w_rec.shape[0]
     act, _ = activation_fn(activation_id, allowed)
-    projected = (x.reshape(b * t, -1) @ w_in.reshape(w_in.shape[0], -1)).reshape(b, t, 4, h_units) + bias
-    rec = w_rec.reshape(h_units, 4 * h_units)
+    projected = ((x.reshape(b * t, -1) @ w_in.reshape(w_in.shape[0], -1)).reshape(b, t, 4, n) + bias).reshape(b, t, 4 * n)
+    rec = w_rec.reshape(n, 4 * n)
 
     def step(carry, z_in):
+        # gates stay one [B, 4H] array (sigmoid over all four blocks, the activation over g's):
+        # stacking four [B, H] gate arrays cost XLA CPU a slow concatenate fusion per step, as
+        # much as the recurrent matmul at 256 units (per-element sigmoid is the same either way)
         h, c = carry
-        z = z_in + (h @ rec).reshape(b, 4, h_units)
-        i, f, o = jax.nn.sigmoid(z[:, 0]), jax.nn.sigmoid(z[:, 1]), jax.nn.sigmoid(z[:, 3])
-        g = act(z[:, 2])
+        z = z_in + h @ rec
+        sig = jax.nn.sigmoid(z)
+        g = act(z[:, 2 * n:3 * n])
+        i, f, o = sig[:, :n], sig[:, n:2 * n], sig[:, 3 * n:]
         c = (f * c + i * g) * unit_mask
         h = o * act(c) * unit_mask
-        return (h, c), (h, c, jnp.stack([i, f, g, o], axis=1))
+        return (h, c), (h, c, sig, g)
 
-    zeros = jnp.zeros((b, h_units), x.dtype)
-    _, (hs, cs, gates) = jax.lax.scan(step, (zeros, zeros), jnp.swapaxes(projected, 0, 1))
-    return jnp.swapaxes(hs, 0, 1), (hs, cs, gates)  # saved: [T, B, H], [T, B, H], [T, B, 4, H]
+    zeros = jnp.zeros((b, n), x.dtype)
+    _, (hs, cs, sigs, gs) = jax.lax.scan(step, (zeros, zeros), jnp.swapaxes(projected, 0, 1))
+    return jnp.swapaxes(hs, 0, 1), (hs, cs, sigs, gs)  # saved: [T, B, H] x2, [T, B, 4H], [T, B, H]
 
 
 def _layer_fwd(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
@@ -115,66 +121,38 @@ def _layer_fwd(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
 
 
 def _layer_bwd(allowed, residuals, d_out):
-    x, w_in, w_rec, unit_mask, activation_id, (hs, cs, gates) = residuals
+    x, w_in, w_rec, unit_mask, activation_id, (hs, cs, sigs, gs) = residuals
     b, t, n_in = x.shape
-    h_units = w_rec.shape[0]
+    n = w_rec.shape[0]
     act, act_grad = activation_fn(activation_id, allowed)
-    rec_t = jax.lax.optimization_barrier(w_rec.reshape(h_units, 4 * h_units).T)  # materialised once
-    zeros = jnp.zeros((1, b, h_units), x.dtype)
+    rec_t = jax.lax.optimization_barrier(w_rec.reshape(n, 4 * n).T)  # materialised once
+    zeros = jnp.zeros((1, b, n), x.dtype)
     c_prev = jnp.concatenate([zeros, cs[:-1]])
 
     def step(carry, inputs):
         dh_next, dc_next = carry
-        dh_out, c, c_before, gate = inputs
-        i, f, g, o = gate[:, 0], gate[:, 1], gate[:, 2], gate[:, 3]
+        dh_out, c, c_before, sig, g = inputs
+        i, f, o = sig[:, :n], sig[:, n:2 * n], sig[:, 3 * n:]
         a = act(c)
         dh = (dh_out + dh_next) * unit_mask
         dc = (dc_next + dh * o * act_grad(a)) * unit_mask
-        dz = jnp.stack([dc * g * i * (1.0 - i), dc * c_before * f * (1.0 - f), dc * i * act_grad(g),
-                        dh * a * o * (1.0 - o)], axis=1)
-        return (dz.reshape(b, 4 * h_units) @ rec_t, dc * f), dz
+        # concatenated along the last axis (a plain copy; stacking on a new axis 1 fused slowly)
+        dz = jnp.concatenate([dc * g * i * (1.0 - i), dc * c_before * f * (1.0 - f), dc * i * act_grad(g),
+                              dh * a * o * (1.0 - o)], axis=1)
+        return (dz @ rec_t, dc * f), dz
 
-    _, dz = jax.lax.scan(step, (zeros[0], zeros[0]), (jnp.swapaxes(d_out, 0, 1), cs, c_prev, gates), reverse=True)
-    dz = dz.reshape(t * b, 4 * h_units)  # [T*B, 4H]: every step's gate gradients at once
-    h_prev = jnp.concatenate([zeros, hs[:-1]]).reshape(t * b, h_units)
+    _, dz = jax.lax.scan(step, (zeros[0], zeros[0]), (jnp.swapaxes(d_out, 0, 1), cs, c_prev, sigs, gs), reverse=True)
+    dz = dz.reshape(t * b, 4 * n)  # [T*B, 4H]: every step's gate gradients at once
+    h_prev = jnp.concatenate([zeros, hs[:-1]]).reshape(t * b, n)
     x_steps = jnp.swapaxes(x, 0, 1).reshape(t * b, n_in)
-    d_rec = (h_prev.T @ dz).reshape(h_units, 4, h_units)
-    d_in = (x_steps.T @ dz).reshape(n_in, 4, h_units)
-    d_bias = dz.sum(0).reshape(4, h_units)
-    dx = jnp.swapaxes((dz @ w_in.reshape(n_in, 4 * h_units).T).reshape(t, b, n_in), 0, 1)
+    d_rec = (h_prev.T @ dz).reshape(n, 4, n)
+    d_in = (x_steps.T @ dz).reshape(n_in, 4, n)
+    d_bias = dz.sum(0).reshape(4, n)
+    dx = jnp.swapaxes((dz @ w_in.reshape(n_in, 4 * n).T).reshape(t, b, n_in), 0, 1)
     return dx, d_in, d_rec, d_bias, None, None
 
 
 lstm_layer.defvjp(_layer_fwd, _layer_bwd)
-
-
-_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
-
-
-def random_bits(key, shape: tuple[int, ...]) -> jax.Array:
-    """``jax.random.bits(key, shape)`` (uint32, JAX's partitionable threefry) bit for bit, with
-    the hash's 20 rounds written out: on CPU JAX lowers threefry as a 5-step while loop that
-    streams four full-size arrays through memory per step (10% of a 256x3 LSTM's epoch, ~3x what
-    the same number of bits costs flax's dropout); written out, it is one elementwise fusion.
-    ``tests/test_lstm_network.py`` checks equality with ``jax.random.bits`` over generated keys
-    and shapes, so a JAX that hashes differently fails a test, not a run."""
-    size = int(np.prod(shape))
-    if size >= 2 ** 32:
-        raise ValueError(f"random_bits: {size} elements need a 64-bit counter")
-    key = jnp.asarray(key, jnp.uint32)
-    k1, k2 = key[0], key[1]
-    strides = np.cumprod((1,) + tuple(shape[::-1]))[:-1][::-1]
-    count = sum(jax.lax.broadcasted_iota(jnp.uint32, shape, d) * jnp.uint32(st) for d, st in enumerate(strides))
-    ks = (k1, k2, k1 ^ k2 ^ jnp.uint32(0x1BD11BDA))
-    x0, x1 = k1 + jnp.zeros(shape, jnp.uint32), count + k2  # counter: (high word 0, low word the index)
-    for step in range(5):
-        for r in _ROTATIONS[step % 2]:
-            x0 = x0 + x1
-            x1 = (x1 << jnp.uint32(r)) | (x1 >> jnp.uint32(32 - r))
-            x1 = x0 ^ x1
-        x0 = x0 + ks[(step + 1) % 3]
-        x1 = x1 + ks[(step + 2) % 3] + jnp.uint32(step + 1)
-    return x0 ^ x1
 
 
 def dropout(x, rate, key):
@@ -182,7 +160,7 @@ def dropout(x, rate, key):
     partitionable threefry (the default) an element's bits depend only on its index, so a real
     unit's mask is the same whatever padding follows it (tested)."""
     b, t, h_units = x.shape
-    bits = random_bits(key, (h_units, b, t))
+    bits = threefry.bits(key, (h_units, b, t))
     threshold = jnp.floor(rate * 4294967296.0).astype(jnp.uint32)
     keep = jnp.moveaxis(bits >= threshold, 0, -1)
     return jnp.where(keep, x / (1.0 - rate), 0.0)
@@ -201,7 +179,7 @@ def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...]
     def maybe_drop(h, layer):
         if dropout_key is None:
             return h
-        return dropout(h, hp.dropout, jax.random.fold_in(dropout_key, layer))
+        return dropout(h, hp.dropout, threefry.fold_in(dropout_key, layer))
 
     h = maybe_drop(lstm_layer(x, params["in0"], params["rec0"], params["b0"], unit_mask, hp.activation,
                               allowed_activations), 0)

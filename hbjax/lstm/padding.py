@@ -28,11 +28,11 @@ def bytes_per_config(hidden: int, layers: int, batch: int, window: int, n_featur
     """Device bytes one config needs while training (float32), checked against XLA's
     ``memory_analysis()`` on a grid of shapes (tests/test_wide_plan.py): params, two moments and
     their updates, the gradients; per layer the saved hidden and cell states and gates of a batch
-    (``[T, B, 6H]``) and their gradients; the validation pass over all validation windows."""
+    (``[T, B, 7H]``: h, c, the four gates' sigmoids, the activation of g) and their gradients; the validation pass over all validation windows."""
     params = 4 * hidden * (n_features + hidden) + 4 * hidden
     params += (layers - 1) * (8 * hidden * hidden + 4 * hidden) + hidden + 1
     state = params * 7
-    acts = batch * window * hidden * (8 * layers + 8)
+    acts = batch * window * hidden * (9 * layers + 8)
     evaluation = n_val * window * hidden * 6
     return 4 * n_folds * (state + acts + evaluation)
 

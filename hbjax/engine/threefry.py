@@ -1,0 +1,73 @@
+"""JAX's partitionable threefry-2x32, written out: ``fold_in``, ``bits`` and ``permutation`` of
+raw ``uint32[2]`` keys, bit for bit what ``jax.random`` gives (``jax_threefry_partitionable``,
+JAX's default, which ``program.check_prng`` requires).
+
+Why: on CPU JAX lowers the threefry hash as a 5-step while loop over four arrays. In a training
+program that is a loop per ``fold_in`` (three per optimizer step) and per shuffle, each a handful
+of tiny kernels at run time and more for XLA to compile; the dropout's bits stream four
+full-size arrays through memory per step of the loop (10% of a 256x3 LSTM's epoch). Written out,
+the hash's 20 rounds are one elementwise fusion. ``tests/test_threefry.py`` checks each function
+against ``jax.random`` over generated keys and shapes, eagerly, jitted and vmapped, so a JAX that
+hashes differently fails a test, not a run.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["hash2x32", "bits", "fold_in", "split", "permutation"]
+
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def hash2x32(key, high, low) -> tuple[jax.Array, jax.Array]:
+    """Threefry-2x32 (20 rounds) of the counter words (``high``, ``low``) under ``key``
+    (uint32[2]); ``high`` and ``low`` broadcast together. -> the two output words."""
+    key = jnp.asarray(key, jnp.uint32)
+    k1, k2 = key[..., 0], key[..., 1]
+    ks = (k1, k2, k1 ^ k2 ^ jnp.uint32(0x1BD11BDA))
+    x0 = jnp.asarray(high, jnp.uint32) + k1
+    x1 = jnp.asarray(low, jnp.uint32) + k2
+    for step in range(5):
+        for r in _ROTATIONS[step % 2]:
+            x0 = x0 + x1
+            x1 = (x1 << jnp.uint32(r)) | (x1 >> jnp.uint32(32 - r))
+            x1 = x0 ^ x1
+        x0 = x0 + ks[(step + 1) % 3]
+        x1 = x1 + ks[(step + 2) % 3] + jnp.uint32(step + 1)
+    return x0, x1
+
+
+def bits(key, shape: tuple[int, ...]) -> jax.Array:
+    """``jax.random.bits(key, shape)`` (uint32): element ``j`` (row-major) hashes the counter
+    (0, j), so an element's bits depend only on its index."""
+    size = int(np.prod(shape))
+    if size >= 2 ** 32:
+        raise ValueError(f"bits: {size} elements need a 64-bit counter")
+    strides = np.cumprod((1,) + tuple(shape[::-1]))[:-1][::-1]
+    count = sum(jax.lax.broadcasted_iota(jnp.uint32, shape, d) * jnp.uint32(st) for d, st in enumerate(strides))
+    x0, x1 = hash2x32(key, jnp.zeros(shape, jnp.uint32), count)
+    return x0 ^ x1
+
+
+def fold_in(key, data) -> jax.Array:
+    """``jax.random.fold_in(key, data)`` of a raw key: the hash of the counter (0, data)."""
+    return jnp.stack(hash2x32(key, jnp.uint32(0), jnp.asarray(data).astype(jnp.uint32)), axis=-1)
+
+
+def split(key) -> tuple[jax.Array, jax.Array]:
+    """``jax.random.split(key)`` (two keys): the hashes of the counters (0, 0) and (0, 1)."""
+    x0, x1 = hash2x32(key, jnp.uint32(0), jnp.arange(2, dtype=jnp.uint32))
+    return jnp.stack([x0[0], x1[0]]), jnp.stack([x0[1], x1[1]])
+
+
+def permutation(key, n: int) -> jax.Array:
+    """``jax.random.permutation(key, n)``: ``jnp.arange(n)`` sorted by fresh random 32-bit keys,
+    as many rounds as JAX takes for ``n`` (3 log n / log 2^32, rounded up)."""
+    x = jnp.arange(n)
+    rounds = int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
+    for _ in range(rounds):
+        key, subkey = split(key)
+        _, x = jax.lax.sort_key_val(bits(subkey, (n,)), x, 0)
+    return x
