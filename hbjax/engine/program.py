@@ -7,8 +7,7 @@
 one after another (``lax.map``, CPU: each loops over its own steps) or side by side (``vmap``,
 accelerators: the loop runs over the call's range ``[lo, hi)`` and a slot's update is kept only
 inside its own range, so the loop bound is not batched); folds are always vmapped. Randomness of
-config ``c`` on fold ``k`` comes from ``fold_in(fold_in(key(seed), c), k)`` (JAX's threefry,
-written out in ``threefry.py``: the same bits, without a while loop per draw).
+config ``c`` on fold ``k`` comes from ``fold_in(fold_in(key(seed), c), k)``.
 
 What a step computes comes from the model (``ProgramFns``): its loss on a batch, how its
 optimizer applies the gradients, its validation loss. Everything else (epochs, shuffling, step
@@ -22,7 +21,6 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import threefry
 from .keys import ProgramKey
 
 __all__ = ["FoldArrays", "ProgramFns", "HostStepped", "make_train", "make_host_steps", "steps_for", "config_key",
@@ -93,18 +91,18 @@ def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
         (configs x folds as one axis)."""
         if not side_by_side:
             lo, hi, bound = start, stop, None
-        shuffle_key, drop_key = threefry.fold_in(key, 1), threefry.fold_in(key, 2)
+        shuffle_key, drop_key = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
 
         def epoch(e, carry):
             # one shuffle per epoch; the steps of epoch e that fall inside [lo, hi)
-            perm = threefry.permutation(threefry.fold_in(shuffle_key, e), n_train)
+            perm = jax.random.permutation(jax.random.fold_in(shuffle_key, e), n_train)
 
             def step(b, carry):
                 params, opt_state, loss_sum = carry
                 idx = jax.lax.dynamic_slice(perm, (b * batch,), (batch,))
                 s = e * spe + b
                 xb, yb = (x_tr[idx], y_tr[idx]) if fold is None else (x_tr[fold, idx], y_tr[fold, idx])
-                loss, grads = jax.value_and_grad(fns.loss)(params, xb, yb, hp, threefry.fold_in(drop_key, s), bound)
+                loss, grads = jax.value_and_grad(fns.loss)(params, xb, yb, hp, jax.random.fold_in(drop_key, s), bound)
                 new_params, new_state = fns.apply_gradients(params, opt_state, grads, hp, s + 1, bound)
                 if not side_by_side:
                     return new_params, new_state, loss_sum + loss
@@ -175,10 +173,10 @@ def make_host_steps(program: ProgramKey, n_train: int, fns: ProgramFns) -> HostS
     batch, spe = program.batch_size, n_train // program.batch_size
 
     def step_fold(params, opt_state, loss_sum, hp, key, s, x_tr, y_tr):
-        shuffle_key, drop_key = threefry.fold_in(key, 1), threefry.fold_in(key, 2)
-        perm = threefry.permutation(threefry.fold_in(shuffle_key, s // spe), n_train)
+        shuffle_key, drop_key = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
+        perm = jax.random.permutation(jax.random.fold_in(shuffle_key, s // spe), n_train)
         idx = jax.lax.dynamic_slice(perm, ((s % spe) * batch,), (batch,))
-        loss, grads = jax.value_and_grad(fns.loss)(params, x_tr[idx], y_tr[idx], hp, threefry.fold_in(drop_key, s),
+        loss, grads = jax.value_and_grad(fns.loss)(params, x_tr[idx], y_tr[idx], hp, jax.random.fold_in(drop_key, s),
                                                    None)
         params, opt_state = fns.apply_gradients(params, opt_state, grads, hp, s + 1, None)
         return params, opt_state, loss_sum + loss

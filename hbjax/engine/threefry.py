@@ -1,14 +1,14 @@
-"""JAX's partitionable threefry-2x32, written out: ``fold_in``, ``bits`` and ``permutation`` of
-raw ``uint32[2]`` keys, bit for bit what ``jax.random`` gives (``jax_threefry_partitionable``,
-JAX's default, which ``program.check_prng`` requires).
+"""JAX's partitionable threefry-2x32 written out: ``bits`` of a raw ``uint32[2]`` key, bit for
+bit ``jax.random.bits`` (``jax_threefry_partitionable``, JAX's default, which
+``program.check_prng`` requires).
 
-Why: on CPU JAX lowers the threefry hash as a 5-step while loop over four arrays. In a training
-program that is a loop per ``fold_in`` (three per optimizer step) and per shuffle, each a handful
-of tiny kernels at run time and more for XLA to compile; the dropout's bits stream four
-full-size arrays through memory per step of the loop (10% of a 256x3 LSTM's epoch). Written out,
-the hash's 20 rounds are one elementwise fusion. ``tests/test_threefry.py`` checks each function
-against ``jax.random`` over generated keys and shapes, eagerly, jitted and vmapped, so a JAX that
-hashes differently fails a test, not a run.
+Why: on CPU JAX lowers the threefry hash as a 5-step while loop that streams four full-size
+arrays through memory per step: 10% of a 256x3 LSTM's epoch for its dropout bits, ~3x what the
+same bits cost flax's dropout. Written out, the hash's 20 rounds are one elementwise fusion.
+(Writing out ``fold_in`` and ``permutation`` the same way made a demo program slower to trace,
+0.5 -> 0.9 s, and no faster to compile: their loops are small.) ``tests/test_threefry.py``
+checks ``bits`` against ``jax.random.bits`` over generated keys and shapes, eagerly, jitted and
+vmapped, so a JAX that hashes differently fails a test, not a run.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["hash2x32", "bits", "fold_in", "split", "permutation"]
+__all__ = ["hash2x32", "bits"]
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 
@@ -49,25 +49,3 @@ def bits(key, shape: tuple[int, ...]) -> jax.Array:
     count = sum(jax.lax.broadcasted_iota(jnp.uint32, shape, d) * jnp.uint32(st) for d, st in enumerate(strides))
     x0, x1 = hash2x32(key, jnp.zeros(shape, jnp.uint32), count)
     return x0 ^ x1
-
-
-def fold_in(key, data) -> jax.Array:
-    """``jax.random.fold_in(key, data)`` of a raw key: the hash of the counter (0, data)."""
-    return jnp.stack(hash2x32(key, jnp.uint32(0), jnp.asarray(data).astype(jnp.uint32)), axis=-1)
-
-
-def split(key) -> tuple[jax.Array, jax.Array]:
-    """``jax.random.split(key)`` (two keys): the hashes of the counters (0, 0) and (0, 1)."""
-    x0, x1 = hash2x32(key, jnp.uint32(0), jnp.arange(2, dtype=jnp.uint32))
-    return jnp.stack([x0[0], x1[0]]), jnp.stack([x0[1], x1[1]])
-
-
-def permutation(key, n: int) -> jax.Array:
-    """``jax.random.permutation(key, n)``: ``jnp.arange(n)`` sorted by fresh random 32-bit keys,
-    as many rounds as JAX takes for ``n`` (3 log n / log 2^32, rounded up)."""
-    x = jnp.arange(n)
-    rounds = int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
-    for _ in range(rounds):
-        key, subkey = split(key)
-        _, x = jax.lax.sort_key_val(bits(subkey, (n,)), x, 0)
-    return x

@@ -179,7 +179,7 @@ def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...]
     def maybe_drop(h, layer):
         if dropout_key is None:
             return h
-        return dropout(h, hp.dropout, threefry.fold_in(dropout_key, layer))
+        return dropout(h, hp.dropout, jax.random.fold_in(dropout_key, layer))
 
     h = maybe_drop(lstm_layer(x, params["in0"], params["rec0"], params["b0"], unit_mask, hp.activation,
                               allowed_activations), 0)
