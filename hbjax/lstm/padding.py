@@ -27,8 +27,9 @@ def bytes_per_config(hidden: int, layers: int, batch: int, window: int, n_featur
                      n_train: int, n_val: int) -> int:
     """Device bytes one config needs while training (float32), checked against XLA's
     ``memory_analysis()`` on a grid of shapes (tests/test_wide_plan.py): params, two moments and
-    their updates, the gradients; per layer the saved hidden and cell states and gates of a batch
-    (``[T, B, 7H]``: h, c, the four gates' sigmoids, the activation of g) and their gradients; the validation pass over all validation windows."""
+    their updates, the gradients; per layer the saved states of a batch (``[T, B, 7H]``: h, c,
+    the four gates' sigmoids, g's activation) and their gradients; the validation pass over all
+    validation windows."""
     params = 4 * hidden * (n_features + hidden) + 4 * hidden
     params += (layers - 1) * (8 * hidden * hidden + 4 * hidden) + hidden + 1
     state = params * 7
