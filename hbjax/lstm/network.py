@@ -147,7 +147,7 @@ def _layer_bwd(allowed, residuals, d_out):
     x_steps = jnp.swapaxes(x, 0, 1).reshape(t * b, n_in)
     d_rec = (h_prev.T @ dz).reshape(n, 4, n)
     d_in = (x_steps.T @ dz).reshape(n_in, 4, n)
-    d_bias = dz.sum(0).reshape(4, n)
+    d_bias = dz.reshape(t * b, 4, n).sum(0)  # reduced as [T*B, 4, H], as before: the same summation order
     dx = jnp.swapaxes((dz @ w_in.reshape(n_in, 4 * n).T).reshape(t, b, n_in), 0, 1)
     return dx, d_in, d_rec, d_bias, None, None
 
