@@ -140,3 +140,23 @@ def test_moments_is_an_optax_transformation_equal_to_optax(name):
         ref = optax.apply_updates(ref, ref_updates)
     np.testing.assert_allclose(ours["w"], ref["w"], rtol=2e-5, atol=1e-6)
     assert float(state.hyperparams["learning_rate"]) == pytest.approx(1e-2)
+
+
+def test_dropout_is_the_input_times_one_reciprocal_in_every_program():
+    """Kept units are x * float32(1 / (1 - rate)) exactly (the mask from jax.random.bits, unit-major),
+    alone, beside other rates under vmap, and inside a scan as the deeper layers run."""
+    x = np.random.default_rng(4).normal(size=(6, 9, 5)).astype(np.float32)
+    key = jax.random.PRNGKey(5)
+    rates = jnp.float32([0.1, 0.3, 0.45])
+    programs = {
+        "jit": lambda rs: [jax.jit(network.dropout)(x, r, key) for r in rs],
+        "vmap": jax.jit(lambda rs: jax.vmap(lambda r: network.dropout(x, r, key))(rs)),
+        "scan": jax.jit(jax.vmap(lambda r: jax.lax.scan(lambda h, _: (network.dropout(h, r, key), None), x, None,
+                                                         length=1)[0])),
+    }
+    for name, program in programs.items():
+        out = np.asarray(program(rates))
+        for rate, dropped in zip(np.asarray(rates), out):
+            keep = np.moveaxis(np.asarray(jax.random.bits(key, (5, 6, 9))) >= np.uint32(rate * 2.0 ** 32), 0, -1)
+            expected = np.where(keep, x * (np.float32(1.0) / (np.float32(1.0) - rate)), np.float32(0.0))
+            np.testing.assert_array_equal(dropped, expected, err_msg=f"{name}, rate {rate}")

@@ -164,7 +164,10 @@ def dropout(x, rate, key):
     bits = threefry.bits(key, (h_units, b, t))
     threshold = jnp.floor(rate * 4294967296.0).astype(jnp.uint32)
     keep = jnp.moveaxis(bits >= threshold, 0, -1)
-    return jnp.where(keep, x / (1.0 - rate), 0.0)
+    # times the reciprocal, written out: XLA rewrote ``x / (1 - rate)`` into this product in some
+    # programs and not in others (it depends on the layout around it), so the same config's
+    # dropout could round differently with the code around it
+    return jnp.where(keep, x * (1.0 / (1.0 - rate)), 0.0)
 
 
 def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...], dropout_key=None, depth=None):
