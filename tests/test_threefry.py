@@ -25,3 +25,15 @@ def test_bits_equal_jax_random_bits(seed, salt, shape):
     keys = jnp.stack([key, jax.random.fold_in(key, 1)])
     got = jax.vmap(lambda k: threefry.bits(k, shape))(keys)
     assert np.array_equal(np.asarray(got[1]), np.asarray(jax.random.bits(keys[1], shape)))
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=seeds, shape=st.lists(st.integers(1, 12), min_size=2, max_size=3).map(tuple), data=st.data())
+def test_bits_in_another_layout_are_the_same_draw_transposed(seed, shape, data):
+    """``strides`` draws the same bits laid out along permuted axes (the dropout's time-major
+    layout of its unit-major draw)."""
+    key = raw_key(seed, 0)
+    order = data.draw(st.permutations(range(len(shape))))
+    row_major = np.cumprod((1,) + shape[::-1])[:-1][::-1]
+    got = threefry.bits(key, tuple(shape[a] for a in order), strides=tuple(int(row_major[a]) for a in order))
+    assert np.array_equal(np.asarray(got), np.transpose(np.asarray(jax.random.bits(key, shape)), order))

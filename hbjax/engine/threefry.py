@@ -39,13 +39,16 @@ def hash2x32(key, high, low) -> tuple[jax.Array, jax.Array]:
     return x0, x1
 
 
-def bits(key, shape: tuple[int, ...]) -> jax.Array:
+def bits(key, shape: tuple[int, ...], strides: tuple[int, ...] | None = None) -> jax.Array:
     """``jax.random.bits(key, shape)`` (uint32): element ``j`` (row-major) hashes the counter
-    (0, j), so an element's bits depend only on its index."""
+    (0, j), so an element's bits depend only on its index. ``strides``: each axis's step in that
+    index, for the same draw in another layout (``bits(key, (b, a), strides=(1, b))`` is
+    ``bits(key, (a, b)).T``); default row-major."""
     size = int(np.prod(shape))
     if size >= 2 ** 32:
         raise ValueError(f"bits: {size} elements need a 64-bit counter")
-    strides = np.cumprod((1,) + tuple(shape[::-1]))[:-1][::-1]
+    if strides is None:
+        strides = np.cumprod((1,) + tuple(shape[::-1]))[:-1][::-1]
     count = sum(jax.lax.broadcasted_iota(jnp.uint32, shape, d) * jnp.uint32(st) for d, st in enumerate(strides))
     x0, x1 = hash2x32(key, jnp.zeros(shape, jnp.uint32), count)
     return x0 ^ x1
