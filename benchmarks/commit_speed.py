@@ -40,11 +40,12 @@ wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
 frame = result.to_frame()[["config_id", "rung", "resource", "loss", "promoted"]]
 stats = backend.engine.rung_stats
 total = lambda k: sum(s.get(k, 0.0) for s in stats)
-print(json.dumps({"hbjax": hb.__file__, "wall_s": wall, "process_cpu_s": cpu, "trials": len(frame),
+print(json.dumps({"hbjax": hb.__file__, "wall_s": wall, "process_cpu_s": cpu, "n_trials": len(frame),
                   "compiles": total("compiles"), "compile_s": total("compile_s"), "compile_cpu_s": total("compile_cpu_s"),
                   "compile_wait_s": total("compile_wait_s"), "compile_idle_s": total("compile_idle_s"),
                   "submissions": len(stats),
-                  "trials_sha256": hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()}))
+                  "trials_sha256": hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest(),
+                  "trials": frame.to_dict(orient="list")}))
 '''
 
 
@@ -75,6 +76,9 @@ def main(argv=None) -> int:
             print(f"{name} ({row['commit'][:10]}): {row['wall_s']:.1f} s wall, {row['process_cpu_s']:.1f} s CPU, "
                   f"compiles {row['compile_s']:.1f} s (waited {row['compile_wait_s']:.1f} s), load {load}", flush=True)
     same = len({row["trials_sha256"] for runs in rows.values() for row in runs}) == 1
+    difference = None if same else trials_difference(rows["before"][0]["trials"], rows["after"][0]["trials"])
+    if difference:
+        print(f"trials differ: {difference}")
     walls = {name: [row["wall_s"] for row in runs] for name, runs in rows.items()}
     ratio = sum(walls["after"]) / sum(walls["before"])
     print(f"after / before wall (summed over {args.repeats} run(s) each) {ratio:.3f}; trials identical: {same}")
@@ -82,9 +86,22 @@ def main(argv=None) -> int:
                           "machine": machine_info(), "max_resource": args.max_resource,
                           "task": "NVDA first walk-forward fold, hyperband_run.py's space, waves, 2 host devices, cold",
                           "runs": rows, "wall_s": walls, "wall_ratio_after_over_before": ratio,
-                          "trials_identical": same,
+                          "trials_identical": same, "trials_difference": difference,
                           "note": "back to back, alternating; this machine varies 10-25% between identical runs"})
     return 0
+
+
+def trials_difference(before: dict, after: dict) -> dict:
+    """How far two runs' trials are apart, when their hashes differ: the losses equal to the last
+    bit, the largest relative difference, whether the same configs were promoted, the best losses."""
+    if before["config_id"] != after["config_id"] or before["resource"] != after["resource"]:
+        return {"same_trials_run": False}
+    pairs = list(zip(before["loss"], after["loss"]))
+    finite = [(a, b) for a, b in pairs if a == a and b == b and a != 0]
+    return {"same_trials_run": True, "losses": len(pairs), "losses_identical": sum(a == b for a, b in pairs),
+            "max_relative_loss_difference": max((abs(b - a) / abs(a) for a, b in finite), default=0.0),
+            "promotions_identical": before["promoted"] == after["promoted"],
+            "best_loss": {"before": min(a for a, _ in finite), "after": min(b for _, b in finite)}}
 
 
 def _commit(root: Path) -> str:
