@@ -143,7 +143,7 @@ def test_moments_is_an_optax_transformation_equal_to_optax(name):
 
 
 def test_dropout_is_the_input_times_one_reciprocal_in_every_program():
-    """Kept units are x * float32(1 / (1 - rate)) exactly (the mask from jax.random.bits, unit-major),
+    """Kept units are x * float32(1 / (1 - rate)) exactly (the mask from jax.random.bits drawn unit-major),
     alone, beside other rates under vmap, and inside a scan as the deeper layers run."""
     x = np.random.default_rng(4).normal(size=(6, 9, 5)).astype(np.float32)
     key = jax.random.PRNGKey(5)
@@ -157,6 +157,7 @@ def test_dropout_is_the_input_times_one_reciprocal_in_every_program():
     for name, program in programs.items():
         out = np.asarray(program(rates))
         for rate, dropped in zip(np.asarray(rates), out):
-            keep = np.moveaxis(np.asarray(jax.random.bits(key, (5, 6, 9))) >= np.uint32(rate * 2.0 ** 32), 0, -1)
+            # x is [T, B, H]; the mask is drawn [H, B, T]
+            keep = np.asarray(jax.random.bits(key, (5, 9, 6))).T >= np.uint32(rate * 2.0 ** 32)
             expected = np.where(keep, x * (np.float32(1.0) / (np.float32(1.0) - rate)), np.float32(0.0))
             np.testing.assert_array_equal(dropped, expected, err_msg=f"{name}, rate {rate}")
