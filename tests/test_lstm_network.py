@@ -4,6 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hbjax.lstm import network, optim
 from hbjax.lstm.engine import encode_hparams
@@ -161,3 +163,27 @@ def test_dropout_is_the_input_times_one_reciprocal_in_every_program():
             keep = np.asarray(jax.random.bits(key, (5, 9, 6))).T >= np.uint32(rate * 2.0 ** 32)
             expected = np.where(keep, x * (np.float32(1.0) / (np.float32(1.0) - rate)), np.float32(0.0))
             np.testing.assert_array_equal(dropped, expected, err_msg=f"{name}, rate {rate}")
+
+
+@settings(max_examples=12, deadline=None)
+@given(length=st.integers(1, 9), batch=st.integers(1, 4), mapped=st.integers(1, 3), reverse=st.booleans())
+def test_scan_time_equals_lax_scan_bit_for_bit(length, batch, mapped, reverse):
+    """The layers' time loop (inputs read, outputs written by index) equals lax.scan, alone and
+    under vmap (where lax.scan moves the mapped axis behind time and scan_time does not)."""
+    rng = np.random.default_rng(length * 100 + batch * 10 + mapped)
+    xs = rng.normal(size=(mapped, length, batch, 3)).astype(np.float32)
+    w = rng.normal(size=(mapped, 3, 3)).astype(np.float32)
+
+    def run(loop, xs, w):
+        def step(h, inputs):
+            (x,) = inputs
+            h = jnp.tanh(x + h @ w)
+            return h, (h, jax.nn.sigmoid(h) * x)
+        return loop(step, jnp.zeros((batch, 3), jnp.float32), (xs,))
+
+    ours = jax.jit(jax.vmap(lambda xs, w: run(lambda *a: network.scan_time(*a, reverse=reverse), xs, w)))(xs, w)
+    ref = jax.jit(jax.vmap(lambda xs, w: run(lambda *a: jax.lax.scan(*a, reverse=reverse), xs, w)))(xs, w)
+    jax.tree.map(np.testing.assert_array_equal, ours, ref)
+    alone = jax.jit(lambda xs, w: run(lambda *a: network.scan_time(*a, reverse=reverse), xs, w))(xs[0], w[0])
+    alone_ref = jax.jit(lambda xs, w: run(lambda *a: jax.lax.scan(*a, reverse=reverse), xs, w))(xs[0], w[0])
+    jax.tree.map(np.testing.assert_array_equal, alone, alone_ref)

@@ -82,6 +82,25 @@ def activation_fn(activation_id, allowed: tuple[int, ...]):
     return pick(0), pick(1)
 
 
+def scan_time(step, init, xs, reverse: bool = False):
+    """``jax.lax.scan(step, init, xs, reverse=reverse)`` over time-major ``xs`` (a tuple), with each
+    step's inputs read and outputs written by index inside the loop. Under ``vmap`` (the folds,
+    the configs side by side) ``lax.scan`` moves the mapped axis of its inputs and outputs behind
+    the time axis, a transposed copy of each per call; read and written by index, they keep the
+    mapped axis first and nothing is copied (the same floats: only where they are stored differs)."""
+    length = xs[0].shape[0]
+    outs = jax.eval_shape(step, init, tuple(x[0] for x in xs))[1]
+    buffers = tuple(jnp.zeros((length,) + o.shape, o.dtype) for o in outs)
+
+    def body(i, state):
+        carry, buffers = state
+        t = length - 1 - i if reverse else i
+        carry, ys = step(carry, tuple(jax.lax.dynamic_index_in_dim(x, t, 0, keepdims=False) for x in xs))
+        return carry, tuple(jax.lax.dynamic_update_index_in_dim(buf, y, t, 0) for buf, y in zip(buffers, ys))
+
+    return jax.lax.fori_loop(0, length, body, (init, buffers))
+
+
 @partial(jax.custom_vjp, nondiff_argnums=(6,))
 def lstm_layer(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
     """x [T, B, I] -> hidden states [T, B, H], time-major (as the scan runs: no transposes between
@@ -98,7 +117,8 @@ def _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
     projected = ((x.reshape(t * b, -1) @ w_in.reshape(w_in.shape[0], -1)).reshape(t, b, 4, n) + bias).reshape(t, b, 4 * n)
     rec = w_rec.reshape(n, 4 * n)
 
-    def step(carry, z_in):
+    def step(carry, inputs):
+        (z_in,) = inputs
         # gates stay one [B, 4H] array (sigmoid over all four blocks, the activation over g's):
         # stacking four [B, H] gate arrays made XLA CPU emit a concatenate fusion per step here
         # and in the backward pass (together ~1/5 of the step's recurrent matmuls at 256 units,
@@ -113,7 +133,7 @@ def _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
         return (h, c), (h, c, sig, g)
 
     zeros = jnp.zeros((b, n), x.dtype)
-    _, (hs, cs, sigs, gs) = jax.lax.scan(step, (zeros, zeros), projected)
+    _, (hs, cs, sigs, gs) = scan_time(step, (zeros, zeros), (projected,))
     return hs, (hs, cs, sigs, gs)  # saved: [T, B, H] x2, [T, B, 4H], [T, B, H]
 
 
@@ -141,9 +161,9 @@ def _layer_bwd(allowed, residuals, d_out):
         # concatenated along the last axis (a plain copy; stacking on a new axis 1 fused slowly)
         dz = jnp.concatenate([dc * g * i * (1.0 - i), dc * c_before * f * (1.0 - f), dc * i * act_grad(g),
                               dh * a * o * (1.0 - o)], axis=1)
-        return (dz @ rec_t, dc * f), dz
+        return (dz @ rec_t, dc * f), (dz,)
 
-    _, dz = jax.lax.scan(step, (zeros[0], zeros[0]), (d_out, cs, c_prev, sigs, gs), reverse=True)
+    _, (dz,) = scan_time(step, (zeros[0], zeros[0]), (d_out, cs, c_prev, sigs, gs), reverse=True)
     dz = dz.reshape(t * b, 4 * n)  # [T*B, 4H]: every step's gate gradients at once
     h_prev = jnp.concatenate([zeros, hs[:-1]]).reshape(t * b, n)
     x_steps = x.reshape(t * b, n_in)
