@@ -187,3 +187,28 @@ def test_scan_time_equals_lax_scan_bit_for_bit(length, batch, mapped, reverse):
     alone = jax.jit(lambda xs, w: run(lambda *a: network.scan_time(*a, reverse=reverse), xs, w))(xs[0], w[0])
     alone_ref = jax.jit(lambda xs, w: run(lambda *a: jax.lax.scan(*a, reverse=reverse), xs, w))(xs[0], w[0])
     jax.tree.map(np.testing.assert_array_equal, alone, alone_ref)
+
+
+def test_by_activation_switch_equals_computing_every_activation_and_selecting():
+    """The switch on a scalar index (configs one after another) gives the floats of the previous
+    formulation (every allowed activation computed, then jnp.where), for every allowed set and
+    odd shapes. (XLA CPU rounds tanh differently with the code around it: a program of a lone
+    tanh, or a vmapped select, can differ in the last bit, so the reference is the select in the
+    same kind of program; under vmap the engine's plan tests check the widths bit for bit.)"""
+    fns = network._ACTIVATION_FNS
+    fn = lambda act, act_grad, v: (act(v), act_grad(act(v)))  # noqa: E731
+
+    def selected(i, allowed, x):
+        outs = [fn(*fns[a], x) for a in allowed]
+        result = outs[-1]
+        for k in range(len(allowed) - 2, -1, -1):
+            result = tuple(jnp.where(i == allowed[k], o, r) for o, r in zip(outs[k], result))
+        return result
+
+    for shape in [(4, 5), (3, 7), (5, 32)]:
+        x = np.random.default_rng(6).normal(size=shape).astype(np.float32) * 3
+        for allowed in [(0, 1), (1, 2), (0, 2), (0, 1, 2)]:
+            for a in allowed:
+                switched = jax.jit(lambda i: network.by_activation(i, allowed, fn)(x))(jnp.int32(a))
+                alone_ref = jax.jit(lambda i: selected(i, allowed, x))(jnp.int32(a))
+                jax.tree.map(np.testing.assert_array_equal, switched, alone_ref)
