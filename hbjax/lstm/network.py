@@ -72,8 +72,10 @@ def by_activation(activation_id, allowed: tuple[int, ...], fn):
     whose configs can only use one activation gets it statically. Otherwise a ``lax.switch``:
     when configs run one after another the index is one scalar and only the config's activation
     is computed (computing every allowed one and selecting made a 32-unit, 2-layer, 5-fold epoch
-    1.0 s instead of 0.69-0.77 s); under ``vmap`` the switch becomes that select. The same floats
-    either way (the engine's losses and the demo's trials, bit for bit)."""
+    1.0 s instead of 0.69-0.77 s); under ``vmap`` the switch becomes that select. One after
+    another the floats are those of the select (the engine's losses and the demo's trials, bit
+    for bit); under ``vmap`` XLA CPU may round ``tanh`` in the last bit differently from the
+    previous formulation at odd shapes (it rounds ``tanh`` by the code around it)."""
     if len(allowed) == 1:
         return partial(fn, *_ACTIVATION_FNS[allowed[0]])
     index = jnp.select([activation_id == a for a in allowed[:-1]], list(range(len(allowed) - 1)), len(allowed) - 1)
