@@ -194,7 +194,8 @@ def test_by_activation_switch_equals_computing_every_activation_and_selecting():
     formulation (every allowed activation computed, then jnp.where), for every allowed set and
     odd shapes. (XLA CPU rounds tanh differently with the code around it: a program of a lone
     tanh, or a vmapped select, can differ in the last bit, so the reference is the select in the
-    same kind of program; under vmap the engine's plan tests check the widths bit for bit.)"""
+    same kind of program; side by side the engine computes every activation and selects, as
+    before.)"""
     fns = network._ACTIVATION_FNS
     fn = lambda act, act_grad, v: (act(v), act_grad(act(v)))  # noqa: E731
 
@@ -209,6 +210,7 @@ def test_by_activation_switch_equals_computing_every_activation_and_selecting():
         x = np.random.default_rng(6).normal(size=shape).astype(np.float32) * 3
         for allowed in [(0, 1), (1, 2), (0, 2), (0, 1, 2)]:
             for a in allowed:
-                switched = jax.jit(lambda i: network.by_activation(i, allowed, fn)(x))(jnp.int32(a))
+                switched = jax.jit(lambda i: network.by_activation(i, network.Activations(allowed, True), fn)(x))(
+                    jnp.int32(a))
                 alone_ref = jax.jit(lambda i: selected(i, allowed, x))(jnp.int32(a))
                 jax.tree.map(np.testing.assert_array_equal, switched, alone_ref)

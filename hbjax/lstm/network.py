@@ -66,21 +66,41 @@ _ACTIVATION_FNS = ((jnp.tanh, lambda y: 1.0 - y * y),
                    (jax.nn.sigmoid, lambda y: y * (1.0 - y)))
 
 
-def by_activation(activation_id, allowed: tuple[int, ...], fn):
+class Activations(NamedTuple):
+    """The activations a layer's configs may use (indices into ACTIVATIONS) and how one is picked:
+    ``switch`` when configs run one after another (the index is one scalar), else computed all
+    and selected (side by side under ``vmap``, where a switch would become a select anyway)."""
+
+    allowed: tuple[int, ...]
+    switch: bool
+
+
+def by_activation(activation_id, activations: Activations, fn):
     """``fn(act, act_grad, *args)`` for the activation picked by a traced index (``act_grad`` in
     terms of the activation's OUTPUT, so the backward pass needs no pre-activations). A program
-    whose configs can only use one activation gets it statically. Otherwise a ``lax.switch``:
-    when configs run one after another the index is one scalar and only the config's activation
-    is computed (computing every allowed one and selecting made a 32-unit, 2-layer, 5-fold epoch
-    1.0 s instead of 0.69-0.77 s); under ``vmap`` the switch becomes that select. One after
-    another the floats are those of the select (the engine's losses and the demo's trials, bit
-    for bit); under ``vmap`` XLA CPU may round ``tanh`` in the last bit differently from the
-    previous formulation at odd shapes (it rounds ``tanh`` by the code around it)."""
+    whose configs can only use one activation gets it statically. One after another, a
+    ``lax.switch`` runs only the config's activation (computing every allowed one and selecting
+    made a 32-unit, 2-layer, 5-fold epoch 1.0 s instead of 0.69-0.77 s), with the select's floats
+    bit for bit. Side by side every allowed activation is computed and selected, as before: JAX
+    would turn the switch into a select of whole branches, which XLA CPU rounds differently in
+    the last bit (its ``tanh`` rounds by the code around it)."""
+    allowed = activations.allowed
     if len(allowed) == 1:
         return partial(fn, *_ACTIVATION_FNS[allowed[0]])
-    index = jnp.select([activation_id == a for a in allowed[:-1]], list(range(len(allowed) - 1)), len(allowed) - 1)
-    branches = [partial(fn, *_ACTIVATION_FNS[a]) for a in allowed]
-    return lambda *args: jax.lax.switch(index, branches, *args)
+    if activations.switch:
+        index = jnp.select([activation_id == a for a in allowed[:-1]], list(range(len(allowed) - 1)), len(allowed) - 1)
+        branches = [partial(fn, *_ACTIVATION_FNS[a]) for a in allowed]
+        return lambda *args: jax.lax.switch(index, branches, *args)
+
+    def pick(k):
+        def f(x):
+            out = _ACTIVATION_FNS[allowed[-1]][k](x)
+            for a in reversed(allowed[:-1]):
+                out = jnp.where(activation_id == a, _ACTIVATION_FNS[a][k](x), out)
+            return out
+        return f
+
+    return partial(fn, pick(0), pick(1))
 
 
 def scan_time(step, init, xs, reverse: bool = False):
@@ -103,15 +123,15 @@ def scan_time(step, init, xs, reverse: bool = False):
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(6,))
-def lstm_layer(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
+def lstm_layer(x, w_in, w_rec, bias, unit_mask, activation_id, activations):
     """x [T, B, I] -> hidden states [T, B, H], time-major (as the scan runs: no transposes between
     layers, ~5% of a 256x3 epoch). The input projection of all T steps is one matmul;
     the backward pass (below) runs only dh, dc through the time steps and forms the weight
     gradients as three matmuls over all steps afterwards, as cuDNN does."""
-    return _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, allowed)[0]
+    return _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, activations)[0]
 
 
-def _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
+def _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, activations):
     t, b, _ = x.shape
     n = w_rec.shape[0]
 
@@ -121,7 +141,7 @@ def _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
         c = (f * c + i * g) * unit_mask
         return o * act(c) * unit_mask, c, g
 
-    cell = by_activation(activation_id, allowed, cell_with)
+    cell = by_activation(activation_id, activations, cell_with)
     projected = ((x.reshape(t * b, -1) @ w_in.reshape(w_in.shape[0], -1)).reshape(t, b, 4, n) + bias).reshape(t, b, 4 * n)
     rec = w_rec.reshape(n, 4 * n)
 
@@ -142,16 +162,16 @@ def _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
     return hs, (hs, cs, sigs, gs)  # saved: [T, B, H] x2, [T, B, 4H], [T, B, H]
 
 
-def _layer_fwd(x, w_in, w_rec, bias, unit_mask, activation_id, allowed):
-    out, saved = _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, allowed)
+def _layer_fwd(x, w_in, w_rec, bias, unit_mask, activation_id, activations):
+    out, saved = _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, activations)
     return out, (x, w_in, w_rec, unit_mask, activation_id, saved)
 
 
-def _layer_bwd(allowed, residuals, d_out):
+def _layer_bwd(activations, residuals, d_out):
     x, w_in, w_rec, unit_mask, activation_id, (hs, cs, sigs, gs) = residuals
     t, b, n_in = x.shape
     n = w_rec.shape[0]
-    derivatives = by_activation(activation_id, allowed, lambda act, act_grad, c, g: (act(c), act_grad(act(c)), act_grad(g)))
+    derivatives = by_activation(activation_id, activations, lambda act, act_grad, c, g: (act(c), act_grad(act(c)), act_grad(g)))
     rec_t = jax.lax.optimization_barrier(w_rec.reshape(n, 4 * n).T)  # materialised once
     zeros = jnp.zeros((1, b, n), x.dtype)
     c_prev = jnp.concatenate([zeros, cs[:-1]])
@@ -212,11 +232,12 @@ def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...]
             return h
         return dropout(h, hp.dropout, jax.random.fold_in(dropout_key, layer))
 
+    activations = Activations(tuple(allowed_activations), switch=depth is None)
     h = maybe_drop(lstm_layer(jnp.swapaxes(x, 0, 1), params["in0"], params["rec0"], params["b0"], unit_mask, hp.activation,
-                              allowed_activations), 0)
+                              activations), 0)
 
     def layer_out(h, w_in, w_rec, bias, layer):
-        return maybe_drop(lstm_layer(h, w_in, w_rec, bias, unit_mask, hp.activation, allowed_activations), layer)
+        return maybe_drop(lstm_layer(h, w_in, w_rec, bias, unit_mask, hp.activation, activations), layer)
 
     def deeper(h, layer_params):
         w_in, w_rec, bias, layer = layer_params
