@@ -101,7 +101,8 @@ def trials_difference(before: dict, after: dict) -> dict:
     return {"same_trials_run": True, "losses": len(pairs), "losses_identical": sum(a == b for a, b in pairs),
             "max_relative_loss_difference": max((abs(b - a) / abs(a) for a, b in finite), default=0.0),
             "promotions_identical": before["promoted"] == after["promoted"],
-            "best_loss": {"before": min(a for a, _ in finite), "after": min(b for _, b in finite)}}
+            "best_loss": {"before": min((a for a, _ in finite), default=None),
+                          "after": min((b for _, b in finite), default=None)}}
 
 
 def _commit(root: Path) -> str:

@@ -171,7 +171,12 @@ def _layer_bwd(activations, residuals, d_out):
     x, w_in, w_rec, unit_mask, activation_id, (hs, cs, sigs, gs) = residuals
     t, b, n_in = x.shape
     n = w_rec.shape[0]
-    derivatives = by_activation(activation_id, activations, lambda act, act_grad, c, g: (act(c), act_grad(act(c)), act_grad(g)))
+
+    def derivatives_with(act, act_grad, c, g):
+        a = act(c)
+        return a, act_grad(a), act_grad(g)
+
+    derivatives = by_activation(activation_id, activations, derivatives_with)
     rec_t = jax.lax.optimization_barrier(w_rec.reshape(n, 4 * n).T)  # materialised once
     zeros = jnp.zeros((1, b, n), x.dtype)
     c_prev = jnp.concatenate([zeros, cs[:-1]])
