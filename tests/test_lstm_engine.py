@@ -217,6 +217,27 @@ def test_lstm_backend_runs_hyperband_end_to_end():
     assert np.isfinite(report["test_mse"]) and report["persistence_test_mse"] > 0
 
 
+def test_held_out_prediction_compiled_ahead_equals_predict_on_the_trained_params():
+    """The held-out test compiles its prediction from a fresh state's shapes while the retrain
+    compiles: called with the trained params it gives network.predict's floats, bit for bit."""
+    import jax.numpy as jnp
+
+    from hbjax.lstm.backend import _prediction_program
+    from hbjax.lstm.engine import encode_hparams
+    from hbjax.lstm.network import ACTIVATIONS, Traced
+
+    for config in (cfg(hidden=5, layers=2, activation="sigmoid"), cfg(hidden=8, layers=1, optimizer="rmsprop")):
+        eng = engine(activations=("tanh", "sigmoid"))
+        x = np.asarray(np.random.default_rng(3).normal(size=(13, 5, F)), dtype=np.float32)
+        predict = _prediction_program(eng, config, 7, x)
+        eng.train([7], [config], 2.0, [0.0])
+        params = {name: jnp.asarray(a[0]) for name, a in eng.states[7][0].items()}
+        hp = Traced(*(jnp.asarray(v) for v in encode_hparams(config)))
+        allowed = tuple(sorted(ACTIVATIONS.index(a) for a in ("tanh", "sigmoid")))
+        expected = np.asarray(jax.jit(network.predict, static_argnums=3)(params, jnp.asarray(x), hp, allowed))
+        np.testing.assert_array_equal(predict(eng.states[7][0]), expected.astype(np.float64))
+
+
 def test_lstm_space_validation():
     from hbjax.lstm.backend import check_space
 

@@ -7,7 +7,9 @@ Survivors continue from their trained weights and optimizer state (``continues =
 """
 from __future__ import annotations
 
+import importlib
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping
 
 import jax
@@ -142,8 +144,13 @@ class LSTMBackend(EngineBackend):
                             plan=self.engine.plan, max_layers=self.engine.max_layers,
                             activations=self.engine.activations, devices=jax.local_devices()[:1],
                             precision=self.engine.precision, cost=self.engine.cost)
-        engine.train([config_id], [config], resource, [0.0])
-        prediction = _predict(engine, config_id, config, final.x_test)
+        with ThreadPoolExecutor(2, thread_name_prefix="hbjax-held-out") as pool:
+            # while the retrain's program compiles (XLA, mostly off the GIL): the prediction's
+            # program and the Diebold-Mariano test's import, each ~0.5-1 s on a 2-core CPU
+            pool.submit(importlib.import_module, "scipy.stats")
+            predict = pool.submit(_prediction_program, engine, config, config_id, final.x_test)
+            engine.train([config_id], [config], resource, [0.0])
+            prediction = predict.result()(engine.states[config_id][0])
         scores = final.score(prediction)
         values = final.to_values(prediction)
         dm_stat, dm_p = diebold_mariano((final.truth_test - values) ** 2, (final.truth_test - final.last_test) ** 2)
@@ -165,14 +172,20 @@ class LSTMBackend(EngineBackend):
         }
 
 
-def _predict(engine: LSTMEngine, config_id: int, config: Mapping, x: np.ndarray) -> np.ndarray:
-    """Standardised predictions [N] of a config the engine trained on one fold (float64)."""
-    params, _ = engine.states[config_id]  # the config's own (unpadded) layout, fold axis first
-    params = {name: a[0] for name, a in params.items()}
+def _prediction_program(engine: LSTMEngine, config: Mapping, config_id: int, x: np.ndarray):
+    """The held-out prediction of ``config`` on ``x``, compiled before the config is trained (its
+    parameters' shapes are those of a fresh state): called with the trained params (the config's
+    own layout, fold axis first, one fold), -> standardised predictions [N] (float64)."""
+    params = {name: a[0] for name, a in engine.fresh_state(config, config_id)[0].items()}
     hp = Traced(*(jnp.asarray(v) for v in encode_hparams(config)))
     allowed = tuple(sorted(ACTIVATIONS.index(a) for a in set(engine.activations)))
-    predict = jax.jit(network.predict, static_argnums=3)
-    return np.asarray(predict(params, jnp.asarray(x), hp, allowed), dtype=np.float64)
+    x = jnp.asarray(x)
+    compiled = jax.jit(network.predict, static_argnums=3).lower(params, x, hp, allowed).compile()
+
+    def predict(trained: Mapping) -> np.ndarray:
+        return np.asarray(compiled({name: a[0] for name, a in trained.items()}, x, hp), dtype=np.float64)
+
+    return predict
 
 
 def _choices(dim) -> list[int]:
