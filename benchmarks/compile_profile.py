@@ -13,7 +13,7 @@ shapes (one fold, tanh), each beside the plain flax + optax epoch program of the
 (``lstm_program.plain_flax_epoch``: ``nn.RNN(nn.OptimizedLSTMCell)``, dropout, ``optax.adam``,
 validation) where one exists (one fold).
 
-    JAX_PLATFORMS=cpu python benchmarks/compile_profile.py     # ~3 minutes on 2 cores
+    JAX_PLATFORMS=cpu python benchmarks/compile_profile.py     # ~1 minute on 2 cores
 """
 from __future__ import annotations
 
@@ -114,6 +114,7 @@ def run_child(kind: str, spec: tuple) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--child", nargs=6, metavar=("KIND", "H", "L", "B", "FOLDS", "ACTS"), help=argparse.SUPPRESS)
+    p.add_argument("--quick", action="store_true", help="only the peers' smallest program (a smoke test)")
     p.add_argument("--out", type=Path, default=RESULTS / "compile_profile_cpu.json")
     args = p.parse_args(argv)
     if args.child:
@@ -121,7 +122,7 @@ def main(argv=None) -> int:
         print(json.dumps(child(kind, int(h), int(l), int(b), int(k), acts)))
         return 0
     rows, load0 = [], load_average()
-    for spec in PROGRAMS:
+    for spec in [p for p in PROGRAMS if p[0].startswith("peer smallest")] if args.quick else PROGRAMS:
         for kind in ("hbjax", "plain_flax") if spec[-1] else ("hbjax",):
             row = run_child(kind, spec)
             rows.append(row)

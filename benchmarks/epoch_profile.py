@@ -90,6 +90,7 @@ def profile_epoch(engine, config: dict, config_id: int) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--quick", action="store_true", help="only 16 x 1, batch 128 (a smoke test)")
     p.add_argument("--out", type=Path, default=RESULTS / "epoch_profile_cpu.json")
     args = p.parse_args(argv)
     import jax
@@ -99,7 +100,7 @@ def main(argv=None) -> int:
     load0 = load_average()
     use_torch = not args.no_torch and torch_version() is not None
     rows = []
-    for hidden, layers, batch, folds, acts in CONFIGS:
+    for hidden, layers, batch, folds, acts in ((16, 1, 128, 1, "tanh"),) if args.quick else CONFIGS:
         w = first_fold_task(folds).fold_windows(20)
         arrays = FoldArrays(w.x_train, w.y_train, w.x_val, w.y_val)
         n_train, n_val, n_features = w.x_train.shape[1], w.x_val.shape[1], w.x_train.shape[2]

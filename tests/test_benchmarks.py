@@ -131,3 +131,43 @@ def test_cpu_flags(tmp_path):
     assert set(rows) == {"default", "llvm_cheap"}
     assert rows["default"]["64x3_b64"]["same_losses_as_default"] is True
     assert rows["llvm_cheap"]["256x3_b64"]["compile_s"] > 0
+
+
+@pytest.mark.slow
+def test_compile_profile(tmp_path):
+    data = _run("compile_profile.py", tmp_path / "cp.json")
+    rows = {r["kind"]: r for r in data["programs"]}
+    assert set(rows) == {"hbjax", "plain_flax"}
+    for row in rows.values():
+        assert row["compile_s"] > 0 and row["trace_s"] > 0 and row["xla_compile_s"] > 0 and row["fusions"] > 0
+        assert 0 < row["xla_codegen_s"] < row["compile_s"]  # XLA's own timer was found in its log
+
+
+@pytest.mark.slow
+def test_epoch_profile(tmp_path):
+    (row,) = _run("epoch_profile.py", tmp_path / "ep.json", "--no-torch")["configs"]
+    assert (row["hidden"], row["layers"], row["batch_size"]) == (16, 1, 128)
+    assert row["seconds_by_kind"]["matmuls"] > 0 and row["seconds_by_kind"]["other_kernels"] > 0
+    assert row["matmul_gflops_inside"] > 0 and row["torch_epoch_s"] is None
+
+
+def test_profile_helpers_count_self_time_and_read_xla_timers():
+    sys.path.insert(0, str(BENCH))
+    from compile_profile import XLA_TIMER
+    from epoch_profile import kind_of, self_times
+
+    events = [{"ph": "X", "pid": 1, "tid": 1, "name": "outer", "ts": 0, "dur": 10},
+              {"ph": "X", "pid": 1, "tid": 1, "name": "ynn_fusion.1", "ts": 2, "dur": 3},
+              {"ph": "X", "pid": 1, "tid": 1, "name": "add_fusion", "ts": 6, "dur": 2},
+              {"ph": "X", "pid": 1, "tid": 2, "name": "add_fusion", "ts": 0, "dur": 4},
+              {"ph": "M", "pid": 1, "tid": 1, "name": "thread_name"}]
+    own, count = self_times(events)
+    assert own == {"outer": 5, "ynn_fusion.1": 3, "add_fusion": 6} and count["add_fusion"] == 2
+    assert [kind_of(n) for n in ("ynn_fusion.3", "copy.2", "SlinkyThreadPool::Await", "$python", "while.1")] == \
+        ["matmuls", "other_kernels", "thread_pool_waits", None, None]
+    log = ("I1204 cpu_compiler.cc:1269] Running HLO passes on [jit_train] for CPU time: 463 ms (462794 us) "
+           "(cumulative: 463 ms)\nI1204 cpu_compiler.cc:1215] Compiling [jit_train] for CPU using JIT time: 2.08 s "
+           "(2084949 us) (cumulative: 2.08 s)\nI1204 cpu_compiler.cc:1215] CpuCompiler - Running LLVM verifier "
+           "time: 59 us (59 us)")
+    found = [(m[1], m["module"], bool(m["jit"]), int(m["us"])) for m in XLA_TIMER.finditer(log)]
+    assert found == [("Running HLO passes on", "jit_train", False, 462794), ("Compiling", "jit_train", True, 2084949)]
