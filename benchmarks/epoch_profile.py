@@ -22,13 +22,13 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (RESULTS, TorchLoop, first_fold_task, load_average, lstm_flops, machine_info,  # noqa: E402
                      torch_version, write_json)
+from lstm_program import _timed, torch_epoch  # noqa: E402
 
 #: (hidden, layers, batch, folds, allowed activations)
 CONFIGS = ((256, 3, 64, 1, "tanh"), (64, 2, 64, 1, "tanh"), (32, 2, 64, 5, "tanh,relu,sigmoid"))
@@ -109,24 +109,14 @@ def main(argv=None) -> int:
         engine = LSTMEngine(lambda _w, a=arrays: a, seed=0, activations=tuple(acts.split(",")), plan="exact",
                             devices=jax.devices()[:1])
         engine.train([0], [config], 1.0, [0.0])  # compile
-        epochs = []
-        for i in range(1, 4):
-            t0 = time.perf_counter()
-            engine.train([i], [config], 1.0, [0.0])
-            epochs.append(time.perf_counter() - t0)
+        epochs = [_timed(lambda i=i: engine.train([i], [config], 1.0, [0.0])) for i in range(1, 4)]
         prof = profile_epoch(engine, config, 9)
         flops = folds * lstm_flops(hidden, layers, batch, 20, n_features, n_train // batch, n_val)
         dots_s = prof["seconds_by_kind"].get("matmuls", 0.0)
         torch_s = None
         if use_torch and folds == 1:
             loop = TorchLoop(w.x_train[0], w.y_train[0], w.x_val[0], w.y_val[0], threads=2, flush_denormal=True)
-            loop.train(config, [0.05])
-            times = []
-            for s in range(3):
-                t0 = time.perf_counter()
-                loop.train(config, [1.0], seed=s)
-                times.append(time.perf_counter() - t0)
-            torch_s = min(times)
+            torch_s = torch_epoch(loop, config)
         row = {"hidden": hidden, "layers": layers, "batch_size": batch, "folds": folds, "activations": acts,
                "warm_epoch_s": min(epochs), "warm_epochs_s": epochs, "matmul_gflop": flops / 1e9,
                **prof, "matmul_gflops_inside": flops / dots_s / 1e9 if dots_s else None,

@@ -75,6 +75,12 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+def torch_epoch(loop, config) -> float:
+    """Warm seconds of one epoch (+ validation) of ``config`` in the PyTorch loop (best of 3)."""
+    loop.train(config, [0.05])
+    return min(_timed(lambda s=s: loop.train(config, [1.0], seed=s)) for s in range(3))
+
+
 def plain_flax_epoch(arrays, hidden: int, layers: int, batch: int, rate: float = 0.2):
     """(compile seconds, warm epoch seconds) of the plain flax + optax program."""
     import jax
@@ -170,10 +176,7 @@ def main(argv=None) -> int:
         engine_compile = eng.compile_seconds
         engine_warm = min(_timed(lambda i=i: eng.train([i], [cfg], 1.0, [0.0])) for i in range(1, 4))
         flax_compile, flax_warm = plain_flax_epoch(arrays, hidden, layers, batch)
-        torch_warm = None
-        if torch_loop is not None:
-            torch_loop.train(cfg, [0.05])
-            torch_warm = min(_timed(lambda s=s: torch_loop.train(cfg, [1.0], seed=s)) for s in range(3))
+        torch_warm = None if torch_loop is None else torch_epoch(torch_loop, cfg)
         shapes = {"recurrent": (batch, hidden, 4 * hidden), "input_projection": (batch * 20, hidden, 4 * hidden)}
         dots = {name: {"jnp_dot_gflops": dot_rate_jax(*s) / 1e9,
                        "torch_mm_gflops": dot_rate_torch(*s) / 1e9 if use_torch else None} for name, s in shapes.items()}
