@@ -32,20 +32,22 @@ class FlaxBackend(EngineBackend):
     shared program again alone and raise ``SharingError`` on a difference (0: off). ``plan``,
     ``configs_per_program``, ``memory_limit_bytes``, ``precision``, ``cost``: the engine's (as
     ``LSTMBackend``). ``cost_kind``: the calibrated constants it plans with (``hbjax calibrate
-    --model``) when ``cost`` is None."""
+    --model``) when ``cost`` is None. ``train_flag``: the module's ``__call__`` keyword that says
+    training, where it is not one hbjax knows (``"use_dropout"``; ``"not frozen"`` for one that
+    is False while training; see ``hbjax.flaxmodules``)."""
 
     def __init__(self, *, model, optimizer, loss, data, metric=None, direction: str = "min",
                  batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0,
                  plan: str = "auto", configs_per_program: int | None = None, memory_limit_bytes: int | None = None,
                  precision: str = "highest", cost=None, compilation_cache: bool = True, check_shapes: bool = True,
-                 verify: int = 0, cost_kind: str = "flax"):
+                 verify: int = 0, cost_kind: str = "flax", train_flag: str | None = None):
         super().__init__()
         if compilation_cache:
             enable_compilation_cache()
         self.seed = int(seed)
         self.model = FlaxModel(model, optimizer, loss, data, metric=metric, direction=direction,
                                batch_size=batch_size, traced=traced, seed=seed, check_shapes=check_shapes,
-                               cost_kind=cost_kind)
+                               cost_kind=cost_kind, train_flag=train_flag, precision=precision)
         self.engine = Engine(self.model, seed=self.seed, configs_per_program=configs_per_program, plan=plan,
                              memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
                              precision=precision, cost=cost)
@@ -55,32 +57,41 @@ class FlaxBackend(EngineBackend):
     def sharing(self, configs: Sequence[Mapping] | None = None) -> dict:
         """Which hyperparameters are traced and which static, and why, over ``configs`` (None:
         every config given a program so far): ``{"configs", "programs", "compiles",
-        "hyperparameters": {name: {"values", "traced_in", "static_in", "how"}}, "verified"}``.
-        ``traced_in``/``static_in`` count the programs in which the hyperparameter varies / is one
-        value; ``verified``: the configs ``verify`` trained again alone, with their differences."""
+        "hyperparameters": {name: {"values", "traced_in", "static_in", "how"}}, "traced_configs",
+        "trace_seconds", "verified"}``. ``traced_in``/``static_in`` count the programs in which the
+        hyperparameter varies / is one value; ``how`` says why it may vary there, or ``unknown``
+        where nothing proves it; ``trace_seconds``: spent tracing the ``traced_configs`` configs
+        (each config's functions, to prove what it shares); ``verified``: the configs ``verify``
+        trained again alone, with their differences."""
         configs = [dict(c) for c in (configs if configs is not None else self.model.seen.values())]
         programs = [self.engine.shape(c) for c in configs]
         return {"configs": len(configs), "programs": len(set(programs)), "compiles": self.engine.compiles,
-                "hyperparameters": describe_sharing(configs, programs, self.model.traced_reasons(configs)),
+                "hyperparameters": describe_sharing(configs, programs, self.model.how_shared),
+                "traced_configs": len(self.model.seen), "trace_seconds": round(self.model.trace_seconds, 3),
                 "verified": list(self.sharing_check.checked) if self.sharing_check is not None else None}
 
     def validate_space(self, space: Space, config_epochs: float | None = None, *,
                        first_rung_configs: int | None = None) -> None:
-        """Check the model and data against configs of ``space`` before anything trains: a
-        probe config fits (``FlaxModel.check_fit``), and a sample of configs traces (their
-        programs' fingerprints, so a factory branch that fails is named now, not mid-run)."""
+        """Check the model and data against configs of ``space`` before anything trains: traced
+        hyperparameters are numbers, a probe config fits (``FlaxModel.check_fit``), a sample of
+        configs traces (so a factory branch that fails is named now, not mid-run), and every
+        traced hyperparameter is read by some sampled config's training loss."""
         if isinstance(self.model.batch_key, str) and self.model.batch_key not in space.dims:
             raise ValueError(f"the space has no {self.model.batch_key!r} dimension (the batch size); give "
                              f"batch_size=<int> for a fixed one")
         unknown = [k for k in self.model.traced_names if k not in space.dims]
         if unknown:
             raise ValueError(f"traced hyperparameter(s) {unknown} are not in the space")
+        for name in self.model.traced_names:
+            for value in getattr(space.dims[name], "options", ()):  # a choice's every value, not a sample's
+                self.model.check_traced(name, value)
         sample = space.sample_configs(np.random.default_rng(self.seed), PROBE_CONFIGS)
         self.model.check(sample[0])
         self.model.check_fit(sample[0])
         for config in sample:
             self.model.check(config)
             self.model.program_id(config)
+        self.model.check_reads(sample)
         self.model.seen.clear()  # the report covers the configs the run plans, not this sample
 
     prepare = validate_space

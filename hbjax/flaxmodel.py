@@ -1,4 +1,4 @@
-"""Bring your own model: any ``flax.linen`` module with any optax optimizer, on the engine.
+"""Bring your own model: any ``flax.linen`` or ``flax.nnx`` module with any optax optimizer, on the engine.
 
     backend = hb.FlaxBackend(
         model=lambda cfg: CNN(width=cfg["width"], depth=cfg["depth"]),
@@ -9,51 +9,74 @@
         data=(x_train, y_train, x_val, y_val), batch_size="batch_size")
     hb.Hyperband(space, max_resource=27, eta=3).run(backend)
 
-**What shares a program: proven per config.** Configs train in one program (side by side under
-``vmap`` on accelerators, one after another on CPU) only where their programs are the same
-computation: ``program_id`` fingerprints each config's module initialisation, training loss and
-gradient, validation and optimizer update as jaxprs (``hbjax.sharing``). Each config brings its
-own traced values: ``traced`` names reach the module as ``hparams``; what the optimizer takes
-through ``optax.inject_hyperparams`` sits in that config's own optimizer state. Anything else
-(widths, the optimizer's kind, a non-injected coefficient, a schedule or clip threshold built
-from a hyperparameter, a module field) changes the fingerprint: those configs train apart.
-``verify=N`` trains up to N configs of each shared program again alone after every rung and
-raises ``SharingError`` on any difference; ``FlaxBackend.sharing()`` reports per hyperparameter.
+**What runs is what was proven.** For every config, right after its own ``model(config)`` and
+``optimizer(config)`` calls, the functions its program runs are traced to jaxprs: the module's
+initialisation, the training loss and its gradient, validation, the optimizer's update (and, for
+this config alone, the optimizer's init). Configs share a program only where those jaxprs are
+equal, constants, literals and nested jaxprs included (``hbjax.sharing.fingerprint``), and the
+program evaluates those very jaxprs: no later trace of the user's Python can read other values
+(a global the factory filled, a closure, an array a nested ``jax.jit`` closes over). Each config
+brings its own traced values: ``traced`` names reach the module as ``hparams``; what the optimizer
+takes through ``optax.inject_hyperparams`` sits in that config's own optimizer state. Anything
+else (widths, the optimizer's kind, a non-injected coefficient, a schedule or clip threshold, a
+module field, a value read from a global) changes a jaxpr: those configs train apart. The one
+assumption: a factory's Python is deterministic given the config.
 
-**The module.** ``__call__(x, ...)`` gets ``train=`` (or ``deterministic=``) when it declares it,
-``hparams={name: scalar}`` when ``traced`` is given, and a ``"dropout"`` RNG when training. Only
-the ``params`` collection is trained (no ``batch_stats``: use LayerNorm or GroupNorm); a traced
-dropout rate needs ``hbjax.nn.Dropout`` (flax's tests the rate in Python). Predictions must have
-the targets' shape where the loss would broadcast them (``check_shapes``). A
-``flax.nnx`` module plugs in wrapped by ``nnx.bridge.to_linen(Module, ...)``. Resource =
-epochs; a survivor continues from its parameters and optimizer state. The validation score is
-``metric(predictions, y_val)`` (None: ``loss``), minimised or, with ``direction="max"``,
-maximised: Hyperband's loss is then ``-metric``. The LSTM's exact padding (masked units, traced
-depth) is a hook a model may implement (``engine.model.Model``); this client does not, so its
-programs group by exact shape.
+**The module.** A ``flax.linen`` module, a ``flax.nnx`` module (its constructor's parameters are
+every fold's start; it is put in ``.train()``/``.eval()`` mode and its RNG streams reseeded per
+step), or an nnx module through ``nnx.bridge.to_linen``. Its train flag is found by name or given
+as ``train_flag`` (``hbjax.flaxmodules``); ``hparams={name: scalar}`` when ``traced`` is given,
+and a ``"dropout"`` RNG when training. Only the parameters train (no ``batch_stats``: use
+LayerNorm or GroupNorm); a traced dropout rate needs ``hbjax.nn.Dropout`` (flax's tests the rate
+in Python). Predictions must have the targets' shape where the loss or the metric would broadcast
+them (``check_shapes``). Resource = epochs; a survivor continues from its parameters and
+optimizer state. The validation score is ``metric(predictions, y_val)`` (None: ``loss``),
+minimised or, with ``direction="max"``, maximised: Hyperband's loss is then ``-metric``. This
+client does not pad (``engine.model.Model``'s hook): its programs group by exact jaxprs.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
-import inspect
-from typing import Any, Callable, Mapping, Sequence
+import time
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .engine.core import device_dtype
-from .engine.model import Model, Sizes
 from .engine.keys import ProgramKey, ShapeKey
+from .engine.model import Model, Sizes
 from .engine.program import FoldArrays, ProgramFns, config_key
-from .flaxchecks import broadcast_shape, explain, extra_collections
-from .sharing import config_token, fingerprint
+from .engine.settings import precision_context
+from .flaxchecks import broadcast_shape, explain, fold_arrays
+from .flaxmodules import Forward, adapt
+from .sharing import Traced, config_token, fingerprint, live_inputs, trace
 
 __all__ = ["FlaxModel"]
 
 DIRECTIONS = ("min", "max")
+
+
+class ProgramJaxprs(NamedTuple):
+    """What a program runs, traced from one config (proven equal for every config of it)."""
+
+    init: Traced | None  # (rng, x, hp) -> params; None: nnx (each config's own parameters)
+    loss_and_grad: Traced  # (params, xb, yb, hp, rng) -> (loss, grads)
+    validation: Traced  # (params, x_val, y_val, hp) -> metric
+    update: Traced  # (grads, opt_state, params) -> (params, opt_state), key states as raw key data
+
+
+class ConfigProof(NamedTuple):
+    """One config's traced functions and what the sharing report needs of them."""
+
+    program: str  # the fingerprint of ``jaxprs`` (its program id)
+    jaxprs: ProgramJaxprs
+    opt_init: Traced  # params -> opt_state (typed keys as traced), this config's own
+    opt_init_id: str
+    reads: frozenset  # the traced hyperparameters the training loss reads
+    injected: tuple  # float32 values in the optimizer state's inject_hyperparams
+    kind: str  # "linen" | "nnx"
 
 
 class FlaxModel(Model):
@@ -62,12 +85,15 @@ class FlaxModel(Model):
     def __init__(self, model: Callable[[Mapping], Any], optimizer: Callable[[Mapping], Any], loss: Callable,
                  data: Sequence, *, metric: Callable | None = None, direction: str = "min",
                  batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0,
-                 share: bool = True, check_shapes: bool = True, cost_kind: str = "flax"):
+                 share: bool = True, check_shapes: bool = True, cost_kind: str = "flax",
+                 train_flag: str | None = None, precision: str = "highest"):
         if not callable(model) or not callable(optimizer) or not callable(loss):
             raise ValueError("model, optimizer and loss must be callables (model(config) -> flax module, "
                              "optimizer(config) -> optax transformation, loss(predictions, y) -> scalar)")
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+        if isinstance(traced, str) or not all(isinstance(t, str) for t in traced):
+            raise ValueError(f"traced must be a list of hyperparameter names, got {traced!r}")
         self.model_fn, self.optimizer_fn, self.loss_fn = model, optimizer, loss
         self.metric_fn = metric if metric is not None else loss
         self.direction = direction
@@ -75,15 +101,21 @@ class FlaxModel(Model):
         self.traced_names = tuple(traced)
         self.traced_dtypes = (np.float32,) * len(self.traced_names)
         self.seed = int(seed)
-        self.arrays = _fold_arrays(data)
+        self.arrays, self.given = fold_arrays(data)
         self.share = bool(share)
         self.check_shapes = bool(check_shapes)
         self.cost_kind = str(cost_kind)
-        self._program_ids: dict = {}  # config_token -> program fingerprint
+        self.train_flag = train_flag
+        self.precision = precision
         self.seen: dict = {}  # config_token -> config, every config given a program so far
-        self._modules: list = []  # (module, batch size, (fingerprint, abstract params)): equal modules trace once
         self.has_convolution = False  # set by check_fit: a convolution in the model's forward pass
-        self._representative: dict = {}  # ShapeKey -> a config of that shape (its module, its optimizer)
+        self.trace_seconds = 0.0  # spent proving configs (tracing and fingerprinting)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._proofs: dict = {}  # config_token -> ConfigProof
+        self._programs: dict = {}  # program id -> ProgramJaxprs (the first config's: equal for all)
+        self._representative: dict = {}  # ShapeKey -> a config of that shape (its jaxprs are the program's)
         self._init_fns: dict = {}
         self._flops: dict = {}
 
@@ -107,62 +139,40 @@ class FlaxModel(Model):
         return key
 
     def program_id(self, config: Mapping) -> str:
-        """The fingerprint of ``config``'s program (``sharing.fingerprint``): its module's
-        initialisation, training loss and gradient, and validation, and its optimizer's update,
-        as jaxprs. Configs with equal ids run the same computation on their own traced values
-        (``hparams``; the optimizer state ``optax.inject_hyperparams`` fills from THIS config):
+        """The fingerprint of ``config``'s program (``ProgramJaxprs``, traced for this config).
+        Configs with equal ids run the same jaxprs on their own traced values and states:
         training one in a shared program is training it alone. ``share=False``: every config
-        its own program."""
+        its own program (its own jaxprs all the same)."""
+        proof = self.proof(config)
+        if self.share:
+            return proof.program
+        return "alone-" + hashlib.sha256(repr(config_token(config)).encode()).hexdigest()[:16]
+
+    def proof(self, config: Mapping) -> ConfigProof:
+        """``config``'s traced functions (traced once per distinct config)."""
         token = config_token(config)
-        if token not in self._program_ids:
+        if token not in self._proofs:
+            t0 = time.perf_counter()
+            self._proofs[token] = self._prove(config)
+            self.trace_seconds += time.perf_counter() - t0
             self.seen[token] = dict(config)
-            if not self.share:
-                self._program_ids[token] = "alone-" + hashlib.sha256(repr(token).encode()).hexdigest()[:16]
-            else:
-                module_id, params = self._module_fingerprint(config)
-                tx = self._optimizer(config)
-                try:
-                    state = jax.eval_shape(tx.init, params)
-                    update = fingerprint(lambda g, s, p: tx.update(g, s, p), params, state, params)
-                except Exception as err:  # noqa: BLE001 - the user's optimizer: name the config and the cause
-                    raise ValueError(f"optimizer(config) cannot update the model's parameters for {dict(config)}: "
-                                     f"{explain(err)}") from None
-                self._program_ids[token] = hashlib.sha256((module_id + update).encode()).hexdigest()[:16]
-        return self._program_ids[token]
+        return self._proofs[token]
 
     def alone(self) -> "FlaxModel":
-        """This model with no sharing: every config its own program, built from its own module
-        and optimizer (what ``verify`` compares shared programs with)."""
-        other = copy.copy(self)
-        other.share = False
-        other._program_ids, other.seen, other._modules = {}, {}, []
-        other._representative, other._init_fns, other._flops = {}, {}, {}
+        """This model with no sharing: every config its own program, built from its own traced
+        functions (what ``verify`` compares shared programs with)."""
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        other.share, other.seen, other.trace_seconds = False, {}, 0.0
+        other._reset()
         return other
 
-    def traced_reasons(self, configs: Sequence[Mapping]) -> dict:
-        """Why a hyperparameter can vary inside a shared program: it is handed to the module as
-        ``hparams`` (``traced=``), or its value sits in the config's ``optax.inject_hyperparams``
-        state (found by value in ``optimizer(config).init``)."""
-        reasons = {name: "traced= (the module gets it in hparams)" for name in self.traced_names}
-        for config in configs:
-            try:
-                leaves = jax.tree_util.tree_flatten_with_path(self._optimizer(config).init({}))[0]
-            except Exception:  # noqa: BLE001 - an optimizer that needs real params: no reason to show
-                continue
-            injected = [np.float32(v) for path, v in leaves if "hyperparams" in jax.tree_util.keystr(path)]
-            for name, value in config.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and np.float32(value) in injected:
-                    reasons.setdefault(name, "optax.inject_hyperparams (its value is in the optimizer state)")
-        return reasons
-
-    def _module(self, config: Mapping):
+    def _forward(self, config: Mapping) -> Forward:
         try:
             module = self.model_fn(config)
         except Exception as err:  # noqa: BLE001 - the user's factory: name what failed
             raise ValueError(f"model(config) failed for {dict(config)}: {type(err).__name__}: {err}") from None
-        if not hasattr(module, "init") or not hasattr(module, "apply"):
-            raise ValueError(f"model(config) must return a flax.linen Module, got {type(module).__name__}")
-        return module
+        return adapt(module, self.traced_names, self.train_flag)
 
     def _optimizer(self, config: Mapping):
         try:
@@ -173,48 +183,80 @@ class FlaxModel(Model):
             raise ValueError(f"optimizer(config) must return an optax GradientTransformation, got {type(tx).__name__}")
         return tx
 
-    def _module_fingerprint(self, config: Mapping) -> tuple[str, Any]:
-        """(fingerprint of the module's init, training loss + gradient and validation on this
-        config's batch size, abstract params). Equal modules (same class, equal fields: the
-        same function) reuse the fingerprint instead of tracing again."""
-        module, batch = self._module(config), self.batch_size_of(config)
-        for other, other_batch, found in self._modules:
-            if other_batch == batch and _same_module(other, module):
-                return found
+    def _specs(self, batch: int):
         a = self.arrays
         spec = lambda arr, rows: jax.ShapeDtypeStruct((rows, *arr.shape[2:]), arr.dtype)  # noqa: E731
-        key = jax.ShapeDtypeStruct((2,), np.uint32)
-        hp = {k: jax.ShapeDtypeStruct((), np.float32) for k in self.traced_names}
+        return (spec(a.x_train, batch), spec(a.y_train, batch), spec(a.x_val, a.x_val.shape[1]),
+                spec(a.y_val, a.y_val.shape[1]), spec(a.x_train, 1))
 
-        def init(rng, x, hp):
-            variables = module.init({"params": rng, "dropout": jax.random.fold_in(rng, 1)}, x,
-                                    **self._kwargs(module, hp, False))
-            return variables["params"]
+    def _hp_spec(self) -> dict:
+        return {k: jax.ShapeDtypeStruct((), np.float32) for k in self.traced_names}
+
+    def _prove(self, config: Mapping) -> ConfigProof:
+        """Call this config's factories and trace, right away, everything its program runs."""
+        forward, tx = self._forward(config), self._optimizer(config)
+        xb, yb, x_val, y_val, x1 = self._specs(self.batch_size_of(config))
+        key, hp = jax.ShapeDtypeStruct((2,), np.uint32), self._hp_spec()
+        loss_fn, metric_fn = self.loss_fn, self.metric_fn
 
         def train_loss(params, xb, yb, hp, rng):
-            return jax.value_and_grad(lambda p: self.loss_fn(self.apply(module, p, xb, hp, True, rng), yb))(params)
+            return jax.value_and_grad(lambda p: loss_fn(forward.apply(p, xb, hp, True, rng), yb))(params)
 
         def validation(params, x, y, hp):
-            return self.metric_fn(self.apply(module, params, x, hp, False), y)
+            return metric_fn(forward.apply(params, x, hp, False), y)
 
-        try:
-            params = jax.eval_shape(init, key, spec(a.x_train, 1), hp)
-            parts = (fingerprint(init, key, spec(a.x_train, 1), hp),
-                     fingerprint(train_loss, params, spec(a.x_train, batch), spec(a.y_train, batch), hp, key),
-                     fingerprint(validation, params, spec(a.x_val, a.x_val.shape[1]),
-                                 spec(a.y_val, a.y_val.shape[1]), hp))
-        except Exception as err:  # noqa: BLE001 - the user's module: the real cause, with the config
-            raise ValueError(f"the model failed for {dict(config)}: {explain(err)}") from None
-        found = (hashlib.sha256("".join(parts).encode()).hexdigest(), params)
-        self._modules.append((module, batch, found))
-        return found
+        with precision_context(self.precision):
+            try:
+                if forward.init is not None:
+                    init = trace(forward.init, key, x1, hp)
+                    params = init.out_shape
+                else:
+                    init, params = None, jax.eval_shape(lambda: forward.params)
+                loss_and_grad = trace(train_loss, params, xb, yb, hp, key)
+                val = trace(validation, params, x_val, y_val, hp)
+            except Exception as err:  # noqa: BLE001 - the user's module: the real cause, with the config
+                raise ValueError(f"the model failed for {dict(config)}: {explain(err)}") from None
+            try:
+                opt_init = trace(tx.init, params)
+                keys = opt_init.out_shape  # where typed PRNG keys sit: the engine keeps their key data
+
+                def update(grads, raw_state, params):
+                    updates, state = tx.update(grads, _wrap_keys(raw_state, keys), params)
+                    return optax.apply_updates(params, updates), _key_data(state)
+
+                update_fn = trace(update, params, _key_data(keys), params)
+            except Exception as err:  # noqa: BLE001 - the user's optimizer: name the config and the cause
+                raise ValueError(f"optimizer(config) cannot update the model's parameters for {dict(config)}: "
+                                 f"{explain(err)}") from None
+        jaxprs = ProgramJaxprs(init, loss_and_grad, val, update_fn)
+        program = fingerprint(*(f for f in jaxprs if f is not None))[:16]
+        live = live_inputs(loss_and_grad)
+        hp_leaves = loss_and_grad.arg_leaves(3)  # sorted names, as a dict flattens
+        reads = frozenset(name for name, i in zip(sorted(self.traced_names), hp_leaves) if live[i])
+        self._programs.setdefault(program, jaxprs)
+        return ConfigProof(program, jaxprs, opt_init, fingerprint(opt_init), reads, _injected(tx), forward.kind)
+
+    def _jaxprs(self, key: ShapeKey) -> ProgramJaxprs:
+        if key not in self._representative:
+            raise RuntimeError(f"no config of shape {key} was seen before its program was needed")
+        return self.proof(self._representative[key]).jaxprs
 
     def check(self, config: Mapping) -> None:
         missing = [k for k in self.traced_names if k not in config]
         if missing:
             raise ValueError(f"config lacks the traced hyperparameter(s) {missing}")
+        for name in self.traced_names:
+            self.check_traced(name, config[name])
         if self.batch_size_of(config) < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size_of(config)}")
+
+    @staticmethod
+    def check_traced(name: str, value) -> None:
+        """Raise ``ValueError`` unless ``value`` of traced hyperparameter ``name`` is a real number."""
+        if isinstance(value, (str, bytes)) or not np.isscalar(value) or not np.isreal(value):
+            raise ValueError(f"traced hyperparameter {name!r} is {value!r} ({type(value).__name__}): traced values "
+                             f"enter the program as float32 numbers; leave {name!r} out of traced= (static: the "
+                             f"module reads it from the config, one program per value)")
 
     def traced(self, config: Mapping) -> tuple:
         return tuple(float(config[k]) for k in self.traced_names)
@@ -222,97 +264,66 @@ class FlaxModel(Model):
     def pack_traced(self, columns) -> dict:
         return dict(zip(self.traced_names, columns))
 
-    # --- the module ------------------------------------------------------------------------
-    def _config_of(self, key: ShapeKey) -> dict:
-        if key not in self._representative:
-            raise RuntimeError(f"no config of shape {key} was seen before its program was needed")
-        return self._representative[key]
-
-    def _kwargs(self, module, hp, train: bool, rng=None) -> dict:
-        params = _call_parameters(module)
-        kw = {}
-        if "train" in params:
-            kw["train"] = train
-        elif "deterministic" in params:
-            kw["deterministic"] = not train
-        if self.traced_names:
-            kw["hparams"] = hp
-        if rng is not None:
-            kw["rngs"] = {"dropout": rng}
-        return kw
-
-    def apply(self, module, params, x, hp, train: bool, rng=None):
-        return module.apply({"params": params}, x, **self._kwargs(module, hp, train, rng))
-
+    # --- states ----------------------------------------------------------------------------
     def _init_params(self, key: ShapeKey, config: Mapping, rng):
-        """One fold's fresh params (a jitted ``module.init`` per shape: no compile per config)."""
+        """One fold's fresh params: the program's init jaxpr (jitted once per program), or an
+        nnx module's own parameters from this config's factory."""
+        init = self._jaxprs(key).init
+        if init is None:
+            return self._forward(config).params
         if key not in self._init_fns:
-            module = self.model_fn(config)
-            sample = np.asarray(self.arrays.x_train[0, :1])
-
-            def init(rng, hp):
-                kw = self._kwargs(module, hp, False)
-                return module.init({"params": rng, "dropout": jax.random.fold_in(rng, 1)}, sample, **kw)["params"]
-
-            self._init_fns[key] = jax.jit(init)
+            self._init_fns[key] = jax.jit(lambda rng, x, hp: init(rng, x, hp))
         hp = {k: jnp.float32(v) for k, v in zip(self.traced_names, self.traced(config))}
-        return self._init_fns[key](rng, hp)
+        return self._init_fns[key](rng, np.asarray(self.arrays.x_train[0, :1]), hp)
 
     def init_state(self, config: Mapping, shape: ShapeKey, config_id: int, sizes: Sizes) -> tuple:
         base = config_key(self.seed, config_id)
+        opt_init = self.proof(config).opt_init
         folds = []
         for k in range(sizes.folds):
             params = self._init_params(shape, config, jax.random.fold_in(jax.random.fold_in(base, k), 3))
-            opt_state = self.optimizer_fn(config).init(params)
+            with precision_context(self.precision):
+                opt_state = _key_data(opt_init(params))
             folds.append(jax.tree.map(np.asarray, (params, opt_state)))
         return jax.tree.map(lambda *xs: np.stack(xs), *folds)
 
     def empty_state(self, program: ProgramKey, sizes: Sizes) -> tuple:
-        key = _shape_of(program)
-        state = self.init_state(self._config_of(key), key, 0, sizes)
-        return jax.tree.map(np.zeros_like, state)
+        state = self._jaxprs(_shape_of(program)).update.out_shape  # (params, opt_state)
+        return jax.tree.map(lambda a: np.zeros((sizes.folds, *a.shape), a.dtype), state)
 
     def program_fns(self, program: ProgramKey, sizes: Sizes) -> ProgramFns:
-        key = _shape_of(program)
-        config = self._config_of(key)
-        module, tx = self.model_fn(config), self.optimizer_fn(config)  # traced values come from each state
+        """The program evaluates the jaxprs traced from its configs (``ProgramJaxprs``)."""
+        jaxprs = self._jaxprs(_shape_of(program))
         sign = -1.0 if self.direction == "max" else 1.0
 
+        def loss_and_grad(params, xb, yb, hp, dropout_key, depth):
+            return jaxprs.loss_and_grad(params, xb, yb, hp, dropout_key)
+
         def loss(params, xb, yb, hp, dropout_key, depth):
-            return self.loss_fn(self.apply(module, params, xb, hp, True, dropout_key), yb)
+            return loss_and_grad(params, xb, yb, hp, dropout_key, depth)[0]
 
         def apply_gradients(params, opt_state, grads, hp, step, depth):
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state
+            return jaxprs.update(grads, opt_state, params)
 
         def val_loss(params, x_val, y_val, hp, depth):
-            return sign * jnp.asarray(self.metric_fn(self.apply(module, params, x_val, hp, False), y_val), jnp.float32)
+            return sign * jnp.asarray(jaxprs.validation(params, x_val, y_val, hp), jnp.float32)
 
-        return ProgramFns(loss, apply_gradients, val_loss)
+        return ProgramFns(loss, apply_gradients, val_loss, loss_and_grad)
 
     # --- cost ------------------------------------------------------------------------------
     def step_flops(self, shape: ShapeKey, static: tuple, bound: int | None, sizes: Sizes) -> float:
         """XLA's FLOP count of one training step's loss and gradient (``cost_analysis`` of the
-        lowered step, per shape), times the folds (nothing pads: ``static`` is the shape's)."""
+        program's lowered loss-and-gradient jaxpr), times the folds."""
         if shape not in self._flops:
-            config = self._config_of(shape)
-            module = self.model_fn(config)
-            params = jax.eval_shape(lambda: self._init_params(shape, config, jax.random.PRNGKey(0)))
-            xb = jax.ShapeDtypeStruct((shape.batch_size, *self.arrays.x_train.shape[2:]), self.arrays.x_train.dtype)
-            yb = jax.ShapeDtypeStruct((shape.batch_size, *self.arrays.y_train.shape[2:]), self.arrays.y_train.dtype)
-            hp = {k: jax.ShapeDtypeStruct((), np.float32) for k in self.traced_names}
-
-            def step(params, xb, yb, hp):
-                return jax.grad(lambda p: self.loss_fn(self.apply(module, p, xb, hp, True, jax.random.PRNGKey(0)),
-                                                       yb))(params)
-
+            fn = self._jaxprs(shape).loss_and_grad
+            args = jax.tree.unflatten(fn.in_tree, [jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype)
+                                                   for v in fn.jaxpr.jaxpr.invars])
             try:
-                flops = float(jax.jit(step).lower(params, xb, yb, hp).cost_analysis().get("flops", 0.0))
+                flops = float(jax.jit(lambda *a: fn(*a)).lower(*args).cost_analysis().get("flops", 0.0))
             except Exception:  # noqa: BLE001 - no analysis on this backend: count the parameters instead
                 flops = 0.0
             if flops <= 0:
-                n_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
-                flops = 6.0 * n_params * shape.batch_size
+                flops = 6.0 * _size(args[0]) * shape.batch_size
             self._flops[shape] = flops
         return self._flops[shape] * sizes.folds
 
@@ -320,10 +331,7 @@ class FlaxModel(Model):
         """A first estimate (XLA's ``memory_analysis`` replaces it once the program compiles):
         the state in and out and its gradients, plus a batch's and the validation set's inputs
         ten times over for activations."""
-        key = _shape_of(program)
-        config = self._config_of(key)
-        params = jax.eval_shape(lambda: self._init_params(key, config, jax.random.PRNGKey(0)))
-        state = jax.eval_shape(lambda p: self.optimizer_fn(config).init(p), params)
+        params, state = self._jaxprs(_shape_of(program)).update.out_shape
         state_bytes = sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize for a in jax.tree.leaves((params, state)))
         row = int(np.prod(self.arrays.x_train.shape[2:])) * 4
         return sizes.folds * (3 * state_bytes + 10 * row * (program.batch_size + sizes.val))
@@ -333,88 +341,140 @@ class FlaxModel(Model):
         gradient inside a loop through a slow path (JAX issue #12868; benchmarks/conv_in_loop.py)."""
         return device_kind == "cpu" and self.has_convolution
 
+    # --- what the report says ----------------------------------------------------------------
+    def how_shared(self, name: str, members: Sequence[Mapping]) -> str:
+        """Why hyperparameter ``name`` can vary among ``members``, configs of one shared program
+        (equal jaxprs): what is proven, else ``unknown``."""
+        if name in self.traced_names:
+            return "traced= (the module gets it in hparams)"
+        proofs = [self.proof(c) for c in members]
+        if any(p.kind == "nnx" for p in proofs):
+            return "unknown: an nnx module's constructor sets each config's initial parameters"
+        values = [c.get(name) for c in members]
+        if all(_is_number(v) and np.float32(v) in p.injected for v, p in zip(values, proofs)):
+            return "optax.inject_hyperparams (its value is in the optimizer state)"
+        first = members[0]
+        other = next(c for c in members if repr(c.get(name)) != repr(first.get(name)))
+        params = proofs[0].jaxprs.update.out_shape[0]
+        if self._opt_init_id({**first, name: other.get(name)}, params) == proofs[0].opt_init_id:
+            return ("not read (these configs run the same jaxprs, and changing it alone leaves the optimizer's init "
+                    "the same jaxpr)")
+        return "unknown: it changes the optimizer's init (optimizer(config).init reads it, not injected)"
+
+    def _opt_init_id(self, config: Mapping, params) -> str:
+        """The fingerprint of ``config``'s optimizer init on abstract ``params``, its factories
+        called in the order a proof calls them."""
+        self._forward(config)
+        tx = self._optimizer(config)
+        with precision_context(self.precision):
+            return fingerprint(trace(tx.init, params))
+
     # --- checks ----------------------------------------------------------------------------
     def check_fit(self, config: Mapping) -> None:
         """Raise ``ValueError`` if the model does not fit the data or the engine: the module must
-        run on a batch of ``config``'s size with ``params`` as its only collection, the loss and
-        the metric must give scalars, and predictions must have the targets' shape unless the
-        loss is shape-safe (it builds no array larger than both: class logits against labels)
-        or ``check_shapes=False``."""
-        batch = min(self.batch_size_of(config), self.arrays.x_train.shape[1])
-        x = jax.ShapeDtypeStruct((batch, *self.arrays.x_train.shape[2:]), self.arrays.x_train.dtype)
-        y = jax.ShapeDtypeStruct((batch, *self.arrays.y_train.shape[2:]), self.arrays.y_train.dtype)
-        hp = {k: jax.ShapeDtypeStruct((), np.float32) for k in self.traced_names}
-        module = self._module(config)
-        rngs = {"params": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(1)}
+        run on a batch of ``config``'s size and on the validation rows with its parameters as its
+        only variables, the loss and the metric must give scalars on both, and predictions must
+        have the targets' shape unless neither broadcasts them (class logits against labels) or
+        ``check_shapes=False``."""
+        a = self.arrays
+        batch = min(self.batch_size_of(config), a.x_train.shape[1])
+        x, y, x_val, y_val, _ = self._specs(batch)
+        hp = self._hp_spec()
+        forward = self._forward(config)
         try:
-            variables = jax.eval_shape(lambda x, hp: module.init(rngs, x, **self._kwargs(module, hp, False)), x, hp)
+            extra = forward.extra(x, hp)
         except Exception as err:  # noqa: BLE001
             raise ValueError(f"the model failed: {explain(err)} (on a batch of shape {list(x.shape)})") from None
-        extra = extra_collections(variables)
         if extra:
-            raise ValueError(f"the model keeps variable collection(s) {extra} besides 'params'; only 'params' is "
-                             f"trained" + (": BatchNorm's batch_stats are not supported, use nn.LayerNorm or "
-                                           "nn.GroupNorm" if "batch_stats" in extra else ""))
-        params = variables["params"]
-        try:
-            out = jax.eval_shape(lambda p, x, hp: self.apply(module, p, x, hp, False), params, x, hp)
-            jax.eval_shape(lambda p, x, hp: self.apply(module, p, x, hp, True, jax.random.PRNGKey(2)), params, x, hp)
-            forward = jax.make_jaxpr(lambda p, x, hp: self.apply(module, p, x, hp, False))(params, x, hp)
-            self.has_convolution = "conv_general_dilated" in str(forward)
-        except Exception as err:  # noqa: BLE001
-            raise ValueError(f"the model failed: {explain(err)} (on a batch of shape {list(x.shape)})") from None
-        for name, fn in (("loss", self.loss_fn), ("metric", self.metric_fn)):
+            raise ValueError(f"the model keeps variable(s) {list(extra)} besides 'params'; only 'params' is trained"
+                             + (": BatchNorm's batch_stats are not supported, use nn.LayerNorm or nn.GroupNorm"
+                                if any("batch" in e.lower() for e in extra) else ""))
+        with precision_context(self.precision):
             try:
-                value = jax.eval_shape(fn, out, y)
+                params = (jax.eval_shape(forward.init, jax.random.PRNGKey(0), x, hp) if forward.init is not None
+                          else forward.params)
+                out = jax.eval_shape(lambda p, x, hp: forward.apply(p, x, hp, False), params, x, hp)
+                jax.eval_shape(lambda p, x, hp: forward.apply(p, x, hp, True, jax.random.PRNGKey(2)), params, x, hp)
+                out_val = jax.eval_shape(lambda p, x, hp: forward.apply(p, x, hp, False), params, x_val, hp)
+                jaxpr = jax.make_jaxpr(lambda p, x, hp: forward.apply(p, x, hp, False))(params, x, hp)
+                self.has_convolution = "conv_general_dilated" in str(jaxpr)
             except Exception as err:  # noqa: BLE001
-                raise ValueError(f"the model's output {out.dtype}{list(out.shape)} does not fit targets "
-                                 f"{y.dtype}{list(y.shape)}: {name} raised {explain(err)}") from None
-            if getattr(value, "shape", None) != ():
-                raise ValueError(f"{name}(predictions, y) must be a scalar; on output {list(out.shape)} and targets "
-                                 f"{list(y.shape)} it is shaped {list(getattr(value, 'shape', []))}")
-            wide = broadcast_shape(fn, out, y) if self.check_shapes else None
-            if wide is not None:
-                raise ValueError(
-                    f"the {name} broadcasts the model's predictions {list(out.shape)} against targets {list(y.shape)} "
-                    f"to {list(wide)}: it would rank configs on a meaningless number. Give predictions the targets' "
-                    f"shape (e.g. return `x[..., 0]` from the module for one output per row, or reshape y to "
-                    f"{list(out.shape)}), or pass check_shapes=False if the {name} means to broadcast")
+                raise ValueError(f"the model failed: {explain(err)} (on a batch of shape {list(x.shape)})") from None
+        for split, o, t, given in (("training", out, y, self.given["y_train"]),
+                                   ("validation", out_val, y_val, self.given["y_val"])):
+            for name, fn in (("loss", self.loss_fn), ("metric", self.metric_fn)):
+                self._check_output(split, name, fn, o, t, given)
         self._optimizer(config)
 
+    def _check_output(self, split: str, name: str, fn, out, y, given: str) -> None:
+        targets = f"{split} targets {given.split('[')[0]}{list(y.shape)}"
+        try:
+            value = jax.eval_shape(fn, out, y)
+        except Exception as err:  # noqa: BLE001
+            raise ValueError(f"the model's output {out.dtype}{list(out.shape)} does not fit {targets}: {name} raised "
+                             f"{explain(err)}") from None
+        if getattr(value, "shape", None) != ():
+            raise ValueError(f"{name}(predictions, y) must be a scalar; on output {list(out.shape)} and {targets} it "
+                             f"is shaped {list(getattr(value, 'shape', []))}")
+        wide = broadcast_shape(fn, out, y) if self.check_shapes else None
+        if wide is not None:
+            raise ValueError(
+                f"the {name} broadcasts the model's predictions {list(out.shape)} against {targets} to {list(wide)}: it "
+                f"would rank configs on a meaningless number. Give predictions the targets' shape (e.g. return "
+                f"`x[..., 0]` from the module for one output per row, or reshape y to {list(out.shape)}), or pass "
+                f"check_shapes=False if the {name} means to broadcast")
 
-def _same_module(a, b) -> bool:
-    """Equal flax modules (same class, equal fields) compute the same function."""
+    def check_reads(self, configs: Sequence[Mapping]) -> None:
+        """Raise ``ValueError`` for a hyperparameter in ``traced`` that no config's training loss
+        reads (among ``configs``): its value would change nothing, silently."""
+        if not configs:
+            return
+        forward = self._forward(configs[0])
+        read = set().union(*(self.proof(c).reads for c in configs))
+        unread = [name for name in self.traced_names if name not in read]
+        if unread:
+            raise ValueError(
+                f"traced hyperparameter(s) {unread} are never read by the training loss of any of {len(configs)} "
+                f"configs tried: their values would change nothing. hbjax calls the module with "
+                f"{forward.flag.describe()}; if the module reads hparams{unread[:1]} only when training, name its "
+                f"train flag with train_flag='...' (or 'not ...' for one that is False while training). An "
+                f"nnx.bridge.to_linen wrapper hides the nnx module's flag: return the nnx module itself. If the "
+                f"module does not use it, leave it out of traced=")
+
+
+def _key_data(tree):
+    """``tree`` with every typed PRNG key as its raw key data (what the engine keeps on the host)."""
+    return jax.tree.map(lambda a: jax.random.key_data(a) if _is_key(a) else a, tree)
+
+
+def _wrap_keys(raw, template):
+    """The inverse of ``_key_data`` where ``template`` (abstract) holds typed keys."""
+    return jax.tree.map(lambda r, t: jax.random.wrap_key_data(r, impl=t.dtype._impl) if _is_key(t) else r,
+                        raw, template)
+
+
+def _is_key(a) -> bool:
+    return jax.dtypes.issubdtype(getattr(a, "dtype", None), jax.dtypes.prng_key)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+
+
+def _injected(tx) -> tuple:
+    """The float32 values ``optax.inject_hyperparams`` keeps in ``tx``'s state (found on an
+    empty parameter tree; none where the optimizer needs real parameters to start)."""
     try:
-        return type(a) is type(b) and bool(a == b)
-    except Exception:  # noqa: BLE001 - fields that cannot be compared (arrays): not provably equal
-        return False
+        state = tx.init({})
+    except Exception:  # noqa: BLE001 - an optimizer that needs real params: nothing to show
+        return ()
+    found = jax.tree_util.tree_flatten_with_path(state)[0]
+    return tuple(np.float32(v) for path, v in found if "hyperparams" in jax.tree_util.keystr(path)
+                 and np.ndim(v) == 0 and not _is_key(v))
 
 
-def _call_parameters(module) -> set:
-    if module is None:
-        return set()
-    try:
-        return set(inspect.signature(type(module).__call__).parameters)
-    except (TypeError, ValueError):
-        return set()
-
-
-def _fold_arrays(data) -> FoldArrays:
-    """(x_train, y_train, x_val, y_val) as one fold, checked."""
-    if isinstance(data, Mapping):
-        data = [data[k] for k in ("x_train", "y_train", "x_val", "y_val")]
-    try:
-        x_tr, y_tr, x_val, y_val = (np.asarray(a) for a in data)
-    except (TypeError, ValueError):
-        raise ValueError("data must be (x_train, y_train, x_val, y_val)") from None
-    for name, x, y in (("train", x_tr, y_tr), ("validation", x_val, y_val)):
-        if x.ndim < 1 or y.ndim < 1 or len(x) != len(y) or len(x) == 0:
-            raise ValueError(f"{name} inputs and targets must be non-empty with one row each "
-                             f"(got {x.shape} and {y.shape})")
-    for name, a in (("x_train", x_tr), ("x_val", x_val)):
-        if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
-            raise ValueError(f"{name} holds NaN or infinite values")
-    return FoldArrays(*(device_dtype(a)[None] for a in (x_tr, y_tr, x_val, y_val)))
+def _size(tree) -> int:
+    return sum(int(np.prod(a.shape)) for a in jax.tree.leaves(tree))
 
 
 def _shape_of(program: ProgramKey) -> ShapeKey:

@@ -211,11 +211,11 @@ def test_resume_equals_uninterrupted(tmp_path, waves):
 
 
 def test_bad_models_and_data_are_named():
-    with pytest.raises(ValueError, match="does not fit targets|must be a scalar"):
+    with pytest.raises(ValueError, match="does not fit training targets|must be a scalar"):
         backend(data=_bad_targets()).prepare(SPACE)
     with pytest.raises(ValueError, match="model\\(config\\) failed"):
         backend(model=lambda c: MLP(c["no_such_key"])).prepare(SPACE)
-    with pytest.raises(ValueError, match="must return a flax.linen Module"):
+    with pytest.raises(ValueError, match="must return a flax.linen or flax.nnx Module"):
         backend(model=lambda c: "not a module").prepare(SPACE)
     with pytest.raises(ValueError, match="one row each"):
         x, y, xv, yv = _data()

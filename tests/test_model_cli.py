@@ -121,10 +121,10 @@ def test_compare_on_a_user_model(tmp_path, spec_file):
 
 
 @pytest.mark.parametrize("factory, message", [
-    ("wrong_output", "does not fit targets|must be a scalar"),
+    ("wrong_output", "does not fit training targets|must be a scalar"),
     ("raises", "raises\\(\\) failed: RuntimeError: no data here"),
     ("nothing", "defines no 'nothing'"),
-    ("column_output", r"broadcasts the model's predictions \[16, 1\] against targets \[16\] to \[16, 16\]"),
+    ("column_output", r"broadcasts the model's predictions \[16, 1\] against training targets float32\[16\] to \[16, 16\]"),
     ("flax_dropout", r"flax's nn.Dropout cannot take a traced rate.*hbjax.nn.Dropout"),
     ("batch_norm", r"\['batch_stats'\] besides 'params'.*use nn.LayerNorm or nn.GroupNorm"),
 ])

@@ -21,7 +21,6 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import replace
 from typing import Callable, Mapping, Sequence
 
@@ -35,7 +34,7 @@ from .model import Model, Sizes, rung_request
 from .keys import ProgramKey
 from .plan import Call, RungPlan, plan_rung
 from .program import FoldArrays, HostStepped, check_prng, config_key, make_host_steps, make_train, steps_for
-from .settings import PRECISIONS, EngineSettings, resolve
+from .settings import PRECISIONS, EngineSettings, precision_context, resolve
 
 __all__ = ["Engine", "EngineSettings", "FoldArrays", "Ticket", "Part", "PRECISIONS"]
 
@@ -210,7 +209,7 @@ class Engine:
         return state, hp, keys, active, ranges, data, scalar, sums
 
     def _precision(self):
-        return nullcontext() if self.precision == "default" else jax.default_matmul_precision(self.precision)
+        return precision_context(self.precision)
 
     def _compile_host_steps(self, program: ProgramKey, sizes: Sizes) -> HostStepped:
         fns = make_host_steps(program, sizes.train, self.model.program_fns(program, sizes))

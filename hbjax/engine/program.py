@@ -46,11 +46,19 @@ class ProgramFns(NamedTuple):
     * ``val_loss(params, x_val, y_val, traced, bound) -> scalar``: lower is better.
 
     ``bound``: None when configs run one after another; side by side, the call's largest
-    ``Model.bound`` (an unbatched loop bound: the LSTM's deepest config)."""
+    ``Model.bound`` (an unbatched loop bound: the LSTM's deepest config).
+
+    ``loss_and_grad`` (optional, same arguments as ``loss``) -> (loss, gradient): what a step
+    computes where the model has it already differentiated (a traced jaxpr); None:
+    ``jax.value_and_grad(loss)``."""
 
     loss: Callable
     apply_gradients: Callable
     val_loss: Callable
+    loss_and_grad: Callable | None = None
+
+    def value_and_grad(self) -> Callable:
+        return self.loss_and_grad if self.loss_and_grad is not None else jax.value_and_grad(self.loss)
 
 
 def steps_for(resource: float, steps_per_epoch: int) -> int:
@@ -92,6 +100,7 @@ def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
         if not side_by_side:
             lo, hi, bound = start, stop, None
         shuffle_key, drop_key = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
+        loss_and_grad = fns.value_and_grad()
 
         def epoch(e, carry):
             # one shuffle per epoch; the steps of epoch e that fall inside [lo, hi)
@@ -102,7 +111,7 @@ def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
                 idx = jax.lax.dynamic_slice(perm, (b * batch,), (batch,))
                 s = e * spe + b
                 xb, yb = (x_tr[idx], y_tr[idx]) if fold is None else (x_tr[fold, idx], y_tr[fold, idx])
-                loss, grads = jax.value_and_grad(fns.loss)(params, xb, yb, hp, jax.random.fold_in(drop_key, s), bound)
+                loss, grads = loss_and_grad(params, xb, yb, hp, jax.random.fold_in(drop_key, s), bound)
                 new_params, new_state = fns.apply_gradients(params, opt_state, grads, hp, s + 1, bound)
                 if not side_by_side:
                     return new_params, new_state, loss_sum + loss
@@ -176,8 +185,7 @@ def make_host_steps(program: ProgramKey, n_train: int, fns: ProgramFns) -> HostS
         shuffle_key, drop_key = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
         perm = jax.random.permutation(jax.random.fold_in(shuffle_key, s // spe), n_train)
         idx = jax.lax.dynamic_slice(perm, ((s % spe) * batch,), (batch,))
-        loss, grads = jax.value_and_grad(fns.loss)(params, x_tr[idx], y_tr[idx], hp, jax.random.fold_in(drop_key, s),
-                                                   None)
+        loss, grads = fns.value_and_grad()(params, x_tr[idx], y_tr[idx], hp, jax.random.fold_in(drop_key, s), None)
         params, opt_state = fns.apply_gradients(params, opt_state, grads, hp, s + 1, None)
         return params, opt_state, loss_sum + loss
 

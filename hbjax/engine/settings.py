@@ -5,6 +5,7 @@ same programs."""
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
@@ -12,12 +13,19 @@ import numpy as np
 
 from .cost import COST_MODELS, CostModel, cost_model
 
-__all__ = ["EngineSettings", "PRECISIONS", "resolve", "default_compile_threads"]
+__all__ = ["EngineSettings", "PRECISIONS", "precision_context", "resolve", "default_compile_threads"]
 
 #: matmul precision of the train programs: "highest" is full float32 everywhere (results
 #: comparable across devices); "default" is the device's own (TF32 on recent NVIDIA GPUs: faster,
 #: about 3 decimal digits per product; no effect on CPU)
 PRECISIONS = ("highest", "default")
+
+
+def precision_context(precision: str):
+    """The context a program is traced in: JAX records the matmul precision in each jaxpr."""
+    import jax
+
+    return nullcontext() if precision == "default" else jax.default_matmul_precision(precision)
 
 
 @dataclass(frozen=True)
