@@ -120,13 +120,15 @@ def _convert(name: str, value) -> tuple[np.ndarray, str]:
         raise ValueError(f"{name} ({given}) must hold numbers, got dtype {a.dtype}")
     if a.dtype.kind in "iu" and a.size and (a.min() < np.iinfo(np.int32).min or a.max() > np.iinfo(np.int32).max):
         raise ValueError(f"{name} ({given}) holds integers beyond int32, which the programs take labels as")
-    out = device_dtype(a)
+    with np.errstate(over="ignore"):  # beyond float32's range: found as infinite below
+        out = device_dtype(a)
     if out.dtype.kind == "f":
         bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1) if out.ndim else ~np.isfinite(out)[None]
         if bad.any():
             row = int(np.argmax(bad))
             label = getattr(value, "index", None)
-            where = f"row {row}" + (f" (index {label[row]!r})" if label is not None and len(label) == len(out) else "")
+            index = label[row] if label is not None and len(label) == len(out) else None
+            where = f"row {row}" + (f" (index {getattr(index, 'item', lambda: index)()!r})" if index is not None else "")
             kind = "NaN" if np.isnan(out.reshape(len(out), -1)[row]).any() else "infinite values"
             big = " (beyond float32's range)" if kind != "NaN" and np.isfinite(a.reshape(len(a), -1)[row]).all() else ""
             raise ValueError(f"{name} ({given}) holds {kind}{big} in {int(bad.sum())} row(s), the first at {where}: "

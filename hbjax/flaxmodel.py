@@ -224,7 +224,7 @@ class FlaxModel(Model):
                     updates, state = tx.update(grads, _wrap_keys(raw_state, keys), params)
                     return optax.apply_updates(params, updates), _key_data(state)
 
-                update_fn = trace(update, params, _key_data(keys), params)
+                update_fn = trace(update, params, jax.eval_shape(_key_data, keys), params)
             except Exception as err:  # noqa: BLE001 - the user's optimizer: name the config and the cause
                 raise ValueError(f"optimizer(config) cannot update the model's parameters for {dict(config)}: "
                                  f"{explain(err)}") from None

@@ -2,7 +2,7 @@
 
 ``factory()`` (no arguments) returns a mapping with the keywords of ``FlaxBackend``: ``model``,
 ``optimizer``, ``loss``, ``data`` and optionally ``metric``, ``direction``, ``batch_size``,
-``traced``, plus ``space`` (the default search space, an ``hbjax.Space``; ``--space FILE``
+``traced``, ``train_flag``, plus ``space`` (the default search space, an ``hbjax.Space``; ``--space FILE``
 overrides it). Loading checks all of it and names the first problem (``ValueError``: the CLI
 prints one ``error:`` line and exits 2).
 """
@@ -18,7 +18,7 @@ from .space import Space
 __all__ = ["load_model_spec", "import_factory", "MODEL_KEYS", "REQUIRED_KEYS"]
 
 REQUIRED_KEYS = ("model", "optimizer", "loss", "data")
-MODEL_KEYS = (*REQUIRED_KEYS, "metric", "direction", "batch_size", "traced")
+MODEL_KEYS = (*REQUIRED_KEYS, "metric", "direction", "batch_size", "traced", "train_flag")
 
 
 def import_factory(reference: str, *, option: str = "--model"):
@@ -61,7 +61,7 @@ def load_model_spec(reference: str) -> dict:
         raise ValueError(f"--model {reference!r}: {name}() failed: {type(err).__name__}: {err}") from None
     if not isinstance(out, Mapping):
         raise ValueError(f"--model {reference!r}: {name}() must return a dict with {', '.join(REQUIRED_KEYS)} "
-                         f"(and optionally metric, direction, batch_size, traced, space); got {type(out).__name__}")
+                         f"(and optionally metric, direction, batch_size, traced, train_flag, space); got {type(out).__name__}")
     missing = [k for k in REQUIRED_KEYS if k not in out]
     unknown = sorted(set(out) - set(MODEL_KEYS) - {"space"})
     if missing:

@@ -82,6 +82,35 @@ def batch_norm():
     return s
 
 
+def nan_targets():  # a NaN label among float targets: refused by array and row before anything trains
+    s = spec()
+    x, y, xv, yv = s["data"]
+    y = y.astype(np.float32)
+    y[3] = np.nan
+    s["data"] = (x, y, xv, yv.astype(np.float32))
+    return s
+
+
+class SilentDrop(nn.Module):  # reads its traced rate only under a flag hbjax cannot know by name
+    @nn.compact
+    def __call__(self, x, use_dropout: bool = False, hparams=None):
+        if use_dropout:
+            x = hb.nn.Dropout(rate=hparams["dropout"], deterministic=False)(x)
+        return nn.Dense(3)(x)
+
+
+def unread_traced():
+    s = flax_dropout()
+    s["model"] = lambda c: SilentDrop()
+    return s
+
+
+def named_flag():
+    s = unread_traced()
+    s["train_flag"] = "use_dropout"
+    return s
+
+
 def neighbour():
     from my_neighbour import WIDTHS  # a module beside this file, imported as `python FILE.py` would
 
@@ -127,6 +156,8 @@ def test_compare_on_a_user_model(tmp_path, spec_file):
     ("column_output", r"broadcasts the model's predictions \[16, 1\] against training targets float32\[16\] to \[16, 16\]"),
     ("flax_dropout", r"flax's nn.Dropout cannot take a traced rate.*hbjax.nn.Dropout"),
     ("batch_norm", r"\['batch_stats'\] besides 'params'.*use nn.LayerNorm or nn.GroupNorm"),
+    ("nan_targets", r"y_train \(float32\[120\]\) holds NaN in 1 row\(s\), the first at row 3"),
+    ("unread_traced", r"traced hyperparameter\(s\) \['dropout'\] are never read.*train_flag="),
 ])
 def test_a_bad_factory_is_one_error_line(tmp_path, spec_file, capsys, factory, message):
     code = main(["run", "--model", f"{spec_file}:{factory}", "-R", "3", "--out", str(tmp_path / "o"), "--quiet"])
@@ -180,3 +211,7 @@ def test_a_user_model_calibrates_and_its_plans_use_it(tmp_path, spec_file, capsy
     assert "cost constants: calibrated" in capsys.readouterr().out
     assert main(["plan", "-R", "3", "--space", "demo", "--folds", "1", "--quiet"]) == 0  # the LSTM: not its
     assert "cost constants: committed default" in capsys.readouterr().out
+
+
+def test_a_train_flag_named_in_the_spec_reaches_the_module(spec_file):
+    assert main(["plan", "--model", f"{spec_file}:named_flag", "-R", "3", "--quiet"]) == 0
