@@ -266,11 +266,8 @@ class FlaxModel(Model):
 
     # --- states ----------------------------------------------------------------------------
     def _init_params(self, key: ShapeKey, config: Mapping, rng):
-        """One fold's fresh params: the program's init jaxpr (jitted once per program), or an
-        nnx module's own parameters from this config's factory."""
+        """One fold's fresh params: the program's init jaxpr (jitted once per program)."""
         init = self._jaxprs(key).init
-        if init is None:
-            return self._forward(config).params
         if key not in self._init_fns:
             self._init_fns[key] = jax.jit(lambda rng, x, hp: init(rng, x, hp))
         hp = {k: jnp.float32(v) for k, v in zip(self.traced_names, self.traced(config))}
@@ -279,9 +276,11 @@ class FlaxModel(Model):
     def init_state(self, config: Mapping, shape: ShapeKey, config_id: int, sizes: Sizes) -> tuple:
         base = config_key(self.seed, config_id)
         opt_init = self.proof(config).opt_init
+        own = self._forward(config).params if self._jaxprs(shape).init is None else None  # nnx: its constructor's
         folds = []
         for k in range(sizes.folds):
-            params = self._init_params(shape, config, jax.random.fold_in(jax.random.fold_in(base, k), 3))
+            params = own if own is not None else self._init_params(
+                shape, config, jax.random.fold_in(jax.random.fold_in(base, k), 3))
             with precision_context(self.precision):
                 opt_state = _key_data(opt_init(params))
             folds.append(jax.tree.map(np.asarray, (params, opt_state)))

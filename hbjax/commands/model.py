@@ -34,6 +34,9 @@ def format_sharing(report: dict) -> str:
             lines.append(f"  {name}: {where} ({h['how']})")
         else:
             lines.append(f"  {name}: static ({h['values']} value(s), one per program)")
+    if report.get("traced_configs"):
+        lines.append(f"  proof: {report['traced_configs']} config(s) traced in {report['trace_seconds']:.2f} s (each "
+                     f"config's own functions, right after its factory calls; shared programs run those jaxprs)")
     verified = report.get("verified")
     if verified is not None:
         worst = max((r["max_relative_difference"] for r in verified), default=0.0)
