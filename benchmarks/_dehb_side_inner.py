@@ -1,9 +1,13 @@
 """Runs in the side environment of ``dehb_side_env.py`` (mf-prior-bench 1.9.0, DEHB 0.1.1): DEHB on
 mf-prior-bench's own benchmark, per seed; prints one JSON list of rows (incumbent at 20..100% of
 the evaluations). Usage: python _dehb_side_inner.py NAME SEED,SEED,... FEVALS"""
-import json, sys, tempfile, time
-import numpy as np
+import json
+import sys
+import tempfile
+import time
+
 import mfpbench
+import numpy as np
 from dehb import DEHB
 
 name, seeds, fevals = sys.argv[1], [int(s) for s in sys.argv[2].split(",")], int(sys.argv[3])

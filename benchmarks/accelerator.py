@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, device_name, first_fold_task, machine_info, write_json  # noqa: E402
+from _common import RESULTS, device_name, first_fold_task, machine_info, write_json
 
 
 def _quick_task():
@@ -102,9 +102,10 @@ def stage_mixed_rung(quick: bool, window: int) -> dict:
 
 
 def stage_run(quick: bool, window: int, reference: bool) -> dict:
+    from hyperband_run import space as peer_space
+
     import hbjax as hb
     from hbjax.lstm.backend import LSTMBackend, default_space
-    from hyperband_run import space as peer_space
 
     task = _quick_task() if quick else first_fold_task(1)
     space = _quick_space() if quick else (default_space() if reference else peer_space())

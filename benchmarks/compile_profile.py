@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, load_average, machine_info, write_json  # noqa: E402
+from _common import RESULTS, load_average, machine_info, write_json
 
 DEMO_ACTS = "tanh,relu,sigmoid"
 #: (label, hidden, layers, batch, folds, allowed activations, plain flax twin)
@@ -118,8 +118,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS / "compile_profile_cpu.json")
     args = p.parse_args(argv)
     if args.child:
-        kind, h, l, b, k, acts = args.child
-        print(json.dumps(child(kind, int(h), int(l), int(b), int(k), acts)))
+        kind, h, layers, b, k, acts = args.child
+        print(json.dumps(child(kind, int(h), int(layers), int(b), int(k), acts)))
         return 0
     rows, load0 = [], load_average()
     for spec in [p for p in PROGRAMS if p[0].startswith("peer smallest")] if args.quick else PROGRAMS:

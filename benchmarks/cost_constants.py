@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
 
-from _common import RESULTS, device_name, first_fold_task, machine_info, wait_for_quiet, write_json  # noqa: E402
+from _common import RESULTS, device_name, first_fold_task, machine_info, wait_for_quiet, write_json
 
 SHAPES = [(16, 1, 32), (32, 2, 64), (64, 1, 32), (64, 3, 128), (128, 2, 64), (256, 1, 128), (256, 3, 32)]
 

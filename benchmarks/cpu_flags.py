@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, load_average, wait_for_quiet, write_json  # noqa: E402
+from _common import RESULTS, load_average, wait_for_quiet, write_json
 
 #: (name, XLA_FLAGS, what it is) -- XLA CPU in jaxlib 0.10 runs dots through YNNPACK by default
 FLAG_SETS = (

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, machine_info, wait_for_quiet, write_json  # noqa: E402
+from _common import RESULTS, machine_info, wait_for_quiet, write_json
 
 METHODS = "hyperband,bohb,sh,random,bo,ga,optuna-tpe-hb,optuna-random,dehb"
 
@@ -45,8 +45,14 @@ def main(argv=None) -> int:
 
     from hbjax.mfbench import MFBenchmarkBackend
     from hbjax.strategies.peers import PEERS
-    from hbjax.strategies.protocol import (PUBLISHED, protocol_markdown, protocol_options, protocol_table,
-                                          run_protocol, seed_winners)
+    from hbjax.strategies.protocol import (
+        PUBLISHED,
+        protocol_markdown,
+        protocol_options,
+        protocol_table,
+        run_protocol,
+        seed_winners,
+    )
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     missing = []

@@ -22,7 +22,6 @@ import sys
 import venv
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent

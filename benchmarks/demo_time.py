@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, load_average, machine_info, write_json  # noqa: E402
+from _common import RESULTS, load_average, machine_info, write_json
 
 
 def run_demo(env: dict, out: Path) -> dict:

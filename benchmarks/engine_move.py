@@ -27,9 +27,8 @@ sys.path.insert(0, str(HERE))
 def child(tree: Path, out: Path, max_resource: float, seed: int) -> None:
     """In a fresh process whose ``hbjax`` is ``tree``'s: one waves run, its summary and trials."""
     sys.path.insert(0, str(tree / "benchmarks"))
-    import numpy as np
-
     import hyperband_run as hr
+    import numpy as np
     from _common import first_fold_task
 
     import hbjax as hb
@@ -100,9 +99,8 @@ def main(argv=None) -> int:
     summary = {
         "benchmark": "engine_move", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "machine": machine_info(), **load,
         "before_commit": args.before, "after_commit": commit,
-        "task": "NVDA first fold (2980/500 windows), R=%g, eta=3, waves, the issue's space, compile cache off"
-                % args.max_resource,
-        "configs": "the same configs in every run (seed %d): the trials are compared bit for bit" % args.seed,
+        "task": f"NVDA first fold (2980/500 windows), R={args.max_resource:g}, eta=3, waves, the issue's space, compile cache off",
+        "configs": f"the same configs in every run (seed {args.seed}): the trials are compared bit for bit",
         "order": "alternating before, after", "config_epochs_per_s": rate,
         "ratio_after_over_before": ratio, "target_ratio_at_least": 0.95,
         "trials_identical_bit_for_bit": identical, "differences": differing,

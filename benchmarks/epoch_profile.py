@@ -26,9 +26,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (RESULTS, TorchLoop, first_fold_task, load_average, lstm_flops, machine_info,  # noqa: E402
-                     torch_version, write_json)
-from lstm_program import _timed, torch_epoch  # noqa: E402
+from _common import (
+    RESULTS,
+    TorchLoop,
+    first_fold_task,
+    load_average,
+    lstm_flops,
+    machine_info,
+    torch_version,
+    write_json,
+)
+from lstm_program import _timed, torch_epoch
 
 #: (hidden, layers, batch, folds, allowed activations)
 CONFIGS = ((256, 3, 64, 1, "tanh"), (64, 2, 64, 1, "tanh"), (32, 2, 64, 5, "tanh,relu,sigmoid"))
@@ -58,9 +66,9 @@ def self_times(events: list) -> tuple[collections.Counter, collections.Counter]:
 
 def kind_of(name: str) -> str | None:
     """The kernel kind of a trace event (None: not a kernel: the executor's and Python's frames)."""
-    if name.startswith("$") or "Execute" in name or "ThunkExecutor" in name or name.startswith(("while", "cond")):
+    if name.startswith(("$", "while", "cond")) or "Execute" in name or "ThunkExecutor" in name:
         return None
-    if name.startswith("ynn") or name.startswith("dot"):
+    if name.startswith(("ynn", "dot")):
         return "matmuls"
     if "Await" in name:
         return "thread_pool_waits"

@@ -24,19 +24,30 @@ from __future__ import annotations
 
 import argparse
 import math
-
-import numpy as np
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-from _common import (RESULTS, CompileClock, TorchLoop, device_name, first_fold_task, lstm_flops,  # noqa: E402
-                     machine_info, matmul_flops_per_s, torch_version, wait_for_quiet, write_json)
+from _common import (
+    RESULTS,
+    CompileClock,
+    TorchLoop,
+    device_name,
+    first_fold_task,
+    lstm_flops,
+    machine_info,
+    matmul_flops_per_s,
+    torch_version,
+    wait_for_quiet,
+    write_json,
+)
 
 #: Measured earlier on this project's 2-core CPU machine kind, same task (first fold, R=27, eta=3).
 PEERS = [
@@ -223,7 +234,7 @@ def run_hbjax(*, search_kw, waves, task, args, n_folds, n_devices, persistence_m
                      "n_configs": len(job.config_ids), "resource": job.resource, "seconds": seconds,
                      "config_epochs": sum(job.resource - r for r in job.previous_resource) * n_folds,
                      "best": min(finite) if finite else None})
-        print(f"  {'wave %d ' % jobs[-1]['wave'] if waves else ''}bracket s={job.bracket} rung {job.rung}: "
+        print(f"  {'wave ' + str(jobs[-1]['wave']) + ' ' if waves else ''}bracket s={job.bracket} rung {job.rung}: "
               f"{len(job.config_ids):2d} configs -> {job.resource:6.3g} epochs, {seconds:6.1f} s"
               f"{' (share)' if waves else ''}, plan: {stats['programs']} programs, {stats['calls']} calls", flush=True)
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, load_average  # noqa: E402
+from _common import RESULTS, load_average
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIAL_COLUMNS = ["config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted"]

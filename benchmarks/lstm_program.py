@@ -29,8 +29,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (RESULTS, TorchLoop, first_fold_task, load_average, lstm_flops, machine_info,  # noqa: E402
-                     torch_version, wait_for_quiet, write_json)
+from _common import (
+    RESULTS,
+    TorchLoop,
+    first_fold_task,
+    load_average,
+    lstm_flops,
+    machine_info,
+    torch_version,
+    wait_for_quiet,
+    write_json,
+)
 
 CONFIGS = ((16, 1, 32), (16, 1, 128), (64, 2, 64), (256, 3, 64), (256, 3, 128))  # (hidden, layers, batch)
 

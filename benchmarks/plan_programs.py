@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, write_json  # noqa: E402
+from _common import RESULTS, write_json
 
 
 def main(argv=None) -> int:
@@ -45,10 +45,10 @@ def main(argv=None) -> int:
     import hbjax as hb
     from hbjax import waves as wave_sched
     from hbjax.brackets import continued_budget
-    from hbjax.lstm.backend import _choices, default_space
     from hbjax.engine.cost import COST_MODELS
-    from hbjax.lstm.engine import steps_for
     from hbjax.engine.model import Sizes
+    from hbjax.lstm.backend import _choices, default_space
+    from hbjax.lstm.engine import steps_for
     from hbjax.lstm.padding import padded_hidden_map
     from hbjax.lstm.program import LSTMModel, plan_shapes
 
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
         totals = {name: dict(computed_flops=0.0, real_flops=0.0, train_s=0.0, compile_s=0.0, empty_slots=0,
                              duplicated_configs=0, calls=0) for name in plans}
         asked = []
-        for jobs, state in wave_sched.walk(state, stand_in_losses):
+        for jobs, _ in wave_sched.walk(state, stand_in_losses):
             asked += [(j.iteration, j.bracket, j.rung, j.config_ids) for j in jobs]
             configs = [c for j in jobs for c in j.configs]
             shapes = [LSTMModel(None, window=window).shape(c) for c in configs]

@@ -13,11 +13,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from hbjax.plots import plot_anytime, plot_critical_difference  # noqa: E402
-from hbjax.strategies.protocol import CHECKPOINTS, PUBLISHED  # noqa: E402
+from hbjax.plots import plot_anytime, plot_critical_difference
+from hbjax.strategies.protocol import CHECKPOINTS, PUBLISHED
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "dehb_protocol"

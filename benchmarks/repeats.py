@@ -22,15 +22,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, device_name, machine_info, wait_for_quiet, write_json  # noqa: E402
+from _common import RESULTS, device_name, machine_info, wait_for_quiet, write_json
 
 
 def lstm_cost(n_configs: int = 8, epochs: float = 1.0) -> dict:
+    from _common import first_fold_task
+    from hyperband_run import space
+
     import hbjax as hb
     from hbjax.lstm.backend import LSTMBackend
     from hbjax.scheduler import RungJob
-    from _common import first_fold_task
-    from hyperband_run import space
 
     task = first_fold_task(1)
     configs = space().sample_configs(0, n_configs)

@@ -28,10 +28,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-
-from _common import (RESULTS, TorchLoop, device_name, first_fold_task, machine_info, torch_version,  # noqa: E402
-                     wait_for_quiet, write_json)
+import numpy as np
+from _common import (
+    RESULTS,
+    TorchLoop,
+    device_name,
+    first_fold_task,
+    machine_info,
+    torch_version,
+    wait_for_quiet,
+    write_json,
+)
 
 
 def rung_configs(kind: str, n: int, seed: int = 0) -> list[dict]:

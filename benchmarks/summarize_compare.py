@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hbjax.commands.compare import summary_markdown  # noqa: E402
+from hbjax.commands.compare import summary_markdown
 
 if __name__ == "__main__":
     out, title = Path(sys.argv[1]), sys.argv[2]

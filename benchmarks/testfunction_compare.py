@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, machine_info, wait_for_quiet, write_json  # noqa: E402
+from _common import RESULTS, machine_info, wait_for_quiet, write_json
 
 
 def main(argv=None) -> int:

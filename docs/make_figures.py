@@ -15,13 +15,13 @@ from pathlib import Path
 
 os.environ.setdefault("HBJAX_CPU_DEVICES", "1")
 
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
 
-import hbjax as hb  # noqa: E402
-from hbjax.brackets import hyperband_plan  # noqa: E402
-from hbjax.plots import plot_brackets, plot_losses  # noqa: E402
+import hbjax as hb
+from hbjax.brackets import hyperband_plan
+from hbjax.plots import plot_brackets, plot_losses
 
 IMAGES = Path(__file__).resolve().parent / "images"
 

@@ -28,7 +28,6 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Optional
 
 import numpy as np
 
@@ -37,8 +36,18 @@ from .results import Result, trials_from_history
 from .scheduler import Observation, RungJob
 from .space import Space
 
-__all__ = ["AshaState", "init", "ask", "tell", "done", "history", "promotable", "rung_resources",
-           "run_asha", "GRID_PERMUTATION_LIMIT"]
+__all__ = [
+    "GRID_PERMUTATION_LIMIT",
+    "AshaState",
+    "ask",
+    "done",
+    "history",
+    "init",
+    "promotable",
+    "run_asha",
+    "rung_resources",
+    "tell",
+]
 
 #: finite spaces up to this size are sampled without replacement (one seeded permutation)
 GRID_PERMUTATION_LIMIT = 1_000_000
@@ -50,7 +59,7 @@ class AshaState:
     eta: int
     seed: int
     resources: tuple[float, ...]  # r_0 < ... < r_s (the top rung is max_resource)
-    max_configs: Optional[int] = None
+    max_configs: int | None = None
     configs: tuple[dict, ...] = ()  # every config started; id = position
     results: tuple[tuple[tuple[int, float], ...], ...] = ()  # per rung: (config id, loss) told
     promoted: tuple[frozenset, ...] = ()  # per rung: ids promoted out of it (pending or told)

@@ -28,16 +28,16 @@ from fractions import Fraction
 from numbers import Integral, Real
 
 __all__ = [
-    "Rung",
     "Bracket",
-    "s_max",
-    "hyperband_plan",
-    "successive_halving_plan",
-    "validate_resource_and_eta",
+    "Rung",
     "bracket_budget",
-    "plan_budget",
     "continued_budget",
     "format_plan",
+    "hyperband_plan",
+    "plan_budget",
+    "s_max",
+    "successive_halving_plan",
+    "validate_resource_and_eta",
 ]
 
 

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["mean_ranks", "critical_difference", "cliques", "plot_critical_difference"]
+__all__ = ["cliques", "critical_difference", "mean_ranks", "plot_critical_difference"]
 
 
 def mean_ranks(scores: pd.DataFrame) -> pd.Series:

@@ -26,26 +26,33 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from . import scheduler as sched
-from .scheduler import SchedulerState
-from .waves import WaveState, live_config_ids
 from .durable import fsync_dir, json_text, meta_safe, read_json, sha256, write_atomic, write_synced
-from .serialization import (CheckpointError, backend_states_from_npz, backend_states_to_npz, decode_value,
-                            encode_value, state_from_json, state_to_json)
+from .scheduler import SchedulerState
+from .serialization import (
+    CheckpointError,
+    backend_states_from_npz,
+    backend_states_to_npz,
+    decode_value,
+    encode_value,
+    state_from_json,
+    state_to_json,
+)
+from .waves import WaveState, live_config_ids
 
 __all__ = [
-    "CheckpointError",
     "RUN_FORMAT",
-    "state_to_json",
-    "state_from_json",
-    "backend_states_to_npz",
-    "backend_states_from_npz",
+    "CheckpointError",
     "RunDirectory",
+    "backend_states_from_npz",
+    "backend_states_to_npz",
     "read_run_meta",
     "run_with_checkpoints",
+    "state_from_json",
+    "state_to_json",
 ]
 
 RUN_FORMAT = {"format": "hbjax-run", "version": 2}

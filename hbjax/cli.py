@@ -19,7 +19,6 @@ from .commands.compare import compare_defaults, run_compare
 from .commands.lstm import run_lstm
 
 
-
 def _console():
     from rich.console import Console
 

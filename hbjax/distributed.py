@@ -20,14 +20,22 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from . import scheduler as sched
 from .hyperband import Backend, Hyperband, make_result, prepare_backend, run_job
 from .results import Result
 
-__all__ = ["BracketTask", "BracketOutcome", "bracket_tasks", "run_bracket", "merge_brackets",
-           "run_brackets_locally", "run_on_ray"]
+__all__ = [
+    "BracketOutcome",
+    "BracketTask",
+    "bracket_tasks",
+    "merge_brackets",
+    "run_bracket",
+    "run_brackets_locally",
+    "run_on_ray",
+]
 
 
 class BracketTask(NamedTuple):

@@ -6,14 +6,15 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from .serialization import CheckpointError
 
-__all__ = ["read_json", "write_synced", "write_atomic", "fsync_dir", "sha256", "json_text", "meta_safe"]
+__all__ = ["fsync_dir", "json_text", "meta_safe", "read_json", "sha256", "write_atomic", "write_synced"]
 
 
 def read_json(path: Path) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["require_matplotlib", "new_axes", "close_figure"]
+__all__ = ["close_figure", "new_axes", "require_matplotlib"]
 
 
 def require_matplotlib():

@@ -2,7 +2,7 @@
 client is ``flaxmodel.FlaxModel``; its module doc says what shares a program and why)."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

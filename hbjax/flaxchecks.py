@@ -12,7 +12,7 @@ another shape (``[64, 1]`` against ``[64]`` gives ``[64, 64]``), the most common
 from __future__ import annotations
 
 import traceback
-from typing import Mapping
+from collections.abc import Mapping
 
 import jax
 import numpy as np
@@ -21,7 +21,7 @@ from jax.extend import core as jcore
 from .engine.core import device_dtype
 from .engine.program import FoldArrays
 
-__all__ = ["explain", "broadcast_shape", "fold_arrays", "DATA_NAMES"]
+__all__ = ["DATA_NAMES", "broadcast_shape", "explain", "fold_arrays"]
 
 DATA_NAMES = ("x_train", "y_train", "x_val", "y_val")
 
@@ -80,7 +80,7 @@ def fold_arrays(data) -> tuple[FoldArrays, dict]:
     arrays, given = {}, {}
     for name, value in zip(DATA_NAMES, data):
         arrays[name], given[name] = _convert(name, value)
-    for split, x, y in (("train", "x_train", "y_train"), ("val", "x_val", "y_val")):
+    for _split, x, y in (("train", "x_train", "y_train"), ("val", "x_val", "y_val")):
         if arrays[x].ndim < 1 or arrays[y].ndim < 1 or len(arrays[x]) != len(arrays[y]) or len(arrays[x]) == 0:
             raise ValueError(f"{x} and {y} must be non-empty with one row each (got {given[x]} and {given[y]})")
     for a, b in (("x_train", "x_val"), ("y_train", "y_val")):

@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -158,7 +159,7 @@ class FlaxModel(Model):
             self.seen[token] = dict(config)
         return self._proofs[token]
 
-    def alone(self) -> "FlaxModel":
+    def alone(self) -> FlaxModel:
         """This model with no sharing: every config its own program, built from its own traced
         functions (what ``verify`` compares shared programs with)."""
         other = object.__new__(type(self))
@@ -185,7 +186,7 @@ class FlaxModel(Model):
 
     def _specs(self, batch: int):
         a = self.arrays
-        spec = lambda arr, rows: jax.ShapeDtypeStruct((rows, *arr.shape[2:]), arr.dtype)  # noqa: E731
+        spec = lambda arr, rows: jax.ShapeDtypeStruct((rows, *arr.shape[2:]), arr.dtype)
         return (spec(a.x_train, batch), spec(a.y_train, batch), spec(a.x_val, a.x_val.shape[1]),
                 spec(a.y_val, a.y_val.shape[1]), spec(a.x_train, 1))
 

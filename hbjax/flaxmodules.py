@@ -14,11 +14,12 @@ own constructor made its initial parameters (every fold of a config starts from 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 
-__all__ = ["Forward", "TrainFlag", "adapt", "TRAIN_NAMES", "EVAL_NAMES"]
+__all__ = ["EVAL_NAMES", "TRAIN_NAMES", "Forward", "TrainFlag", "adapt"]
 
 TRAIN_NAMES = ("train", "training", "is_training")
 EVAL_NAMES = ("deterministic", "eval", "evaluation", "inference", "is_eval", "eval_mode")

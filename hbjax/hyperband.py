@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import inspect
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -22,8 +23,17 @@ from .brackets import continued_budget, format_plan, hyperband_plan, validate_re
 from .results import Result, trials_from_history
 from .space import Space
 
-__all__ = ["Backend", "Hyperband", "SuccessiveHalving", "run_scheduler", "run_waves", "run_job", "run_wave",
-           "prepare_backend", "train_wave"]
+__all__ = [
+    "Backend",
+    "Hyperband",
+    "SuccessiveHalving",
+    "prepare_backend",
+    "run_job",
+    "run_scheduler",
+    "run_wave",
+    "run_waves",
+    "train_wave",
+]
 
 
 class Backend(Protocol):

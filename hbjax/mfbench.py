@@ -33,7 +33,7 @@ import numpy as np
 
 from .space import IntChoice, Space, Uniform
 
-__all__ = ["PRESETS", "BENCHMARKS", "MFBenchmarkBackend", "mfhartmann", "counting_ones_mean", "HARTMANN"]
+__all__ = ["BENCHMARKS", "HARTMANN", "PRESETS", "MFBenchmarkBackend", "counting_ones_mean", "mfhartmann"]
 
 #: mf-prior-bench's presets: (fidelity bias, fidelity noise)
 PRESETS = {"default": (0.5, 0.1), "good": (2.5, 2.0), "moderate": (3.0, 3.0), "bad": (3.5, 4.0),
@@ -69,7 +69,7 @@ def counting_ones_mean(bits, probs):
     return -(jnp.sum(bits, axis=-1) + jnp.sum(probs, axis=-1))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _program(kind: str, dims: int):
     if kind == "hartmann":
         def run(x, z, keys, bias, noise):
@@ -144,7 +144,7 @@ class MFBenchmarkBackend:
             keys = jnp.stack([jax.random.fold_in(jax.random.fold_in(root, int(cid)), int(f))
                               for cid, f in zip(config_ids, fidelities)])
             size = 1 << max(0, (n - 1).bit_length())  # few shapes: few compiles across waves and seeds
-            pad = lambda a: jnp.concatenate([jnp.asarray(a), jnp.repeat(jnp.asarray(a)[:1], size - n, axis=0)])  # noqa: E731
+            pad = lambda a: jnp.concatenate([jnp.asarray(a), jnp.repeat(jnp.asarray(a)[:1], size - n, axis=0)])
             noise = self.noise if self.noisy else 0.0
             values = _program(self.kind, self.dims)(pad(x), pad(z), pad(keys), float(self.bias), float(noise))
             out = np.asarray(values, dtype=np.float64)[:n]

@@ -15,7 +15,8 @@ returns the inputs exactly and rate 1 returns zeros with zero gradients.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax

@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from .figures import new_axes
 
-__all__ = ["prune_points", "plot_losses", "plot_brackets", "plot_comparison", "plot_anytime",
-           "plot_critical_difference", "check_trials", "bracket_table"]
+__all__ = [
+    "bracket_table",
+    "check_trials",
+    "plot_anytime",
+    "plot_brackets",
+    "plot_comparison",
+    "plot_critical_difference",
+    "plot_losses",
+    "prune_points",
+]
 
 
 def _bracket_colours(brackets) -> dict:

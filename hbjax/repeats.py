@@ -15,13 +15,13 @@ strategies (``HyperbandStrategy(repeats=...)``).
 from __future__ import annotations
 
 import inspect
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from .scheduler import RungJob
 
-__all__ = ["Repeats", "SEED_STRIDE"]
+__all__ = ["SEED_STRIDE", "Repeats"]
 
 #: config ids of seed r are offset by r * SEED_STRIDE (ids stay below 2^31 up to 127 seeds)
 SEED_STRIDE = 1 << 24

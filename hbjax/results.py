@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
-__all__ = ["Trials", "Result", "TRIAL_COLUMNS"]
+__all__ = ["TRIAL_COLUMNS", "Result", "Trials"]
 
 TRIAL_COLUMNS = ("config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted", "diverged", "seconds",
                  "rung_seconds")

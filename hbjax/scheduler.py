@@ -25,8 +25,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,17 +35,17 @@ from .brackets import Bracket, Rung, hyperband_plan, shrink_bracket, successive_
 from .space import Space
 
 __all__ = [
-    "RungJob",
     "Observation",
+    "RungJob",
     "SchedulerState",
-    "init",
     "ask",
-    "tell",
+    "config_rng",
     "done",
     "hyperband",
-    "successive_halving",
+    "init",
     "sanitize_losses",
-    "config_rng",
+    "successive_halving",
+    "tell",
 ]
 
 #: ``propose(rng, n, state) -> list[dict]``: where new configs come from (default: the space).

@@ -6,18 +6,26 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from .brackets import Bracket, Rung
 from .scheduler import Observation, RungJob, SchedulerState
-from .waves import BracketRun, WaveState
 from .space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
+from .waves import BracketRun, WaveState
 
-__all__ = ["CheckpointError", "state_to_json", "state_from_json", "backend_states_to_npz",
-           "backend_states_from_npz", "encode_value", "decode_value"]
+__all__ = [
+    "CheckpointError",
+    "backend_states_from_npz",
+    "backend_states_to_npz",
+    "decode_value",
+    "encode_value",
+    "state_from_json",
+    "state_to_json",
+]
 
 
 class CheckpointError(ValueError):

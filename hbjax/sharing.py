@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections import defaultdict
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -28,7 +29,7 @@ from jax.extend import core as jcore
 
 from .space import config_token
 
-__all__ = ["Traced", "trace", "fingerprint", "live_inputs", "config_token", "describe_sharing"]
+__all__ = ["Traced", "config_token", "describe_sharing", "fingerprint", "live_inputs", "trace"]
 
 _UNPROVABLE = itertools.count()  # one fresh token per jaxpr that calls back into Python
 

@@ -7,4 +7,4 @@ from .sklearn_cv import SklearnBackend, as_space, stratified_order
 from .sklearn_search import HyperbandSearchCV
 from .svc_walkthrough import svc_walkthrough
 
-__all__ = ["SklearnBackend", "HyperbandSearchCV", "svc_walkthrough", "as_space", "stratified_order"]
+__all__ = ["HyperbandSearchCV", "SklearnBackend", "as_space", "stratified_order", "svc_walkthrough"]

@@ -56,7 +56,7 @@ from . import scheduler as sched
 from .results import Result
 from .space import Choice, IntUniform, LogUniform, Space, Uniform
 
-__all__ = ["SklearnBackend", "as_space", "stratified_order", "format_params", "estimator_name", "seed_from"]
+__all__ = ["SklearnBackend", "as_space", "estimator_name", "format_params", "seed_from", "stratified_order"]
 
 _DIMENSIONS = (Uniform, LogUniform, IntUniform, Choice)
 

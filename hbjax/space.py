@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Uniform", "LogUniform", "IntUniform", "Choice", "IntChoice", "Space", "as_generator", "python_scalar",
-           "config_token"]
+__all__ = [
+    "Choice",
+    "IntChoice",
+    "IntUniform",
+    "LogUniform",
+    "Space",
+    "Uniform",
+    "as_generator",
+    "config_token",
+    "python_scalar",
+]
 
 
 def as_generator(key) -> np.random.Generator:
@@ -33,7 +43,7 @@ def as_generator(key) -> np.random.Generator:
 
         data = jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
         return np.random.default_rng(np.asarray(data, dtype=np.uint32).ravel().tolist())
-    except Exception as err:  # noqa: BLE001 - turn any failure into one clear message
+    except Exception as err:
         raise TypeError(f"key must be an int seed, numpy Generator or JAX PRNG key, got {type(key).__name__}") from err
 
 

@@ -26,16 +26,30 @@ import json
 import math
 import numbers
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, NamedTuple, NoReturn
-
+from typing import Any, NamedTuple, NoReturn
 
 from .space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform, python_scalar
 
-__all__ = ["SpaceFileError", "Experiment", "SETTINGS", "DISTRIBUTIONS", "SUFFIXES", "is_space_file",
-           "space_to_dict", "space_from_dict", "check_settings", "load_experiment", "dump_experiment",
-           "fail", "show", "entry", "is_number"]
+__all__ = [
+    "DISTRIBUTIONS",
+    "SETTINGS",
+    "SUFFIXES",
+    "Experiment",
+    "SpaceFileError",
+    "check_settings",
+    "dump_experiment",
+    "entry",
+    "fail",
+    "is_number",
+    "is_space_file",
+    "load_experiment",
+    "show",
+    "space_from_dict",
+    "space_to_dict",
+]
 
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
 SUFFIXES = (".toml", ".json", ".yaml", ".yml")
@@ -255,7 +269,7 @@ def _suffix(path: Path) -> str:
     return ".yaml" if suffix == ".yml" else suffix
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _yaml():
     """PyYAML with 1e-4 read as a float (YAML 1.1 wants 1.0e-4) and such strings quoted on write."""
     import yaml  # an ImportError is worded by _MISSING
@@ -295,7 +309,7 @@ def _parse(text: str, suffix: str, source: str):
             return json.loads(text, object_pairs_hook=_json_object)
         yaml, loader, _ = _yaml()
         try:
-            return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+            return yaml.load(text, Loader=loader)
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f" (at line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -11,7 +11,7 @@ from pathlib import Path
 from .sklearn_cv import format_params
 from .sklearn_search import HyperbandSearchCV
 
-__all__ = ["svc_walkthrough", "SVC_GRID"]
+__all__ = ["SVC_GRID", "svc_walkthrough"]
 
 # --------------------------------------------------------------------------------------------
 # the reference walkthrough

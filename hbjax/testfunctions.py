@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -103,7 +103,7 @@ class FunctionBackend:
         n = len(xs)
         self.evaluations += n
         size = 1 << max(0, (n - 1).bit_length())  # few shapes, so few compiles across rungs and seeds
-        pad = lambda a: jnp.concatenate([jnp.asarray(a), jnp.repeat(jnp.asarray(a)[:1], size - n, axis=0)])  # noqa: E731
+        pad = lambda a: jnp.concatenate([jnp.asarray(a), jnp.repeat(jnp.asarray(a)[:1], size - n, axis=0)])
         values = np.asarray(_rung_program(self.name)(pad(xs), pad(zs), pad(keys), jnp.float32(self.noise)),
                             dtype=np.float64)[:n]
         out, first = [], 0
@@ -113,7 +113,7 @@ class FunctionBackend:
         return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rung_program(name: str):
     fn = FUNCTIONS[name][0]
 

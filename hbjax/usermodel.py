@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from .space import Space
 
-__all__ = ["load_model_spec", "import_factory", "MODEL_KEYS", "REQUIRED_KEYS"]
+__all__ = ["MODEL_KEYS", "REQUIRED_KEYS", "import_factory", "load_model_spec"]
 
 REQUIRED_KEYS = ("model", "optimizer", "loss", "data")
 MODEL_KEYS = (*REQUIRED_KEYS, "metric", "direction", "batch_size", "traced", "train_flag")

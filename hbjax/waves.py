@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from .brackets import Bracket, shrink_bracket
-from .scheduler import Observation, RungJob, survivors_of, config_rng, sanitize_losses
+from .scheduler import Observation, RungJob, config_rng, sanitize_losses, survivors_of
 from .space import Space
 
-__all__ = ["BracketRun", "WaveState", "init", "ask_ready", "tell", "done", "reset_asked", "walk", "live_config_ids"]
+__all__ = ["BracketRun", "WaveState", "ask_ready", "done", "init", "live_config_ids", "reset_asked", "tell", "walk"]
 
 
 class BracketRun(NamedTuple):

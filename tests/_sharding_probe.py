@@ -5,7 +5,7 @@ import sys
 import jax
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from test_lstm_engine import IDS, MIXED, engine  # noqa: E402
+from test_lstm_engine import IDS, MIXED, engine
 
 assert len(jax.devices()) == 4, jax.devices()
 spread = engine(width=1)

@@ -7,7 +7,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # calibrated cost constants change plans (and so floats): tests plan with the committed defaults
 os.environ["HBJAX_CONSTANTS_DIR"] = tempfile.mkdtemp(prefix="hbjax-constants-")
 
-from hbjax.lstm.backend import enable_compilation_cache  # noqa: E402
+from hbjax.lstm.backend import enable_compilation_cache
 
 enable_compilation_cache()
 

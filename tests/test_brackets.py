@@ -2,6 +2,7 @@
 an independent Fraction-based reference."""
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 
@@ -212,7 +213,7 @@ def test_integer_resource_property(R, eta):
     for b, be in zip(hyperband_plan(R, eta, integer_resource=True), exact):
         res = [rg.resource for rg in b.rungs]
         assert all(type(r) is int and r >= 1 for r in res)
-        assert all(a <= c for a, c in zip(res, res[1:]))
+        assert all(a <= c for a, c in itertools.pairwise(res))
         assert res[-1] == R
         assert max(res) <= R
         assert type(b.r) is int and b.r == res[0]

@@ -2,10 +2,10 @@
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -15,8 +15,16 @@ import pytest
 
 import hbjax as hb
 from hbjax import scheduler as sched
-from hbjax.checkpoint import (CheckpointError, RunDirectory, backend_states_from_npz, backend_states_to_npz,
-                              read_run_meta, run_with_checkpoints, state_from_json, state_to_json)
+from hbjax.checkpoint import (
+    CheckpointError,
+    RunDirectory,
+    backend_states_from_npz,
+    backend_states_to_npz,
+    read_run_meta,
+    run_with_checkpoints,
+    state_from_json,
+    state_to_json,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +39,7 @@ MIXED_SPACE = hb.Space(
 
 def _same_state(a, b):
     """Dataclass equality, except that NaN losses compare equal to NaN."""
-    nan = lambda s: s.__class__(**{**s.__dict__, "history": tuple(  # noqa: E731
+    nan = lambda s: s.__class__(**{**s.__dict__, "history": tuple(
         o._replace(loss=-12345.0) if math.isnan(o.loss) else o for o in s.history)})
     assert nan(a) == nan(b)
     assert [math.isnan(o.loss) for o in a.history] == [math.isnan(o.loss) for o in b.history]
@@ -79,7 +87,7 @@ def test_state_round_trip_of_fresh_and_finished_states():
 def test_npz_round_trip_keeps_dtype_and_structure(tmp_path):
     import jax.numpy as jnp
 
-    tree = lambda cid: ({"w": jnp.zeros((2, 3), jnp.float32), "b": [jnp.zeros(3, jnp.float32)]},  # noqa: E731
+    tree = lambda cid: ({"w": jnp.zeros((2, 3), jnp.float32), "b": [jnp.zeros(3, jnp.float32)]},
                         (jnp.zeros((), jnp.int32), ()))
     states = {3: ({"w": jnp.arange(6, dtype=jnp.float32).reshape(2, 3), "b": [jnp.ones(3)]},
                   (jnp.asarray(7, jnp.int32), ())),

@@ -1,8 +1,8 @@
 """Compiles on background threads: how many at once, and what a run reports of their wait."""
 import pytest
+from test_lstm_engine import cfg, engine
 
 from hbjax.engine.settings import default_compile_threads
-from test_lstm_engine import cfg, engine
 
 
 @pytest.mark.parametrize("cores, threads", [(1, 1), (2, 1), (3, 1), (4, 2), (8, 4), (64, 4)])

@@ -275,7 +275,7 @@ def test_bad_target_and_last_rows():
 
 
 def test_calendar_features():
-    x, names, frame = make_features(from_frame(synthetic(60)), ma_window=1, calendar=True)
+    x, names, _frame = make_features(from_frame(synthetic(60)), ma_window=1, calendar=True)
     assert x.shape == (60, 6 + 12 + 5 + 1) and len(names) == x.shape[1]
     month = x[:, names.index("month_1"):names.index("month_12") + 1]
     weekday = x[:, names.index("weekday_mon"):names.index("weekday_fri") + 1]

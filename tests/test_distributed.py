@@ -5,9 +5,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import synthetic_ohlcv
 
 import hbjax as hb
-from conftest import synthetic_ohlcv
 from hbjax.distributed import bracket_tasks, merge_brackets, run_bracket, run_brackets_locally
 
 COMPARED = ["config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted", "diverged"]

@@ -12,10 +12,10 @@ import optax
 import pandas as pd
 import pytest
 from flax import nnx
+from test_flax_backend import _data, _xent
 
 import hbjax as hb
 from hbjax.flaxbackend import FlaxBackend
-from test_flax_backend import _data, _xent
 
 SPACE = hb.Space(width=hb.IntChoice([8]), lr=hb.LogUniform(1e-3, 1e-1), dropout=hb.Uniform(0.1, 0.5),
                  batch_size=hb.IntChoice([16]))
@@ -167,7 +167,7 @@ def test_an_nnx_module_trains_natively_with_its_dropout():
     assert all(live_inputs(proof.jaxprs.loss_and_grad)[i] for i in step_key)  # dropout draws the step's key
     params = b.model._forward(config).params
     hp = {"dropout": jnp.float32(0.2)}
-    x, y, xv, yv = _regression()
+    _x, _y, xv, yv = _regression()
     v = proof.jaxprs.validation(params, xv, yv, hp)  # eval mode: no dropout, the module's own forward
     module = NnxNet(8, nnx.Rngs(0))
     module.eval()

@@ -17,12 +17,12 @@ import optax
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_flax_backend import _data, _xent  # the same small classification task
 
 import hbjax as hb
 from hbjax.engine.verify import SharingError
 from hbjax.flaxbackend import FlaxBackend
 from hbjax.flaxmodel import FlaxModel
-from test_flax_backend import _data, _xent  # the same small classification task
 
 SPACE = hb.Space(opt=hb.Choice(["a", "b"]), lr=hb.LogUniform(1e-3, 1e-1), m=hb.Uniform(0.5, 0.95),
                  wd=hb.LogUniform(1e-5, 1e-1), clip=hb.LogUniform(1e-2, 10.0), scale=hb.Uniform(0.5, 2.0),

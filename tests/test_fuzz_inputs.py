@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import synthetic_ohlcv
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import synthetic_ohlcv
 from hbjax.data import DataError, StockTask, load_csv
 
 N_ROWS = 240

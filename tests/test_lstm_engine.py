@@ -4,12 +4,12 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import synthetic_ohlcv
 
 import hbjax as hb
-from conftest import synthetic_ohlcv
+from hbjax.engine.plan import Call, split_pow2
 from hbjax.lstm import network
 from hbjax.lstm.engine import FoldArrays, LSTMEngine, steps_for
-from hbjax.engine.plan import Call, split_pow2
 from hbjax.lstm.program import lstm_program, lstm_shape
 
 K, N_TRAIN, N_VAL, F = 2, 96, 16, 3

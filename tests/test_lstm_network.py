@@ -197,7 +197,7 @@ def test_by_activation_switch_equals_computing_every_activation_and_selecting():
     same kind of program; side by side the engine computes every activation and selects, as
     before.)"""
     fns = network._ACTIVATION_FNS
-    fn = lambda act, act_grad, v: (act(v), act_grad(act(v)))  # noqa: E731
+    fn = lambda act, act_grad, v: (act(v), act_grad(act(v)))
 
     def selected(i, allowed, x):
         outs = [fn(*fns[a], x) for a in allowed]

@@ -5,9 +5,9 @@ import pytest
 import hbjax as hb
 from hbjax import scheduler as sched
 from hbjax.brackets import continued_budget
-from hbjax.lstm.backend import _choices, default_space
 from hbjax.engine.cost import COST_MODELS, CostModel
 from hbjax.engine.model import Sizes
+from hbjax.lstm.backend import _choices, default_space
 from hbjax.lstm.padding import hidden_buckets, padded_hidden_map
 from hbjax.lstm.program import LSTMModel, layers_of, lstm_shape, plan_shapes, units_of
 

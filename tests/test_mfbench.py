@@ -5,11 +5,11 @@ import math
 
 import numpy as np
 import pytest
+from reference_mfpbench import MFPBENCH_AT_HALF, MFHartmann3, MFHartmann6, counting_ones
 from scipy import stats
 
 import hbjax as hb
 from hbjax.mfbench import BENCHMARKS, PRESETS, MFBenchmarkBackend
-from reference_mfpbench import MFPBENCH_AT_HALF, MFHartmann3, MFHartmann6, counting_ones
 
 REFERENCE = {3: MFHartmann3, 6: MFHartmann6}
 

@@ -13,8 +13,15 @@ import pytest
 
 from hbjax.space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
 from hbjax.strategies import STRATEGIES, budget_of, compare, make_strategy
-from hbjax.strategies.peers import (PEERS, DEHBStrategy, OptunaTPEHyperband, config_from_configspace,
-                                    from_configspace, optuna_distributions, to_configspace)
+from hbjax.strategies.peers import (
+    PEERS,
+    DEHBStrategy,
+    OptunaTPEHyperband,
+    config_from_configspace,
+    from_configspace,
+    optuna_distributions,
+    to_configspace,
+)
 from hbjax.testfunctions import FunctionBackend
 
 LIBRARY = {"optuna-tpe-hb": "optuna", "optuna-random": "optuna", "dehb": "dehb"}
@@ -103,7 +110,7 @@ def test_optuna_tpe_hyperband_reports_at_its_brackets_rungs():
     assert result.extras["bracket_from_pruner"]
     assert set(df["resource"]) <= {1.0, 3.0, 9.0, 27.0}
     assert set(df["bracket"]) == {0, 1, 2, 3}  # Optuna's 4 brackets, numbered as hbjax's s
-    for cid, rows in df.groupby("config_id"):
+    for _cid, rows in df.groupby("config_id"):
         s = rows["bracket"].iloc[0]
         expected = [3.0 ** (3 - s + k) for k in range(len(rows))]  # bracket s starts at R / eta^s
         assert rows["resource"].tolist() == expected

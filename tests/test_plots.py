@@ -6,13 +6,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
 
-import hbjax as hb  # noqa: E402
-from hbjax.plots import plot_brackets, plot_comparison, plot_losses, prune_points  # noqa: E402
-from hbjax.report import write_report  # noqa: E402
+import hbjax as hb
+from hbjax.plots import plot_brackets, plot_comparison, plot_losses, prune_points
+from hbjax.report import write_report
 
 
 def _row(cid, bracket, rung, resource, loss, promoted, it=0):

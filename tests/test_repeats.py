@@ -77,9 +77,10 @@ def test_bad_repeats_are_clear_errors():
 
 
 def _lstm(**kw):
+    from conftest import synthetic_ohlcv
+
     from hbjax.data import StockTask, from_frame
     from hbjax.lstm.backend import LSTMBackend
-    from conftest import synthetic_ohlcv
 
     task = StockTask(from_frame(synthetic_ohlcv(seed=4)), train_size=150, val_size=40, test_size=40, ma_window=5)
     return LSTMBackend(task, seed=2, window=5, **kw)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import math
 import pickle
 import warnings
@@ -71,7 +72,7 @@ def test_job_sequence_matches_plan_r81():
 def test_survivors_are_best_by_loss_and_resources_continue():
     jobs, final = drive(sched.hyperband(SPACE, 81, 3, seed=0))
     checked = 0
-    for (job, losses), (nxt, _) in zip(jobs, jobs[1:]):
+    for (job, losses), (nxt, _) in itertools.pairwise(jobs):
         if nxt.rung == 0:
             assert job.is_last_rung
             continue
@@ -224,7 +225,7 @@ def test_all_equal_losses_keep_lowest_ids_r81():
 # ------------------------------------------------------------------------- states are values
 def test_state_is_frozen_and_tell_does_not_mutate():
     state = sched.hyperband(SPACE, 27, 3, seed=0)
-    jobs, state = drive(state, max_jobs=2)
+    _jobs, state = drive(state, max_jobs=2)
     job, asked = sched.ask(state)
     snapshot = copy.deepcopy(asked)
     history = asked.history
@@ -330,7 +331,7 @@ def test_resume_with_pending_job():
     _, partial = drive(sched.hyperband(SPACE, 9, 3, seed=3), max_jobs=2)
     job, pending = sched.ask(partial)
     saved = copy.deepcopy(pending)
-    job_again, same = sched.ask(saved)
+    job_again, _same = sched.ask(saved)
     assert job_again == job
     _, resumed = drive(saved)
     assert resumed.history == full.history

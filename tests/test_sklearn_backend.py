@@ -381,7 +381,7 @@ def test_same_random_state_same_cv_results(small_data):
     first = run(7)
     _assert_same(first, run(7))
     other = run(8)
-    assert [p for p in first["params"]] != [p for p in other["params"]]
+    assert list(first["params"]) != list(other["params"])
 
 
 def test_parallel_matches_sequential(small_data):

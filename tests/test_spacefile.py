@@ -13,10 +13,19 @@ from hypothesis import strategies as st
 import hbjax
 from hbjax import spacefile
 from hbjax.lstm.backend import default_space, demo_space
-from hbjax.space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
 from hbjax.lstm.spacecheck import check_for_lstm
-from hbjax.spacefile import (SETTINGS, Experiment, SpaceFileError, check_settings,
-                             dump_experiment, is_space_file, load_experiment, space_from_dict, space_to_dict)
+from hbjax.space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
+from hbjax.spacefile import (
+    SETTINGS,
+    Experiment,
+    SpaceFileError,
+    check_settings,
+    dump_experiment,
+    is_space_file,
+    load_experiment,
+    space_from_dict,
+    space_to_dict,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "experiment.toml"
 FORMATS = (".toml", ".json", ".yaml")

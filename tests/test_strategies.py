@@ -15,10 +15,21 @@ from scipy import stats
 
 from hbjax.hyperband import Hyperband
 from hbjax.space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform
-from hbjax.strategies import (BOHB, STRATEGIES, BayesianOptimization, GeneticAlgorithm, GridSearch,
-                              HyperbandStrategy, RandomSearch, SuccessiveHalvingStrategy, bracket_cost, budget_of,
-                              compare,
-                              make_strategy, summarize)
+from hbjax.strategies import (
+    BOHB,
+    STRATEGIES,
+    BayesianOptimization,
+    GeneticAlgorithm,
+    GridSearch,
+    HyperbandStrategy,
+    RandomSearch,
+    SuccessiveHalvingStrategy,
+    bracket_cost,
+    budget_of,
+    compare,
+    make_strategy,
+    summarize,
+)
 from hbjax.strategies.bohb import ProductKDE
 from hbjax.strategies.encoding import Codec
 
@@ -262,13 +273,13 @@ def test_product_kde_prefers_the_good_region():
     rng = np.random.default_rng(0)
     good = codec.encode([{"lr": 10 ** -2.5 * 1.1 ** k, "hidden": 32, "act": "relu"} for k in range(-3, 4)])
     bad = codec.sample(rng, 30)
-    l, g = ProductKDE(good, codec), ProductKDE(bad, codec)
-    draws = l.sample(rng, 200, widen=3.0)
+    good_kde, g = ProductKDE(good, codec), ProductKDE(bad, codec)
+    draws = good_kde.sample(rng, 200, widen=3.0)
     assert ((draws >= 0) & (draws <= 1)).all()
     assert all(MIXED.contains(c) for c in codec.decode(draws))
     at_good = codec.encode([{"lr": 10 ** -2.5, "hidden": 32, "act": "relu"}])
     far = codec.encode([{"lr": 1e-5, "hidden": 8, "act": "gelu"}])
-    assert (l.logpdf(at_good) - g.logpdf(at_good))[0] > (l.logpdf(far) - g.logpdf(far))[0]
+    assert (good_kde.logpdf(at_good) - g.logpdf(at_good))[0] > (good_kde.logpdf(far) - g.logpdf(far))[0]
 
 
 # -------------------------------------------------------------------------------------------- GA
@@ -303,7 +314,7 @@ def test_grid_covers_the_grid_in_a_seeded_order():
     a = GridSearch(FINITE, max_resource=1, seed=0).run(Synthetic(False), budget=1000)
     b = GridSearch(FINITE, max_resource=1, seed=1).run(Synthetic(False), budget=1000)
     ca, cb = a.state.configs, b.state.configs
-    key = lambda c: tuple(sorted(c.items()))  # noqa: E731
+    key = lambda c: tuple(sorted(c.items()))
     assert sorted(map(key, ca)) == sorted(map(key, cb)) == sorted(map(key, FINITE.grid()))
     assert ca != cb
     assert a.resource_spent == 30  # the grid runs out before the budget

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import hbjax as hb
 from hbjax.scheduler import RungJob
 from hbjax.strategies import compare
-from hbjax.testfunctions import FUNCTIONS, FunctionBackend, branin, hartmann3, hartmann6
+from hbjax.testfunctions import FUNCTIONS, FunctionBackend, hartmann6
 
 OPTIMA = {
     "branin": [(-np.pi, 12.275), (np.pi, 2.275), (9.42478, 2.475)],

@@ -142,7 +142,7 @@ def test_padded_and_side_by_side_programs_train_each_config_as_alone(plan):
         want, _ = exact.train(ids, configs, resource, [previous] * 6)
         got, _ = other.train(ids, configs, resource, [previous] * 6)
         np.testing.assert_allclose(got, want, rtol=2e-5)
-    for cid, c in zip(ids, configs):
+    for cid, _c in zip(ids, configs):
         for a, b in zip(jax.tree.leaves(other.states[cid]), jax.tree.leaves(exact.states[cid])):
             assert a.shape == b.shape  # states come back in the config's own layout
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

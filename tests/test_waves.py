@@ -19,7 +19,7 @@ class _Seeded:
 
     def train_rung(self, job):
         out = []
-        for cid, c, in zip(job.config_ids, job.configs):
+        for _cid, c, in zip(job.config_ids, job.configs):
             x = round(c["x"], 1)  # ties between configs
             out.append(np.nan if c["x"] < 0.05 else (x - 0.3) ** 2 + 1.0 / (1 + job.resource))
         return np.array(out)
@@ -134,9 +134,10 @@ def test_function_backend_waves_equal_rungs_bit_for_bit(noise):
 
 
 def _lstm_backend(**kw):
+    from conftest import synthetic_ohlcv
+
     from hbjax.data import StockTask, from_frame
     from hbjax.lstm.backend import LSTMBackend
-    from conftest import synthetic_ohlcv
 
     task = StockTask(from_frame(synthetic_ohlcv(seed=2)), train_size=150, val_size=40, test_size=40, ma_window=5)
     return LSTMBackend(task, seed=3, window=5, **kw)

@@ -7,15 +7,15 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+from test_lstm_engine import _small_run, cfg, engine
 
-from hbjax.lstm import network
 from hbjax.engine.cost import COST_MODELS, CostModel, step_seconds
 from hbjax.engine.model import Sizes
 from hbjax.engine.plan import Call
+from hbjax.lstm import network
 from hbjax.lstm.engine import encode_hparams
 from hbjax.lstm.padding import bytes_per_config
 from hbjax.lstm.program import layers_of, lstm_program, lstm_shape, plan_shapes
-from test_lstm_engine import _small_run, cfg, engine
 
 SIZES = Sizes(folds=5, train=2980, val=500, features=6)
 

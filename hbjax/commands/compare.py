@@ -121,8 +121,14 @@ def _run_protocol(args, methods, seeds, out, console) -> int:
 
     from ..mfbench import MFBenchmarkBackend
     from ..strategies import method_label
-    from ..strategies.protocol import (CHECKPOINTS, PUBLISHED, PUBLISHED_FIDELITY, protocol_markdown,
-                                       protocol_options, run_protocol)
+    from ..strategies.protocol import (
+        CHECKPOINTS,
+        PUBLISHED,
+        PUBLISHED_FIDELITY,
+        protocol_markdown,
+        protocol_options,
+        run_protocol,
+    )
 
     if args.task == "counting-ones" and args.preset != "default":
         raise UsageError("--preset is MFHartmann's; counting-ones has none")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 
-from .common import UsageError, baseline_skills, format_skill, space_of, task_of, apply_resume
+from .common import UsageError, apply_resume, baseline_skills, format_skill, space_of, task_of
 
 log = logging.getLogger("hbjax")
 
@@ -29,6 +29,7 @@ RESUMABLE = ("data", "max_resource", "eta", "seed", "hyperband_iterations", "spa
 
 def run_lstm(args, console) -> int:
     import hbjax as hb
+
     from ..checkpoint import read_run_meta
     from ..lstm.backend import LSTMBackend
     from ..lstm.spacecheck import check_for_lstm

@@ -84,6 +84,7 @@ def calibrate_user_model(args, console) -> dict:
 
 def run_model(args, console) -> int:
     import hbjax as hb
+
     from ..spacefile import space_to_dict
     from ..usermodel import load_model_spec
     from .run import RunJob, walk

@@ -49,7 +49,7 @@ def preview_run(search, backend, *, seed: int = 0, waves: bool | None = None) ->
     rng = np.random.default_rng(seed)
     seen: set = set()
     out = []
-    for jobs, state in wave_sched.walk(state, lambda job: rng.random(len(job.config_ids))):
+    for jobs, after in wave_sched.walk(state, lambda job: rng.random(len(job.config_ids))):
         expand = getattr(backend, "expand_job", None)  # Repeats: every seed of every config
         planned = [expand(j) for j in jobs] if expand is not None else jobs
         configs = [c for j in planned for c in j.configs]
@@ -61,7 +61,7 @@ def preview_run(search, backend, *, seed: int = 0, waves: bool | None = None) ->
         out.append(RungPreview(first.iteration, first.bracket, first.rung, len(configs), max(j.resource for j in jobs),
                                sum(j.added_resource for j in planned), len(programs), len(programs - seen),
                                max(plan.device_seconds(), default=0.0), biggest, plan.computed_flops, plan.real_flops,
-                               len(plan.calls), state.waves - 1 if waves else None,
+                               len(plan.calls), after.waves - 1 if waves else None,
                                tuple((j.bracket, j.rung) for j in jobs)))
         seen |= programs
     return out

@@ -4,11 +4,11 @@
 they print, what they add to the summary) comes in a ``RunJob``."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from .common import write_json, compile_wait, programs_detail
+from .common import compile_wait, programs_detail, write_json
 
 __all__ = ["RunJob", "walk"]
 

@@ -20,36 +20,39 @@ from __future__ import annotations
 
 from .baselines import ridge_fit_predict
 from .features import make_features, relative_windows
-from .folds import REFERENCE_SIZES, Fold, default_sizes, walk_forward
-from .loading import load_csv, load_delhi_climate, load_nvda, from_frame
+from .folds import Fold, default_sizes, walk_forward
+from .loading import from_frame, load_csv, load_delhi_climate, load_nvda
 from .targets import TARGET_FORMS, TARGETS, diebold_mariano, persistence_prediction, skill_score, to_values
 from .task import SeriesTask, StockTask
-from .validation import (MAX_DAILY_FACTOR, NAN_POLICIES, PRICE_COLUMNS, REQUIRED_COLUMNS, DataError,
-                         series_kind, value_name)
+from .validation import (
+                         DataError,
+                         series_kind,
+                         value_name,
+)
 from .windows import FinalWindows, FoldWindows
 
 __all__ = [
-    "DataError",
-    "load_nvda",
-    "load_delhi_climate",
-    "load_csv",
-    "from_frame",
-    "series_kind",
-    "value_name",
-    "make_features",
-    "relative_windows",
-    "Fold",
-    "walk_forward",
-    "default_sizes",
-    "FoldWindows",
-    "FinalWindows",
-    "SeriesTask",
-    "StockTask",
-    "ridge_fit_predict",
-    "skill_score",
-    "diebold_mariano",
-    "to_values",
-    "persistence_prediction",
-    "TARGETS",
-    "TARGET_FORMS",
+                         "TARGETS",
+                         "TARGET_FORMS",
+                         "DataError",
+                         "FinalWindows",
+                         "Fold",
+                         "FoldWindows",
+                         "SeriesTask",
+                         "StockTask",
+                         "default_sizes",
+                         "diebold_mariano",
+                         "from_frame",
+                         "load_csv",
+                         "load_delhi_climate",
+                         "load_nvda",
+                         "make_features",
+                         "persistence_prediction",
+                         "relative_windows",
+                         "ridge_fit_predict",
+                         "series_kind",
+                         "skill_score",
+                         "to_values",
+                         "value_name",
+                         "walk_forward",
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

@@ -7,8 +7,8 @@ states of pruned configs released. Survivors continue from their trained state (
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import jax
 import numpy as np
@@ -16,7 +16,7 @@ import numpy as np
 from ..scheduler import RungJob
 from .cost import step_seconds
 
-__all__ = ["EngineBackend", "enable_compilation_cache", "default_memory_limit"]
+__all__ = ["EngineBackend", "default_memory_limit", "enable_compilation_cache"]
 
 
 class EngineBackend:

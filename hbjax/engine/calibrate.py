@@ -10,15 +10,15 @@ least squares on relative errors, so small configs count as much as large ones:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Callable, Mapping, Sequence
 
 import jax
 import numpy as np
 
 from .cost import CostModel, cost_model, save_constants
 
-__all__ = ["measure", "fit", "calibrate_model"]
+__all__ = ["calibrate_model", "fit", "measure"]
 
 
 def measure(make_engine: Callable[[], object], configs: Sequence[Mapping], *, epochs: float,

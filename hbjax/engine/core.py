@@ -20,23 +20,24 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Callable, Mapping, Sequence
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from .cost import analysed_bytes
 from .dispatch import Dispatcher, Part, Ticket
-from .model import Model, Sizes, rung_request
 from .keys import ProgramKey
+from .model import Model, Sizes, rung_request
 from .plan import Call, RungPlan, plan_rung
 from .program import FoldArrays, HostStepped, check_prng, config_key, make_host_steps, make_train, steps_for
 from .settings import PRECISIONS, EngineSettings, precision_context, resolve
 
-__all__ = ["Engine", "EngineSettings", "FoldArrays", "Ticket", "Part", "PRECISIONS"]
+__all__ = ["PRECISIONS", "Engine", "EngineSettings", "FoldArrays", "Part", "Ticket"]
 
 
 class Engine:

@@ -27,8 +27,17 @@ import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-__all__ = ["CostModel", "COST_MODELS", "cost_model", "step_seconds", "constants_path", "load_constants",
-           "save_constants", "device_id", "analysed_bytes"]
+__all__ = [
+    "COST_MODELS",
+    "CostModel",
+    "analysed_bytes",
+    "constants_path",
+    "cost_model",
+    "device_id",
+    "load_constants",
+    "save_constants",
+    "step_seconds",
+]
 
 #: constants renamed since a run or calibration saved them (old name -> new): still read
 RENAMED = {"seconds_per_layer_step": "seconds_per_serial_step"}
@@ -55,7 +64,7 @@ class CostModel:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "CostModel":
+    def from_dict(cls, d: dict) -> CostModel:
         fields = cls.__dataclass_fields__
         d = {RENAMED.get(k, k): v for k, v in d.items()}
         unknown = sorted(set(d) - set(fields))

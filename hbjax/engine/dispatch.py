@@ -14,25 +14,25 @@ from __future__ import annotations
 
 import bisect
 import time
-from concurrent import futures
 from collections import deque
+from collections.abc import Mapping, Sequence
+from concurrent import futures
 from dataclasses import dataclass, field
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
 from .plan import Call, halve
 
-
-__all__ = ["Dispatcher", "Ticket", "Part", "InFlight"]
+__all__ = ["Dispatcher", "InFlight", "Part", "Ticket"]
 
 
 @dataclass(eq=False)
 class Part:
     """A job's share of a submission: positions ``[first, stop)`` of its ticket."""
 
-    ticket: "Ticket"
+    ticket: Ticket
     index: int
     first: int
     stop: int

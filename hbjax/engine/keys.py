@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ShapeKey", "ProgramKey"]
+__all__ = ["ProgramKey", "ShapeKey"]
 
 
 @dataclass(frozen=True, order=True)

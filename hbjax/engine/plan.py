@@ -44,14 +44,27 @@ count.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping, Sequence
 
 from .cost import CostModel, cost_model, step_seconds
 from .keys import ProgramKey, ShapeKey
 
-__all__ = ["ShapeKey", "ProgramKey", "Call", "RungPlan", "PlanItem", "ModelCosts", "RungRequest", "plan_items", "plan_rung",
-           "halve", "next_pow2", "split_pow2", "MODES"]
+__all__ = [
+    "MODES",
+    "Call",
+    "ModelCosts",
+    "PlanItem",
+    "ProgramKey",
+    "RungPlan",
+    "RungRequest",
+    "ShapeKey",
+    "halve",
+    "next_pow2",
+    "plan_items",
+    "plan_rung",
+    "split_pow2",
+]
 
 MODES = ("auto", "exact", "wide")
 MAX_VMAP_WIDTH = 256
@@ -245,7 +258,7 @@ def bucket_calls(groups, est: Mapping[int, float], device_of: Mapping[int, int],
         def group_calls(group):
             per_device = device_lists(group)
             most = max(len(x) for x in per_device)
-            make = lambda ws: _calls(ws, bucket, per_device, by_position, cost, request.costs)  # noqa: E731
+            make = lambda ws: _calls(ws, bucket, per_device, by_position, cost, request.costs)
             if batching == "map":
                 return make([min(next_pow2(most), cap)] * math.ceil(most / min(next_pow2(most), cap)))
             compiled = {q.width for q in known | planned if q.bucket == bucket and q.width <= cap}

@@ -16,15 +16,24 @@ ranges, batching of configs and folds) is the engine's, the same for every model
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from .keys import ProgramKey
 
-__all__ = ["FoldArrays", "ProgramFns", "HostStepped", "make_train", "make_host_steps", "steps_for", "config_key",
-           "check_prng"]
+__all__ = [
+    "FoldArrays",
+    "HostStepped",
+    "ProgramFns",
+    "check_prng",
+    "config_key",
+    "make_host_steps",
+    "make_train",
+    "steps_for",
+]
 
 
 class FoldArrays(NamedTuple):
@@ -116,7 +125,7 @@ def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
                 if not side_by_side:
                     return new_params, new_state, loss_sum + loss
                 inside = (s >= start) & (s < stop)  # this config's own steps
-                keep = lambda new, old: jnp.where(inside, new, old)  # noqa: E731
+                keep = lambda new, old: jnp.where(inside, new, old)
                 return (jax.tree.map(keep, new_params, params), jax.tree.map(keep, new_state, opt_state),
                         loss_sum + jnp.where(inside, loss, 0.0))
 
@@ -141,9 +150,9 @@ def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
             # are ONE vmapped axis, each slot gathering its fold's rows: a lone config is then a
             # batch of K like any other width's k*K, not a size-1 axis XLA would fuse another way
             width, n_folds = keys.shape[:2]
-            merge = lambda a: a.reshape((width * n_folds, *a.shape[2:]))  # noqa: E731
-            split = lambda a: a.reshape((width, n_folds, *a.shape[1:]))  # noqa: E731
-            per_fold = lambda a: jnp.repeat(a, n_folds)  # noqa: E731
+            merge = lambda a: a.reshape((width * n_folds, *a.shape[2:]))
+            split = lambda a: a.reshape((width, n_folds, *a.shape[1:]))
+            per_fold = lambda a: jnp.repeat(a, n_folds)
             slots = jax.vmap(train_fold, in_axes=(0,) * 6 + (None,) * 7 + (0,))(
                 *jax.tree.map(merge, (params, opt_state)), jax.tree.map(per_fold, hp), merge(keys),
                 per_fold(starts), per_fold(stops), x_tr, y_tr, x_val, y_val, lo, hi, bound,

@@ -5,15 +5,15 @@ same programs."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
 
 import numpy as np
 
 from .cost import COST_MODELS, CostModel, cost_model
 
-__all__ = ["EngineSettings", "PRECISIONS", "precision_context", "resolve", "default_compile_threads"]
+__all__ = ["PRECISIONS", "EngineSettings", "default_compile_threads", "precision_context", "resolve"]
 
 #: matmul precision of the train programs: "highest" is full float32 everywhere (results
 #: comparable across devices); "default" is the device's own (TF32 on recent NVIDIA GPUs: faster,

@@ -12,8 +12,8 @@ Any difference raises ``SharingError`` naming the config and the size of the dif
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Mapping, Sequence
 
 import jax
 import numpy as np

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Mapping
 
 import jax
 import jax.numpy as jnp

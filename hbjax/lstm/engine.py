@@ -7,7 +7,7 @@ the LSTM backend and its tools use (``activations``, ``max_layers``, ``padded_hi
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..engine.core import PRECISIONS, Engine, Part, Ticket
 from ..engine.keys import ShapeKey
@@ -15,8 +15,17 @@ from ..engine.program import FoldArrays, config_key, steps_for
 from .network import ACTIVATIONS
 from .program import LSTMModel, encode_hparams, resize_state
 
-__all__ = ["FoldArrays", "LSTMEngine", "Ticket", "Part", "steps_for", "config_key", "encode_hparams", "PRECISIONS",
-           "resize_state"]
+__all__ = [
+    "PRECISIONS",
+    "FoldArrays",
+    "LSTMEngine",
+    "Part",
+    "Ticket",
+    "config_key",
+    "encode_hparams",
+    "resize_state",
+    "steps_for",
+]
 
 
 class LSTMEngine(Engine):

@@ -6,10 +6,9 @@ that both give the same predictions. ``to_network_params`` converts this model's
 """
 from __future__ import annotations
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import flax.linen as nn
-
 
 
 def mixed_activation(activation_id):

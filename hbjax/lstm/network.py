@@ -21,8 +21,9 @@ once, as cuDNN does). ``tests/test_lstm_network.py`` checks predictions and grad
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 import flax.linen as nn
 import jax

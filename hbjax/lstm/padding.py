@@ -5,11 +5,11 @@ a whole run (``padded_hidden_map``), chosen with the device's cost constants.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from ..engine.cost import COST_MODELS, CostModel, cost_model
 
-__all__ = ["step_flops", "bytes_per_config", "hidden_buckets", "padded_hidden_map"]
+__all__ = ["bytes_per_config", "hidden_buckets", "padded_hidden_map", "step_flops"]
 
 
 def step_flops(hidden: int, layers: int, batch: int, window: int, n_features: int) -> float:
@@ -53,7 +53,7 @@ def hidden_buckets(hiddens: Sequence[int], *, epochs_per_config: float, batch: i
     more configs but computes all of them at its padded size, and compiles a program per width
     (powers of two up to its expected width). Fixed per run, so a config runs at the same padded
     size in every rung: its floats never depend on the configs it shares a rung with."""
-    hs = sorted(set(int(h) for h in hiddens))
+    hs = sorted({int(h) for h in hiddens})
     spe = max(1, n_train // batch)
 
     def train_s(h_padded: int, sizes: int) -> float:
@@ -79,7 +79,7 @@ def hidden_buckets(hiddens: Sequence[int], *, epochs_per_config: float, batch: i
     out, j = {}, len(hs)
     while j > 0:
         i = cut[j]
-        out.update({h: hs[j - 1] for h in hs[i:j]})
+        out.update(dict.fromkeys(hs[i:j], hs[j - 1]))
         j = i
     return out
 

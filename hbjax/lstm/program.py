@@ -10,7 +10,7 @@ implements the engine's padding hook: hidden units pad with masked units, depth 
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -25,8 +25,18 @@ from .init import init_params
 from .network import ACTIVATIONS, Traced
 from .padding import bytes_per_config, padded_hidden_map, step_flops
 
-__all__ = ["LSTMModel", "encode_hparams", "empty_hparams", "TRACED_DTYPES", "resize_state", "lstm_shape",
-           "lstm_program", "units_of", "layers_of", "plan_shapes"]
+__all__ = [
+    "TRACED_DTYPES",
+    "LSTMModel",
+    "empty_hparams",
+    "encode_hparams",
+    "layers_of",
+    "lstm_program",
+    "lstm_shape",
+    "plan_shapes",
+    "resize_state",
+    "units_of",
+]
 
 
 def lstm_shape(hidden: int, layers: int, batch_size: int, window: int) -> ShapeKey:

@@ -22,7 +22,7 @@ told only what was trained); the run ends when nothing more fits or the method s
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from ..space import Space, config_token
 from .base import check_budget, check_max_resource, check_seed, check_space
 from .peer_common import PeerRunner
 
-__all__ = ["UserMethod", "AskTellStrategy", "load_method"]
+__all__ = ["AskTellStrategy", "UserMethod", "load_method"]
 
 
 class UserMethod:
@@ -44,7 +44,7 @@ class UserMethod:
         self.factory = factory
         self.name = str(name or getattr(factory, "method_name", None) or getattr(factory, "__name__", "method"))
 
-    def __call__(self, space: Space, *, max_resource, seed: int = 0, eta: int = 3) -> "AskTellStrategy":
+    def __call__(self, space: Space, *, max_resource, seed: int = 0, eta: int = 3) -> AskTellStrategy:
         try:
             method = self.factory(space, max_resource=max_resource, seed=seed, eta=eta)
         except Exception as err:  # noqa: BLE001 - the user's factory: say what broke

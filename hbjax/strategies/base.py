@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral, Real
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from ..results import Result, Trials, param_column, share_seconds
 from ..scheduler import RungJob
 from ..space import Space
 
-__all__ = ["budget_of", "SearchState", "BatchRunner", "check_budget", "BUDGET_TOLERANCE"]
+__all__ = ["BUDGET_TOLERANCE", "BatchRunner", "SearchState", "budget_of", "check_budget"]
 
 #: relative slack for float sums of resources (1/3 + 1/3 + 1/3 != 1 in floats)
 BUDGET_TOLERANCE = 1e-9

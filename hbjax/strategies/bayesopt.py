@@ -20,8 +20,16 @@ import numpy as np
 
 from ..results import Result
 from ..space import Space
-from .base import (BatchRunner, check_budget, check_int, check_max_resource, check_real, check_seed,
-                   check_space, losses_for_fit)
+from .base import (
+    BatchRunner,
+    check_budget,
+    check_int,
+    check_max_resource,
+    check_real,
+    check_seed,
+    check_space,
+    losses_for_fit,
+)
 from .encoding import Codec
 
 __all__ = ["BayesianOptimization", "expected_improvement"]

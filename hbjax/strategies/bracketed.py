@@ -168,7 +168,7 @@ class SuccessiveHalvingStrategy(HyperbandStrategy):
             n_configs = eta ** s_max(max_resource, eta)
         self.hyperband = SuccessiveHalving(space, n_configs=n_configs, max_resource=max_resource, eta=eta,
                                            min_resource=min_resource, seed=seed, integer_resource=integer_resource)
-        self.hyperband.plan  # validates n_configs / min_resource now
+        _ = self.hyperband.plan  # validates n_configs / min_resource now
         self.max_iterations = None if max_iterations is None else check_int("max_iterations", max_iterations, 1)
 
     @property

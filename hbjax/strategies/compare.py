@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,16 @@ import pandas as pd
 from ..space import Space
 from .base import budget_of, check_budget, check_max_resource, check_seed
 
-__all__ = ["compare", "summarize", "seed_ranks", "rank_summary", "paired_tests", "holm", "summarize_stats",
-           "stats_markdown"]
+__all__ = [
+    "compare",
+    "holm",
+    "paired_tests",
+    "rank_summary",
+    "seed_ranks",
+    "stats_markdown",
+    "summarize",
+    "summarize_stats",
+]
 
 #: identifying columns, not summarised
 ID_COLUMNS = ("method", "seed")

@@ -15,13 +15,13 @@ rounded, indices clipped, so a decoded config always satisfies ``space.contains`
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..space import Choice, IntUniform, LogUniform, Space, Uniform, python_scalar
 
-__all__ = ["Codec", "LOG", "LINEAR", "INTEGER", "CATEGORICAL"]
+__all__ = ["CATEGORICAL", "INTEGER", "LINEAR", "LOG", "Codec"]
 
 LOG, LINEAR, INTEGER, CATEGORICAL = "log", "linear", "integer", "categorical"
 

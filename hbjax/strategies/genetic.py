@@ -19,8 +19,7 @@ import numpy as np
 
 from ..results import Result
 from ..space import Space
-from .base import (BatchRunner, check_budget, check_int, check_max_resource, check_real, check_seed,
-                   check_space)
+from .base import BatchRunner, check_budget, check_int, check_max_resource, check_real, check_seed, check_space
 from .encoding import CATEGORICAL, INTEGER, Codec
 
 __all__ = ["GeneticAlgorithm"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import math
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -13,7 +13,6 @@ from ..results import Result, Trials, share_seconds
 from ..scheduler import RungJob
 from ..space import Space
 from .base import SearchState, check_backend, check_callbacks, fits, param_column, train_within_budget
-
 
 #: the install line the ImportErrors give
 PEERS_INSTALL = "pip install 'hbjax[peers]'"

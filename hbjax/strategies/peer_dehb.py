@@ -13,7 +13,6 @@ from ..space import Choice, IntChoice, IntUniform, LogUniform, Space, Uniform, p
 from .base import check_budget, check_eta, check_int, check_max_resource, check_real, check_seed, check_space
 from .peer_common import PeerRunner, require
 
-
 # a diverged config's fitness for DEHB: finite, because DEHB 0.1.1 cannot promote from a rung
 # where no fitness is finite (IndexError in _get_promotion_candidate), and worse than any loss
 DIVERGED_FITNESS = 1e300

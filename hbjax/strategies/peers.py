@@ -60,8 +60,17 @@ from .peer_common import PEERS_INSTALL
 from .peer_dehb import DEHBStrategy, config_from_configspace, from_configspace, to_configspace
 from .peer_optuna import OptunaRandom, OptunaTPEHyperband, optuna_distributions
 
-__all__ = ["OptunaTPEHyperband", "OptunaRandom", "DEHBStrategy", "PEERS", "optuna_distributions",
-           "to_configspace", "from_configspace", "config_from_configspace", "PEERS_INSTALL"]
+__all__ = [
+           "PEERS",
+           "PEERS_INSTALL",
+           "DEHBStrategy",
+           "OptunaRandom",
+           "OptunaTPEHyperband",
+           "config_from_configspace",
+           "from_configspace",
+           "optuna_distributions",
+           "to_configspace",
+]
 
 PEERS = {
     "optuna-tpe-hb": OptunaTPEHyperband,

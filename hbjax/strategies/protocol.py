@@ -13,13 +13,22 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["CHECKPOINTS", "PUBLISHED", "run_protocol", "protocol_table", "protocol_options", "incumbents",
-           "seed_winners", "protocol_markdown", "dehb_agreement"]
+__all__ = [
+    "CHECKPOINTS",
+    "PUBLISHED",
+    "dehb_agreement",
+    "incumbents",
+    "protocol_markdown",
+    "protocol_options",
+    "protocol_table",
+    "run_protocol",
+    "seed_winners",
+]
 
 CHECKPOINTS = (60, 120, 180, 240, 300)
 

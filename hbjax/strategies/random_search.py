@@ -7,7 +7,7 @@ from ..results import Result
 from ..space import Space, python_scalar
 from .base import BatchRunner, check_budget, check_int, check_max_resource, check_seed, check_space
 
-__all__ = ["RandomSearch", "GridSearch"]
+__all__ = ["GridSearch", "RandomSearch"]
 
 _PERMUTE_LIMIT = 10**7  # finite spaces up to this size are drawn without replacement
 
