@@ -5,6 +5,7 @@ that stands for "what a user writes by hand".
 Not part of the hbjax package: run the scripts from the repository root
 (``python benchmarks/rung_throughput.py``).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,6 +24,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 # --- machine ---------------------------------------------------------------------------------
 
+
 def load_average() -> list[float] | None:
     try:
         return [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
@@ -39,8 +41,11 @@ def wait_for_quiet(threshold: float = 1.0, poll_s: float = 30.0, max_wait_s: flo
         log(f"load average {load[0]:.2f} >= {threshold}; waiting ({time.monotonic() - t0:.0f}/{max_wait_s:.0f} s)")
         time.sleep(poll_s)
         load = load_average()
-    return {"load_average_at_start": load, "waited_s": round(time.monotonic() - t0, 1),
-            "quiet": load is not None and load[0] < threshold}
+    return {
+        "load_average_at_start": load,
+        "waited_s": round(time.monotonic() - t0, 1),
+        "quiet": load is not None and load[0] < threshold,
+    }
 
 
 def device_name() -> str:
@@ -56,9 +61,16 @@ def machine_info() -> dict:
 
     d = jax.devices()[0]
     info = {
-        "device": str(d), "device_kind": d.device_kind, "platform": d.platform, "n_devices": len(jax.devices()),
-        "jax": jax.__version__, "flax": flax.__version__, "torch": torch_version(),
-        "cpu_count": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine(),
+        "device": str(d),
+        "device_kind": d.device_kind,
+        "platform": d.platform,
+        "n_devices": len(jax.devices()),
+        "jax": jax.__version__,
+        "flax": flax.__version__,
+        "torch": torch_version(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
         "processor": _cpu_model(),
     }
     try:
@@ -110,6 +122,7 @@ def median(xs: Sequence[float]) -> float:
 
 # --- data ------------------------------------------------------------------------------------
 
+
 def first_fold_task(n_folds: int = 1):
     """The NVDA task restricted to its FIRST ``n_folds`` walk-forward folds (3000 train / 500 val
     rows each). ``StockTask(max_folds=k)`` keeps the LAST k folds, so the fold tuple is cut here;
@@ -124,8 +137,8 @@ def first_fold_task(n_folds: int = 1):
 
 # --- FLOPs -----------------------------------------------------------------------------------
 
-def lstm_flops(hidden: int, layers: int, batch: int, window: int, n_features: int, steps: int,
-               n_val: int) -> float:
+
+def lstm_flops(hidden: int, layers: int, batch: int, window: int, n_features: int, steps: int, n_val: int) -> float:
     """Matmul FLOPs of training ``steps`` optimizer steps plus one validation pass.
 
     Per step and layer the forward pass is 2*B*T*(in+H)*4H (input and recurrent projections of the
@@ -166,8 +179,11 @@ def matmul_flops_per_s(shapes: Sequence[tuple[int, int, int]] = ((1024, 1024, 10
 class CompileClock:
     """Sums JAX's own compile events (tracing, lowering, XLA backend compile) while installed."""
 
-    EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
-              "/jax/core/compile/backend_compile_duration")
+    EVENTS = (
+        "/jax/core/compile/jaxpr_trace_duration",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+        "/jax/core/compile/backend_compile_duration",
+    )
 
     def __init__(self):
         self.seconds = {e.rsplit("/", 1)[1]: 0.0 for e in self.EVENTS}
@@ -202,6 +218,7 @@ class CompileClock:
 
 # --- the plain PyTorch loop --------------------------------------------------------------------
 
+
 class TorchLoop:
     """A sequential PyTorch trainer of the kind a user writes: ``torch.nn.LSTM`` (same layers and
     hidden units, dropout between layers and on the last layer's output as hbjax does), a linear
@@ -231,8 +248,9 @@ class TorchLoop:
         class Net(nn.Module):
             def __init__(self, n_features):
                 super().__init__()
-                self.lstm = nn.LSTM(n_features, hidden, num_layers=layers, batch_first=True,
-                                    dropout=rate if layers > 1 else 0.0)
+                self.lstm = nn.LSTM(
+                    n_features, hidden, num_layers=layers, batch_first=True, dropout=rate if layers > 1 else 0.0
+                )
                 self.drop = nn.Dropout(rate)
                 self.head = nn.Linear(hidden, 1)
 
@@ -262,7 +280,7 @@ class TorchLoop:
                 if step // spe != epoch:
                     epoch = step // spe
                     perm = torch.randperm(n, generator=gen)
-                idx = perm[(step % spe) * batch:(step % spe + 1) * batch]
+                idx = perm[(step % spe) * batch : (step % spe + 1) * batch]
                 opt.zero_grad(set_to_none=True)
                 loss = torch.mean((model(self.x_train[idx]) - self.y_train[idx]) ** 2)
                 loss.backward()

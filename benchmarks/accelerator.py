@@ -19,6 +19,7 @@ CPU so the script cannot rot). No downloads: the NVDA series ships with ``timese
     python benchmarks/accelerator.py                 # on the accelerator, ~8 minutes at most
     python benchmarks/accelerator.py --quick --out /tmp/a.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,25 +41,50 @@ def _quick_task():
 
     n, rng = 400, np.random.default_rng(0)
     close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    df = pd.DataFrame({"Date": pd.bdate_range("2010-01-01", periods=n).strftime("%Y-%m-%d"),
-                       "Open": close, "High": close * 1.01, "Low": close * 0.99, "Close": close,
-                       "Volume": rng.integers(1_000, 10_000, n)})
+    df = pd.DataFrame(
+        {
+            "Date": pd.bdate_range("2010-01-01", periods=n).strftime("%Y-%m-%d"),
+            "Open": close,
+            "High": close * 1.01,
+            "Low": close * 0.99,
+            "Close": close,
+            "Volume": rng.integers(1_000, 10_000, n),
+        }
+    )
     return StockTask(from_frame(df), train_size=150, val_size=40, test_size=40, ma_window=5)
 
 
 def _quick_space():
     import hbjax as hb
 
-    return hb.Space(lr=hb.LogUniform(1e-3, 1e-1), hidden=hb.IntChoice([4, 8]), layers=hb.IntChoice([1, 2]),
-                    batch_size=hb.IntChoice([16, 32]), dropout=hb.Uniform(0.1, 0.3))
+    return hb.Space(
+        lr=hb.LogUniform(1e-3, 1e-1),
+        hidden=hb.IntChoice([4, 8]),
+        layers=hb.IntChoice([1, 2]),
+        batch_size=hb.IntChoice([16, 32]),
+        dropout=hb.Uniform(0.1, 0.3),
+    )
 
 
 def _rung_stats(backend) -> list[dict]:
     engine = backend.engine
     out = []
     for s in engine.rung_stats:
-        row = {k: s[k] for k in ("configs", "programs", "calls", "compiles", "compile_s", "seconds", "empty_slots",
-                                 "memory_splits", "peak_in_flight_bytes", "estimated_s")}
+        row = {
+            k: s[k]
+            for k in (
+                "configs",
+                "programs",
+                "calls",
+                "compiles",
+                "compile_s",
+                "seconds",
+                "empty_slots",
+                "memory_splits",
+                "peak_in_flight_bytes",
+                "estimated_s",
+            )
+        }
         row["computed_over_real_flops"] = s["computed_flops"] / s["real_flops"] if s["real_flops"] else None
         row["program_keys"] = s["program_keys"]
         out.append(row)
@@ -94,11 +120,20 @@ def stage_mixed_rung(quick: bool, window: int) -> dict:
         t0 = time.perf_counter()
         alone.engine.train([job.config_ids[costliest]], [job.configs[costliest]], job.resource, [0.0])
         alone_times.append(time.perf_counter() - t0)
-    return {"configs": len(job.config_ids), "epochs": job.resource, "folds": len(task.folds),
-            "cold_s": times[0], "warm_s": times[1], "alone_config": job.configs[costliest],
-            "alone_cold_s": alone_times[0], "alone_warm_s": alone_times[1],
-            "warm_ratio_rung_over_alone": times[1] / alone_times[1],
-            "target_warm_ratio": 3.0, "rung": _rung_stats(backend)[-1], "memory": _memory(backend)}
+    return {
+        "configs": len(job.config_ids),
+        "epochs": job.resource,
+        "folds": len(task.folds),
+        "cold_s": times[0],
+        "warm_s": times[1],
+        "alone_config": job.configs[costliest],
+        "alone_cold_s": alone_times[0],
+        "alone_warm_s": alone_times[1],
+        "warm_ratio_rung_over_alone": times[1] / alone_times[1],
+        "target_warm_ratio": 3.0,
+        "rung": _rung_stats(backend)[-1],
+        "memory": _memory(backend),
+    }
 
 
 def stage_run(quick: bool, window: int, reference: bool) -> dict:
@@ -115,11 +150,20 @@ def stage_run(quick: bool, window: int, reference: bool) -> dict:
     t0 = time.perf_counter()
     result = search.run(backend)
     wall = time.perf_counter() - t0
-    return {"max_resource": max_resource, "folds": len(task.folds), "space": repr(space), "wall_s": wall,
-            "config_epochs": result.resource_spent, "config_epochs_per_s": result.resource_spent / wall,
-            "compiles": backend.compiles, "compile_s": backend.engine.compile_seconds,
-            "best_loss": result.best_loss, "cost_constants": backend.engine.cost.to_dict(),
-            "rungs": _rung_stats(backend), "memory": _memory(backend)}
+    return {
+        "max_resource": max_resource,
+        "folds": len(task.folds),
+        "space": repr(space),
+        "wall_s": wall,
+        "config_epochs": result.resource_spent,
+        "config_epochs_per_s": result.resource_spent / wall,
+        "compiles": backend.compiles,
+        "compile_s": backend.engine.compile_seconds,
+        "best_loss": result.best_loss,
+        "cost_constants": backend.engine.cost.to_dict(),
+        "rungs": _rung_stats(backend),
+        "memory": _memory(backend),
+    }
 
 
 def main(argv=None) -> int:
@@ -137,8 +181,14 @@ def main(argv=None) -> int:
     enable_compilation_cache()  # stages pass compilation_cache=False where compiles are measured
     window = 5 if args.quick else 20
     out = args.out or RESULTS / f"accelerator_{device_name()}.json"
-    report = {"benchmark": "accelerator", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-              "machine": machine_info(), "device": str(jax.devices()[0]), "quick": args.quick, "stages": {}}
+    report = {
+        "benchmark": "accelerator",
+        "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": machine_info(),
+        "device": str(jax.devices()[0]),
+        "quick": args.quick,
+        "stages": {},
+    }
     stages = {
         "calibrate": lambda: calibrate(quick=args.quick, save=not args.quick),
         "mixed_rung": lambda: stage_mixed_rung(args.quick, window),
@@ -154,8 +204,11 @@ def main(argv=None) -> int:
             failed += 1
             report["stages"][name] = {"ok": False, "error": repr(exc), "traceback": traceback.format_exc()[-4000:]}
         report["stages"][name]["stage_s"] = time.perf_counter() - t0
-        print(f"{name}: {'ok' if report['stages'][name]['ok'] else 'FAILED'} in "
-              f"{report['stages'][name]['stage_s']:.1f} s", flush=True)
+        print(
+            f"{name}: {'ok' if report['stages'][name]['ok'] else 'FAILED'} in "
+            f"{report['stages'][name]['stage_s']:.1f} s",
+            flush=True,
+        )
         write_json(out, report)
     print(f"wrote {out}")
     return 1 if failed else 0

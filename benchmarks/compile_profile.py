@@ -15,6 +15,7 @@ validation) where one exists (one fold).
 
     JAX_PLATFORMS=cpu python benchmarks/compile_profile.py     # ~1 minute on 2 cores
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,10 @@ PROGRAMS = (
     ("peer smallest 16x1 b32, 1 fold", 16, 1, 32, 1, "tanh", True),
     ("peer largest 256x3 b64, 1 fold", 256, 3, 64, 1, "tanh", True),
 )
-XLA_TIMER = re.compile(r"(Running HLO passes on|Compiling) \[(?P<module>[^\]]+)\] for CPU(?P<jit> using JIT)? "
-                       r"time: .*?\((?P<us>\d+) us\)")
+XLA_TIMER = re.compile(
+    r"(Running HLO passes on|Compiling) \[(?P<module>[^\]]+)\] for CPU(?P<jit> using JIT)? "
+    r"time: .*?\((?P<us>\d+) us\)"
+)
 
 
 def child(kind: str, hidden: int, layers: int, batch: int, folds: int, acts: str) -> dict:
@@ -49,7 +52,8 @@ def child(kind: str, hidden: int, layers: int, batch: int, folds: int, acts: str
 
     phases: dict[str, float] = {}
     jax.monitoring.register_event_duration_secs_listener(
-        lambda event, secs, **_: phases.__setitem__(event, phases.get(event, 0.0) + secs))
+        lambda event, secs, **_: phases.__setitem__(event, phases.get(event, 0.0) + secs)
+    )
     from _common import first_fold_task
 
     task = first_fold_task(folds)
@@ -58,10 +62,18 @@ def child(kind: str, hidden: int, layers: int, batch: int, folds: int, acts: str
 
     arrays = FoldArrays(windows.x_train, windows.y_train, windows.x_val, windows.y_val)
     if kind == "hbjax":
-        engine = LSTMEngine(lambda w: arrays, plan="exact", devices=jax.devices()[:1],
-                            activations=tuple(acts.split(",")))
-        config = dict(lr=3e-3, hidden=hidden, layers=layers, dropout=0.2, activation=acts.split(",")[0],
-                      optimizer="adam", batch_size=batch)
+        engine = LSTMEngine(
+            lambda w: arrays, plan="exact", devices=jax.devices()[:1], activations=tuple(acts.split(","))
+        )
+        config = dict(
+            lr=3e-3,
+            hidden=hidden,
+            layers=layers,
+            dropout=0.2,
+            activation=acts.split(",")[0],
+            optimizer="adam",
+            batch_size=batch,
+        )
         program = engine.plan_rung([config], 1, [0.0]).programs[0]
         for k in list(phases):
             phases[k] = 0.0
@@ -79,22 +91,30 @@ def child(kind: str, hidden: int, layers: int, batch: int, folds: int, acts: str
         compiled = compile_program()
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         text = compiled.as_text()
-    return {"compile_s": wall, "process_cpu_s": cpu, "cores_used": cpu / wall,
-            "trace_s": phases.get("/jax/core/compile/jaxpr_trace_duration", 0.0),
-            "to_mlir_s": phases.get("/jax/core/compile/jaxpr_to_mlir_module_duration", 0.0),
-            "xla_compile_s": phases.get("/jax/core/compile/backend_compile_duration", 0.0),
-            "fusions": len(re.findall(r"\bfusion\(", text)),
-            "library_fusions": len(re.findall(r"kind=kCustom", text)),
-            "while_loops": len(re.findall(r"\bwhile\(", text)),
-            "hlo_instructions": sum(1 for line in text.splitlines() if " = " in line)}
+    return {
+        "compile_s": wall,
+        "process_cpu_s": cpu,
+        "cores_used": cpu / wall,
+        "trace_s": phases.get("/jax/core/compile/jaxpr_trace_duration", 0.0),
+        "to_mlir_s": phases.get("/jax/core/compile/jaxpr_to_mlir_module_duration", 0.0),
+        "xla_compile_s": phases.get("/jax/core/compile/backend_compile_duration", 0.0),
+        "fusions": len(re.findall(r"\bfusion\(", text)),
+        "library_fusions": len(re.findall(r"kind=kCustom", text)),
+        "while_loops": len(re.findall(r"\bwhile\(", text)),
+        "hlo_instructions": sum(1 for line in text.splitlines() if " = " in line),
+    }
 
 
 def run_child(kind: str, spec: tuple) -> dict:
     label, hidden, layers, batch, folds, acts, _ = spec
     env = dict(os.environ, HBJAX_NO_COMPILE_CACHE="1", TF_CPP_MIN_LOG_LEVEL="0", TF_CPP_VMODULE="cpu_compiler=1")
     env.setdefault("JAX_PLATFORMS", "cpu")
-    done = subprocess.run([sys.executable, __file__, "--child", kind, str(hidden), str(layers), str(batch),
-                           str(folds), acts], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(hidden), str(layers), str(batch), str(folds), acts],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise SystemExit(f"{kind} {label} failed:\n{done.stderr[-3000:]}")
     row = json.loads(done.stdout.strip().splitlines()[-1])
@@ -107,8 +127,18 @@ def run_child(kind: str, spec: tuple) -> dict:
             hlo += int(m["us"]) / 1e6
         elif m["jit"]:
             codegen += int(m["us"]) / 1e6
-    return {"program": label, "kind": kind, "hidden": hidden, "layers": layers, "batch": batch, "folds": folds,
-            "activations": acts, **row, "xla_hlo_passes_s": hlo, "xla_codegen_s": codegen}
+    return {
+        "program": label,
+        "kind": kind,
+        "hidden": hidden,
+        "layers": layers,
+        "batch": batch,
+        "folds": folds,
+        "activations": acts,
+        **row,
+        "xla_hlo_passes_s": hlo,
+        "xla_codegen_s": codegen,
+    }
 
 
 def main(argv=None) -> int:
@@ -126,19 +156,28 @@ def main(argv=None) -> int:
         for kind in ("hbjax", "plain_flax") if spec[-1] else ("hbjax",):
             row = run_child(kind, spec)
             rows.append(row)
-            print(f"{row['program']:32s} {kind:10s} compile {row['compile_s']:5.2f} s ({row['cores_used']:.2f} cores): "
-                  f"trace {row['trace_s']:.2f}, MLIR {row['to_mlir_s']:.2f}, XLA {row['xla_compile_s']:.2f} "
-                  f"(HLO passes {row['xla_hlo_passes_s']:.2f}, codegen {row['xla_codegen_s']:.2f}); "
-                  f"{row['fusions']} fusions, {row['library_fusions']} of them library (dot) fusions", flush=True)
-    write_json(args.out, {
-        "benchmark": "compile_profile", "machine": machine_info(), "load_average_at_start": load0,
-        "load_average_at_end": load_average(),
-        "note": "each program compiled alone in a fresh process, no compile cache; the configs are fixed (the "
-                "same in every run of this benchmark). XLA's HLO-pass and code-generation seconds are its own "
-                "timers for the program's module; the rest of its compile is thunk and buffer assignment. "
-                "plain_flax: lstm_program.plain_flax_epoch's program of the same shape (one fold, adam, "
-                "dropout, validation)",
-        "programs": rows})
+            print(
+                f"{row['program']:32s} {kind:10s} compile {row['compile_s']:5.2f} s ({row['cores_used']:.2f} cores): "
+                f"trace {row['trace_s']:.2f}, MLIR {row['to_mlir_s']:.2f}, XLA {row['xla_compile_s']:.2f} "
+                f"(HLO passes {row['xla_hlo_passes_s']:.2f}, codegen {row['xla_codegen_s']:.2f}); "
+                f"{row['fusions']} fusions, {row['library_fusions']} of them library (dot) fusions",
+                flush=True,
+            )
+    write_json(
+        args.out,
+        {
+            "benchmark": "compile_profile",
+            "machine": machine_info(),
+            "load_average_at_start": load0,
+            "load_average_at_end": load_average(),
+            "note": "each program compiled alone in a fresh process, no compile cache; the configs are fixed (the "
+            "same in every run of this benchmark). XLA's HLO-pass and code-generation seconds are its own "
+            "timers for the program's module; the rest of its compile is thunk and buffer assignment. "
+            "plain_flax: lstm_program.plain_flax_epoch's program of the same shape (one fold, adam, "
+            "dropout, validation)",
+            "programs": rows,
+        },
+    )
     return 0
 
 

@@ -7,6 +7,7 @@ open). The LSTM (matmuls only) does not have this problem.
 
     python benchmarks/conv_in_loop.py
 """
+
 from __future__ import annotations
 
 import sys
@@ -45,8 +46,9 @@ def main() -> int:
     state = tx.init(params)
 
     def step(p, s):
-        loss, g = jax.value_and_grad(lambda p: optax.softmax_cross_entropy_with_integer_labels(
-            model.apply(p, x), y).mean())(p)
+        loss, g = jax.value_and_grad(
+            lambda p: optax.softmax_cross_entropy_with_integer_labels(model.apply(p, x), y).mean()
+        )(p)
         u, s = tx.update(g, s, p)
         return optax.apply_updates(p, u), s, loss
 
@@ -71,17 +73,33 @@ def main() -> int:
                 jax.block_until_ready(many(params, state))
             best = min(best, time.perf_counter() - t0)
         timings[name] = best / STEPS * 1e3
-    layouts = {name: sorted({line.split("dim_labels=")[1].split(",")[0] for line in text.splitlines()
-                             if "convolution(" in line and "dim_labels=" in line})
-               for name, text in (("alone", one.as_text()), ("loop", many.as_text()))}
-    summary = {"benchmark": "conv_in_loop", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-               "machine": machine_info(), **load, "model": "digits CNN width 16 depth 2, batch 32, AdamW",
-               "ms_per_step_jitted_alone": timings["alone"], "ms_per_step_in_fori_loop": timings["loop"],
-               "loop_over_alone": timings["loop"] / timings["alone"], "convolution_dim_labels": layouts,
-               "see": "https://github.com/jax-ml/jax/issues/12868"}
+    layouts = {
+        name: sorted(
+            {
+                line.split("dim_labels=")[1].split(",")[0]
+                for line in text.splitlines()
+                if "convolution(" in line and "dim_labels=" in line
+            }
+        )
+        for name, text in (("alone", one.as_text()), ("loop", many.as_text()))
+    }
+    summary = {
+        "benchmark": "conv_in_loop",
+        "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": machine_info(),
+        **load,
+        "model": "digits CNN width 16 depth 2, batch 32, AdamW",
+        "ms_per_step_jitted_alone": timings["alone"],
+        "ms_per_step_in_fori_loop": timings["loop"],
+        "loop_over_alone": timings["loop"] / timings["alone"],
+        "convolution_dim_labels": layouts,
+        "see": "https://github.com/jax-ml/jax/issues/12868",
+    }
     path = write_json(RESULTS / f"conv_in_loop_{jax.devices()[0].platform}.json", summary)
-    print(f"{timings['alone']:.2f} ms a step alone, {timings['loop']:.2f} ms in a fori_loop "
-          f"({summary['loop_over_alone']:.1f}x); convolution layouts {layouts}; wrote {path}")
+    print(
+        f"{timings['alone']:.2f} ms a step alone, {timings['loop']:.2f} ms in a fori_loop "
+        f"({summary['loop_over_alone']:.1f}x); convolution layouts {layouts}; wrote {path}"
+    )
     return 0
 
 

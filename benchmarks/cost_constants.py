@@ -11,6 +11,7 @@ the two rate constants; the median compile time is ``compile_s``. The JSON goes 
 
     python benchmarks/cost_constants.py            # ~2 minutes on 2 CPU cores
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,7 @@ def main(argv=None) -> int:
     rows = []
     for hidden, layers, batch in SHAPES:
         config = dict(lr=1e-3, hidden=hidden, layers=layers, batch_size=batch, dropout=0.2)
-        engine = LSTMEngine(lambda w: arrays, seed=0, plan="exact", devices=jax.devices()[:1],
-                            activations=("tanh",))
+        engine = LSTMEngine(lambda w: arrays, seed=0, plan="exact", devices=jax.devices()[:1], activations=("tanh",))
         engine.train([0], [config], 0.01, [0.0])  # compiles (and a step or two)
         compile_s = engine.compile_seconds
         times = []
@@ -56,20 +56,40 @@ def main(argv=None) -> int:
             engine.train([r + 1], [config], 1.0, [0.0])
             times.append(time.perf_counter() - t0)
         steps = n_train // batch
-        rows.append({"hidden": hidden, "layers": layers, "batch": batch, "compile_s": compile_s,
-                     "epoch_s": min(times), "steps": steps,
-                     "flops_per_step": step_flops(hidden, layers, batch, 20, n_features)})
+        rows.append(
+            {
+                "hidden": hidden,
+                "layers": layers,
+                "batch": batch,
+                "compile_s": compile_s,
+                "epoch_s": min(times),
+                "steps": steps,
+                "flops_per_step": step_flops(hidden, layers, batch, 20, n_features),
+            }
+        )
         print(f"H{hidden} L{layers} B{batch}: compile {compile_s:.2f} s, epoch {min(times):.3f} s", flush=True)
     per_step = np.array([r["epoch_s"] / r["steps"] for r in rows])
     flops = np.array([r["flops_per_step"] for r in rows])
     slope, intercept = np.polyfit(flops, per_step, 1, w=1.0 / per_step)  # relative errors: small shapes count
-    fit = {"seconds_per_step": float(max(intercept, 0.0)), "flops_per_s": float(1.0 / slope),
-           "compile_s": float(np.median([r["compile_s"] for r in rows]))}
+    fit = {
+        "seconds_per_step": float(max(intercept, 0.0)),
+        "flops_per_s": float(1.0 / slope),
+        "compile_s": float(np.median([r["compile_s"] for r in rows])),
+    }
     print(f"fit: {fit}")
     out = args.out or RESULTS / f"cost_constants_{device_name()}.json"
-    write_json(out, {"benchmark": "cost_constants", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-                     "machine": machine_info(), **load, "task": "NVDA first fold, window 20, one config alone",
-                     "shapes": rows, "fit": fit})
+    write_json(
+        out,
+        {
+            "benchmark": "cost_constants",
+            "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+            "machine": machine_info(),
+            **load,
+            "task": "NVDA first fold, window 20, one config alone",
+            "shapes": rows,
+            "fit": fit,
+        },
+    )
     print(f"wrote {out}")
     return 0
 

@@ -8,6 +8,7 @@ Flags that the jaxlib rejects are recorded as such.
 
     JAX_PLATFORMS=cpu python benchmarks/cpu_flags.py        # ~6 minutes on 2 cores
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,20 +27,29 @@ from _common import RESULTS, load_average, wait_for_quiet, write_json
 FLAG_SETS = (
     ("default", "", "jaxlib's defaults: dots as YNNPACK fusions"),
     ("no_ynnpack", "--xla_cpu_experimental_ynn_fusion_type=", "dots back on XLA's own (Eigen) path"),
-    ("onednn_dots", "--xla_cpu_experimental_ynn_fusion_type= --xla_cpu_experimental_onednn_fusion_type="
-                    "LIBRARY_FUSION_TYPE_DOT", "dots through oneDNN instead"),
-    ("ynn_dot_eltwise_reduce", "--xla_cpu_experimental_ynn_fusion_type=LIBRARY_FUSION_TYPE_DOT,"
-                               "LIBRARY_FUSION_TYPE_ELTWISE,LIBRARY_FUSION_TYPE_REDUCE",
-     "YNNPACK also for elementwise ops and reductions"),
-    ("xnn_graph_greedy", "--xla_cpu_experimental_xnn_graph_fusion_mode=XNN_GRAPH_FUSION_MODE_GREEDY",
-     "XNNPACK subgraph fusion"),
+    (
+        "onednn_dots",
+        "--xla_cpu_experimental_ynn_fusion_type= --xla_cpu_experimental_onednn_fusion_type=LIBRARY_FUSION_TYPE_DOT",
+        "dots through oneDNN instead",
+    ),
+    (
+        "ynn_dot_eltwise_reduce",
+        "--xla_cpu_experimental_ynn_fusion_type=LIBRARY_FUSION_TYPE_DOT,"
+        "LIBRARY_FUSION_TYPE_ELTWISE,LIBRARY_FUSION_TYPE_REDUCE",
+        "YNNPACK also for elementwise ops and reductions",
+    ),
+    (
+        "xnn_graph_greedy",
+        "--xla_cpu_experimental_xnn_graph_fusion_mode=XNN_GRAPH_FUSION_MODE_GREEDY",
+        "XNNPACK subgraph fusion",
+    ),
     ("fast_compile", "--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_COMPILE", "XLA CPU's fast-compile preset"),
     ("llvm_cheap", "--xla_llvm_disable_expensive_passes=true", "skip LLVM's expensive passes"),
     ("opt_level_0", "--xla_backend_optimization_level=0", "no LLVM optimisation"),
     ("one_eigen_thread", "--xla_cpu_multi_thread_eigen=false", "intra-op parallelism off"),
 )
 
-PROBE = r'''
+PROBE = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import jax
@@ -63,7 +73,7 @@ for hidden in (64, 256):
     out[f"{hidden}x3_b64"] = {"compile_s": eng.compile_seconds, "warm_epoch_s": min(warm),
                               "val_loss": float(val[0]), "train_loss": float(train[0])}
 print("RESULT " + json.dumps(out))
-'''
+"""
 
 
 def main(argv=None) -> int:
@@ -86,7 +96,7 @@ def main(argv=None) -> int:
         if line is None:
             row["error"] = (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
         else:
-            row.update(json.loads(line[len("RESULT "):]))
+            row.update(json.loads(line[len("RESULT ") :]))
         rows.append(row)
         print(json.dumps(row), flush=True)
     base = next((r for r in rows if r["name"] == "default" and "error" not in r), None)
@@ -97,12 +107,20 @@ def main(argv=None) -> int:
             for key in ("64x3_b64", "256x3_b64"):
                 r[key]["epoch_vs_default"] = r[key]["warm_epoch_s"] / base[key]["warm_epoch_s"]
                 r[key]["compile_vs_default"] = r[key]["compile_s"] / base[key]["compile_s"]
-                r[key]["same_losses_as_default"] = (r[key]["val_loss"] == base[key]["val_loss"]
-                                                    and r[key]["train_loss"] == base[key]["train_loss"])
-    write_json(args.out, {"benchmark": "cpu_flags", **load, "load_average_at_end": load_average(),
-                          "note": "each flag set in its own process, one after another; epochs and compiles of "
-                                  "the engine's program for one config alone (first NVDA fold, 2,980 windows)",
-                          "flag_sets": rows})
+                r[key]["same_losses_as_default"] = (
+                    r[key]["val_loss"] == base[key]["val_loss"] and r[key]["train_loss"] == base[key]["train_loss"]
+                )
+    write_json(
+        args.out,
+        {
+            "benchmark": "cpu_flags",
+            **load,
+            "load_average_at_end": load_average(),
+            "note": "each flag set in its own process, one after another; epochs and compiles of "
+            "the engine's program for one config alone (first NVDA fold, 2,980 windows)",
+            "flag_sets": rows,
+        },
+    )
     print(f"wrote {args.out}")
     return 0
 

@@ -15,6 +15,7 @@ study would have called the winner in each block of 10 seeds.
     python benchmarks/dehb_protocol.py --seeds 10     # the whole 10-seed protocol (time it)
     python benchmarks/dehb_protocol.py --seeds 100
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,13 @@ def main(argv=None) -> int:
     p.add_argument("--benchmarks", default="mfh3,mfh6,counting-ones")
     p.add_argument("--preset", default="default", help="MFHartmann preset (default, good, moderate, bad, terrible)")
     p.add_argument("--fevals", type=int, default=300)
-    p.add_argument("--min-fidelity", type=float, default=None,
-                   help="MFHartmann's lowest fidelity (default 3, as mf-prior-bench <= 1.8.1 and the issue; 1: as "
-                        "mf-prior-bench >= 1.9, DEHB then runs 5 rungs from z=1)")
+    p.add_argument(
+        "--min-fidelity",
+        type=float,
+        default=None,
+        help="MFHartmann's lowest fidelity (default 3, as mf-prior-bench <= 1.8.1 and the issue; 1: as "
+        "mf-prior-bench >= 1.9, DEHB then runs 5 rungs from z=1)",
+    )
     p.add_argument("--out", type=Path, default=None, help="directory (default benchmarks/results/dehb_protocol)")
     args = p.parse_args(argv)
     load = wait_for_quiet()
@@ -64,9 +69,19 @@ def main(argv=None) -> int:
     methods = [m for m in methods if m not in missing]
     out_dir = args.out or RESULTS / "dehb_protocol"
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = {"benchmark": "dehb_protocol", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-               "machine": machine_info(), **load, "seeds": args.seeds, "fevals": args.fevals, "eta": 3,
-               "methods": methods, "skipped_methods": missing, "preset": args.preset, "benchmarks": {}}
+    summary = {
+        "benchmark": "dehb_protocol",
+        "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": machine_info(),
+        **load,
+        "seeds": args.seeds,
+        "fevals": args.fevals,
+        "eta": 3,
+        "methods": methods,
+        "skipped_methods": missing,
+        "preset": args.preset,
+        "benchmarks": {},
+    }
     t_all = time.perf_counter()
     for name in [b.strip() for b in args.benchmarks.split(",") if b.strip()]:
         preset = args.preset if name != "counting-ones" else "default"
@@ -74,31 +89,44 @@ def main(argv=None) -> int:
         probe = MFBenchmarkBackend(name, preset=preset, min_fidelity=low)
         options = protocol_options(probe)
         t0 = time.perf_counter()
-        raw = run_protocol(methods, lambda s, n=name, pr=preset, lo=low: MFBenchmarkBackend(n, preset=pr, seed=s,
-                                                                                          min_fidelity=lo),
-                           probe.space(), seeds=range(args.seeds), max_resource=probe.max_resource, eta=3,
-                           fevals=args.fevals, options=options)
+        raw = run_protocol(
+            methods,
+            lambda s, n=name, pr=preset, lo=low: MFBenchmarkBackend(n, preset=pr, seed=s, min_fidelity=lo),
+            probe.space(),
+            seeds=range(args.seeds),
+            max_resource=probe.max_resource,
+            eta=3,
+            fevals=args.fevals,
+            options=options,
+        )
         seconds = time.perf_counter() - t0
         scale = 100.0 if name == "counting-ones" else 1.0
         published = PUBLISHED.get(name, {}) if preset == "default" else {}
         tag = (name if preset == "default" else f"{name}_{preset}") + (f"_z{low:g}" if low is not None else "")
         title = f"{probe.describe()}: {args.seeds} seeds, {args.fevals} function evaluations, eta 3"
-        text = protocol_markdown(name, raw, published=published, scale=scale, title=title,
-                                 fidelity=(probe.min_fidelity, probe.max_fidelity))
+        text = protocol_markdown(
+            name, raw, published=published, scale=scale, title=title, fidelity=(probe.min_fidelity, probe.max_fidelity)
+        )
         winners = seed_winners(raw) if args.seeds >= 20 else None
         if winners:
-            text += (f"\nOver all {args.seeds} seeds the lowest mean incumbent at {args.fevals} evaluations is "
-                     f"{winners['winner']}'s; {winners['blocks_naming_another_winner']} of the {winners['blocks']} "
-                     f"blocks of {winners['block']} consecutive seeds would have named another method "
-                     f"({', '.join(winners['block_winners'])}).\n")
+            text += (
+                f"\nOver all {args.seeds} seeds the lowest mean incumbent at {args.fevals} evaluations is "
+                f"{winners['winner']}'s; {winners['blocks_naming_another_winner']} of the {winners['blocks']} "
+                f"blocks of {winners['block']} consecutive seeds would have named another method "
+                f"({', '.join(winners['block_winners'])}).\n"
+            )
         text += f"\n({seconds:.0f} s for every method and seed on {summary['machine']['cpu_count']} CPU cores.)\n"
         stem = f"{tag}_{args.seeds}seeds"
         (out_dir / f"{stem}.md").write_text(text)
         raw.to_csv(out_dir / f"{stem}.csv", index=False)
         table = protocol_table(raw, scale=scale)
-        summary["benchmarks"][tag] = {"seconds": seconds, "description": probe.describe(),
-                                      "table": table.to_dict(orient="records"), "published": published,
-                                      "winners": winners}
+        summary["benchmarks"][tag] = {
+            "seconds": seconds,
+            "description": probe.describe(),
+            "table": table.to_dict(orient="records"),
+            "published": published,
+            "winners": winners,
+        }
         print(text, flush=True)
     summary["seconds"] = time.perf_counter() - t_all
     summary["load_average_at_end"] = wait_for_quiet()["load_average_at_start"]

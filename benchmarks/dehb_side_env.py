@@ -13,6 +13,7 @@ Writes ``results/dehb_protocol/dehb_side_env.json``.
 
     python benchmarks/dehb_side_env.py [--seeds 100]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,12 @@ def main(argv=None) -> int:
     seeds = list(range(args.seeds))
     out = {"pins": PINS, "seeds": seeds, "procedure": __doc__.split("\n\n")[1].replace("\n", " "), "benchmarks": {}}
     for name in ("mfh3", "mfh6"):
-        proc = subprocess.run([str(python), str(HERE / "_dehb_side_inner.py"), name, ",".join(map(str, seeds)), "300"],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [str(python), str(HERE / "_dehb_side_inner.py"), name, ",".join(map(str, seeds)), "300"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         side = pd.DataFrame(json.loads(proc.stdout.strip().splitlines()[-1]))
         harness = pd.read_csv(RESULTS / f"{name}_z1_100seeds.csv").query("method == 'dehb'")
         harness = harness[harness.seed.isin(seeds)]
@@ -63,18 +68,27 @@ def main(argv=None) -> int:
         from scipy import stats
 
         out["benchmarks"][name] = {
-            "dehb_on_mfpbench_side_env": summarise(side), "dehb_on_mfpbench_seeds_0_4": summarise(first5),
+            "dehb_on_mfpbench_side_env": summarise(side),
+            "dehb_on_mfpbench_seeds_0_4": summarise(first5),
             "dehb_through_hbjax_harness": summarise(harness),
             "published": {v: {"mean": m, "std": s} for v, (m, s) in PUBLISHED[name].items()},
-            "inc_300_side_minus_harness": {"mean": float(diff.mean()),
-                                           "mann_whitney_p": float(stats.mannwhitneyu(side.inc_300,
-                                                                                      harness.inc_300).pvalue)},
+            "inc_300_side_minus_harness": {
+                "mean": float(diff.mean()),
+                "mann_whitney_p": float(stats.mannwhitneyu(side.inc_300, harness.inc_300).pvalue),
+            },
             "seconds": float(side.seconds.sum()),
         }
-        print(name, json.dumps(out["benchmarks"][name]["inc_300_side_minus_harness"]),
-              "side", out["benchmarks"][name]["dehb_on_mfpbench_side_env"]["inc_300"],
-              "seeds 0-4", out["benchmarks"][name]["dehb_on_mfpbench_seeds_0_4"]["inc_300"],
-              "harness", out["benchmarks"][name]["dehb_through_hbjax_harness"]["inc_300"], flush=True)
+        print(
+            name,
+            json.dumps(out["benchmarks"][name]["inc_300_side_minus_harness"]),
+            "side",
+            out["benchmarks"][name]["dehb_on_mfpbench_side_env"]["inc_300"],
+            "seeds 0-4",
+            out["benchmarks"][name]["dehb_on_mfpbench_seeds_0_4"]["inc_300"],
+            "harness",
+            out["benchmarks"][name]["dehb_through_hbjax_harness"]["inc_300"],
+            flush=True,
+        )
     (RESULTS / "dehb_side_env.json").write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {RESULTS / 'dehb_side_env.json'}")
     return 0

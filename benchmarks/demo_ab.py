@@ -8,6 +8,7 @@ a fresh machine): its wall seconds, from its ``summary.json`` the run's seconds,
 time waiting for compiles and the held-out test's MSE (hex: the same floats or not), and the wall
 outside the run (imports, data, baselines, the held-out retrain and test).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,15 +32,26 @@ def run_demo(root: Path, out: Path) -> dict:
     env.setdefault("JAX_PLATFORMS", "cpu")
     load = load_average()
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "hbjax.cli", "demo", "--out", str(out), "--quiet"], cwd=root,
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "hbjax.cli", "demo", "--out", str(out), "--quiet"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"hbjax demo at {root} failed:\n{done.stderr[-3000:]}")
     summary = json.loads((out / "summary.json").read_text())
-    return {"wall_s": wall, "run_s": summary["seconds"], "outside_run_s": wall - summary["seconds"],
-            "compile_idle_s": summary.get("compile_idle_s"), "best_val_loss": summary["best_val_loss"],
-            "test_mse_hex": float(summary["test"]["test_mse"]).hex(), "load_average_at_start": load}
+    return {
+        "wall_s": wall,
+        "run_s": summary["seconds"],
+        "outside_run_s": wall - summary["seconds"],
+        "compile_idle_s": summary.get("compile_idle_s"),
+        "best_val_loss": summary["best_val_loss"],
+        "test_mse_hex": float(summary["test"]["test_mse"]).hex(),
+        "load_average_at_start": load,
+    }
 
 
 def main(argv=None) -> int:
@@ -53,24 +65,39 @@ def main(argv=None) -> int:
     order = [("before", args.before), ("after", args.after)]
     with tempfile.TemporaryDirectory(prefix="hbjax-demo-ab-") as tmp:
         for r in range(args.repeats):
-            for name, root in (order if r % 2 == 0 else order[::-1]):  # neither always runs first
+            for name, root in order if r % 2 == 0 else order[::-1]:  # neither always runs first
                 row = run_demo(root, Path(tmp) / f"{name}{r}")
                 rows[name].append(row)
-                print(f"{name}: {row['wall_s']:.1f} s wall, run {row['run_s']:.1f} s, outside the run "
-                      f"{row['outside_run_s']:.1f} s, load {row['load_average_at_start']}", flush=True)
-    total = {name: {k: sum(row[k] for row in runs) for k in ("wall_s", "run_s", "outside_run_s")}
-             for name, runs in rows.items()}
+                print(
+                    f"{name}: {row['wall_s']:.1f} s wall, run {row['run_s']:.1f} s, outside the run "
+                    f"{row['outside_run_s']:.1f} s, load {row['load_average_at_start']}",
+                    flush=True,
+                )
+    total = {
+        name: {k: sum(row[k] for row in runs) for k in ("wall_s", "run_s", "outside_run_s")}
+        for name, runs in rows.items()
+    }
     same = len({row["test_mse_hex"] for runs in rows.values() for row in runs}) == 1
     ratio = total["after"]["wall_s"] / total["before"]["wall_s"]
-    print(f"after / before wall {ratio:.3f}; outside the run {total['before']['outside_run_s'] / args.repeats:.1f} -> "
-          f"{total['after']['outside_run_s'] / args.repeats:.1f} s a run; same held-out floats: {same}")
-    write_json(args.out, {"benchmark": "demo_ab", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-                          "machine": machine_info(), "commits": {"before": _commit(args.before),
-                                                                 "after": _commit(args.after)},
-                          "runs": rows, "totals": total, "wall_ratio_after_over_before": ratio,
-                          "held_out_test_identical": same,
-                          "note": "cold (no compile cache), alternating; every run trains the demo's configs (its "
-                                  "seed); this machine varies 10-25% between identical runs"})
+    print(
+        f"after / before wall {ratio:.3f}; outside the run {total['before']['outside_run_s'] / args.repeats:.1f} -> "
+        f"{total['after']['outside_run_s'] / args.repeats:.1f} s a run; same held-out floats: {same}"
+    )
+    write_json(
+        args.out,
+        {
+            "benchmark": "demo_ab",
+            "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+            "machine": machine_info(),
+            "commits": {"before": _commit(args.before), "after": _commit(args.after)},
+            "runs": rows,
+            "totals": total,
+            "wall_ratio_after_over_before": ratio,
+            "held_out_test_identical": same,
+            "note": "cold (no compile cache), alternating; every run trains the demo's configs (its "
+            "seed); this machine varies 10-25% between identical runs",
+        },
+    )
     return 0
 
 

@@ -11,6 +11,7 @@ count in ``--threads`` (``HBJAX_COMPILE_THREADS``; the first is the default's co
 with the default; runs alternate so that neither kind always runs on a quieter machine. Every run
 trains the same configs (the demo's seed), so seconds compare.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,17 +32,27 @@ from _common import RESULTS, load_average, machine_info, write_json
 def run_demo(env: dict, out: Path) -> dict:
     load = load_average()
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "hbjax.cli", "demo", "--out", str(out), "--quiet"], env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "hbjax.cli", "demo", "--out", str(out), "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"hbjax demo failed:\n{done.stderr[-3000:]}")
     summary = json.loads((out / "summary.json").read_text())
-    return {"wall_s": wall, "run_s": summary["seconds"], "compile_idle_s": summary["compile_idle_s"],
-            "compile_idle_share": summary["compile_idle_share"], "compile_wait_s": summary["compile_wait_s"],
-            "compiles": summary["compiles"], "best_val_loss": summary["best_val_loss"],
-            "program_compile_s": {p["program"]: p["compile_s"] for p in summary["program_memory"]},
-            "load_average_at_start": load}
+    return {
+        "wall_s": wall,
+        "run_s": summary["seconds"],
+        "compile_idle_s": summary["compile_idle_s"],
+        "compile_idle_share": summary["compile_idle_share"],
+        "compile_wait_s": summary["compile_wait_s"],
+        "compiles": summary["compiles"],
+        "best_val_loss": summary["best_val_loss"],
+        "program_compile_s": {p["program"]: p["compile_s"] for p in summary["program_memory"]},
+        "load_average_at_start": load,
+    }
 
 
 def main(argv=None) -> int:
@@ -58,23 +69,36 @@ def main(argv=None) -> int:
         warm_env = dict(base, HBJAX_CACHE_DIR=str(Path(tmp) / "xla"))
         run_demo(warm_env, Path(tmp) / "prime")  # fills the warm runs' compile cache
         for r in range(args.repeats):
-            kinds = [(f"cold_threads{t}", dict(base, HBJAX_NO_COMPILE_CACHE="1", HBJAX_COMPILE_THREADS=str(t)))
-                     for t in args.threads] + [("warm", warm_env)]
-            for name, env in (kinds if r % 2 == 0 else kinds[::-1]):
+            kinds = [
+                (f"cold_threads{t}", dict(base, HBJAX_NO_COMPILE_CACHE="1", HBJAX_COMPILE_THREADS=str(t)))
+                for t in args.threads
+            ] + [("warm", warm_env)]
+            for name, env in kinds if r % 2 == 0 else kinds[::-1]:
                 row = run_demo(env, Path(tmp) / f"{name}-{r}")
                 rows[name].append(row)
-                print(f"{name}: {row['wall_s']:.1f} s wall, run {row['run_s']:.1f} s, devices idle for compiles "
-                      f"{row['compile_idle_s']:.1f} s, load {row['load_average_at_start']}", flush=True)
+                print(
+                    f"{name}: {row['wall_s']:.1f} s wall, run {row['run_s']:.1f} s, devices idle for compiles "
+                    f"{row['compile_idle_s']:.1f} s, load {row['load_average_at_start']}",
+                    flush=True,
+                )
     losses = {row["best_val_loss"] for runs in rows.values() for row in runs}
     median = {name: statistics.median(row["wall_s"] for row in runs) for name, runs in rows.items()}
     default_cold = f"cold_threads{args.threads[0]}"
-    write_json(args.out, {
-        "benchmark": "demo_time", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "machine": machine_info(),
-        "command": "hbjax demo (R=9, eta=3, 5 NVDA folds, the demo space, seed 0)", "runs": rows,
-        "median_wall_s": median, "cold_over_warm": median[default_cold] / median["warm"],
-        "same_best_loss_in_every_run": len(losses) == 1,
-        "targets": {"cold_wall_s": 35.0, "cold_over_warm": 1.25, "compile_idle_share": 0.10},
-        "note": "same configs in every run; this machine varies 10-25% between identical runs"})
+    write_json(
+        args.out,
+        {
+            "benchmark": "demo_time",
+            "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+            "machine": machine_info(),
+            "command": "hbjax demo (R=9, eta=3, 5 NVDA folds, the demo space, seed 0)",
+            "runs": rows,
+            "median_wall_s": median,
+            "cold_over_warm": median[default_cold] / median["warm"],
+            "same_best_loss_in_every_run": len(losses) == 1,
+            "targets": {"cold_wall_s": 35.0, "cold_over_warm": 1.25, "compile_idle_share": 0.10},
+            "note": "same configs in every run; this machine varies 10-25% between identical runs",
+        },
+    )
     print(f"median wall: {median}; cold/warm {median[default_cold] / median['warm']:.2f}")
     return 0
 

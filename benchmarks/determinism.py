@@ -13,6 +13,7 @@ relative difference. JSON in ``benchmarks/results/determinism_<device>.json``.
 
     python benchmarks/determinism.py            # ~10 minutes on 2 CPU cores
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,12 @@ def main(argv=None) -> int:
             if cpu_devices:
                 env["HBJAX_CPU_DEVICES"] = cpu_devices
             t0 = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "hbjax.cli", "run", *COMMAND, *extra, "--out", str(out)],
-                                  env=env, capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, "-m", "hbjax.cli", "run", *COMMAND, *extra, "--out", str(out)],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             seconds[name] = time.perf_counter() - t0
             if proc.returncode != 0:
                 print(proc.stdout[-2000:], proc.stderr[-2000:])
@@ -74,18 +79,35 @@ def main(argv=None) -> int:
         finite = diff & np.isfinite(a) & np.isfinite(b) & (a != 0)
         rel = float(np.max(np.abs(a - b)[finite] / np.abs(a)[finite])) if finite.any() else 0.0
         best_ref, best = ref.loc[ref["loss"].idxmin()], frame.loc[frame["loss"].idxmin()]
-        rows[name] = {"rows": int(len(frame)), "rows_differing": int(diff.sum()), "max_relative_difference": rel,
-                      "same_best_config": bool(best_ref["config_id"] == best["config_id"]),
-                      "best_loss": float(frame["loss"].min()), "seconds": seconds[name]}
-        print(f"  {name:40s} {rows[name]['rows_differing']:3d} of {len(frame)} rows differ, max rel "
-              f"{rel:.2e}, same best config: {rows[name]['same_best_config']}", flush=True)
+        rows[name] = {
+            "rows": int(len(frame)),
+            "rows_differing": int(diff.sum()),
+            "max_relative_difference": rel,
+            "same_best_config": bool(best_ref["config_id"] == best["config_id"]),
+            "best_loss": float(frame["loss"].min()),
+            "seconds": seconds[name],
+        }
+        print(
+            f"  {name:40s} {rows[name]['rows_differing']:3d} of {len(frame)} rows differ, max rel "
+            f"{rel:.2e}, same best config: {rows[name]['same_best_config']}",
+            flush=True,
+        )
     out = args.out or RESULTS / "determinism_cpu.json"
-    write_json(out, {"benchmark": "determinism", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-                     "machine": machine_info(), **load, "command": "hbjax run " + " ".join(COMMAND),
-                     "reference": ref_name, "variants": {k: " ".join(v[0]) + (" (1 device)" if v[1] else
-                                                                                " (every core a device)")
-                                                         for k, v in VARIANTS.items()},
-                     "results": rows})
+    write_json(
+        out,
+        {
+            "benchmark": "determinism",
+            "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+            "machine": machine_info(),
+            **load,
+            "command": "hbjax run " + " ".join(COMMAND),
+            "reference": ref_name,
+            "variants": {
+                k: " ".join(v[0]) + (" (1 device)" if v[1] else " (every core a device)") for k, v in VARIANTS.items()
+            },
+            "results": rows,
+        },
+    )
     print(f"wrote {out}")
     return 0
 

@@ -6,6 +6,7 @@ host run it with --real to use the real devices. Each device count runs in its o
 
     python benchmarks/device_scaling.py [--quick] [--out benchmarks/results/device_scaling_cpu.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,20 +60,35 @@ def main() -> None:
             env["JAX_PLATFORMS"] = "cpu"
         else:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(n_dev))
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(n_configs), str(epochs), str(rows)],
-                              env=env, capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(n_configs), str(epochs), str(rows)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         row = json.loads(proc.stdout.strip().splitlines()[-1])
         rows_out.append(row)
-        print(f"{row['devices']} device(s): {row['seconds']:.2f} s per rung of {n_configs} configs x {epochs:g} epoch "
-              f"= {row['config_epochs_per_s']:.2f} config-epochs/s (first call {row['first_call_s']:.1f} s)")
+        print(
+            f"{row['devices']} device(s): {row['seconds']:.2f} s per rung of {n_configs} configs x {epochs:g} epoch "
+            f"= {row['config_epochs_per_s']:.2f} config-epochs/s (first call {row['first_call_s']:.1f} s)"
+        )
     base = rows_out[0]
     for row in rows_out:  # the same configs must give the same losses on any device count
         row["speedup_vs_1"] = base["seconds"] / row["seconds"]
         row["max_abs_loss_diff_vs_1"] = max(abs(a - b) for a, b in zip(row["val_mse"], base["val_mse"]))
-    result = {"benchmark": "device_scaling", "forced_host_devices": not args.real, "cpu_count": os.cpu_count(),
-              "platform": platform.platform(), "load_average_at_start": os.getloadavg()[0],
-              "n_configs": n_configs, "epochs": epochs, "train_rows": rows, "rows": rows_out,
-              "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    result = {
+        "benchmark": "device_scaling",
+        "forced_host_devices": not args.real,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_average_at_start": os.getloadavg()[0],
+        "n_configs": n_configs,
+        "epochs": epochs,
+        "train_rows": rows,
+        "rows": rows_out,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     out = Path(args.out or f"benchmarks/results/device_scaling_{'real' if args.real else 'forced_cpu'}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

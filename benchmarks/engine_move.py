@@ -8,6 +8,7 @@ same configs: the trials are compared bit for bit) and the ratio after / before.
 
     python benchmarks/engine_move.py --before bf93b88
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,13 +40,24 @@ def child(tree: Path, out: Path, max_resource: float, seed: int) -> None:
     task = first_fold_task(1)
     fw = task.fold_windows(20)
     args = argparse.Namespace(seed=seed, plan="auto")
-    run = hr.run_hbjax(search_kw=dict(max_resource=max_resource, eta=3, seed=seed), waves=True, task=task, args=args,
-                       n_folds=1, n_devices=os.cpu_count() or 1,
-                       persistence_mse=np.asarray(fw.persistence_mse, dtype=np.float64), fw=fw,
-                       LSTMBackend=LSTMBackend, hb=hb, steps_for=steps_for)
+    run = hr.run_hbjax(
+        search_kw=dict(max_resource=max_resource, eta=3, seed=seed),
+        waves=True,
+        task=task,
+        args=args,
+        n_folds=1,
+        n_devices=os.cpu_count() or 1,
+        persistence_mse=np.asarray(fw.persistence_mse, dtype=np.float64),
+        fw=fw,
+        LSTMBackend=LSTMBackend,
+        hb=hb,
+        steps_for=steps_for,
+    )
     frame = run["frame"]
-    trials = {c: [float(v).hex() if isinstance(v, float) else v for v in frame[c]]
-              for c in ("config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted")}
+    trials = {
+        c: [float(v).hex() if isinstance(v, float) else v for v in frame[c]]
+        for c in ("config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted")
+    }
     summary = {k: v for k, v in run["summary"].items() if not isinstance(v, (dict,)) or k == "best_config"}
     out.write_text(json.dumps({"summary": summary, "trials": trials}, default=float))
 
@@ -68,42 +80,86 @@ def main(argv=None) -> int:
     load = wait_for_quiet()
     work = Path(tempfile.mkdtemp(prefix="hbjax-engine-move-"))
     before = work / "before"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(before), args.before], check=True,
-                   capture_output=True)
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(before), args.before],
+        check=True,
+        capture_output=True,
+    )
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     runs = []
     try:
         for r in range(args.repeats):
             for name, tree in (("before", before), ("after", ROOT)):
                 out = work / f"{name}_{r}.json"
-                env = dict(os.environ, PYTHONPATH=str(tree), HBJAX_NO_COMPILE_CACHE="1",
-                           XLA_FLAGS=f"--xla_force_host_platform_device_count={os.cpu_count() or 1}")
+                env = dict(
+                    os.environ,
+                    PYTHONPATH=str(tree),
+                    HBJAX_NO_COMPILE_CACHE="1",
+                    XLA_FLAGS=f"--xla_force_host_platform_device_count={os.cpu_count() or 1}",
+                )
                 t0 = time.perf_counter()
-                subprocess.run([sys.executable, str(HERE / "engine_move.py"), "--child", str(tree), "--child-out",
-                                str(out), "--max-resource", str(args.max_resource), "--seed", str(args.seed)],
-                               check=True, env=env, cwd=str(tree))
+                subprocess.run(
+                    [
+                        sys.executable,
+                        str(HERE / "engine_move.py"),
+                        "--child",
+                        str(tree),
+                        "--child-out",
+                        str(out),
+                        "--max-resource",
+                        str(args.max_resource),
+                        "--seed",
+                        str(args.seed),
+                    ],
+                    check=True,
+                    env=env,
+                    cwd=str(tree),
+                )
                 data = json.loads(out.read_text())
                 runs.append({"code": name, "repeat": r, "process_s": time.perf_counter() - t0, **data})
                 s = data["summary"]
-                print(f"{name} #{r}: {s['config_epochs']:g} config-epochs in {s['wall_s']:.1f} s = "
-                      f"{s['config_epochs_per_s']:.4f} config-epochs/s", flush=True)
+                print(
+                    f"{name} #{r}: {s['config_epochs']:g} config-epochs in {s['wall_s']:.1f} s = "
+                    f"{s['config_epochs_per_s']:.4f} config-epochs/s",
+                    flush=True,
+                )
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], capture_output=True)
-    rate = {name: [r["summary"]["config_epochs_per_s"] for r in runs if r["code"] == name] for name in ("before", "after")}
+    rate = {
+        name: [r["summary"]["config_epochs_per_s"] for r in runs if r["code"] == name] for name in ("before", "after")
+    }
     identical = all(r["trials"] == runs[0]["trials"] for r in runs)
-    differing = [] if identical else [
-        {"code": r["code"], "repeat": r["repeat"],
-         "rows_differing": sum(a != b for a, b in zip(r["trials"]["loss"], runs[0]["trials"]["loss"]))}
-        for r in runs if r["trials"] != runs[0]["trials"]]
+    differing = (
+        []
+        if identical
+        else [
+            {
+                "code": r["code"],
+                "repeat": r["repeat"],
+                "rows_differing": sum(a != b for a, b in zip(r["trials"]["loss"], runs[0]["trials"]["loss"])),
+            }
+            for r in runs
+            if r["trials"] != runs[0]["trials"]
+        ]
+    )
     ratio = (sum(rate["after"]) / len(rate["after"])) / (sum(rate["before"]) / len(rate["before"]))
     summary = {
-        "benchmark": "engine_move", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "machine": machine_info(), **load,
-        "before_commit": args.before, "after_commit": commit,
+        "benchmark": "engine_move",
+        "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": machine_info(),
+        **load,
+        "before_commit": args.before,
+        "after_commit": commit,
         "task": f"NVDA first fold (2980/500 windows), R={args.max_resource:g}, eta=3, waves, the issue's space, compile cache off",
         "configs": f"the same configs in every run (seed {args.seed}): the trials are compared bit for bit",
-        "order": "alternating before, after", "config_epochs_per_s": rate,
-        "ratio_after_over_before": ratio, "target_ratio_at_least": 0.95,
-        "trials_identical_bit_for_bit": identical, "differences": differing,
+        "order": "alternating before, after",
+        "config_epochs_per_s": rate,
+        "ratio_after_over_before": ratio,
+        "target_ratio_at_least": 0.95,
+        "trials_identical_bit_for_bit": identical,
+        "differences": differing,
         "runs": [{k: v for k, v in r.items() if k != "trials"} for r in runs],
         "load_average_at_end": wait_for_quiet()["load_average_at_start"],
     }

@@ -12,6 +12,7 @@ hbjax could be faster than PyTorch with these dots if everything else took no ti
 
     JAX_PLATFORMS=cpu python benchmarks/epoch_profile.py     # ~2 minutes on 2 cores
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,8 +91,9 @@ def profile_epoch(engine, config: dict, config_id: int) -> dict:
         kind = kind_of(name)
         if kind:
             kinds[kind] += us / 1e6
-    top = [{"kernel": name, "seconds": us / 1e6, "calls": count[name]}
-           for name, us in own.most_common() if kind_of(name)][:12]
+    top = [
+        {"kernel": name, "seconds": us / 1e6, "calls": count[name]} for name, us in own.most_common() if kind_of(name)
+    ][:12]
     return {"seconds_by_kind": dict(kinds), "top_kernels": top}
 
 
@@ -112,10 +114,18 @@ def main(argv=None) -> int:
         w = first_fold_task(folds).fold_windows(20)
         arrays = FoldArrays(w.x_train, w.y_train, w.x_val, w.y_val)
         n_train, n_val, n_features = w.x_train.shape[1], w.x_val.shape[1], w.x_train.shape[2]
-        config = {"hidden": hidden, "layers": layers, "batch_size": batch, "lr": 1e-3, "dropout": 0.2,
-                  "activation": "tanh", "optimizer": "adam"}
-        engine = LSTMEngine(lambda _w, a=arrays: a, seed=0, activations=tuple(acts.split(",")), plan="exact",
-                            devices=jax.devices()[:1])
+        config = {
+            "hidden": hidden,
+            "layers": layers,
+            "batch_size": batch,
+            "lr": 1e-3,
+            "dropout": 0.2,
+            "activation": "tanh",
+            "optimizer": "adam",
+        }
+        engine = LSTMEngine(
+            lambda _w, a=arrays: a, seed=0, activations=tuple(acts.split(",")), plan="exact", devices=jax.devices()[:1]
+        )
         engine.train([0], [config], 1.0, [0.0])  # compile
         epochs = [_timed(lambda i=i: engine.train([i], [config], 1.0, [0.0])) for i in range(1, 4)]
         prof = profile_epoch(engine, config, 9)
@@ -125,23 +135,41 @@ def main(argv=None) -> int:
         if use_torch and folds == 1:
             loop = TorchLoop(w.x_train[0], w.y_train[0], w.x_val[0], w.y_val[0], threads=2, flush_denormal=True)
             torch_s = torch_epoch(loop, config)
-        row = {"hidden": hidden, "layers": layers, "batch_size": batch, "folds": folds, "activations": acts,
-               "warm_epoch_s": min(epochs), "warm_epochs_s": epochs, "matmul_gflop": flops / 1e9,
-               **prof, "matmul_gflops_inside": flops / dots_s / 1e9 if dots_s else None,
-               "torch_epoch_s": torch_s,
-               "torch_over_hbjax_epoch": None if torch_s is None else torch_s / min(epochs),
-               "torch_over_hbjax_matmuls_alone": None if torch_s is None or not dots_s else torch_s / dots_s}
+        row = {
+            "hidden": hidden,
+            "layers": layers,
+            "batch_size": batch,
+            "folds": folds,
+            "activations": acts,
+            "warm_epoch_s": min(epochs),
+            "warm_epochs_s": epochs,
+            "matmul_gflop": flops / 1e9,
+            **prof,
+            "matmul_gflops_inside": flops / dots_s / 1e9 if dots_s else None,
+            "torch_epoch_s": torch_s,
+            "torch_over_hbjax_epoch": None if torch_s is None else torch_s / min(epochs),
+            "torch_over_hbjax_matmuls_alone": None if torch_s is None or not dots_s else torch_s / dots_s,
+        }
         rows.append(row)
         kinds = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(prof["seconds_by_kind"].items()))
-        print(f"{hidden}x{layers} b{batch} {folds} fold(s): epoch {min(epochs):.3f} s (profiled: {kinds}); matmuls "
-              f"at {row['matmul_gflops_inside'] or 0:.0f} GFLOP/s; PyTorch {torch_s if torch_s is None else round(torch_s, 3)} s",
-              flush=True)
-    write_json(args.out, {"benchmark": "epoch_profile", "machine": machine_info(), "load_average_at_start": load0,
-                          "load_average_at_end": load_average(),
-                          "note": "fixed configs (the same in every run of this benchmark); self time per XLA CPU "
-                                  "kernel from jax.profiler over one warm epoch (the profiled epoch runs somewhat "
-                                  "slower than unprofiled ones); matmuls: YNNPACK library fusions",
-                          "configs": rows})
+        print(
+            f"{hidden}x{layers} b{batch} {folds} fold(s): epoch {min(epochs):.3f} s (profiled: {kinds}); matmuls "
+            f"at {row['matmul_gflops_inside'] or 0:.0f} GFLOP/s; PyTorch {torch_s if torch_s is None else round(torch_s, 3)} s",
+            flush=True,
+        )
+    write_json(
+        args.out,
+        {
+            "benchmark": "epoch_profile",
+            "machine": machine_info(),
+            "load_average_at_start": load0,
+            "load_average_at_end": load_average(),
+            "note": "fixed configs (the same in every run of this benchmark); self time per XLA CPU "
+            "kernel from jax.profiler over one warm epoch (the profiled epoch runs somewhat "
+            "slower than unprofiled ones); matmuls: YNNPACK library fusions",
+            "configs": rows,
+        },
+    )
     return 0
 
 

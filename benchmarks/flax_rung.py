@@ -12,6 +12,7 @@ the three train comparable models; it is not the point.
 
     python benchmarks/flax_rung.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,7 +57,7 @@ def torch_rung(configs, data, *, threads: int = 2, seed: int = 0) -> dict:
         for s in range(steps):
             if s % spe == 0:
                 perm = torch.randperm(len(x_tr), generator=g)
-            idx = perm[(s % spe) * b:(s % spe + 1) * b]
+            idx = perm[(s % spe) * b : (s % spe + 1) * b]
             logits = head(body(x_tr[idx]))
             loss = torch.nn.functional.cross_entropy(logits, y_tr[idx])
             opt.zero_grad()
@@ -64,8 +65,12 @@ def torch_rung(configs, data, *, threads: int = 2, seed: int = 0) -> dict:
             opt.step()
         with torch.no_grad():
             accuracies.append(float((head(body(x_val)).argmax(-1) == y_val).float().mean()))
-    return {"wall_s": time.perf_counter() - t0, "mean_val_accuracy": float(np.mean(accuracies)),
-            "threads": threads, "flush_denormal": True}
+    return {
+        "wall_s": time.perf_counter() - t0,
+        "mean_val_accuracy": float(np.mean(accuracies)),
+        "threads": threads,
+        "flush_denormal": True,
+    }
 
 
 def main(argv=None) -> int:
@@ -77,8 +82,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     load = wait_for_quiet()
     n_devices = args.devices or os.cpu_count() or 1
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                               f" --xla_force_host_platform_device_count={n_devices}").strip()
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={n_devices}"
+    ).strip()
     os.environ["HBJAX_NO_COMPILE_CACHE"] = "1"  # cold means cold
 
     import hbjax as hb
@@ -98,18 +104,24 @@ def main(argv=None) -> int:
     for phase, ids in (("cold", list(range(n))), ("warm", list(range(n, 2 * n)))):
         t0 = time.perf_counter()
         val, _ = engine.train(ids, configs, EPOCHS, [0.0] * n)
-        out[f"rung_{phase}"] = {"wall_s": time.perf_counter() - t0, "mean_val_accuracy": float(np.mean(-val)),
-                                "programs": engine.rung_stats[-1]["programs"], "calls": engine.rung_stats[-1]["calls"],
-                                "compiles": engine.rung_stats[-1]["compiles"]}
+        out[f"rung_{phase}"] = {
+            "wall_s": time.perf_counter() - t0,
+            "mean_val_accuracy": float(np.mean(-val)),
+            "programs": engine.rung_stats[-1]["programs"],
+            "calls": engine.rung_stats[-1]["calls"],
+            "compiles": engine.rung_stats[-1]["compiles"],
+        }
         print(f"hbjax rung ({phase}): {out[f'rung_{phase}']}", flush=True)
     rung_val = val
     engine = fresh()
     for phase, base in (("cold", 0), ("warm", n)):
         t0 = time.perf_counter()
         alone = [engine.train([base + i], [c], EPOCHS, [0.0])[0][0] for i, c in enumerate(configs)]
-        out[f"one_at_a_time_{phase}"] = {"wall_s": time.perf_counter() - t0,
-                                         "mean_val_accuracy": float(np.mean(-np.asarray(alone))),
-                                         "compiles": engine.compiles}
+        out[f"one_at_a_time_{phase}"] = {
+            "wall_s": time.perf_counter() - t0,
+            "mean_val_accuracy": float(np.mean(-np.asarray(alone))),
+            "compiles": engine.compiles,
+        }
         print(f"hbjax one at a time ({phase}): {out[f'one_at_a_time_{phase}']}", flush=True)
     same = bool(np.array_equal(np.asarray(alone), rung_val))
     if not args.no_torch:
@@ -126,13 +138,19 @@ def main(argv=None) -> int:
     import jax
 
     summary = {
-        "benchmark": "flax_rung", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "machine": machine_info(), **load,
+        "benchmark": "flax_rung",
+        "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": machine_info(),
+        **load,
         "device": f"{jax.devices()[0].platform} x{len(jax.devices())}",
         "task": f"digits CNN (examples/digits_cnn.py), {n} configs drawn from its space (seed {args.seed}), "
-                f"{EPOCHS:g} epochs each, {len(spec['data'][0])} training / {len(spec['data'][2])} validation images",
+        f"{EPOCHS:g} epochs each, {len(spec['data'][0])} training / {len(spec['data'][2])} validation images",
         "configs": "the same configs in every way (listed below); ratios > 1: the rung is faster",
-        "optimizer_steps": steps, "results": out, "ratios": ratios,
-        "rung_equals_one_at_a_time_bit_for_bit": same, "config_list": configs,
+        "optimizer_steps": steps,
+        "results": out,
+        "ratios": ratios,
+        "rung_equals_one_at_a_time_bit_for_bit": same,
+        "config_list": configs,
         "load_average_at_end": wait_for_quiet()["load_average_at_start"],
     }
     path = write_json(RESULTS / f"flax_rung_{jax.devices()[0].platform}.json", summary)

@@ -8,6 +8,7 @@ A small synthetic OHLCV series and the demo space keep a whole run under a minut
 
     python benchmarks/kill_resume.py            # 10 kills -> results/kill_resume_cpu.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,16 @@ TRIAL_COLUMNS = ["config_id", "iteration", "bracket", "rung", "resource", "loss"
 def synthetic_csv(path: Path, n: int = 1400, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    pd.DataFrame({"Date": pd.bdate_range("2010-01-01", periods=n).strftime("%Y-%m-%d"),
-                  "Open": close * (1 + rng.normal(0, 0.002, n)), "High": close * 1.01, "Low": close * 0.99,
-                  "Close": close, "Volume": rng.integers(1_000, 10_000, n)}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "Date": pd.bdate_range("2010-01-01", periods=n).strftime("%Y-%m-%d"),
+            "Open": close * (1 + rng.normal(0, 0.002, n)),
+            "High": close * 1.01,
+            "Low": close * 0.99,
+            "Close": close,
+            "Volume": rng.integers(1_000, 10_000, n),
+        }
+    ).to_csv(path, index=False)
     return path
 
 
@@ -43,9 +51,35 @@ def _command(data: Path, out: Path, resume: bool) -> list[str]:
     base = [sys.executable, "-m", "hbjax.cli"]
     if resume:
         return base + ["run", "--resume", str(out), "--quiet"]
-    return base + ["run", "--data", str(data), "-R", "27", "--eta", "3", "--hyperband-iterations", "2", "--seed", "7", "--space", "demo",
-                   "--window", "10", "--folds", "1", "--train-size", "900", "--val-size", "150", "--test-size", "150",
-                   "--out", str(out), "--quiet", "--overwrite"]
+    return base + [
+        "run",
+        "--data",
+        str(data),
+        "-R",
+        "27",
+        "--eta",
+        "3",
+        "--hyperband-iterations",
+        "2",
+        "--seed",
+        "7",
+        "--space",
+        "demo",
+        "--window",
+        "10",
+        "--folds",
+        "1",
+        "--train-size",
+        "900",
+        "--val-size",
+        "150",
+        "--test-size",
+        "150",
+        "--out",
+        str(out),
+        "--quiet",
+        "--overwrite",
+    ]
 
 
 def _env() -> dict:
@@ -68,8 +102,11 @@ def _kill_when(proc: subprocess.Popen, out: Path, step: int, delay: float, durin
         now = time.monotonic()
         if deadline is None and (_newest_step(out) or 0) >= step:
             deadline = now + delay
-        if deadline is not None and now >= deadline and (
-                not during_write or any((out / "checkpoints").glob("*.partial"))):
+        if (
+            deadline is not None
+            and now >= deadline
+            and (not during_write or any((out / "checkpoints").glob("*.partial")))
+        ):
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             return "during a checkpoint write" if during_write else f"{delay:.2f} s after step {step}"
@@ -101,14 +138,22 @@ def kill_and_resume(workdir: Path, *, kills: int = 10, seed: int = 0, log=print)
         # before the kill can land, so kills move through the run instead of piling up at a start
         start = _newest_step(out)
         threshold = int(step) if start is None else max(int(step), start + 1)
-        proc = subprocess.Popen(_command(data, out, resume), env=_env(), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            _command(data, out, resume), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
         landed = _kill_when(proc, out, threshold, float(delay), during_write)
         stderr = proc.stderr.read()
         if landed == "exited" and proc.returncode != 0:
             raise RuntimeError(f"run {i} failed: {stderr[-3000:]}")
-        events.append({"kill": i, "process": "resume" if resume else "fresh", "landed": landed,
-                       "checkpoint_step_before": start, "newest_checkpoint_step": _newest_step(out)})
+        events.append(
+            {
+                "kill": i,
+                "process": "resume" if resume else "fresh",
+                "landed": landed,
+                "checkpoint_step_before": start,
+                "newest_checkpoint_step": _newest_step(out),
+            }
+        )
         log(f"kill {i}: {events[-1]}")
         if landed == "exited":
             break
@@ -120,10 +165,15 @@ def kill_and_resume(workdir: Path, *, kills: int = 10, seed: int = 0, log=print)
     summary_got = json.loads((out / "summary.json").read_text())
     summary_want = json.loads((workdir / "reference" / "summary.json").read_text())
     identical = got[TRIAL_COLUMNS].equals(want[TRIAL_COLUMNS])
-    return {"kills": len([e for e in events if e["landed"] != "exited"]), "events": events,
-            "reference_seconds": round(reference_s, 1), "trials_identical": bool(identical),
-            "rows": rows, "best_config_identical": summary_got["best_config"] == summary_want["best_config"],
-            "best_loss": [summary_want["best_val_loss"], summary_got["best_val_loss"]]}
+    return {
+        "kills": len([e for e in events if e["landed"] != "exited"]),
+        "events": events,
+        "reference_seconds": round(reference_s, 1),
+        "trials_identical": bool(identical),
+        "rows": rows,
+        "best_config_identical": summary_got["best_config"] == summary_want["best_config"],
+        "best_loss": [summary_want["best_val_loss"], summary_got["best_val_loss"]],
+    }
 
 
 def main(argv=None) -> int:

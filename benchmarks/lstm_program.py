@@ -20,6 +20,7 @@ projection), timed inside a loop as the programs run them: the machine's limit a
 
     JAX_PLATFORMS=cpu python benchmarks/lstm_program.py            # ~4 minutes on 2 cores
 """
+
 from __future__ import annotations
 
 import argparse
@@ -156,8 +157,13 @@ def main(argv=None) -> int:
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    configs = ([tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")] if args.configs
-               else [(16, 1, 128)] if args.quick else CONFIGS)
+    configs = (
+        [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
+        if args.configs
+        else [(16, 1, 128)]
+        if args.quick
+        else CONFIGS
+    )
     load = wait_for_quiet()
 
     import jax
@@ -169,15 +175,28 @@ def main(argv=None) -> int:
     arrays = FoldArrays(fw.x_train, fw.y_train, fw.x_val, fw.y_val)
     n_train, n_val, n_features = fw.x_train.shape[1], fw.x_val.shape[1], fw.x_train.shape[2]
     use_torch = not args.no_torch and torch_version() is not None
-    torch_loop = (TorchLoop(fw.x_train[0], fw.y_train[0], fw.x_val[0], fw.y_val[0], threads=2, flush_denormal=True)
-                  if use_torch else None)
+    torch_loop = (
+        TorchLoop(fw.x_train[0], fw.y_train[0], fw.x_val[0], fw.y_val[0], threads=2, flush_denormal=True)
+        if use_torch
+        else None
+    )
     info = machine_info()
-    print(f"{info['device']} ({info['processor']}, {info['cpu_count']} CPUs), jax {info['jax']}, torch {info['torch']}; "
-          f"load {load['load_average_at_start']}; {n_train} train / {n_val} val windows", flush=True)
+    print(
+        f"{info['device']} ({info['processor']}, {info['cpu_count']} CPUs), jax {info['jax']}, torch {info['torch']}; "
+        f"load {load['load_average_at_start']}; {n_train} train / {n_val} val windows",
+        flush=True,
+    )
     rows = []
     for hidden, layers, batch in configs:
-        cfg = {"hidden": hidden, "layers": layers, "batch_size": batch, "lr": 1e-3, "dropout": 0.2,
-               "activation": "tanh", "optimizer": "adam"}
+        cfg = {
+            "hidden": hidden,
+            "layers": layers,
+            "batch_size": batch,
+            "lr": 1e-3,
+            "dropout": 0.2,
+            "activation": "tanh",
+            "optimizer": "adam",
+        }
         steps = n_train // batch
         flops = lstm_flops(hidden, layers, batch, 20, n_features, steps, n_val)
         eng = LSTMEngine(lambda w: arrays, seed=0, activations=("tanh",), plan="exact", devices=jax.devices()[:1])
@@ -187,31 +206,63 @@ def main(argv=None) -> int:
         flax_compile, flax_warm = plain_flax_epoch(arrays, hidden, layers, batch)
         torch_warm = None if torch_loop is None else torch_epoch(torch_loop, cfg)
         shapes = {"recurrent": (batch, hidden, 4 * hidden), "input_projection": (batch * 20, hidden, 4 * hidden)}
-        dots = {name: {"jnp_dot_gflops": dot_rate_jax(*s) / 1e9,
-                       "torch_mm_gflops": dot_rate_torch(*s) / 1e9 if use_torch else None} for name, s in shapes.items()}
-        row = {"hidden": hidden, "layers": layers, "batch_size": batch, "steps_per_epoch": steps,
-               "matmul_gflop_per_epoch": flops / 1e9,
-               "hbjax": {"compile_s": engine_compile, "cold_epoch_s": cold, "warm_epoch_s": engine_warm,
-                         "gflops": flops / engine_warm / 1e9},
-               "plain_flax": {"compile_s": flax_compile, "warm_epoch_s": flax_warm, "gflops": flops / flax_warm / 1e9},
-               "torch": None if torch_warm is None else {"warm_epoch_s": torch_warm, "gflops": flops / torch_warm / 1e9},
-               "hbjax_over_plain_flax_epoch": flax_warm / engine_warm,
-               "hbjax_over_plain_flax_compile": flax_compile / engine_compile,
-               "hbjax_over_torch_epoch": None if torch_warm is None else torch_warm / engine_warm,
-               "dot_at_shapes": {name: dict(shape=list(shapes[name]), **d) for name, d in dots.items()}}
+        dots = {
+            name: {
+                "jnp_dot_gflops": dot_rate_jax(*s) / 1e9,
+                "torch_mm_gflops": dot_rate_torch(*s) / 1e9 if use_torch else None,
+            }
+            for name, s in shapes.items()
+        }
+        row = {
+            "hidden": hidden,
+            "layers": layers,
+            "batch_size": batch,
+            "steps_per_epoch": steps,
+            "matmul_gflop_per_epoch": flops / 1e9,
+            "hbjax": {
+                "compile_s": engine_compile,
+                "cold_epoch_s": cold,
+                "warm_epoch_s": engine_warm,
+                "gflops": flops / engine_warm / 1e9,
+            },
+            "plain_flax": {"compile_s": flax_compile, "warm_epoch_s": flax_warm, "gflops": flops / flax_warm / 1e9},
+            "torch": None if torch_warm is None else {"warm_epoch_s": torch_warm, "gflops": flops / torch_warm / 1e9},
+            "hbjax_over_plain_flax_epoch": flax_warm / engine_warm,
+            "hbjax_over_plain_flax_compile": flax_compile / engine_compile,
+            "hbjax_over_torch_epoch": None if torch_warm is None else torch_warm / engine_warm,
+            "dot_at_shapes": {name: dict(shape=list(shapes[name]), **d) for name, d in dots.items()},
+        }
         rows.append(row)
-        print(f"{hidden:4d}x{layers} b{batch:<4d} epoch: hbjax {engine_warm:6.3f} s ({row['hbjax']['gflops']:5.1f} GFLOP/s), "
-              f"flax {flax_warm:6.3f} s, torch {torch_warm if torch_warm is None else round(torch_warm, 3)} s | "
-              f"compile: hbjax {engine_compile:5.2f} s, flax {flax_compile:5.2f} s | dot at [B,H]x[H,4H] "
-              f"{dots['recurrent']['jnp_dot_gflops']:.0f} GFLOP/s (torch {dots['recurrent']['torch_mm_gflops'] or 0:.0f})",
-              flush=True)
+        print(
+            f"{hidden:4d}x{layers} b{batch:<4d} epoch: hbjax {engine_warm:6.3f} s ({row['hbjax']['gflops']:5.1f} GFLOP/s), "
+            f"flax {flax_warm:6.3f} s, torch {torch_warm if torch_warm is None else round(torch_warm, 3)} s | "
+            f"compile: hbjax {engine_compile:5.2f} s, flax {flax_compile:5.2f} s | dot at [B,H]x[H,4H] "
+            f"{dots['recurrent']['jnp_dot_gflops']:.0f} GFLOP/s (torch {dots['recurrent']['torch_mm_gflops'] or 0:.0f})",
+            flush=True,
+        )
     out = args.out or RESULTS / f"lstm_program_{info['device'].split(':')[0]}.json"
-    write_json(out, {"benchmark": "lstm_program", "machine": info, **load, "load_average_at_end": load_average(),
-                     "settings": {"train_windows": n_train, "val_windows": n_val, "window": 20, "folds": 1,
-                                  "dropout": 0.2, "optimizer": "adam", "activation": "tanh",
-                                  "torch": "2 threads, flush_denormal=True" if use_torch else "skipped",
-                                  "warm": "best of 3", "compile_cache": "off"},
-                     "configs": rows})
+    write_json(
+        out,
+        {
+            "benchmark": "lstm_program",
+            "machine": info,
+            **load,
+            "load_average_at_end": load_average(),
+            "settings": {
+                "train_windows": n_train,
+                "val_windows": n_val,
+                "window": 20,
+                "folds": 1,
+                "dropout": 0.2,
+                "optimizer": "adam",
+                "activation": "tanh",
+                "torch": "2 threads, flush_denormal=True" if use_torch else "skipped",
+                "warm": "best of 3",
+                "compile_cache": "off",
+            },
+            "configs": rows,
+        },
+    )
     print(f"wrote {out}")
     return 0
 

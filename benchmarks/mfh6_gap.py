@@ -6,6 +6,7 @@ incumbent after 300 evaluations (100,000 random 5-seed subsets), and where each 
 
     python benchmarks/mfh6_gap.py
 """
+
 from __future__ import annotations
 
 import json
@@ -25,15 +26,21 @@ def main() -> None:
     rng = np.random.default_rng(0)
     subsets = np.array([rng.choice(values, 5, replace=False) for _ in range(100_000)])
     means, stds = subsets.mean(axis=1), subsets.std(axis=1)
-    out = {"source": "mfh6_z1_100seeds.csv (DEHB 0.1.1 via ask/tell, z in 1..100, 300 evaluations)",
-           "seeds": int(len(values)), "mean_300": float(values.mean()), "std_300": float(values.std()),
-           "five_seed_mean_quantiles": {q: float(np.quantile(means, q)) for q in (0.001, 0.025, 0.5, 0.975)},
-           "published": {}}
+    out = {
+        "source": "mfh6_z1_100seeds.csv (DEHB 0.1.1 via ask/tell, z in 1..100, 300 evaluations)",
+        "seeds": int(len(values)),
+        "mean_300": float(values.mean()),
+        "std_300": float(values.std()),
+        "five_seed_mean_quantiles": {q: float(np.quantile(means, q)) for q in (0.001, 0.025, 0.5, 0.975)},
+        "published": {},
+    }
     for version, (pub_means, pub_stds) in PUBLISHED["mfh6"].items():
         out["published"][version] = {
-            "mean_300": pub_means[-1], "std_300": pub_stds[-1],
+            "mean_300": pub_means[-1],
+            "std_300": pub_stds[-1],
             "share_of_5_seed_means_at_or_below": float(np.mean(means <= pub_means[-1])),
-            "share_of_5_seed_stds_at_or_below": float(np.mean(stds <= pub_stds[-1]))}
+            "share_of_5_seed_stds_at_or_below": float(np.mean(stds <= pub_stds[-1])),
+        }
     (RESULTS / "mfh6_gap.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
 

@@ -12,6 +12,7 @@
 
     python benchmarks/repeats.py --seeds 20
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,9 @@ def lstm_cost(n_configs: int = 8, epochs: float = 1.0) -> dict:
         backend.validate_space(space())
         wrapped = hb.Repeats(backend, n)
         wrapped.train_rung(job)  # compiles (and trains once)
-        backend.release(list(range(n_configs)) + [c + r * hb.repeats.SEED_STRIDE for c in range(n_configs)
-                                                  for r in range(1, n)])
+        backend.release(
+            list(range(n_configs)) + [c + r * hb.repeats.SEED_STRIDE for c in range(n_configs) for r in range(1, n)]
+        )
         t0 = time.perf_counter()
         wrapped.train_rung(job)
         out[f"seconds_n{n}"] = time.perf_counter() - t0
@@ -89,18 +91,44 @@ def ranking(preset: str, seeds: int) -> dict:
     def evaluate(backend, result):
         return {"true_value": backend.true_value(result.best_config) if result.best_config else float("nan")}
 
-    frames = [compare(["hyperband", "bohb", "random"], make_backend, probe.space(), budget=budget,
-                      seeds=range(seeds), max_resource=R, eta=3, evaluate=evaluate)]
-    four = compare(["hyperband"], make_backend, probe.space(), budget=budget, seeds=range(seeds), max_resource=R,
-                   eta=3, evaluate=evaluate, options={"hyperband": {"repeats": 4}})
+    frames = [
+        compare(
+            ["hyperband", "bohb", "random"],
+            make_backend,
+            probe.space(),
+            budget=budget,
+            seeds=range(seeds),
+            max_resource=R,
+            eta=3,
+            evaluate=evaluate,
+        )
+    ]
+    four = compare(
+        ["hyperband"],
+        make_backend,
+        probe.space(),
+        budget=budget,
+        seeds=range(seeds),
+        max_resource=R,
+        eta=3,
+        evaluate=evaluate,
+        options={"hyperband": {"repeats": 4}},
+    )
     four["method"] = "hyperband-repeats4"
     frames.append(four)
     raw = pd.concat(frames, ignore_index=True)
     stats = summarize_stats(raw, metric="true_value", reference="hyperband")
-    title = (f"MFHartmann-6 '{preset}' ({probe.describe()}), {seeds} seeds, budget {budget} resource units: exact "
-             f"Hartmann value of each run's chosen config")
-    return {"preset": preset, "budget": budget, "raw": raw.to_dict(orient="records"),
-            "stats": stats.to_dict(orient="records"), "markdown": stats_markdown(stats, title=title)}
+    title = (
+        f"MFHartmann-6 '{preset}' ({probe.describe()}), {seeds} seeds, budget {budget} resource units: exact "
+        f"Hartmann value of each run's chosen config"
+    )
+    return {
+        "preset": preset,
+        "budget": budget,
+        "raw": raw.to_dict(orient="records"),
+        "stats": stats.to_dict(orient="records"),
+        "markdown": stats_markdown(stats, title=title),
+    }
 
 
 def main(argv=None) -> int:
@@ -111,17 +139,29 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     load = wait_for_quiet()
     if "jax" not in sys.modules:
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                                   f" --xla_force_host_platform_device_count={os.cpu_count() or 1}").strip()
-    result = {"benchmark": "repeats", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "machine": machine_info(),
-              **load, "device": device_name()}
+        os.environ["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={os.cpu_count() or 1}"
+        ).strip()
+    result = {
+        "benchmark": "repeats",
+        "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": machine_info(),
+        **load,
+        "device": device_name(),
+    }
     result["function_cost"] = function_cost()
-    print("MFHartmann-6 wave of 81 configs, N=4 / N=1 time:", f"{result['function_cost']['ratio_n4_over_n1']:.2f}",
-          flush=True)
+    print(
+        "MFHartmann-6 wave of 81 configs, N=4 / N=1 time:",
+        f"{result['function_cost']['ratio_n4_over_n1']:.2f}",
+        flush=True,
+    )
     if not args.no_lstm:
         result["lstm_cost"] = lstm_cost()
-        print("LSTM rung of 8 configs x 1 epoch, N=4 / N=1 time:", f"{result['lstm_cost']['ratio_n4_over_n1']:.2f}",
-              flush=True)
+        print(
+            "LSTM rung of 8 configs x 1 epoch, N=4 / N=1 time:",
+            f"{result['lstm_cost']['ratio_n4_over_n1']:.2f}",
+            flush=True,
+        )
     result["ranking"] = {}
     text = []
     for preset in ("moderate", "bad"):

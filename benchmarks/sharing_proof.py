@@ -13,6 +13,7 @@
 
     python benchmarks/sharing_proof.py
 """
+
 from __future__ import annotations
 
 import sys
@@ -40,8 +41,13 @@ def proof_cost(seed: int = 0, n: int = 27) -> dict:
     t0 = time.perf_counter()
     ids = [backend.model.program_id(c) for c in configs]
     proof_s = time.perf_counter() - t0
-    out = {"configs": n, "proof_s": proof_s, "proof_per_config_s": proof_s / n, "traced_configs": len(backend.model.seen),
-           "programs": len(set(ids))}
+    out = {
+        "configs": n,
+        "proof_s": proof_s,
+        "proof_per_config_s": proof_s / n,
+        "traced_configs": len(backend.model.seen),
+        "programs": len(set(ids)),
+    }
     engine = backend.engine
     for phase, cids in (("cold", list(range(n))), ("warm", list(range(n, 2 * n)))):
         t0 = time.perf_counter()
@@ -78,13 +84,24 @@ def branch_case(seed: int = 0, n: int = 24) -> dict:
             return optax.inject_hyperparams(optax.adam)(learning_rate=c["lr"])
         return optax.sgd(learning_rate=c["lr"], momentum=c["momentum"])
 
-    space = hb.Space(width=hb.IntChoice([16, 32]), opt=hb.Choice(["adam", "sgd"]), lr=hb.LogUniform(1e-3, 1e-1),
-                     momentum=hb.Uniform(0.5, 0.95), batch_size=hb.IntChoice([32]))
+    space = hb.Space(
+        width=hb.IntChoice([16, 32]),
+        opt=hb.Choice(["adam", "sgd"]),
+        lr=hb.LogUniform(1e-3, 1e-1),
+        momentum=hb.Uniform(0.5, 0.95),
+        batch_size=hb.IntChoice([32]),
+    )
     configs = space.sample_configs(np.random.default_rng(seed), n)
 
     def make(share=True):
-        b = FlaxBackend(model=lambda c: MLP(c["width"]), optimizer=optimizer, loss=lambda p, t: jnp.mean((p - t) ** 2),
-                        data=data, seed=seed, compilation_cache=False)
+        b = FlaxBackend(
+            model=lambda c: MLP(c["width"]),
+            optimizer=optimizer,
+            loss=lambda p, t: jnp.mean((p - t) ** 2),
+            data=data,
+            seed=seed,
+            compilation_cache=False,
+        )
         b.model.share = share
         return b
 
@@ -111,10 +128,15 @@ def branch_case(seed: int = 0, n: int = 24) -> dict:
         finally:
             FlaxModel.program_id = proven
         rel = np.abs(val - ref) / np.maximum(np.abs(ref), 1e-12)
-        out[name] = {"programs": programs, "wall_s": seconds, "configs_differing_from_alone": int(np.sum(rel > 0)),
-                     "largest_relative_difference": float(rel.max()),
-                     "differing_by_optimizer": {o: int(np.sum((rel > 0) & np.array([c["opt"] == o for c in configs])))
-                                                for o in ("adam", "sgd")}}
+        out[name] = {
+            "programs": programs,
+            "wall_s": seconds,
+            "configs_differing_from_alone": int(np.sum(rel > 0)),
+            "largest_relative_difference": float(rel.max()),
+            "differing_by_optimizer": {
+                o: int(np.sum((rel > 0) & np.array([c["opt"] == o for c in configs]))) for o in ("adam", "sgd")
+            },
+        }
     out["configs_by_optimizer"] = {o: sum(c["opt"] == o for c in configs) for o in ("adam", "sgd")}
     return out
 
@@ -128,11 +150,15 @@ def main() -> int:
     case = branch_case()
     print(f"adam/sgd branches: {case}", flush=True)
     summary = {
-        "benchmark": "sharing_proof", "created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "machine": machine_info(),
-        **load, "device": f"{jax.devices()[0].platform} x{len(jax.devices())}",
+        "benchmark": "sharing_proof",
+        "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": machine_info(),
+        **load,
+        "device": f"{jax.devices()[0].platform} x{len(jax.devices())}",
         "configs": "digits CNN: the 27 configs of flax_rung.py (seed 0), 3 epochs; diabetes MLP: 24 configs drawn "
-                   "with seed 0, 3 epochs; every figure of a part from the same configs in the same run",
-        "proof_cost_digits_cnn": cost, "adam_sgd_branches_diabetes_mlp": case,
+        "with seed 0, 3 epochs; every figure of a part from the same configs in the same run",
+        "proof_cost_digits_cnn": cost,
+        "adam_sgd_branches_diabetes_mlp": case,
         "load_average_at_end": wait_for_quiet()["load_average_at_start"],
     }
     path = write_json(RESULTS / f"sharing_proof_{jax.devices()[0].platform}.json", summary)

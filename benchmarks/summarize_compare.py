@@ -1,5 +1,6 @@
 """Re-render a committed comparison's markdown tables from its raw rows, without rerunning it:
 ``python benchmarks/summarize_compare.py benchmarks/results/compare_delhi_lstm "lstm (delhi): 10 seeds"``."""
+
 import sys
 from pathlib import Path
 

@@ -8,6 +8,7 @@
 
     python docs/make_figures.py
 """
+
 from __future__ import annotations
 
 import os
@@ -61,8 +62,9 @@ def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     task = SeriesTask(load_delhi_climate(), max_folds=2)
     result = hb.Hyperband(demo_space(), max_resource=9, eta=3, seed=0).run(LSTMBackend(task, seed=0))
-    fig = plot_losses(result.to_frame(), title="Hyperband R=9 over LSTMs on daily Delhi temperature (demo space, "
-                                               "2 folds)")
+    fig = plot_losses(
+        result.to_frame(), title="Hyperband R=9 over LSTMs on daily Delhi temperature (demo space, 2 folds)"
+    )
     ax = fig.axes[0]
     ax.axhline(1.0, color="grey", ls="--", lw=1)
     ax.text(ax.get_xlim()[0], 1.0, " persistence", va="bottom", fontsize=8, color="grey")
@@ -76,17 +78,30 @@ def main() -> None:
             line.set_clip_on(False)
     above = int(((losses > top) & np.isfinite(losses)).sum())
     if above:
-        ax.text(0.02, 0.97, f"{above} rung loss(es) above {top} not shown", transform=ax.transAxes, va="top",
-                fontsize=8, color="grey")
+        ax.text(
+            0.02,
+            0.97,
+            f"{above} rung loss(es) above {top} not shown",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=8,
+            color="grey",
+        )
     fig.savefig(IMAGES / "losses.png", dpi=110, bbox_inches="tight")
     ax = plot_brackets(hyperband_plan(81, 3))
     ax.figure.savefig(IMAGES / "brackets.png", dpi=110, bbox_inches="tight")
-    raw = compare(["hyperband", "bohb", "random", "bo", "ga"],
-                  lambda s: FunctionBackend("hartmann6", max_resource=81, seed=s),
-                  FunctionBackend("hartmann6", max_resource=81).space(), budget=5 * 10 * 81, seeds=range(20),
-                  max_resource=81, eta=3)
-    fig = plot_final_values(raw, minimum=-3.32237,
-                            title="multi-fidelity Hartmann-6, equal budget (4,050), 20 seeds; lower is better")
+    raw = compare(
+        ["hyperband", "bohb", "random", "bo", "ga"],
+        lambda s: FunctionBackend("hartmann6", max_resource=81, seed=s),
+        FunctionBackend("hartmann6", max_resource=81).space(),
+        budget=5 * 10 * 81,
+        seeds=range(20),
+        max_resource=81,
+        eta=3,
+    )
+    fig = plot_final_values(
+        raw, minimum=-3.32237, title="multi-fidelity Hartmann-6, equal budget (4,050), 20 seeds; lower is better"
+    )
     fig.savefig(IMAGES / "comparison.png", dpi=110, bbox_inches="tight")
     for name in ("losses.png", "brackets.png", "comparison.png"):
         print(f"wrote {IMAGES / name}")

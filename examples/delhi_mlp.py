@@ -7,6 +7,7 @@ a change of 0), so 1.0 is persistence and below 1 beats it.
 
     hbjax run --model examples/delhi_mlp.py:spec -R 27 --out hbjax-runs/delhi-mlp
 """
+
 import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
@@ -37,7 +38,7 @@ def windows(n_val: int = 300):
     ``n_val`` days validate."""
     temp = load_delhi_climate()["meantemp"].to_numpy(np.float64)
     change = np.diff(temp)
-    x = np.stack([change[i:i + WINDOW] for i in range(len(change) - WINDOW)])
+    x = np.stack([change[i : i + WINDOW] for i in range(len(change) - WINDOW)])
     y = change[WINDOW:]
     scale = y[:-n_val].std()
     x, y = (x / scale).astype(np.float32), (y / scale).astype(np.float32)
@@ -46,14 +47,20 @@ def windows(n_val: int = 300):
 
 def spec() -> dict:
     x_train, y_train, x_val, y_val = windows()
-    persistence = float(np.mean(y_val ** 2))  # tomorrow = today: a predicted change of 0
+    persistence = float(np.mean(y_val**2))  # tomorrow = today: a predicted change of 0
     return dict(
         model=lambda c: MLP(width=c["width"], depth=c["depth"]),
         optimizer=lambda c: optax.inject_hyperparams(optax.adam)(learning_rate=c["lr"]),
         loss=lambda pred, y: jnp.mean((pred - y) ** 2),
         metric=lambda pred, y: jnp.mean((pred - y) ** 2) / persistence,
-        data=(x_train, y_train, x_val, y_val), batch_size="batch_size", traced=("dropout",),
-        space=hb.Space(width=hb.IntChoice([16, 64, 256]), depth=hb.IntChoice([1, 2, 3]),
-                       lr=hb.LogUniform(1e-4, 1e-2), dropout=hb.Uniform(0.0, 0.5),
-                       batch_size=hb.IntChoice([32, 128])),
+        data=(x_train, y_train, x_val, y_val),
+        batch_size="batch_size",
+        traced=("dropout",),
+        space=hb.Space(
+            width=hb.IntChoice([16, 64, 256]),
+            depth=hb.IntChoice([1, 2, 3]),
+            lr=hb.LogUniform(1e-4, 1e-2),
+            dropout=hb.Uniform(0.0, 0.5),
+            batch_size=hb.IntChoice([32, 128]),
+        ),
     )

@@ -7,6 +7,7 @@ continues from its trained state where the backend keeps states). Compare it wit
 
     hbjax compare --method examples/my_method.py:factory --task mfh6 --seeds 5
 """
+
 import numpy as np
 
 
@@ -20,7 +21,7 @@ class ScreenThenContinue:
     def ask(self):
         if self.rung == 0:
             self.pool = self.space.sample_configs(self.rng, self.n, unique=False)
-        return self.pool[:self.keep[self.rung]], self.rungs[self.rung]
+        return self.pool[: self.keep[self.rung]], self.rungs[self.rung]
 
     def tell(self, configs, resource, losses):
         order = np.argsort(np.where(np.isfinite(losses), losses, np.inf))  # diverged (NaN) last

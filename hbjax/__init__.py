@@ -4,6 +4,7 @@ Flax models (the built-in LSTM, or your own module with your own optax optimizer
 The scheduler, spaces and the scikit-learn fallback import no JAX; the engine's backends
 (``LSTMBackend``, ``FlaxBackend``) and the data helpers load on first use.
 """
+
 from __future__ import annotations
 
 from . import brackets, scheduler, waves
@@ -50,7 +51,27 @@ def __getattr__(name):  # lazy: keep `import hbjax` free of JAX for the scikit-l
 
 
 __all__ = [
-    "Bracket", "Rung", "RungJob", "Hyperband", "SuccessiveHalving", "Result", "Trials", "Space",
-    "Choice", "IntChoice", "IntUniform", "LogUniform", "Uniform", "hyperband_plan", "s_max",
-    "successive_halving_plan", "run_scheduler", "run_waves", "Repeats", "brackets", "scheduler", "waves", *_LAZY,
+    "Bracket",
+    "Rung",
+    "RungJob",
+    "Hyperband",
+    "SuccessiveHalving",
+    "Result",
+    "Trials",
+    "Space",
+    "Choice",
+    "IntChoice",
+    "IntUniform",
+    "LogUniform",
+    "Uniform",
+    "hyperband_plan",
+    "s_max",
+    "successive_halving_plan",
+    "run_scheduler",
+    "run_waves",
+    "Repeats",
+    "brackets",
+    "scheduler",
+    "waves",
+    *_LAZY,
 ]

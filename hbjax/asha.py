@@ -18,6 +18,7 @@ repetition), so the configs do not depend on timing; with one worker a run is de
 size), every job has been told and nothing is promotable. Without ``max_configs`` ASHA never
 finishes by itself: the caller stops it by budget (``run_asha``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -73,8 +74,11 @@ class AshaState:
 
 def rung_resources(max_resource, eta: int, min_resource=1) -> tuple[float, ...]:
     validate_resource_and_eta(max_resource, eta)
-    if isinstance(min_resource, bool) or not isinstance(min_resource, (int, float, np.integer, np.floating)) \
-            or not 0 < min_resource <= max_resource:
+    if (
+        isinstance(min_resource, bool)
+        or not isinstance(min_resource, (int, float, np.integer, np.floating))
+        or not 0 < min_resource <= max_resource
+    ):
         raise ValueError(f"min_resource must be in (0, max_resource], got {min_resource!r}")
     R = Fraction(max_resource).limit_denominator(10**9)
     ratio = R / Fraction(min_resource).limit_denominator(10**9)
@@ -84,23 +88,31 @@ def rung_resources(max_resource, eta: int, min_resource=1) -> tuple[float, ...]:
     return tuple(float(R * Fraction(eta) ** (k - s)) for k in range(s + 1))
 
 
-def init(space: Space, *, max_resource, eta: int = 3, min_resource=1, seed: int = 0,
-         max_configs: int | None = None) -> AshaState:
+def init(
+    space: Space, *, max_resource, eta: int = 3, min_resource=1, seed: int = 0, max_configs: int | None = None
+) -> AshaState:
     if not isinstance(space, Space):
         raise TypeError(f"space must be an hbjax.Space, got {type(space).__name__}")
     resources = rung_resources(max_resource, eta, min_resource)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if max_configs is not None and (isinstance(max_configs, bool) or not isinstance(max_configs, (int, np.integer))
-                                    or max_configs < 1):
+    if max_configs is not None and (
+        isinstance(max_configs, bool) or not isinstance(max_configs, (int, np.integer)) or max_configs < 1
+    ):
         raise ValueError(f"max_configs must be a positive integer or None, got {max_configs!r}")
     size = space.size
     if size is not None:
         max_configs = size if max_configs is None else min(int(max_configs), size)
     n = len(resources)
-    return AshaState(space=space, eta=int(eta), seed=int(seed), resources=resources,
-                     max_configs=None if max_configs is None else int(max_configs),
-                     results=((),) * n, promoted=(frozenset(),) * n)
+    return AshaState(
+        space=space,
+        eta=int(eta),
+        seed=int(seed),
+        resources=resources,
+        max_configs=None if max_configs is None else int(max_configs),
+        results=((),) * n,
+        promoted=(frozenset(),) * n,
+    )
 
 
 def promotable(state: AshaState) -> tuple[int, int] | None:
@@ -138,8 +150,9 @@ def ask(state: AshaState) -> tuple[RungJob | None, AshaState]:
         cid, k = pick
         promoted = list(state.promoted)
         promoted[k] = promoted[k] | {cid}
-        job = RungJob(0, top, 0, k + 1, (cid,), (dict(state.configs[cid]),), state.resources[k + 1],
-                      (state.resources[k],))
+        job = RungJob(
+            0, top, 0, k + 1, (cid,), (dict(state.configs[cid]),), state.resources[k + 1], (state.resources[k],)
+        )
         return job, dataclasses.replace(state, promoted=tuple(promoted), pending=state.pending + (job,))
     cid = len(state.configs)
     if state.max_configs is not None and cid >= state.max_configs:
@@ -163,13 +176,16 @@ def tell(state: AshaState, job: RungJob, loss) -> AshaState:
     results = list(state.results)
     results[job.rung] = results[job.rung] + ((job.config_ids[0], clean),)
     obs = Observation(job.config_ids[0], 0, state.top_rung, job.rung, float(job.resource), value, False)
-    return dataclasses.replace(state, pending=tuple(pending), results=tuple(results),
-                               history=state.history + (obs,))
+    return dataclasses.replace(state, pending=tuple(pending), results=tuple(results), history=state.history + (obs,))
 
 
 def done(state: AshaState) -> bool:
-    return (state.max_configs is not None and len(state.configs) >= state.max_configs
-            and not state.pending and promotable(state) is None)
+    return (
+        state.max_configs is not None
+        and len(state.configs) >= state.max_configs
+        and not state.pending
+        and promotable(state) is None
+    )
 
 
 def history(state: AshaState) -> tuple[Observation, ...]:
@@ -205,8 +221,18 @@ def make_result(state: AshaState, seconds_by_job: dict, seconds: float, *, conti
     )
 
 
-def run_asha(space: Space, backend, *, max_resource, eta: int = 3, seed: int = 0, budget: float,
-             workers: int = 2, min_resource=1, max_configs: int | None = None) -> Result:
+def run_asha(
+    space: Space,
+    backend,
+    *,
+    max_resource,
+    eta: int = 3,
+    seed: int = 0,
+    budget: float,
+    workers: int = 2,
+    min_resource=1,
+    max_configs: int | None = None,
+) -> Result:
     """Keep ``workers`` single-config jobs in flight (a thread pool; JAX / NumPy backends release
     the GIL) until the next job would overrun ``budget`` (or ASHA is done).
 
@@ -218,8 +244,9 @@ def run_asha(space: Space, backend, *, max_resource, eta: int = 3, seed: int = 0
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if not budget > 0 or not math.isfinite(budget):
         raise ValueError(f"budget must be a positive finite number, got {budget!r}")
-    state = init(space, max_resource=max_resource, eta=eta, min_resource=min_resource, seed=seed,
-                 max_configs=max_configs)
+    state = init(
+        space, max_resource=max_resource, eta=eta, min_resource=min_resource, seed=seed, max_configs=max_configs
+    )
     continued = bool(getattr(backend, "continues", False))
     release = getattr(backend, "release", None)
     seconds_by_job: dict = {}

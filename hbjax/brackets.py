@@ -21,6 +21,7 @@ least 1), so no rung ever exceeds R and the last rung of every bracket is exactl
 Budget bound (checked by the tests): since ``n < (s_max+1)/(s+1) * eta**s + 1``,
 ``sum_i n_i * r_i <= (s+1) * n * R * eta**-s < (s_max+1)*R + (s+1)*R*eta**-s``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -134,14 +135,17 @@ def successive_halving_plan(
         if not 0 < min_resource <= max_resource:
             raise ValueError(f"min_resource must be in (0, max_resource], got {min_resource!r}")
         # limit_denominator: the float 0.2 (or 10/3) means the ratio the user wrote, not its binary value
-        s = _ilog(Fraction(max_resource).limit_denominator(10**9) / Fraction(min_resource).limit_denominator(10**9), eta)
+        s = _ilog(
+            Fraction(max_resource).limit_denominator(10**9) / Fraction(min_resource).limit_denominator(10**9), eta
+        )
         if n_configs // eta**s < 1:
             raise ValueError(
                 f"{n_configs} configs cannot survive {s} halvings by eta={eta}; "
                 f"use at least {eta**s} configs or a larger min_resource"
             )
-    return Bracket(s, n_configs, _resource(R, eta, -s, integer_resource),
-                   _rungs(n_configs, s, R, eta, integer_resource))
+    return Bracket(
+        s, n_configs, _resource(R, eta, -s, integer_resource), _rungs(n_configs, s, R, eta, integer_resource)
+    )
 
 
 def _ilog(x, eta: int) -> int:

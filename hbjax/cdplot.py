@@ -8,6 +8,7 @@ the studentized range at ``k`` methods, infinite degrees of freedom, over sqrt 2
 apart two mean ranks must be before the Nemenyi test calls them different. Methods closer than
 that are joined by a bar.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,9 @@ def plot_critical_difference(scores: pd.DataFrame, ax=None, *, alpha: float = 0.
         ax.plot([r, r], [0, 0.12], color="black", lw=1)
         ax.text(r, 0.22, str(r), ha="center", va="bottom", fontsize=8)
     ax.plot([1, 1 + cd], [1.1, 1.1], color="black", lw=2)
-    ax.text(1 + cd / 2, 1.2, f"CD = {cd:.2f} (Nemenyi, alpha {alpha:g}, {n} blocks)", ha="center", va="bottom",
-            fontsize=8)
+    ax.text(
+        1 + cd / 2, 1.2, f"CD = {cd:.2f} (Nemenyi, alpha {alpha:g}, {n} blocks)", ha="center", va="bottom", fontsize=8
+    )
     for i, (method, rank) in enumerate(ranks.items()):
         left = i < half  # the better half labelled on the left (rank 1 is the left end)
         depth = -0.6 - 0.5 * (i if left else k - 1 - i)

@@ -19,6 +19,7 @@ takes the newest generation whose manifest matches its files; an incomplete or d
 skipped (listed in ``RunDirectory.skipped``) and the one before it is used. The two newest
 generations are kept.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -139,11 +140,15 @@ class RunDirectory:
         """run.json, validated (format tag and version)."""
         run = read_json(self.run_json)
         if not isinstance(run, dict) or run.get("format") != RUN_FORMAT["format"]:
-            raise CheckpointError(f"{self.run_json} is not an hbjax run file (format tag "
-                                  f"{run.get('format') if isinstance(run, dict) else None!r}, expected 'hbjax-run')")
+            raise CheckpointError(
+                f"{self.run_json} is not an hbjax run file (format tag "
+                f"{run.get('format') if isinstance(run, dict) else None!r}, expected 'hbjax-run')"
+            )
         if run.get("version") != RUN_FORMAT["version"]:
-            raise CheckpointError(f"{self.run_json} has layout version {run.get('version')!r}; this hbjax reads "
-                                  f"version {RUN_FORMAT['version']} (resume it with the hbjax that wrote it)")
+            raise CheckpointError(
+                f"{self.run_json} has layout version {run.get('version')!r}; this hbjax reads "
+                f"version {RUN_FORMAT['version']} (resume it with the hbjax that wrote it)"
+            )
         if not isinstance(run.get("meta"), dict):
             raise CheckpointError(f"{self.run_json} has no 'meta' object")
         return run
@@ -154,8 +159,10 @@ class RunDirectory:
             raise CheckpointError(f"{self.path} exists and is not a directory")
         if self.path.is_dir() and any(p.name != LOCK_NAME for p in self.path.iterdir()):
             if not self.run_json.exists():
-                raise CheckpointError(f"{self.path} is not empty and has no run.json: not an hbjax run directory; "
-                                      f"refusing to write into it (choose another --out)")
+                raise CheckpointError(
+                    f"{self.path} is not empty and has no run.json: not an hbjax run directory; "
+                    f"refusing to write into it (choose another --out)"
+                )
             self.read_run()  # raises on a foreign / garbled run.json
 
     @contextlib.contextmanager
@@ -179,8 +186,10 @@ class RunDirectory:
             except OSError:
                 f.seek(0)
                 holder = f.read().strip() or "?"
-                raise CheckpointError(f"{self.path} is in use by another hbjax run (pid {holder}); wait for it to "
-                                      f"finish or choose another --out") from None
+                raise CheckpointError(
+                    f"{self.path} is in use by another hbjax run (pid {holder}); wait for it to "
+                    f"finish or choose another --out"
+                ) from None
             f.seek(0)
             f.truncate()
             f.write(str(os.getpid()))
@@ -203,12 +212,19 @@ class RunDirectory:
                 path.unlink()
 
     def write_run(self, meta: Mapping, *, step: int, finished: bool, elapsed: float) -> None:
-        run = {**RUN_FORMAT, "meta": meta_safe(dict(meta)), "step": step, "finished": finished,
-               "elapsed_seconds": float(elapsed), "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        run = {
+            **RUN_FORMAT,
+            "meta": meta_safe(dict(meta)),
+            "step": step,
+            "finished": finished,
+            "elapsed_seconds": float(elapsed),
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
         write_atomic(self.run_json, json_text(run))
 
-    def save(self, state: SchedulerState, backend, seconds_by_rung: Mapping, meta: Mapping, *,
-             elapsed: float = 0.0) -> Path:
+    def save(
+        self, state: SchedulerState, backend, seconds_by_rung: Mapping, meta: Mapping, *, elapsed: float = 0.0
+    ) -> Path:
         """Checkpoint ``state`` (after a rung), the live configs' trained states and the trials as
         a new generation; returns its directory."""
         from .hyperband import make_result
@@ -221,24 +237,41 @@ class RunDirectory:
         partial = self.checkpoints / f"{step:08d}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir()
-        payload = {**STATE_FORMAT, "step": step, "elapsed_seconds": float(elapsed), "state": state_to_json(state),
-                   "seconds_by_rung": [[list(k), encode_value(float(v))] for k, v in sorted(seconds_by_rung.items())]}
+        payload = {
+            **STATE_FORMAT,
+            "step": step,
+            "elapsed_seconds": float(elapsed),
+            "state": state_to_json(state),
+            "seconds_by_rung": [[list(k), encode_value(float(v))] for k, v in sorted(seconds_by_rung.items())],
+        }
         columns = getattr(backend, "trial_columns", None)
         if columns:  # the backend's extra trial columns (each seed's loss): a resume keeps them
-            payload["trial_columns"] = [[cid, encode_value(r), {k: encode_value(v) for k, v in row.items()}]
-                                        for (cid, r), row in sorted(columns.items())]
+            payload["trial_columns"] = [
+                [cid, encode_value(r), {k: encode_value(v) for k, v in row.items()}]
+                for (cid, r), row in sorted(columns.items())
+            ]
         write_synced(partial / "state.json", json_text(payload))
         engine = _engine(backend)
-        states = {} if engine is None else {cid: engine.states[cid] for cid in _state_ids(backend, state)
-                                            if cid in engine.states}
+        states = (
+            {}
+            if engine is None
+            else {cid: engine.states[cid] for cid in _state_ids(backend, state) if cid in engine.states}
+        )
         backend_states_to_npz(partial / "states.npz", states)
-        frame = make_result(state, dict(seconds_by_rung), elapsed, continued=bool(getattr(backend, "continues", False)),
-                            cost=getattr(backend, "config_cost", None),
-                            columns=getattr(backend, "trial_columns", None)).to_frame()
+        frame = make_result(
+            state,
+            dict(seconds_by_rung),
+            elapsed,
+            continued=bool(getattr(backend, "continues", False)),
+            cost=getattr(backend, "config_cost", None),
+            columns=getattr(backend, "trial_columns", None),
+        ).to_frame()
         trials_text = frame.to_csv(index=False)
         write_synced(partial / "trials.csv", trials_text)
-        files = {name: {"bytes": (partial / name).stat().st_size, "sha256": sha256(partial / name)}
-                 for name in GENERATION_FILES}
+        files = {
+            name: {"bytes": (partial / name).stat().st_size, "sha256": sha256(partial / name)}
+            for name in GENERATION_FILES
+        }
         write_synced(partial / MANIFEST, json_text({**MANIFEST_FORMAT, "step": step, "files": files}))
         fsync_dir(partial)
         generation = self.checkpoints / f"{step:08d}"
@@ -271,8 +304,11 @@ class RunDirectory:
         """Generation directories, newest first."""
         if not self.checkpoints.is_dir():
             return []
-        return sorted((p for p in self.checkpoints.iterdir() if p.is_dir() and _GENERATION_NAME.match(p.name)),
-                      key=lambda p: p.name, reverse=True)
+        return sorted(
+            (p for p in self.checkpoints.iterdir() if p.is_dir() and _GENERATION_NAME.match(p.name)),
+            key=lambda p: p.name,
+            reverse=True,
+        )
 
     def latest(self) -> Path:
         """The newest complete generation; damaged or half-written ones are skipped and recorded
@@ -287,8 +323,10 @@ class RunDirectory:
         if self.skipped:
             reasons = "; ".join(reason for _, reason in self.skipped)
             raise CheckpointError(f"{self.path} has no complete checkpoint ({reasons})")
-        raise CheckpointError(f"{self.checkpoints} has no checkpoint: not an hbjax run directory (or one killed "
-                              f"before its first checkpoint; start it again)")
+        raise CheckpointError(
+            f"{self.checkpoints} has no checkpoint: not an hbjax run directory (or one killed "
+            f"before its first checkpoint; start it again)"
+        )
 
     def load(self) -> tuple[SchedulerState, dict, dict]:
         """-> (scheduler state, seconds_by_rung, meta) of the newest complete generation.
@@ -301,8 +339,10 @@ class RunDirectory:
         try:
             state = state_from_json(payload["state"])
             seconds = {tuple(k): decode_value(v) for k, v in payload["seconds_by_rung"]}
-            self.trial_columns = {(int(cid), float(decode_value(r))): {k: decode_value(v) for k, v in row.items()}
-                                  for cid, r, row in payload.get("trial_columns", [])}
+            self.trial_columns = {
+                (int(cid), float(decode_value(r))): {k: decode_value(v) for k, v in row.items()}
+                for cid, r, row in payload.get("trial_columns", [])
+            }
             self.elapsed = float(payload.get("elapsed_seconds") or 0.0)
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{gen / 'state.json'} is corrupted: {err}") from err
@@ -329,8 +369,9 @@ def read_run_meta(path) -> dict:
     return dict(RunDirectory(path).read_run()["meta"])
 
 
-def run_with_checkpoints(search, backend, out_dir, *, meta: Mapping, callbacks=(), resume: bool = False,
-                         overwrite: bool = False):
+def run_with_checkpoints(
+    search, backend, out_dir, *, meta: Mapping, callbacks=(), resume: bool = False, overwrite: bool = False
+):
     """``search.run(backend)`` checkpointing into ``out_dir`` after every rung (or wave).
 
     ``resume=True`` continues the run saved in ``out_dir`` (same search settings required); the
@@ -346,9 +387,11 @@ def run_with_checkpoints(search, backend, out_dir, *, meta: Mapping, callbacks=(
             if not overwrite:
                 run = rd.read_run()
                 status = "finished" if run.get("finished") else "unfinished"
-                raise CheckpointError(f"{rd.path} already holds an hbjax run ({status}, step {run.get('step')}); "
-                                      f"resume it (--resume / resume=True), choose another --out, or replace it "
-                                      f"(--overwrite / overwrite=True)")
+                raise CheckpointError(
+                    f"{rd.path} already holds an hbjax run ({status}, step {run.get('step')}); "
+                    f"resume it (--resume / resume=True), choose another --out, or replace it "
+                    f"(--overwrite / overwrite=True)"
+                )
             rd.clear()
         return _run_locked(rd, search, backend, meta, callbacks, resume)
 
@@ -361,16 +404,21 @@ def _run_locked(rd, search, backend, meta, callbacks, resume):
         expected = search.initial_state()
         for field in ("space", "plan", "eta", "seed", "iterations"):
             if getattr(state, field) != getattr(expected, field):
-                raise CheckpointError(f"{rd.path} was saved with a different {field} than this search "
-                                      f"({getattr(state, field)!r} vs {getattr(expected, field)!r})")
+                raise CheckpointError(
+                    f"{rd.path} was saved with a different {field} than this search "
+                    f"({getattr(state, field)!r} vs {getattr(expected, field)!r})"
+                )
         rd.restore_backend(backend, state)
         before = rd.elapsed
         meta = {**saved_meta, **dict(meta)}
         rd.sync_summary(meta, state)
     else:
         uses_waves = getattr(search, "uses_waves", None)
-        state = search.initial_state(waves=True) if uses_waves is not None and uses_waves(backend) else \
-            search.initial_state()
+        state = (
+            search.initial_state(waves=True)
+            if uses_waves is not None and uses_waves(backend)
+            else search.initial_state()
+        )
         seconds_by_rung, before = {}, 0.0
         rd.save(state, backend, {}, meta, elapsed=0.0)
     meta = dict(meta)
@@ -389,8 +437,14 @@ def _run_locked(rd, search, backend, meta, callbacks, resume):
     save = Save()
 
     if sched.done(state):
-        return make_result(state, timings, before, continued=bool(getattr(backend, "continues", False)),
-                           cost=getattr(backend, "config_cost", None), columns=getattr(backend, "trial_columns", None))
+        return make_result(
+            state,
+            timings,
+            before,
+            continued=bool(getattr(backend, "continues", False)),
+            cost=getattr(backend, "config_cost", None),
+            columns=getattr(backend, "trial_columns", None),
+        )
     result = search.run(backend, callbacks=[save, *callbacks], state=state, seconds_by_rung=seconds_by_rung)
     result.seconds += before
     return result

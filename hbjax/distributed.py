@@ -16,6 +16,7 @@ closure is fine); a backend must give a config a loss that depends only on (its 
 config, data), not on which other configs share its rung program -- true of the LSTM and
 scikit-learn backends. ``run_brackets_locally`` does the same split and merge in-process (tests).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -75,8 +76,11 @@ def run_bracket(search: Hyperband, backend: Backend, task: BracketTask) -> Brack
     # The scheduler state as the in-process run has it when this bracket starts; the configs of
     # earlier brackets are never read (only their count sets the ids), so placeholders suffice.
     state = dataclasses.replace(
-        state, iteration=task.iteration, bracket_index=task.bracket_index,
-        configs=({},) * task.first_id, resources=(0.0,) * task.first_id,
+        state,
+        iteration=task.iteration,
+        bracket_index=task.bracket_index,
+        configs=({},) * task.first_id,
+        resources=(0.0,) * task.first_id,
     )
     seconds_by_rung = {}
     prepare_backend(backend, state)  # the same programs (and floats) as the in-process run
@@ -85,12 +89,20 @@ def run_bracket(search: Hyperband, backend: Backend, task: BracketTask) -> Brack
         state = run_job(state, job, backend, seconds_by_rung)
         if state.active is None:  # the bracket has ended (last rung, or every config diverged)
             break
-    configs = state.configs[task.first_id:]
+    configs = state.configs[task.first_id :]
     if len(configs) != task.n_configs:
-        raise RuntimeError(f"bracket {task.bracket_index} of iteration {task.iteration} started "
-                           f"{len(configs)} configs, the plan says {task.n_configs}")
-    return BracketOutcome(task, state.history, configs, seconds_by_rung, time.perf_counter() - start,
-                          bool(getattr(backend, "continues", False)))
+        raise RuntimeError(
+            f"bracket {task.bracket_index} of iteration {task.iteration} started "
+            f"{len(configs)} configs, the plan says {task.n_configs}"
+        )
+    return BracketOutcome(
+        task,
+        state.history,
+        configs,
+        seconds_by_rung,
+        time.perf_counter() - start,
+        bool(getattr(backend, "continues", False)),
+    )
 
 
 def merge_brackets(search: Hyperband, outcomes, seconds: float, *, continued: bool | None = None) -> Result:
@@ -109,9 +121,19 @@ def merge_brackets(search: Hyperband, outcomes, seconds: float, *, continued: bo
     for obs in history:
         res[obs.config_id] = float(obs.resource)
     init = search.initial_state()
-    state = dataclasses.replace(init, iteration=init.iterations, bracket_index=0, rung=0, active=None,
-                                alive=(), configs=tuple(configs), resources=tuple(res),
-                                history=tuple(history), pending=None, finished=True)
+    state = dataclasses.replace(
+        init,
+        iteration=init.iterations,
+        bracket_index=0,
+        rung=0,
+        active=None,
+        alive=(),
+        configs=tuple(configs),
+        resources=tuple(res),
+        history=tuple(history),
+        pending=None,
+        finished=True,
+    )
     if continued is None:
         continued = any(o.continues for o in outcomes)
     result = make_result(state, seconds_by_rung, seconds, continued=continued)
@@ -139,9 +161,17 @@ def _ray_bracket(search, make_backend, task):
     return run_bracket(search, make_backend(), task)
 
 
-def run_on_ray(search: Hyperband, make_backend: Callable[[], Backend], *, address: str | None = None,
-               num_cpus_per_task: float = 1, num_gpus_per_task: float = 0, max_retries: int = 3,
-               runtime_env: dict | None = None, init_kwargs: dict | None = None) -> Result:
+def run_on_ray(
+    search: Hyperband,
+    make_backend: Callable[[], Backend],
+    *,
+    address: str | None = None,
+    num_cpus_per_task: float = 1,
+    num_gpus_per_task: float = 0,
+    max_retries: int = 3,
+    runtime_env: dict | None = None,
+    init_kwargs: dict | None = None,
+) -> Result:
     """One Ray task per (iteration, bracket); the Result equals ``search.run(make_backend())``
     (except the ``seconds`` columns).
 

@@ -1,5 +1,6 @@
 """Files that survive a kill: JSON read with one clear error, text written and fsynced, replaced
 atomically, directory renames made durable, files hashed (the checkpoints' manifests)."""
+
 from __future__ import annotations
 
 import hashlib

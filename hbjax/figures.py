@@ -1,5 +1,6 @@
 """Figures without a display: new axes on a plain ``Figure`` unless pyplot is in use (notebooks),
 closed after saving. Matplotlib is an optional extra (``hbjax[plots]``)."""
+
 from __future__ import annotations
 
 import sys

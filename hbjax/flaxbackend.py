@@ -1,5 +1,6 @@
 """``FlaxBackend``: Hyperband's backend for a user's flax module and optax optimizer (the model
 client is ``flaxmodel.FlaxModel``; its module doc says what shares a program and why)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -36,21 +37,57 @@ class FlaxBackend(EngineBackend):
     training, where it is not one hbjax knows (``"use_dropout"``; ``"not frozen"`` for one that
     is False while training; see ``hbjax.flaxmodules``)."""
 
-    def __init__(self, *, model, optimizer, loss, data, metric=None, direction: str = "min",
-                 batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0,
-                 plan: str = "auto", configs_per_program: int | None = None, memory_limit_bytes: int | None = None,
-                 precision: str = "highest", cost=None, compilation_cache: bool = True, check_shapes: bool = True,
-                 verify: int = 0, cost_kind: str = "flax", train_flag: str | None = None):
+    def __init__(
+        self,
+        *,
+        model,
+        optimizer,
+        loss,
+        data,
+        metric=None,
+        direction: str = "min",
+        batch_size: str | int = "batch_size",
+        traced: Sequence[str] = (),
+        seed: int = 0,
+        plan: str = "auto",
+        configs_per_program: int | None = None,
+        memory_limit_bytes: int | None = None,
+        precision: str = "highest",
+        cost=None,
+        compilation_cache: bool = True,
+        check_shapes: bool = True,
+        verify: int = 0,
+        cost_kind: str = "flax",
+        train_flag: str | None = None,
+    ):
         super().__init__()
         if compilation_cache:
             enable_compilation_cache()
         self.seed = int(seed)
-        self.model = FlaxModel(model, optimizer, loss, data, metric=metric, direction=direction,
-                               batch_size=batch_size, traced=traced, seed=seed, check_shapes=check_shapes,
-                               cost_kind=cost_kind, train_flag=train_flag, precision=precision)
-        self.engine = Engine(self.model, seed=self.seed, configs_per_program=configs_per_program, plan=plan,
-                             memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
-                             precision=precision, cost=cost)
+        self.model = FlaxModel(
+            model,
+            optimizer,
+            loss,
+            data,
+            metric=metric,
+            direction=direction,
+            batch_size=batch_size,
+            traced=traced,
+            seed=seed,
+            check_shapes=check_shapes,
+            cost_kind=cost_kind,
+            train_flag=train_flag,
+            precision=precision,
+        )
+        self.engine = Engine(
+            self.model,
+            seed=self.seed,
+            configs_per_program=configs_per_program,
+            plan=plan,
+            memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
+            precision=precision,
+            cost=cost,
+        )
         if verify:
             self.sharing_check = SharingCheck(self.engine, self.model.alone(), verify)
 
@@ -65,20 +102,28 @@ class FlaxBackend(EngineBackend):
         trained again alone, with their differences."""
         configs = [dict(c) for c in (configs if configs is not None else self.model.seen.values())]
         programs = [self.engine.shape(c) for c in configs]
-        return {"configs": len(configs), "programs": len(set(programs)), "compiles": self.engine.compiles,
-                "hyperparameters": describe_sharing(configs, programs, self.model.how_shared),
-                "traced_configs": len(self.model.seen), "trace_seconds": round(self.model.trace_seconds, 3),
-                "verified": list(self.sharing_check.checked) if self.sharing_check is not None else None}
+        return {
+            "configs": len(configs),
+            "programs": len(set(programs)),
+            "compiles": self.engine.compiles,
+            "hyperparameters": describe_sharing(configs, programs, self.model.how_shared),
+            "traced_configs": len(self.model.seen),
+            "trace_seconds": round(self.model.trace_seconds, 3),
+            "verified": list(self.sharing_check.checked) if self.sharing_check is not None else None,
+        }
 
-    def validate_space(self, space: Space, config_epochs: float | None = None, *,
-                       first_rung_configs: int | None = None) -> None:
+    def validate_space(
+        self, space: Space, config_epochs: float | None = None, *, first_rung_configs: int | None = None
+    ) -> None:
         """Check the model and data against configs of ``space`` before anything trains: traced
         hyperparameters are numbers, a probe config fits (``FlaxModel.check_fit``), a sample of
         configs traces (so a factory branch that fails is named now, not mid-run), and every
         traced hyperparameter is read by some sampled config's training loss."""
         if isinstance(self.model.batch_key, str) and self.model.batch_key not in space.dims:
-            raise ValueError(f"the space has no {self.model.batch_key!r} dimension (the batch size); give "
-                             f"batch_size=<int> for a fixed one")
+            raise ValueError(
+                f"the space has no {self.model.batch_key!r} dimension (the batch size); give "
+                f"batch_size=<int> for a fixed one"
+            )
         unknown = [k for k in self.model.traced_names if k not in space.dims]
         if unknown:
             raise ValueError(f"traced hyperparameter(s) {unknown} are not in the space")

@@ -9,6 +9,7 @@ act on (a traced value used as a Python bool, flax's ``nn.Dropout`` with a trace
 ``batch_stats``); ``broadcast_shape`` finds a loss that broadcasts predictions against targets of
 another shape (``[64, 1]`` against ``[64]`` gives ``[64, 64]``), the most common silent mistake.
 """
+
 from __future__ import annotations
 
 import traceback
@@ -25,8 +26,11 @@ __all__ = ["DATA_NAMES", "broadcast_shape", "explain", "fold_arrays"]
 
 DATA_NAMES = ("x_train", "y_train", "x_val", "y_val")
 
-_TRACER_ERRORS = (jax.errors.TracerBoolConversionError, jax.errors.ConcretizationTypeError,
-                  jax.errors.TracerIntegerConversionError)
+_TRACER_ERRORS = (
+    jax.errors.TracerBoolConversionError,
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerIntegerConversionError,
+)
 
 
 def explain(err: BaseException) -> str:
@@ -34,16 +38,22 @@ def explain(err: BaseException) -> str:
     files = [frame.f_code.co_filename.replace("\\", "/") for frame, _ in traceback.walk_tb(err.__traceback__)]
     if isinstance(err, _TRACER_ERRORS):
         if any(f.endswith("flax/linen/stochastic.py") for f in files):
-            return ("flax's nn.Dropout cannot take a traced rate (it tests `rate == 0.0` in Python): use "
-                    "hbjax.nn.Dropout(rate=hparams[...]), the same layer for a rate that is an array, or leave the "
-                    "rate out of traced= (static: one program per value)")
-        return (f"a traced value is used as a Python bool or number ({type(err).__name__}): a traced "
-                f"hyperparameter (hparams[...]) is an array inside the shared program; compute with it in jnp "
-                f"(jnp.where instead of `if`), or leave it out of traced= (static: one program per value)")
+            return (
+                "flax's nn.Dropout cannot take a traced rate (it tests `rate == 0.0` in Python): use "
+                "hbjax.nn.Dropout(rate=hparams[...]), the same layer for a rate that is an array, or leave the "
+                "rate out of traced= (static: one program per value)"
+            )
+        return (
+            f"a traced value is used as a Python bool or number ({type(err).__name__}): a traced "
+            f"hyperparameter (hparams[...]) is an array inside the shared program; compute with it in jnp "
+            f"(jnp.where instead of `if`), or leave it out of traced= (static: one program per value)"
+        )
     text = str(err)
     if "batch_stats" in text:
-        return ("the model keeps BatchNorm's 'batch_stats': only the 'params' collection is trained; use "
-                "nn.LayerNorm or nn.GroupNorm instead of nn.BatchNorm")
+        return (
+            "the model keeps BatchNorm's 'batch_stats': only the 'params' collection is trained; use "
+            "nn.LayerNorm or nn.GroupNorm instead of nn.BatchNorm"
+        )
     first = text.strip().splitlines()[0] if text.strip() else ""
     return f"{type(err).__name__}: {first}"
 
@@ -85,10 +95,12 @@ def fold_arrays(data) -> tuple[FoldArrays, dict]:
             raise ValueError(f"{x} and {y} must be non-empty with one row each (got {given[x]} and {given[y]})")
     for a, b in (("x_train", "x_val"), ("y_train", "y_val")):
         if arrays[a].shape[1:] != arrays[b].shape[1:]:
-            raise ValueError(f"{b} rows are shaped {list(arrays[b].shape[1:])} but {a} rows {list(arrays[a].shape[1:])}"
-                             f" (given {given[a]} and {given[b]}): the model and its metric would see other shapes "
-                             f"in validation; reshape {b} like {a} (e.g. y.ravel() or df[col] for a column, not "
-                             f"df[[col]])")
+            raise ValueError(
+                f"{b} rows are shaped {list(arrays[b].shape[1:])} but {a} rows {list(arrays[a].shape[1:])}"
+                f" (given {given[a]} and {given[b]}): the model and its metric would see other shapes "
+                f"in validation; reshape {b} like {a} (e.g. y.ravel() or df[col] for a column, not "
+                f"df[[col]])"
+            )
     return FoldArrays(*(arrays[k][None] for k in DATA_NAMES)), given
 
 
@@ -114,8 +126,10 @@ def _convert(name: str, value) -> tuple[np.ndarray, str]:
         try:
             a = a.astype(np.float64)
         except (TypeError, ValueError):
-            raise ValueError(f"{name} ({given}) holds values that are not numbers{_bad_columns(value)}: encode them "
-                             f"as numbers first (e.g. pd.get_dummies(..., dtype=float) or .astype(float))") from None
+            raise ValueError(
+                f"{name} ({given}) holds values that are not numbers{_bad_columns(value)}: encode them "
+                f"as numbers first (e.g. pd.get_dummies(..., dtype=float) or .astype(float))"
+            ) from None
     elif a.dtype.kind not in "biuf":
         raise ValueError(f"{name} ({given}) must hold numbers, got dtype {a.dtype}")
     if a.dtype.kind in "iu" and a.size and (a.min() < np.iinfo(np.int32).min or a.max() > np.iinfo(np.int32).max):
@@ -128,11 +142,15 @@ def _convert(name: str, value) -> tuple[np.ndarray, str]:
             row = int(np.argmax(bad))
             label = getattr(value, "index", None)
             index = label[row] if label is not None and len(label) == len(out) else None
-            where = f"row {row}" + (f" (index {getattr(index, 'item', lambda: index)()!r})" if index is not None else "")
+            where = f"row {row}" + (
+                f" (index {getattr(index, 'item', lambda: index)()!r})" if index is not None else ""
+            )
             kind = "NaN" if np.isnan(out.reshape(len(out), -1)[row]).any() else "infinite values"
             big = " (beyond float32's range)" if kind != "NaN" and np.isfinite(a.reshape(len(a), -1)[row]).all() else ""
-            raise ValueError(f"{name} ({given}) holds {kind}{big} in {int(bad.sum())} row(s), the first at {where}: "
-                             f"drop or fill those rows first (e.g. df.dropna())")
+            raise ValueError(
+                f"{name} ({given}) holds {kind}{big} in {int(bad.sum())} row(s), the first at {where}: "
+                f"drop or fill those rows first (e.g. df.dropna())"
+            )
     return out, given
 
 

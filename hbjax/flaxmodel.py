@@ -34,6 +34,7 @@ optimizer state. The validation score is ``metric(predictions, y_val)`` (None: `
 minimised or, with ``direction="max"``, maximised: Hyperband's loss is then ``-metric``. This
 client does not pad (``engine.model.Model``'s hook): its programs group by exact jaxprs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -83,14 +84,29 @@ class ConfigProof(NamedTuple):
 class FlaxModel(Model):
     """The engine's client for a user's flax module and optax optimizer (see the module doc)."""
 
-    def __init__(self, model: Callable[[Mapping], Any], optimizer: Callable[[Mapping], Any], loss: Callable,
-                 data: Sequence, *, metric: Callable | None = None, direction: str = "min",
-                 batch_size: str | int = "batch_size", traced: Sequence[str] = (), seed: int = 0,
-                 share: bool = True, check_shapes: bool = True, cost_kind: str = "flax",
-                 train_flag: str | None = None, precision: str = "highest"):
+    def __init__(
+        self,
+        model: Callable[[Mapping], Any],
+        optimizer: Callable[[Mapping], Any],
+        loss: Callable,
+        data: Sequence,
+        *,
+        metric: Callable | None = None,
+        direction: str = "min",
+        batch_size: str | int = "batch_size",
+        traced: Sequence[str] = (),
+        seed: int = 0,
+        share: bool = True,
+        check_shapes: bool = True,
+        cost_kind: str = "flax",
+        train_flag: str | None = None,
+        precision: str = "highest",
+    ):
         if not callable(model) or not callable(optimizer) or not callable(loss):
-            raise ValueError("model, optimizer and loss must be callables (model(config) -> flax module, "
-                             "optimizer(config) -> optax transformation, loss(predictions, y) -> scalar)")
+            raise ValueError(
+                "model, optimizer and loss must be callables (model(config) -> flax module, "
+                "optimizer(config) -> optax transformation, loss(predictions, y) -> scalar)"
+            )
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         if isinstance(traced, str) or not all(isinstance(t, str) for t in traced):
@@ -127,8 +143,10 @@ class FlaxModel(Model):
     def batch_size_of(self, config: Mapping) -> int:
         if isinstance(self.batch_key, str):
             if self.batch_key not in config:
-                raise ValueError(f"config has no {self.batch_key!r} (the batch_size hyperparameter); give "
-                                 f"batch_size=<int> for a fixed one")
+                raise ValueError(
+                    f"config has no {self.batch_key!r} (the batch_size hyperparameter); give "
+                    f"batch_size=<int> for a fixed one"
+                )
             return int(config[self.batch_key])
         return int(self.batch_key)
 
@@ -187,8 +205,13 @@ class FlaxModel(Model):
     def _specs(self, batch: int):
         a = self.arrays
         spec = lambda arr, rows: jax.ShapeDtypeStruct((rows, *arr.shape[2:]), arr.dtype)
-        return (spec(a.x_train, batch), spec(a.y_train, batch), spec(a.x_val, a.x_val.shape[1]),
-                spec(a.y_val, a.y_val.shape[1]), spec(a.x_train, 1))
+        return (
+            spec(a.x_train, batch),
+            spec(a.y_train, batch),
+            spec(a.x_val, a.x_val.shape[1]),
+            spec(a.y_val, a.y_val.shape[1]),
+            spec(a.x_train, 1),
+        )
 
     def _hp_spec(self) -> dict:
         return {k: jax.ShapeDtypeStruct((), np.float32) for k in self.traced_names}
@@ -227,8 +250,9 @@ class FlaxModel(Model):
 
                 update_fn = trace(update, params, jax.eval_shape(_key_data, keys), params)
             except Exception as err:  # noqa: BLE001 - the user's optimizer: name the config and the cause
-                raise ValueError(f"optimizer(config) cannot update the model's parameters for {dict(config)}: "
-                                 f"{explain(err)}") from None
+                raise ValueError(
+                    f"optimizer(config) cannot update the model's parameters for {dict(config)}: {explain(err)}"
+                ) from None
         jaxprs = ProgramJaxprs(init, loss_and_grad, val, update_fn)
         program = fingerprint(*(f for f in jaxprs if f is not None))[:16]
         live = live_inputs(loss_and_grad)
@@ -255,9 +279,11 @@ class FlaxModel(Model):
     def check_traced(name: str, value) -> None:
         """Raise ``ValueError`` unless ``value`` of traced hyperparameter ``name`` is a real number."""
         if isinstance(value, (str, bytes)) or not np.isscalar(value) or not np.isreal(value):
-            raise ValueError(f"traced hyperparameter {name!r} is {value!r} ({type(value).__name__}): traced values "
-                             f"enter the program as float32 numbers; leave {name!r} out of traced= (static: the "
-                             f"module reads it from the config, one program per value)")
+            raise ValueError(
+                f"traced hyperparameter {name!r} is {value!r} ({type(value).__name__}): traced values "
+                f"enter the program as float32 numbers; leave {name!r} out of traced= (static: the "
+                f"module reads it from the config, one program per value)"
+            )
 
     def traced(self, config: Mapping) -> tuple:
         return tuple(float(config[k]) for k in self.traced_names)
@@ -280,8 +306,11 @@ class FlaxModel(Model):
         own = self._forward(config).params if self._jaxprs(shape).init is None else None  # nnx: its constructor's
         folds = []
         for k in range(sizes.folds):
-            params = own if own is not None else self._init_params(
-                shape, config, jax.random.fold_in(jax.random.fold_in(base, k), 3))
+            params = (
+                own
+                if own is not None
+                else self._init_params(shape, config, jax.random.fold_in(jax.random.fold_in(base, k), 3))
+            )
             with precision_context(self.precision):
                 opt_state = _key_data(opt_init(params))
             folds.append(jax.tree.map(np.asarray, (params, opt_state)))
@@ -316,8 +345,9 @@ class FlaxModel(Model):
         program's lowered loss-and-gradient jaxpr), times the folds."""
         if shape not in self._flops:
             fn = self._jaxprs(shape).loss_and_grad
-            args = jax.tree.unflatten(fn.in_tree, [jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype)
-                                                   for v in fn.jaxpr.jaxpr.invars])
+            args = jax.tree.unflatten(
+                fn.in_tree, [jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in fn.jaxpr.jaxpr.invars]
+            )
             try:
                 flops = float(jax.jit(lambda *a: fn(*a)).lower(*args).cost_analysis().get("flops", 0.0))
             except Exception:  # noqa: BLE001 - no analysis on this backend: count the parameters instead
@@ -357,8 +387,10 @@ class FlaxModel(Model):
         other = next(c for c in members if repr(c.get(name)) != repr(first.get(name)))
         params = proofs[0].jaxprs.update.out_shape[0]
         if self._opt_init_id({**first, name: other.get(name)}, params) == proofs[0].opt_init_id:
-            return ("not read (these configs run the same jaxprs, and changing it alone leaves the optimizer's init "
-                    "the same jaxpr)")
+            return (
+                "not read (these configs run the same jaxprs, and changing it alone leaves the optimizer's init "
+                "the same jaxpr)"
+            )
         return "unknown: it changes the optimizer's init (optimizer(config).init reads it, not injected)"
 
     def _opt_init_id(self, config: Mapping, params) -> str:
@@ -386,13 +418,21 @@ class FlaxModel(Model):
         except Exception as err:  # noqa: BLE001
             raise ValueError(f"the model failed: {explain(err)} (on a batch of shape {list(x.shape)})") from None
         if extra:
-            raise ValueError(f"the model keeps variable(s) {list(extra)} besides 'params'; only 'params' is trained"
-                             + (": BatchNorm's batch_stats are not supported, use nn.LayerNorm or nn.GroupNorm"
-                                if any("batch" in e.lower() for e in extra) else ""))
+            raise ValueError(
+                f"the model keeps variable(s) {list(extra)} besides 'params'; only 'params' is trained"
+                + (
+                    ": BatchNorm's batch_stats are not supported, use nn.LayerNorm or nn.GroupNorm"
+                    if any("batch" in e.lower() for e in extra)
+                    else ""
+                )
+            )
         with precision_context(self.precision):
             try:
-                params = (jax.eval_shape(forward.init, jax.random.PRNGKey(0), x, hp) if forward.init is not None
-                          else forward.params)
+                params = (
+                    jax.eval_shape(forward.init, jax.random.PRNGKey(0), x, hp)
+                    if forward.init is not None
+                    else forward.params
+                )
                 out = jax.eval_shape(lambda p, x, hp: forward.apply(p, x, hp, False), params, x, hp)
                 jax.eval_shape(lambda p, x, hp: forward.apply(p, x, hp, True, jax.random.PRNGKey(2)), params, x, hp)
                 out_val = jax.eval_shape(lambda p, x, hp: forward.apply(p, x, hp, False), params, x_val, hp)
@@ -400,8 +440,10 @@ class FlaxModel(Model):
                 self.has_convolution = "conv_general_dilated" in str(jaxpr)
             except Exception as err:  # noqa: BLE001
                 raise ValueError(f"the model failed: {explain(err)} (on a batch of shape {list(x.shape)})") from None
-        for split, o, t, given in (("training", out, y, self.given["y_train"]),
-                                   ("validation", out_val, y_val, self.given["y_val"])):
+        for split, o, t, given in (
+            ("training", out, y, self.given["y_train"]),
+            ("validation", out_val, y_val, self.given["y_val"]),
+        ):
             for name, fn in (("loss", self.loss_fn), ("metric", self.metric_fn)):
                 self._check_output(split, name, fn, o, t, given)
         self._optimizer(config)
@@ -411,18 +453,22 @@ class FlaxModel(Model):
         try:
             value = jax.eval_shape(fn, out, y)
         except Exception as err:  # noqa: BLE001
-            raise ValueError(f"the model's output {out.dtype}{list(out.shape)} does not fit {targets}: {name} raised "
-                             f"{explain(err)}") from None
+            raise ValueError(
+                f"the model's output {out.dtype}{list(out.shape)} does not fit {targets}: {name} raised {explain(err)}"
+            ) from None
         if getattr(value, "shape", None) != ():
-            raise ValueError(f"{name}(predictions, y) must be a scalar; on output {list(out.shape)} and {targets} it "
-                             f"is shaped {list(getattr(value, 'shape', []))}")
+            raise ValueError(
+                f"{name}(predictions, y) must be a scalar; on output {list(out.shape)} and {targets} it "
+                f"is shaped {list(getattr(value, 'shape', []))}"
+            )
         wide = broadcast_shape(fn, out, y) if self.check_shapes else None
         if wide is not None:
             raise ValueError(
                 f"the {name} broadcasts the model's predictions {list(out.shape)} against {targets} to {list(wide)}: it "
                 f"would rank configs on a meaningless number. Give predictions the targets' shape (e.g. return "
                 f"`x[..., 0]` from the module for one output per row, or reshape y to {list(out.shape)}), or pass "
-                f"check_shapes=False if the {name} means to broadcast")
+                f"check_shapes=False if the {name} means to broadcast"
+            )
 
     def check_reads(self, configs: Sequence[Mapping]) -> None:
         """Raise ``ValueError`` for a hyperparameter in ``traced`` that no config's training loss
@@ -439,7 +485,8 @@ class FlaxModel(Model):
                 f"{forward.flag.describe()}; if the module reads hparams{unread[:1]} only when training, name its "
                 f"train flag with train_flag='...' (or 'not ...' for one that is False while training). An "
                 f"nnx.bridge.to_linen wrapper hides the nnx module's flag: return the nnx module itself. If the "
-                f"module does not use it, leave it out of traced=")
+                f"module does not use it, leave it out of traced="
+            )
 
 
 def _key_data(tree):
@@ -449,8 +496,9 @@ def _key_data(tree):
 
 def _wrap_keys(raw, template):
     """The inverse of ``_key_data`` where ``template`` (abstract) holds typed keys."""
-    return jax.tree.map(lambda r, t: jax.random.wrap_key_data(r, impl=t.dtype._impl) if _is_key(t) else r,
-                        raw, template)
+    return jax.tree.map(
+        lambda r, t: jax.random.wrap_key_data(r, impl=t.dtype._impl) if _is_key(t) else r, raw, template
+    )
 
 
 def _is_key(a) -> bool:
@@ -469,8 +517,11 @@ def _injected(tx) -> tuple:
     except Exception:  # noqa: BLE001 - an optimizer that needs real params: nothing to show
         return ()
     found = jax.tree_util.tree_flatten_with_path(state)[0]
-    return tuple(np.float32(v) for path, v in found if "hyperparams" in jax.tree_util.keystr(path)
-                 and np.ndim(v) == 0 and not _is_key(v))
+    return tuple(
+        np.float32(v)
+        for path, v in found
+        if "hyperparams" in jax.tree_util.keystr(path) and np.ndim(v) == 0 and not _is_key(v)
+    )
 
 
 def _size(tree) -> int:

@@ -11,6 +11,7 @@ is also put in ``.train()`` / ``.eval()`` mode (nnx's ``deterministic`` attribut
 streams are reseeded from the step's key, so its dropout draws the engine's per-step masks; its
 own constructor made its initial parameters (every fold of a config starts from them).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -70,11 +71,15 @@ def find_flag(call, train_flag: str | None) -> tuple[TrainFlag, bool]:
         negated = text.startswith("not ")
         name = text[4:].strip() if negated else text
         if not name.isidentifier():
-            raise ValueError(f"train_flag must name a keyword of the module's __call__ (e.g. 'training', or "
-                             f"'not deterministic' for one that is False while training), got {train_flag!r}")
+            raise ValueError(
+                f"train_flag must name a keyword of the module's __call__ (e.g. 'training', or "
+                f"'not deterministic' for one that is False while training), got {train_flag!r}"
+            )
         if name not in names and not var_kw:
-            raise ValueError(f"train_flag={train_flag!r}: the module's __call__ takes no {name!r} (it takes "
-                             f"{sorted(names - {'self'})})")
+            raise ValueError(
+                f"train_flag={train_flag!r}: the module's __call__ takes no {name!r} (it takes "
+                f"{sorted(names - {'self'})})"
+            )
         return TrainFlag(name, negated), takes_hparams
     for name in TRAIN_NAMES:
         if name in names:
@@ -115,9 +120,13 @@ def adapt(module, traced: tuple, train_flag: str | None = None) -> Forward:
         return module.init({"params": rng, "dropout": jax.random.fold_in(rng, 1)}, x, **kwargs(hp, False))["params"]
 
     def extra(x, hp) -> tuple:
-        variables = jax.eval_shape(lambda x, hp: module.init({"params": jax.random.PRNGKey(0),
-                                                                "dropout": jax.random.PRNGKey(1)}, x,
-                                                               **kwargs(hp, False)), x, hp)
+        variables = jax.eval_shape(
+            lambda x, hp: module.init(
+                {"params": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(1)}, x, **kwargs(hp, False)
+            ),
+            x,
+            hp,
+        )
         return tuple(sorted(k for k in variables if k != "params"))
 
     return Forward("linen", apply, init, None, flag, extra)
@@ -125,8 +134,10 @@ def adapt(module, traced: tuple, train_flag: str | None = None) -> Forward:
 
 def _check_hparams(traced: tuple, takes_hparams: bool, module) -> None:
     if traced and not takes_hparams:
-        raise ValueError(f"traced={list(traced)} is given but {type(module).__name__}.__call__ takes no `hparams` "
-                         f"argument: add `hparams=None` to it and read hparams[name], or leave traced= out")
+        raise ValueError(
+            f"traced={list(traced)} is given but {type(module).__name__}.__call__ takes no `hparams` "
+            f"argument: add `hparams=None` to it and read hparams[name], or leave traced= out"
+        )
 
 
 def _nnx(module, traced: tuple, train_flag: str | None) -> Forward:

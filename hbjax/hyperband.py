@@ -8,6 +8,7 @@ A backend with ``train_wave(jobs) -> [losses per job]`` trains every ready rung 
 at once (:mod:`hbjax.waves`): Hyperband then runs in waves by default (``waves=None``), with the
 trials of the sequential run. ``waves=False`` runs brackets one after another.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -44,8 +45,9 @@ class Backend(Protocol):
 RungCallback = Callable[[sched.RungJob, np.ndarray, sched.SchedulerState, float], None]
 
 
-def run_scheduler(state: sched.SchedulerState, backend: Backend, *, callbacks=(), propose=None,
-                  seconds_by_rung: dict | None = None) -> Result:
+def run_scheduler(
+    state: sched.SchedulerState, backend: Backend, *, callbacks=(), propose=None, seconds_by_rung: dict | None = None
+) -> Result:
     """Ask/train/tell until done. ``seconds_by_rung`` carries rung timings across a resume.
     A backend with ``prepare(space, config_epochs)`` learns the run's space and budget first (the
     LSTM engine fixes its programs from them)."""
@@ -55,9 +57,14 @@ def run_scheduler(state: sched.SchedulerState, backend: Backend, *, callbacks=()
     while not sched.done(state):
         job, state = sched.ask(state, propose)
         state = run_job(state, job, backend, seconds_by_rung, callbacks)
-    return make_result(state, seconds_by_rung, time.perf_counter() - start,
-                       continued=getattr(backend, "continues", False), cost=getattr(backend, "config_cost", None),
-                       columns=getattr(backend, "trial_columns", None))
+    return make_result(
+        state,
+        seconds_by_rung,
+        time.perf_counter() - start,
+        continued=getattr(backend, "continues", False),
+        cost=getattr(backend, "config_cost", None),
+        columns=getattr(backend, "trial_columns", None),
+    )
 
 
 def prepare_backend(backend: Backend, state: sched.SchedulerState) -> None:
@@ -71,8 +78,9 @@ def prepare_backend(backend: Backend, state: sched.SchedulerState) -> None:
         prepare(state.space, continued_budget(state.plan) * state.iterations, **extra)
 
 
-def run_job(state: sched.SchedulerState, job: sched.RungJob, backend: Backend, seconds_by_rung: dict,
-            callbacks=()) -> sched.SchedulerState:
+def run_job(
+    state: sched.SchedulerState, job: sched.RungJob, backend: Backend, seconds_by_rung: dict, callbacks=()
+) -> sched.SchedulerState:
     """Train one asked job, tell its losses, time it into ``seconds_by_rung``, let the backend drop
     the states of configs that were not promoted, then run the callbacks. -> the new state."""
     t0 = time.perf_counter()
@@ -89,8 +97,9 @@ def run_job(state: sched.SchedulerState, job: sched.RungJob, backend: Backend, s
     return state
 
 
-def run_waves(state: wave_sched.WaveState, backend: Backend, *, callbacks=(),
-              seconds_by_rung: dict | None = None) -> Result:
+def run_waves(
+    state: wave_sched.WaveState, backend: Backend, *, callbacks=(), seconds_by_rung: dict | None = None
+) -> Result:
     """Ask every ready job, train them as one wave, tell each its losses; until done. A backend
     with ``submit_wave(jobs) -> handles`` (one per job) and ``wait_wave(handles) -> (handle,
     losses)`` overlaps waves: each job is told as soon as it is done, and its bracket's next rung
@@ -110,16 +119,22 @@ def run_waves(state: wave_sched.WaveState, backend: Backend, *, callbacks=(),
             handle, losses = backend.wait_wave(list(in_flight))
             job = in_flight.pop(handle)
             now = time.perf_counter()  # the wall since the last job came in is this one's
-            state = tell_wave(state, [job], _as_losses([losses], [job]), now - last, backend, seconds_by_rung,
-                              callbacks)
+            state = tell_wave(
+                state, [job], _as_losses([losses], [job]), now - last, backend, seconds_by_rung, callbacks
+            )
             last = now
     else:
         while not wave_sched.done(state):
             jobs, state = wave_sched.ask_ready(state)
             state = run_wave(state, jobs, backend, seconds_by_rung, callbacks)
-    return make_result(state, seconds_by_rung, time.perf_counter() - start,
-                       continued=getattr(backend, "continues", False), cost=getattr(backend, "config_cost", None),
-                       columns=getattr(backend, "trial_columns", None))
+    return make_result(
+        state,
+        seconds_by_rung,
+        time.perf_counter() - start,
+        continued=getattr(backend, "continues", False),
+        cost=getattr(backend, "config_cost", None),
+        columns=getattr(backend, "trial_columns", None),
+    )
 
 
 def _as_losses(out, jobs) -> list[np.ndarray]:
@@ -136,16 +151,18 @@ def train_wave(backend: Backend, jobs) -> list[np.ndarray]:
     return _as_losses(wave(list(jobs)) if wave is not None else [backend.train_rung(job) for job in jobs], jobs)
 
 
-def run_wave(state: wave_sched.WaveState, jobs, backend: Backend, seconds_by_rung: dict,
-             callbacks=()) -> wave_sched.WaveState:
+def run_wave(
+    state: wave_sched.WaveState, jobs, backend: Backend, seconds_by_rung: dict, callbacks=()
+) -> wave_sched.WaveState:
     """Train one wave and tell it (``tell_wave``). -> the new state."""
     t0 = time.perf_counter()
     losses = train_wave(backend, jobs)
     return tell_wave(state, jobs, losses, time.perf_counter() - t0, backend, seconds_by_rung, callbacks)
 
 
-def tell_wave(state: wave_sched.WaveState, jobs, losses, seconds: float, backend: Backend, seconds_by_rung: dict,
-              callbacks=()) -> wave_sched.WaveState:
+def tell_wave(
+    state: wave_sched.WaveState, jobs, losses, seconds: float, backend: Backend, seconds_by_rung: dict, callbacks=()
+) -> wave_sched.WaveState:
     """Tell every job of a wave its losses, share the wave's ``seconds`` among its jobs (by the
     backend's ``config_cost`` of the epochs each adds, else by the epochs), release the states of
     configs no bracket continues, then run the callbacks once per job with the state after the
@@ -154,8 +171,10 @@ def tell_wave(state: wave_sched.WaveState, jobs, losses, seconds: float, backend
     for job, loss in zip(jobs, losses):
         state = wave_sched.tell(state, job, loss)
     cost = getattr(backend, "config_cost", None)
-    weights = [sum((job.resource - prev) * (cost(c) if cost else 1.0)
-                   for c, prev in zip(job.configs, job.previous_resource)) for job in jobs]
+    weights = [
+        sum((job.resource - prev) * (cost(c) if cost else 1.0) for c, prev in zip(job.configs, job.previous_resource))
+        for job in jobs
+    ]
     total = sum(weights)
     shares = [seconds * (w / total if total > 0 else 1.0 / len(jobs)) for w in weights]
     for job, share in zip(jobs, shares):
@@ -173,15 +192,17 @@ def tell_wave(state: wave_sched.WaveState, jobs, losses, seconds: float, backend
     return state
 
 
-def make_result(state: sched.SchedulerState, seconds_by_rung: dict, seconds: float, *, continued: bool,
-                cost=None, columns=None) -> Result:
+def make_result(
+    state: sched.SchedulerState, seconds_by_rung: dict, seconds: float, *, continued: bool, cost=None, columns=None
+) -> Result:
     """``cost``: the backend's ``config_cost`` (estimated seconds per unit of resource), used to
     share each rung's wall time among its configs in the trials table; ``columns``: its
     ``trial_columns`` ((config id, resource) -> more columns)."""
     best = sched.best_observation(state)
     return Result(
-        trials=trials_from_history(state.history, state.configs, seconds_by_rung, cost=cost, continued=continued,
-                                   columns=columns),
+        trials=trials_from_history(
+            state.history, state.configs, seconds_by_rung, cost=cost, continued=continued, columns=columns
+        ),
         best_config=None if best is None else dict(state.configs[best.config_id]),
         best_loss=float("inf") if best is None else best.loss,
         best_config_id=None if best is None else best.config_id,
@@ -200,8 +221,17 @@ class Hyperband:
     every ready rung of every bracket together (None: where the backend has ``train_wave``);
     the trials are the same either way."""
 
-    def __init__(self, space: Space, *, max_resource, eta: int = 3, seed: int = 0,
-                 hyperband_iterations: int = 1, integer_resource: bool = False, waves: bool | None = None):
+    def __init__(
+        self,
+        space: Space,
+        *,
+        max_resource,
+        eta: int = 3,
+        seed: int = 0,
+        hyperband_iterations: int = 1,
+        integer_resource: bool = False,
+        waves: bool | None = None,
+    ):
         if not isinstance(space, Space):
             raise TypeError(f"space must be an hbjax.Space, got {type(space).__name__}")
         validate_resource_and_eta(max_resource, eta)
@@ -242,16 +272,34 @@ class Hyperband:
 class SuccessiveHalving(Hyperband):
     """One successive-halving bracket of ``n_configs`` (Jamieson & Talwalkar 2016)."""
 
-    def __init__(self, space: Space, *, n_configs: int, max_resource, eta: int = 3, min_resource=None,
-                 seed: int = 0, integer_resource: bool = False, waves: bool | None = None):
+    def __init__(
+        self,
+        space: Space,
+        *,
+        n_configs: int,
+        max_resource,
+        eta: int = 3,
+        min_resource=None,
+        seed: int = 0,
+        integer_resource: bool = False,
+        waves: bool | None = None,
+    ):
         self.n_configs = n_configs
         self.min_resource = min_resource
-        super().__init__(space, max_resource=max_resource, eta=eta, seed=seed, integer_resource=integer_resource,
-                         waves=waves)
+        super().__init__(
+            space, max_resource=max_resource, eta=eta, seed=seed, integer_resource=integer_resource, waves=waves
+        )
 
     @property
     def plan(self):
         from .brackets import successive_halving_plan
 
-        return (successive_halving_plan(self.n_configs, self.max_resource, self.eta,
-                                        min_resource=self.min_resource, integer_resource=self.integer_resource),)
+        return (
+            successive_halving_plan(
+                self.n_configs,
+                self.max_resource,
+                self.eta,
+                min_resource=self.min_resource,
+                integer_resource=self.integer_resource,
+            ),
+        )

@@ -22,6 +22,7 @@ A backend's resource is a rung's budget in units of the lowest rung (Hyperband R
 mapped back to the benchmark's own fidelity as DEHB does (``int(fidelity)``). Every evaluation
 is one function evaluation, at any fidelity (``evaluations``), the unit of DEHB's table.
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,23 +37,33 @@ from .space import IntChoice, Space, Uniform
 __all__ = ["BENCHMARKS", "HARTMANN", "PRESETS", "MFBenchmarkBackend", "counting_ones_mean", "mfhartmann"]
 
 #: mf-prior-bench's presets: (fidelity bias, fidelity noise)
-PRESETS = {"default": (0.5, 0.1), "good": (2.5, 2.0), "moderate": (3.0, 3.0), "bad": (3.5, 4.0),
-           "terrible": (4.0, 5.0)}
+PRESETS = {"default": (0.5, 0.1), "good": (2.5, 2.0), "moderate": (3.0, 3.0), "bad": (3.5, 4.0), "terrible": (4.0, 5.0)}
 
 _ALPHA = (1.0, 1.2, 3.0, 3.2)
 #: (A, P) of Hartmann-3 and -6 (mf-prior-bench's ``synthetic/hartmann/generators.py``)
 HARTMANN = {
-    3: (((3.0, 10, 30), (0.1, 10, 35), (3.0, 10, 30), (0.1, 10, 35)),
-        ((3689, 1170, 2673), (4699, 4387, 7470), (1091, 8732, 5547), (381, 5743, 8828))),
-    6: (((10, 3, 17, 3.5, 1.7, 8), (0.05, 10, 17, 0.1, 8, 14), (3, 3.5, 1.7, 10, 17, 8), (17, 8, 0.05, 10, 0.1, 14)),
-        ((1312, 1696, 5569, 124, 8283, 5886), (2329, 4135, 8307, 3736, 1004, 9991),
-         (2348, 1451, 3522, 2883, 3047, 6650), (4047, 8828, 8732, 5743, 1091, 381))),
+    3: (
+        ((3.0, 10, 30), (0.1, 10, 35), (3.0, 10, 30), (0.1, 10, 35)),
+        ((3689, 1170, 2673), (4699, 4387, 7470), (1091, 8732, 5547), (381, 5743, 8828)),
+    ),
+    6: (
+        ((10, 3, 17, 3.5, 1.7, 8), (0.05, 10, 17, 0.1, 8, 14), (3, 3.5, 1.7, 10, 17, 8), (17, 8, 0.05, 10, 0.1, 14)),
+        (
+            (1312, 1696, 5569, 124, 8283, 5886),
+            (2329, 4135, 8307, 3736, 1004, 9991),
+            (2348, 1451, 3522, 2883, 3047, 6650),
+            (4047, 8828, 8732, 5743, 1091, 381),
+        ),
+    ),
 }
 OPTIMA = {3: -3.8627797869493365, 6: -3.322368011391339}  # at z = 100
 
 #: name -> (kind, dimension, lowest fidelity, highest fidelity, Hyperband R in units of the lowest rung)
-BENCHMARKS = {"mfh3": ("hartmann", 3, 3.0, 100.0, 27), "mfh6": ("hartmann", 6, 3.0, 100.0, 27),
-              "counting-ones": ("counting", 50, 576 / 100, 93312 / 100, 81)}
+BENCHMARKS = {
+    "mfh3": ("hartmann", 3, 3.0, 100.0, 27),
+    "mfh6": ("hartmann", 6, 3.0, 100.0, 27),
+    "counting-ones": ("counting", 50, 576 / 100, 93312 / 100, 81),
+}
 
 
 def mfhartmann(x, z, *, bias: float, dims: int):
@@ -72,16 +83,19 @@ def counting_ones_mean(bits, probs):
 @functools.cache
 def _program(kind: str, dims: int):
     if kind == "hartmann":
+
         def run(x, z, keys, bias, noise):
             s = jnp.log(z) / jnp.log(100.0)
             half_normal = jnp.abs(jax.vmap(lambda k: jax.random.normal(k, dtype=x.dtype))(keys))
             return mfhartmann(x, z, bias=bias, dims=dims) + half_normal * noise * (1.0 - s)
     else:
+
         def run(x, z, keys, bias, noise):  # x: [bits..., probs...]; z: draws per continuous dim
             bits, probs = x[:, :dims], x[:, dims:]
             n = jnp.floor(z)[:, None]
             counts = jax.vmap(lambda k, p, m: jax.random.binomial(k, m, p, dtype=x.dtype))(keys, probs, n)
             return -(jnp.sum(bits, axis=-1) + jnp.sum(counts / n, axis=-1))
+
     return jax.jit(run)
 
 
@@ -92,8 +106,15 @@ class MFBenchmarkBackend:
 
     continues = False
 
-    def __init__(self, name: str, *, preset: str = "default", seed: int = 0, noise: bool = True,
-                 min_fidelity: float | None = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        preset: str = "default",
+        seed: int = 0,
+        noise: bool = True,
+        min_fidelity: float | None = None,
+    ):
         if name not in BENCHMARKS:
             raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
         if preset not in PRESETS:
@@ -119,8 +140,12 @@ class MFBenchmarkBackend:
     def space(self) -> Space:
         if self.kind == "hartmann":
             return Space({f"X_{i}": Uniform(0.0, 1.0) for i in range(self.dims)})
-        return Space({**{f"cat_{i}": IntChoice([0, 1]) for i in range(self.dims)},
-                      **{f"float_{i}": Uniform(0.0, 1.0) for i in range(self.dims)}})
+        return Space(
+            {
+                **{f"cat_{i}": IntChoice([0, 1]) for i in range(self.dims)},
+                **{f"float_{i}": Uniform(0.0, 1.0) for i in range(self.dims)},
+            }
+        )
 
     def fidelity(self, resource: float) -> int:
         """The benchmark's own fidelity of a resource: DEHB's ``int(budget)``, where a rung's budget
@@ -141,8 +166,12 @@ class MFBenchmarkBackend:
             x = np.array([self._row(c) for c in configs], dtype=np.float64)
             z = np.asarray(fidelities, dtype=np.float64)
             root = jax.random.PRNGKey(self.seed)
-            keys = jnp.stack([jax.random.fold_in(jax.random.fold_in(root, int(cid)), int(f))
-                              for cid, f in zip(config_ids, fidelities)])
+            keys = jnp.stack(
+                [
+                    jax.random.fold_in(jax.random.fold_in(root, int(cid)), int(f))
+                    for cid, f in zip(config_ids, fidelities)
+                ]
+            )
             size = 1 << max(0, (n - 1).bit_length())  # few shapes: few compiles across waves and seeds
             pad = lambda a: jnp.concatenate([jnp.asarray(a), jnp.repeat(jnp.asarray(a)[:1], size - n, axis=0)])
             noise = self.noise if self.noisy else 0.0
@@ -158,7 +187,7 @@ class MFBenchmarkBackend:
         values = self.evaluate(configs, fidelities, ids)
         out, first = [], 0
         for job in jobs:
-            out.append(values[first:first + len(job.config_ids)])
+            out.append(values[first : first + len(job.config_ids)])
             first += len(job.config_ids)
         return out
 
@@ -175,11 +204,12 @@ class MFBenchmarkBackend:
             x = jnp.asarray([self._row(config)], dtype=jnp.float64)
             if self.kind == "hartmann":
                 return float(mfhartmann(x, jnp.asarray([100.0]), bias=0.0, dims=self.dims)[0])
-            return float(counting_ones_mean(x[:, :self.dims], x[:, self.dims:])[0])
+            return float(counting_ones_mean(x[:, : self.dims], x[:, self.dims :])[0])
 
     def describe(self) -> str:
         if self.kind == "hartmann":
-            return (f"{self.name} ({self.preset}: bias {self.bias:g}, noise {self.noise:g}), z in "
-                    f"{self.min_fidelity:g}..{self.max_fidelity:g}")
+            return (
+                f"{self.name} ({self.preset}: bias {self.bias:g}, noise {self.noise:g}), z in "
+                f"{self.min_fidelity:g}..{self.max_fidelity:g}"
+            )
         return f"counting ones ({self.dims} bits + {self.dims} continuous), b in {self.min_fidelity:g}..{self.max_fidelity:g}"
-

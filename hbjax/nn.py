@@ -13,6 +13,7 @@ returns the inputs exactly and rate 1 returns zeros with zero gradients.
             x = hbjax.nn.Dropout(rate=hparams["dropout"], deterministic=not train)(x)
             return nn.Dense(1)(x)[..., 0]
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -3,6 +3,7 @@
 Figures are built on ``matplotlib.figure.Figure`` directly (no GUI backend, no pyplot state) unless
 pyplot is already imported, so everything works headless / under ``matplotlib.use("Agg")``.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,10 +70,12 @@ def prune_points(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-_MARKERS = {"pruned": dict(marker="x", markersize=7, mew=1.6),
-            "finished": dict(marker="*", markersize=13, mec="black", mew=0.6),
-            "diverged": dict(marker="^", markersize=8, mec="black", mew=0.8, clip_on=False),
-            "running": dict(marker="o", markersize=6, mfc="none", mew=1.2)}
+_MARKERS = {
+    "pruned": dict(marker="x", markersize=7, mew=1.6),
+    "finished": dict(marker="*", markersize=13, mec="black", mew=0.6),
+    "diverged": dict(marker="^", markersize=8, mec="black", mew=0.8, clip_on=False),
+    "running": dict(marker="o", markersize=6, mfc="none", mew=1.2),
+}
 
 
 def plot_losses(trials_frame: pd.DataFrame, ax=None, *, title: str | None = None):
@@ -102,8 +105,15 @@ def plot_losses(trials_frame: pd.DataFrame, ax=None, *, title: str | None = None
         bottom, top = 0.0, 1.0
     for (cid,), rows in frame.sort_values(["config_id", "resource"]).groupby(["config_id"], sort=True):
         ok = np.isfinite(rows["loss"].to_numpy()) & (rows["loss"].to_numpy() <= cap)
-        ax.plot(rows["resource"].to_numpy()[ok], rows["loss"].to_numpy()[ok], "-", lw=0.9, alpha=0.55,
-                color=colours[rows["bracket"].iloc[0]], gid=f"config-{cid}")
+        ax.plot(
+            rows["resource"].to_numpy()[ok],
+            rows["loss"].to_numpy()[ok],
+            "-",
+            lw=0.9,
+            alpha=0.55,
+            color=colours[rows["bracket"].iloc[0]],
+            gid=f"config-{cid}",
+        )
     stops = prune_points(frame)
     diverged_rows = frame[~np.isfinite(frame["loss"])]
     for bracket, colour in colours.items():
@@ -116,12 +126,19 @@ def plot_losses(trials_frame: pd.DataFrame, ax=None, *, title: str | None = None
                 ax.plot(pts["resource"], pts["loss"], ls="none", color=colour, gid=kind, **style)
         div = diverged_rows[diverged_rows["bracket"] == bracket]
         if len(div):
-            ax.plot(div["resource"], np.full(len(div), top), ls="none", color=colour, gid="diverged",
-                    **_MARKERS["diverged"])
+            ax.plot(
+                div["resource"], np.full(len(div), top), ls="none", color=colour, gid="diverged", **_MARKERS["diverged"]
+            )
         off = frame[(frame["bracket"] == bracket) & np.isfinite(frame["loss"]) & (frame["loss"] > cap)]
         if len(off):
-            ax.plot(off["resource"], np.full(len(off), top), ls="none", color=colour, gid="offscale",
-                    **{**_MARKERS["diverged"], "mfc": "none", "mec": colour})
+            ax.plot(
+                off["resource"],
+                np.full(len(off), top),
+                ls="none",
+                color=colour,
+                gid="offscale",
+                **{**_MARKERS["diverged"], "mfc": "none", "mec": colour},
+            )
     resources = frame["resource"].to_numpy(dtype=float)
     if len(resources) and resources.min() > 0 and resources.max() / resources.min() >= 5:
         ax.set_xscale("log")
@@ -135,13 +152,27 @@ def plot_losses(trials_frame: pd.DataFrame, ax=None, *, title: str | None = None
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=c, lw=2, label=f"bracket s={b}") for b, c in colours.items()]
-    handles += [Line2D([], [], ls="none", color="grey", label=label, **_MARKERS[k])
-                for k, label in (("pruned", "pruned (stopped)"), ("finished", "finished (top rung)"),
-                                 ("diverged", "diverged (NaN/inf)"), ("running", "still running"))
-                if (stops["kind"] == k).any() or (k == "diverged" and len(diverged_rows))]
+    handles += [
+        Line2D([], [], ls="none", color="grey", label=label, **_MARKERS[k])
+        for k, label in (
+            ("pruned", "pruned (stopped)"),
+            ("finished", "finished (top rung)"),
+            ("diverged", "diverged (NaN/inf)"),
+            ("running", "still running"),
+        )
+        if (stops["kind"] == k).any() or (k == "diverged" and len(diverged_rows))
+    ]
     if math.isfinite(cap) and (finite > cap).any():
-        handles.append(Line2D([], [], ls="none", color="grey", label=f"loss > {cap:.3g} (off scale)",
-                              **{**_MARKERS["diverged"], "mfc": "none", "mec": "grey"}))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="none",
+                color="grey",
+                label=f"loss > {cap:.3g} (off scale)",
+                **{**_MARKERS["diverged"], "mfc": "none", "mec": "grey"},
+            )
+        )
     ax.legend(handles=handles, fontsize=8, loc="best")
     return fig
 
@@ -150,13 +181,23 @@ def bracket_table(plan_or_frame) -> pd.DataFrame:
     """Rows (iteration, bracket, rung, n_configs, resource)."""
     if isinstance(plan_or_frame, pd.DataFrame):
         frame = check_trials(plan_or_frame)
-        return (frame.groupby(["iteration", "bracket", "rung"], sort=True)
-                .agg(n_configs=("config_id", "nunique"), resource=("resource", "first")).reset_index())
+        return (
+            frame.groupby(["iteration", "bracket", "rung"], sort=True)
+            .agg(n_configs=("config_id", "nunique"), resource=("resource", "first"))
+            .reset_index()
+        )
     rows = []
     for b in plan_or_frame:
         for r in b.rungs:
-            rows.append({"iteration": 0, "bracket": b.s, "rung": r.index, "n_configs": r.n_configs,
-                         "resource": float(r.resource)})
+            rows.append(
+                {
+                    "iteration": 0,
+                    "bracket": b.s,
+                    "rung": r.index,
+                    "n_configs": r.n_configs,
+                    "resource": float(r.resource),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -175,8 +216,7 @@ def plot_brackets(plan_or_frame, ax=None):
         ax.step(x, n, where="post", color=colours[s], lw=2, ls="-" if it == 0 else "--", label=label)
         ax.plot(x, n, "o", color=colours[s])
         for xi, ni in zip(x, n):
-            ax.annotate(f"{int(ni)}", (xi, ni), textcoords="offset points", xytext=(4, 4), fontsize=8,
-                        color=colours[s])
+            ax.annotate(f"{int(ni)}", (xi, ni), textcoords="offset points", xytext=(4, 4), fontsize=8, color=colours[s])
     if len(table):
         ax.set_xscale("log")
         if table["n_configs"].max() > 10 * max(table["n_configs"].min(), 1):
@@ -211,8 +251,14 @@ def _comparison_table(frame: pd.DataFrame) -> pd.DataFrame:
     if "best_loss_mean" in cols:  # summarize() output
         x = "budget" if "budget" in cols else "resource_spent_mean"
         half = next((c for c in frame.columns if c.startswith("best_loss_ci")), None)
-        return pd.DataFrame({"method": frame["method"], "x": frame[x], "mean": frame["best_loss_mean"],
-                             "half": frame[half] if half else np.nan})
+        return pd.DataFrame(
+            {
+                "method": frame["method"],
+                "x": frame[x],
+                "mean": frame["best_loss_mean"],
+                "half": frame[half] if half else np.nan,
+            }
+        )
     if "best_loss" not in cols:
         raise ValueError("plot_comparison needs best_loss (raw compare() frame) or best_loss_mean (summarize())")
     by = "budget" if "budget" in cols else None
@@ -222,8 +268,14 @@ def _comparison_table(frame: pd.DataFrame) -> pd.DataFrame:
         loss = group["best_loss"].to_numpy(float)
         finite = loss[np.isfinite(loss)]
         x = keys[1] if by else float(group["resource_spent"].mean())
-        rows.append({"method": keys[0], "x": x, "mean": float(finite.mean()) if len(finite) else math.nan,
-                     "half": _t_half(loss)})
+        rows.append(
+            {
+                "method": keys[0],
+                "x": x,
+                "mean": float(finite.mean()) if len(finite) else math.nan,
+                "half": _t_half(loss),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -267,9 +319,17 @@ def plot_comparison(frame: pd.DataFrame, ax=None, *, baselines: Mapping[str, flo
     return fig
 
 
-def plot_anytime(curves: pd.DataFrame, ax=None, *, baselines: Mapping[str, float] | None = None, grid_points: int = 200,
-                 marks: Mapping[str, tuple] | None = None, xlabel: str | None = None, ylabel: str | None = None,
-                 title: str | None = None):
+def plot_anytime(
+    curves: pd.DataFrame,
+    ax=None,
+    *,
+    baselines: Mapping[str, float] | None = None,
+    grid_points: int = 200,
+    marks: Mapping[str, tuple] | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+):
     """Best loss so far vs budget spent: per method the mean over seeds of each run's incumbent
     (a step function, evaluated on a common grid) with a 95% t-band; baselines as horizontal
     lines; ``marks``: {label: (xs, means, stds)} drawn as points with error bars (published
@@ -297,8 +357,11 @@ def plot_anytime(curves: pd.DataFrame, ax=None, *, baselines: Mapping[str, float
             warnings.simplefilter("ignore", RuntimeWarning)  # grid points before a run's first result
             mean = np.nanmean(runs, axis=0)
             n = np.sum(np.isfinite(runs), axis=0)
-            half = np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)) * np.nanstd(runs, axis=0, ddof=1)
-                            / np.sqrt(np.maximum(n, 1)), np.nan)
+            half = np.where(
+                n > 1,
+                stats.t.ppf(0.975, np.maximum(n - 1, 1)) * np.nanstd(runs, axis=0, ddof=1) / np.sqrt(np.maximum(n, 1)),
+                np.nan,
+            )
         colour = cmap(i % 10)
         ax.plot(grid, mean, color=colour, label=f"{method} ({len(runs)} seeds)")
         ok = np.isfinite(half) & np.isfinite(mean)
@@ -310,8 +373,18 @@ def plot_anytime(curves: pd.DataFrame, ax=None, *, baselines: Mapping[str, float
             ax.axhline(value, color="black", ls=["--", ":", "-."][j % 3], lw=1, label=f"{name} ({value:.4g})")
             positive.append(value)
     for j, (name, (xs, means, stds)) in enumerate((marks or {}).items()):
-        ax.errorbar(xs, means, yerr=stds, fmt=["D", "s", "^"][j % 3], color="black", mfc="white", ms=5, capsize=3,
-                    lw=1, label=name)
+        ax.errorbar(
+            xs,
+            means,
+            yerr=stds,
+            fmt=["D", "s", "^"][j % 3],
+            color="black",
+            mfc="white",
+            ms=5,
+            capsize=3,
+            lw=1,
+            label=name,
+        )
         positive.extend(v for v in means if v > 0)
     if positive and min(positive) > 0 and max(positive) / min(positive) > 100:
         ax.set_yscale("log")

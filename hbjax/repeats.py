@@ -12,6 +12,7 @@ keeps each seed's loss (``loss_seed0`` ...) and their standard deviation (``loss
 A repeated evaluation costs N times the resource: ``resource_multiplier`` says so to budgeted
 strategies (``HyperbandStrategy(repeats=...)``).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -62,8 +63,9 @@ class Repeats:
         """The job as the wrapped backend trains it: every seed of every config."""
         n = self.repeats
         ids = tuple(cid + r * SEED_STRIDE for r in range(n) for cid in job.config_ids)
-        return job._replace(config_ids=ids, configs=tuple(job.configs) * n,
-                            previous_resource=tuple(job.previous_resource) * n)
+        return job._replace(
+            config_ids=ids, configs=tuple(job.configs) * n, previous_resource=tuple(job.previous_resource) * n
+        )
 
     def prepare(self, space, config_epochs: float, first_rung_configs: int | None = None) -> None:
         prepare = getattr(self.backend, "prepare", None)

@@ -1,4 +1,5 @@
 """The trials table: one row per config per rung, and the best config."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,18 @@ import pandas as pd
 
 __all__ = ["TRIAL_COLUMNS", "Result", "Trials"]
 
-TRIAL_COLUMNS = ("config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted", "diverged", "seconds",
-                 "rung_seconds")
+TRIAL_COLUMNS = (
+    "config_id",
+    "iteration",
+    "bracket",
+    "rung",
+    "resource",
+    "loss",
+    "promoted",
+    "diverged",
+    "seconds",
+    "rung_seconds",
+)
 
 
 @dataclass
@@ -101,9 +112,15 @@ def param_column(name: str) -> str:
     return f"param_{name}" if name in TRIAL_COLUMNS else name
 
 
-def trials_from_history(history: Sequence, configs: Sequence[dict], seconds_by_rung: dict, *,
-                        cost: Callable[[dict], float] | None = None, continued: bool = True,
-                        columns: Mapping | None = None) -> Trials:
+def trials_from_history(
+    history: Sequence,
+    configs: Sequence[dict],
+    seconds_by_rung: dict,
+    *,
+    cost: Callable[[dict], float] | None = None,
+    continued: bool = True,
+    columns: Mapping | None = None,
+) -> Trials:
     """The trials table. ``rung_seconds``: the wall time of the row's rung; ``seconds``: the
     config's share of it, so the column sums to the run's training time. A rung's time is shared
     by ``cost(config)`` (a backend's estimate per unit of resource; None: equal) times the
@@ -118,31 +135,38 @@ def trials_from_history(history: Sequence, configs: Sequence[dict], seconds_by_r
         rungs.setdefault((o.iteration, o.bracket, o.rung), []).append(i)
     seconds = [float("nan")] * len(history)
     for key, rows in rungs.items():
-        shares = share_seconds(seconds_by_rung.get(key, float("nan")), [configs[history[i].config_id] for i in rows],
-                               [trained[i] for i in rows], cost)
+        shares = share_seconds(
+            seconds_by_rung.get(key, float("nan")),
+            [configs[history[i].config_id] for i in rows],
+            [trained[i] for i in rows],
+            cost,
+        )
         for i, share in zip(rows, shares):
             seconds[i] = share
     for i, o in enumerate(history):
         rung_seconds = seconds_by_rung.get((o.iteration, o.bracket, o.rung), float("nan"))
-        trials.add({
-            "config_id": o.config_id,
-            "iteration": o.iteration,
-            "bracket": o.bracket,
-            "rung": o.rung,
-            "resource": o.resource,
-            "loss": o.loss,
-            "promoted": o.promoted,
-            "diverged": not math.isfinite(o.loss),
-            "seconds": seconds[i],
-            "rung_seconds": rung_seconds,
-            **{param_column(k): v for k, v in configs[o.config_id].items()},
-            **dict((columns or {}).get((o.config_id, float(o.resource)), {})),
-        })
+        trials.add(
+            {
+                "config_id": o.config_id,
+                "iteration": o.iteration,
+                "bracket": o.bracket,
+                "rung": o.rung,
+                "resource": o.resource,
+                "loss": o.loss,
+                "promoted": o.promoted,
+                "diverged": not math.isfinite(o.loss),
+                "seconds": seconds[i],
+                "rung_seconds": rung_seconds,
+                **{param_column(k): v for k, v in configs[o.config_id].items()},
+                **dict((columns or {}).get((o.config_id, float(o.resource)), {})),
+            }
+        )
     return trials
 
 
-def share_seconds(seconds: float, configs: Sequence[dict], trained: Sequence[float],
-                  cost: Callable[[dict], float] | None = None) -> list[float]:
+def share_seconds(
+    seconds: float, configs: Sequence[dict], trained: Sequence[float], cost: Callable[[dict], float] | None = None
+) -> list[float]:
     """A job's wall time shared among its configs by ``cost(config)`` (a backend's estimate per
     unit of resource; None: equal) times the resource each trained in the job; the shares sum to
     ``seconds``."""

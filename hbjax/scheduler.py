@@ -20,6 +20,7 @@ Rules:
 * A finite space smaller than a bracket's n is sampled without replacement and the bracket is
   shrunk (every rung keeps >= 1 config) with a warning.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -119,17 +120,29 @@ def init(space: Space, plan: Sequence[Bracket], *, eta: int = 3, seed: int = 0, 
     return SchedulerState(space=space, plan=plan, eta=int(eta), seed=int(seed), iterations=int(iterations))
 
 
-def hyperband(space: Space, max_resource, eta: int = 3, *, seed: int = 0, iterations: int = 1,
-              integer_resource: bool = False) -> SchedulerState:
+def hyperband(
+    space: Space, max_resource, eta: int = 3, *, seed: int = 0, iterations: int = 1, integer_resource: bool = False
+) -> SchedulerState:
     """Scheduler state for Hyperband (all brackets s_max..0, repeated ``iterations`` times)."""
     plan = hyperband_plan(max_resource, eta, integer_resource=integer_resource)
     return init(space, plan, eta=eta, seed=seed, iterations=iterations)
 
 
-def successive_halving(space: Space, n_configs: int, max_resource, eta: int = 3, *, min_resource=None,
-                       seed: int = 0, integer_resource: bool = False) -> SchedulerState:
-    plan = (successive_halving_plan(n_configs, max_resource, eta, min_resource=min_resource,
-                                    integer_resource=integer_resource),)
+def successive_halving(
+    space: Space,
+    n_configs: int,
+    max_resource,
+    eta: int = 3,
+    *,
+    min_resource=None,
+    seed: int = 0,
+    integer_resource: bool = False,
+) -> SchedulerState:
+    plan = (
+        successive_halving_plan(
+            n_configs, max_resource, eta, min_resource=min_resource, integer_resource=integer_resource
+        ),
+    )
     return init(space, plan, eta=eta, seed=seed)
 
 

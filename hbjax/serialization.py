@@ -2,6 +2,7 @@
 non-finite floats and tuples, so it round-trips exactly) and the backend's per-config trained
 states as flat ``.npz`` arrays whose tree structure is rebuilt from a fresh state of the same shape.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,6 +34,7 @@ class CheckpointError(ValueError):
 
 
 # --- values ---------------------------------------------------------------------------------------
+
 
 def _enc(v: Any) -> Any:
     """A JSON-safe encoding of a Python scalar / tuple / list / dict that round-trips exactly."""
@@ -83,8 +85,13 @@ def _config_dec(c: Mapping) -> dict:
 
 # --- space, plan, state ----------------------------------------------------------------------------
 
-_DIMS = {"Uniform": Uniform, "LogUniform": LogUniform, "IntUniform": IntUniform, "Choice": Choice,
-         "IntChoice": IntChoice}
+_DIMS = {
+    "Uniform": Uniform,
+    "LogUniform": LogUniform,
+    "IntUniform": IntUniform,
+    "Choice": Choice,
+    "IntChoice": IntChoice,
+}
 
 
 def _dim_enc(name: str, dim) -> dict:
@@ -106,32 +113,48 @@ def _dim_dec(d: Mapping):
 def _bracket_enc(b: Bracket | None):
     if b is None:
         return None
-    return {"s": b.s, "n": b.n, "r": _enc(b.r),
-            "rungs": [[r.index, r.n_configs, _enc(r.resource), r.n_promote] for r in b.rungs]}
+    return {
+        "s": b.s,
+        "n": b.n,
+        "r": _enc(b.r),
+        "rungs": [[r.index, r.n_configs, _enc(r.resource), r.n_promote] for r in b.rungs],
+    }
 
 
 def _bracket_dec(d):
     if d is None:
         return None
-    return Bracket(d["s"], d["n"], _dec(d["r"]),
-                   tuple(Rung(i, n, _dec(res), p) for i, n, res, p in d["rungs"]))
+    return Bracket(d["s"], d["n"], _dec(d["r"]), tuple(Rung(i, n, _dec(res), p) for i, n, res, p in d["rungs"]))
 
 
 def _job_enc(job: RungJob | None):
     if job is None:
         return None
-    return {"iteration": job.iteration, "bracket": job.bracket, "bracket_index": job.bracket_index,
-            "rung": job.rung, "config_ids": list(job.config_ids),
-            "configs": [_config_enc(c) for c in job.configs], "resource": _enc(job.resource),
-            "previous_resource": [_enc(p) for p in job.previous_resource]}
+    return {
+        "iteration": job.iteration,
+        "bracket": job.bracket,
+        "bracket_index": job.bracket_index,
+        "rung": job.rung,
+        "config_ids": list(job.config_ids),
+        "configs": [_config_enc(c) for c in job.configs],
+        "resource": _enc(job.resource),
+        "previous_resource": [_enc(p) for p in job.previous_resource],
+    }
 
 
 def _job_dec(d):
     if d is None:
         return None
-    return RungJob(d["iteration"], d["bracket"], d["bracket_index"], d["rung"], tuple(d["config_ids"]),
-                   tuple(_config_dec(c) for c in d["configs"]), _dec(d["resource"]),
-                   tuple(_dec(p) for p in d["previous_resource"]))
+    return RungJob(
+        d["iteration"],
+        d["bracket"],
+        d["bracket_index"],
+        d["rung"],
+        tuple(d["config_ids"]),
+        tuple(_config_dec(c) for c in d["configs"]),
+        _dec(d["resource"]),
+        tuple(_dec(p) for p in d["previous_resource"]),
+    )
 
 
 def _history_enc(history) -> list:
@@ -147,13 +170,26 @@ def _wave_state_to_json(state: WaveState) -> dict:
         "kind": "waves",
         "space": [_dim_enc(k, v) for k, v in state.space.dims.items()],
         "plan": [_bracket_enc(b) for b in state.plan],
-        "eta": state.eta, "seed": state.seed, "iterations": state.iterations,
+        "eta": state.eta,
+        "seed": state.seed,
+        "iterations": state.iterations,
         "configs": [_config_enc(c) for c in state.configs],
         "resources": [_enc(r) for r in state.resources],
         "history": _history_enc(state.history),
-        "runs": [{"iteration": r.iteration, "bracket_index": r.bracket_index, "bracket": _bracket_enc(r.bracket),
-                  "rung": r.rung, "alive": list(r.alive), "asked": r.asked} for r in state.runs],
-        "started": state.started, "waves": state.waves, "finished": state.finished,
+        "runs": [
+            {
+                "iteration": r.iteration,
+                "bracket_index": r.bracket_index,
+                "bracket": _bracket_enc(r.bracket),
+                "rung": r.rung,
+                "alive": list(r.alive),
+                "asked": r.asked,
+            }
+            for r in state.runs
+        ],
+        "started": state.started,
+        "waves": state.waves,
+        "finished": state.finished,
     }
 
 
@@ -161,13 +197,26 @@ def _wave_state_from_json(d: Mapping) -> WaveState:
     return WaveState(
         space=Space({x["name"]: _dim_dec(x) for x in d["space"]}),
         plan=tuple(_bracket_dec(b) for b in d["plan"]),
-        eta=int(d["eta"]), seed=int(d["seed"]), iterations=int(d["iterations"]),
+        eta=int(d["eta"]),
+        seed=int(d["seed"]),
+        iterations=int(d["iterations"]),
         configs=tuple(_config_dec(c) for c in d["configs"]),
         resources=tuple(_dec(r) for r in d["resources"]),
         history=_history_dec(d["history"]),
-        runs=tuple(BracketRun(int(r["iteration"]), int(r["bracket_index"]), _bracket_dec(r["bracket"]), int(r["rung"]),
-                              tuple(int(i) for i in r["alive"]), bool(r["asked"])) for r in d["runs"]),
-        started=bool(d["started"]), waves=int(d["waves"]), finished=bool(d["finished"]),
+        runs=tuple(
+            BracketRun(
+                int(r["iteration"]),
+                int(r["bracket_index"]),
+                _bracket_dec(r["bracket"]),
+                int(r["rung"]),
+                tuple(int(i) for i in r["alive"]),
+                bool(r["asked"]),
+            )
+            for r in d["runs"]
+        ),
+        started=bool(d["started"]),
+        waves=int(d["waves"]),
+        finished=bool(d["finished"]),
     )
 
 
@@ -223,6 +272,7 @@ def state_from_json(d: Mapping) -> SchedulerState | WaveState:
 
 # --- trained states ----------------------------------------------------------------------------------
 
+
 def _leaf_key(cid: int, path) -> str:
     import jax
 
@@ -250,7 +300,7 @@ def _npz_ids(npz) -> list[int]:
     ids = set()
     for k in npz.files:
         if k.startswith("c") and "/" in k:
-            ids.add(int(k[1:k.index("/")]))
+            ids.add(int(k[1 : k.index("/")]))
     return sorted(ids)
 
 
@@ -270,7 +320,7 @@ def backend_states_from_npz(path, like: Callable[[int], Any] | Any, ids=None) ->
         raise CheckpointError(f"{path} is not a readable .npz file: {err}") from err
     out = {}
     with npz:
-        for cid in (_npz_ids(npz) if ids is None else ids):
+        for cid in _npz_ids(npz) if ids is None else ids:
             template = like(cid) if callable(like) else like
             leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
             restored = []
@@ -281,8 +331,9 @@ def backend_states_from_npz(path, like: Callable[[int], Any] | Any, ids=None) ->
                 arr = npz[key]
                 ref = np.asarray(leaf)
                 if arr.shape != ref.shape or arr.dtype != ref.dtype:
-                    raise CheckpointError(f"{path}: {key!r} is {arr.dtype}{list(arr.shape)}, expected "
-                                          f"{ref.dtype}{list(ref.shape)}")
+                    raise CheckpointError(
+                        f"{path}: {key!r} is {arr.dtype}{list(arr.shape)}, expected {ref.dtype}{list(ref.shape)}"
+                    )
                 restored.append(jnp.asarray(arr))
             out[cid] = jax.tree_util.tree_unflatten(treedef, restored)
     return out

@@ -15,6 +15,7 @@ their fingerprints are equal; a jaxpr that calls back into Python (``pure_callba
 reads is a mistake worth an error); ``describe_sharing`` says, per hyperparameter, where it varied
 inside a shared program (traced) and where it did not (static).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -124,8 +125,7 @@ def live_inputs(fn: Traced) -> list[bool]:
     return [v in live for v in jaxpr.invars]
 
 
-def describe_sharing(configs: Sequence[Mapping], programs: Sequence,
-                     how: Callable[[str, list], str]) -> dict:
+def describe_sharing(configs: Sequence[Mapping], programs: Sequence, how: Callable[[str, list], str]) -> dict:
     """Per hyperparameter, how the ``configs`` (grouped by ``programs``, one key per config) hold it:
     ``{"values": distinct values seen, "traced_in": programs in which it varies, "static_in":
     programs of several configs in which it is one value, "how": why it can vary}`` (a program of

@@ -30,6 +30,7 @@ scikit-learn estimators cannot continue training, so every rung refits from scra
 
 This module imports no JAX, directly or indirectly.
 """
+
 from __future__ import annotations
 
 import math
@@ -70,9 +71,7 @@ def as_space(space) -> Space:
     if isinstance(space, Space):
         return space
     if not isinstance(space, Mapping):
-        raise ValueError(
-            f"space must be an hbjax.Space or a dict of lists (a param grid), got {type(space).__name__}"
-        )
+        raise ValueError(f"space must be an hbjax.Space or a dict of lists (a param grid), got {type(space).__name__}")
     if not space:
         raise ValueError("the search space is empty: give at least one parameter, e.g. {'C': [0.1, 1, 10]}")
     dims = {}
@@ -83,9 +82,7 @@ def as_space(space) -> Space:
             dims[name] = values
             continue
         if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-            raise ValueError(
-                f"space[{name!r}] must be a list of values or an hbjax dimension, got {values!r}"
-            )
+            raise ValueError(f"space[{name!r}] must be a list of values or an hbjax dimension, got {values!r}")
         values = list(values)
         if not values:
             raise ValueError(f"space[{name!r}] is an empty list: give at least one value")
@@ -188,14 +185,31 @@ class SklearnBackend:
 
     continues = False  # scikit-learn estimators retrain from scratch at every rung
 
-    def __init__(self, estimator, X, y=None, *, resource="n_samples", max_resource, cv=5, scoring=None,
-                 random_state=0, n_jobs=None, groups=None, cache=True):
+    def __init__(
+        self,
+        estimator,
+        X,
+        y=None,
+        *,
+        resource="n_samples",
+        max_resource,
+        cv=5,
+        scoring=None,
+        random_state=0,
+        n_jobs=None,
+        groups=None,
+        cache=True,
+    ):
         if not hasattr(estimator, "fit") or not hasattr(estimator, "get_params"):
             raise ValueError(f"estimator must be a scikit-learn estimator, got {estimator!r}")
         if not isinstance(resource, str):
             raise ValueError(f"resource must be 'n_samples' or the name of an estimator parameter, got {resource!r}")
-        if isinstance(max_resource, bool) or not isinstance(max_resource, numbers.Real) or not max_resource >= 1 \
-                or not math.isfinite(max_resource):
+        if (
+            isinstance(max_resource, bool)
+            or not isinstance(max_resource, numbers.Real)
+            or not max_resource >= 1
+            or not math.isfinite(max_resource)
+        ):
             raise ValueError(f"max_resource (R) must be a finite number >= 1, got {max_resource!r}")
         self.estimator = estimator
         self.resource = resource
@@ -217,16 +231,11 @@ class SklearnBackend:
         if not self.splits:
             raise ValueError("the cross-validator produced no splits")
         self.n_splits = len(self.splits)
-        stratify = (
-            y is not None and is_classifier(estimator)
-            and type_of_target(y) in ("binary", "multiclass")
-        )
+        stratify = y is not None and is_classifier(estimator) and type_of_target(y) in ("binary", "multiclass")
         y_arr = np.asarray(y) if stratify else None
         seed_rng = np.random.default_rng(seed_from(random_state))
         # one fixed shuffle per split, drawn once: rungs see nested prefixes of the same order
-        self._orders = [
-            stratified_order(tr, None if y_arr is None else y_arr[tr], seed_rng) for tr, _ in self.splits
-        ]
+        self._orders = [stratified_order(tr, None if y_arr is None else y_arr[tr], seed_rng) for tr, _ in self.splits]
         self.records: dict[tuple[int, int], dict] = {}
         self.cache = bool(cache)
         self._cache: dict = {}
@@ -289,12 +298,13 @@ class SklearnBackend:
         n_f = len(splits)
         out = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_and_score)(self.estimator, self.X, self.y, splits[f][0], splits[f][1], params[j], self.scorer)
-            for j in todo for f in range(n_f)
+            for j in todo
+            for f in range(n_f)
         )
         self.n_fits += len(out)
         fresh = {}
         for t, j in enumerate(todo):
-            fresh[j] = self._summarise(out[t * n_f:(t + 1) * n_f], splits)
+            fresh[j] = self._summarise(out[t * n_f : (t + 1) * n_f], splits)
             if self.cache:
                 self._cache[keys[j]] = fresh[j]
         losses = np.empty(len(params))

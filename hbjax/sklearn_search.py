@@ -1,6 +1,7 @@
 """``HyperbandSearchCV``: Hyperband over a scikit-learn estimator, scikit-learn style (``fit`` /
 ``best_params_`` / ``cv_results_`` / ``predict``), on ``SklearnBackend`` (see its module for the
 resource and how configs are cross-validated). Imports no JAX."""
+
 from __future__ import annotations
 
 import copy
@@ -22,6 +23,7 @@ from .sklearn_cv import SklearnBackend, as_space, estimator_name, format_params,
 from .space import Space
 
 __all__ = ["HyperbandSearchCV", "RungLogger"]
+
 
 # --------------------------------------------------------------------------------------------
 # the scikit-learn style front end
@@ -65,8 +67,22 @@ class HyperbandSearchCV(BaseEstimator):
       ``scorer_``, ``n_splits_``, ``plan_``, ``n_fits_``.
     """
 
-    def __init__(self, estimator, space, *, max_resource=81, eta=3, resource="n_samples", cv=5, scoring=None,
-                 random_state=None, hyperband_iterations=1, refit=True, n_jobs=None, verbose=0):
+    def __init__(
+        self,
+        estimator,
+        space,
+        *,
+        max_resource=81,
+        eta=3,
+        resource="n_samples",
+        cv=5,
+        scoring=None,
+        random_state=None,
+        hyperband_iterations=1,
+        refit=True,
+        n_jobs=None,
+        verbose=0,
+    ):
         self.estimator = estimator
         self.space = space
         self.max_resource = max_resource
@@ -119,12 +135,26 @@ class HyperbandSearchCV(BaseEstimator):
         space, integer = self._validate()
         seed = seed_from(self.random_state)
         backend = SklearnBackend(
-            self.estimator, X, y, resource=self.resource, max_resource=self.max_resource, cv=self.cv,
-            scoring=self.scoring, random_state=seed, n_jobs=self.n_jobs, groups=groups,
+            self.estimator,
+            X,
+            y,
+            resource=self.resource,
+            max_resource=self.max_resource,
+            cv=self.cv,
+            scoring=self.scoring,
+            random_state=seed,
+            n_jobs=self.n_jobs,
+            groups=groups,
         )
         backend.validate_space(space)
-        state = sched.hyperband(space, self.max_resource, self.eta, seed=seed, iterations=self.hyperband_iterations,
-                                integer_resource=integer)
+        state = sched.hyperband(
+            space,
+            self.max_resource,
+            self.eta,
+            seed=seed,
+            iterations=self.hyperband_iterations,
+            integer_resource=integer,
+        )
         log = log or print
         callbacks = list(callbacks)
         if self.verbose:
@@ -164,13 +194,17 @@ class HyperbandSearchCV(BaseEstimator):
 
     def _describe_plan(self, state, backend) -> str:
         if self.resource == "n_samples":
-            unit = (f"resource unit = 1/{self.max_resource:g} of the training part of each of the "
-                    f"{backend.n_splits} CV splits (R = {self.max_resource:g} = all "
-                    f"{max(backend.n_train_samples(self.max_resource))} samples)")
+            unit = (
+                f"resource unit = 1/{self.max_resource:g} of the training part of each of the "
+                f"{backend.n_splits} CV splits (R = {self.max_resource:g} = all "
+                f"{max(backend.n_train_samples(self.max_resource))} samples)"
+            )
         else:
             unit = f"resource = {self.resource} (R = {int(self.max_resource)})"
-        return (f"Hyperband R={self.max_resource:g} eta={self.eta} iterations={self.hyperband_iterations}, {unit}\n"
-                f"{format_plan(state.plan)}")
+        return (
+            f"Hyperband R={self.max_resource:g} eta={self.eta} iterations={self.hyperband_iterations}, {unit}\n"
+            f"{format_plan(state.plan)}"
+        )
 
     def _cv_results(self, result: Result, backend: SklearnBackend, space: Space, integer: bool) -> dict:
         history = result.state.history
@@ -182,8 +216,9 @@ class HyperbandSearchCV(BaseEstimator):
             "iteration": np.array([o.iteration for o in history], dtype=np.int64),
             "bracket": np.array([o.bracket for o in history], dtype=np.int64),
             "rung": np.array([o.rung for o in history], dtype=np.int64),
-            "resource": np.array([int(o.resource) if integer else o.resource for o in history],
-                                 dtype=np.int64 if integer else np.float64),
+            "resource": np.array(
+                [int(o.resource) if integer else o.resource for o in history], dtype=np.int64 if integer else np.float64
+            ),
             "n_samples": np.array([r["n_samples"] for r in recs], dtype=np.int64),
         }
         if self.resource != "n_samples":
@@ -298,7 +333,7 @@ class RungLogger:
             size = f"{int(np.mean(b.n_train_samples(job.resource)))} samples/fold"
         else:
             size = f"{b.resource}={b.resource_value(job.resource)}"
-        obs = state.history[-len(job.config_ids):]
+        obs = state.history[-len(job.config_ids) :]
         failed = sum(1 for o in obs if not math.isfinite(o.loss))
         self.log(
             f"iteration {job.iteration} bracket s={job.bracket} rung {job.rung}: {len(job.config_ids)} configs "

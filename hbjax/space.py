@@ -7,6 +7,7 @@ dicts of Python scalars (JSON-safe, usable as estimator parameters).
 ``key`` may be an int seed, a ``numpy.random.Generator`` or a JAX PRNG key (JAX is imported
 only in that case, so the scikit-learn fallback runs without it).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -176,12 +177,12 @@ class Space:
     def __init__(self, dims: Mapping[str, Dimension] | None = None, **kwargs: Dimension):
         merged = dict(dims or {}, **kwargs)
         if not merged:
-            raise ValueError("the search space is empty: give at least one dimension, e.g. Space(lr=LogUniform(1e-4, 1e-1))")
+            raise ValueError(
+                "the search space is empty: give at least one dimension, e.g. Space(lr=LogUniform(1e-4, 1e-1))"
+            )
         for name, dim in merged.items():
             if not isinstance(dim, (Uniform, LogUniform, IntUniform, Choice)):
-                raise ValueError(
-                    f"dimension {name!r} must be Uniform, LogUniform, IntUniform or Choice, got {dim!r}"
-                )
+                raise ValueError(f"dimension {name!r} must be Uniform, LogUniform, IntUniform or Choice, got {dim!r}")
         self.dims: dict[str, Dimension] = merged
 
     def __repr__(self) -> str:
@@ -234,7 +235,9 @@ class Space:
             unique = size is not None
         if unique:
             if size is None:
-                raise ValueError("sampling without replacement needs a finite space (Choice / IntUniform dimensions only)")
+                raise ValueError(
+                    "sampling without replacement needs a finite space (Choice / IntUniform dimensions only)"
+                )
             idx = rng.permutation(size) if n >= size else rng.choice(size, n, replace=False)
             return [self.grid_point(int(i)) for i in idx]
         return self.configs(self.sample(rng, n))
@@ -255,7 +258,9 @@ class Space:
         unknown = set(config) - set(self.dims)
         missing = set(self.dims) - set(config)
         if unknown or missing:
-            raise ValueError(f"config keys do not match the space: unknown {sorted(unknown)}, missing {sorted(missing)}")
+            raise ValueError(
+                f"config keys do not match the space: unknown {sorted(unknown)}, missing {sorted(missing)}"
+            )
         for k, v in config.items():
             if not self.dims[k].contains(v):
                 raise ValueError(f"value {v!r} of {k!r} is outside {self.dims[k]!r}")

@@ -18,6 +18,7 @@ list is refused (it could mean options or bounds). JSON and YAML hold the same t
 ``{"space": {"lr": {"loguniform": [0.0001, 0.1]}}}``. Every problem raises ``SpaceFileError``
 with one line naming the file, the entry and the problem.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -166,8 +167,11 @@ def space_to_dict(space: Space) -> dict:
             options = [python_scalar(o) for o in dim.options]
             bad = [o for o in options if not (isinstance(o, (str, bool)) or _is_finite(o))]
             if bad:
-                fail("<space>", entry(name), f"choice option {show(bad[0])} cannot be written to a file "
-                                                  "(only numbers, strings and booleans)")
+                fail(
+                    "<space>",
+                    entry(name),
+                    f"choice option {show(bad[0])} cannot be written to a file (only numbers, strings and booleans)",
+                )
             out[name] = {"choice": options}
         else:
             kind = {Uniform: "uniform", LogUniform: "loguniform", IntUniform: "int"}[type(dim)]
@@ -185,8 +189,11 @@ def _bounds(kind: str, value, source: str, where: str) -> tuple:
         fail(source, where, f"{kind} bounds must be numbers, got {show(value)}")
     if not (_is_finite(low) and _is_finite(high)):
         fail(source, where, f"{kind} bounds must be finite, got {show(value)}")
-    rule = {"uniform": ("low < high", low < high), "int": ("low <= high", low <= high),
-            "loguniform": ("0 < low < high", 0 < low < high)}[kind]
+    rule = {
+        "uniform": ("low < high", low < high),
+        "int": ("low <= high", low <= high),
+        "loguniform": ("0 < low < high", 0 < low < high),
+    }[kind]
     if not rule[1]:
         fail(source, where, f"{kind} needs {rule[0]}, got {show(value)}")
     return low, high
@@ -211,14 +218,17 @@ def _dimension(value, source: str, where: str):
     if isinstance(value, (str, bool)) or is_number(value):  # a bare value is a constant
         return _choice([value], source, where)
     if isinstance(value, list):
-        fail(source, where, f"a bare list is ambiguous: write {{choice = [...]}} or {{uniform = [low, high]}}, "
-                             f"got {show(value)}")
+        fail(
+            source,
+            where,
+            f"a bare list is ambiguous: write {{choice = [...]}} or {{uniform = [low, high]}}, got {show(value)}",
+        )
     if not isinstance(value, dict):
         fail(source, where, f"must be a distribution such as {{uniform = [0, 1]}}, got {_kind(value)}")
     if len(value) != 1:
         names = ", ".join(map(show, value)) or "none"
         fail(source, where, f"give exactly one distribution ({', '.join(DISTRIBUTIONS)}), got {names}")
-    (kind, args), = value.items()
+    ((kind, args),) = value.items()
     if kind not in DISTRIBUTIONS:
         fail(source, where, _unknown("distribution", kind, DISTRIBUTIONS))
     if kind == "choice":
@@ -273,19 +283,26 @@ def _suffix(path: Path) -> str:
 def _yaml():
     """PyYAML with 1e-4 read as a float (YAML 1.1 wants 1.0e-4) and such strings quoted on write."""
     import yaml  # an ImportError is worded by _MISSING
+
     number = re.compile(r"^[-+]?(?:[0-9][0-9_]*\.?[0-9_]*|\.[0-9_]+)[eE][-+]?[0-9]+$")
     loader = type("Loader", (yaml.SafeLoader,), {})
     dumper = type("Dumper", (yaml.SafeDumper,), {})
     for cls in (loader, dumper):
         cls.add_implicit_resolver("tag:yaml.org,2002:float", number, list("-+0123456789."))
     # PyYAML reads a raw U+0085 or U+2028 in a plain string as a line break: escape such strings
-    dumper.add_representer(str, lambda d, s: d.represent_scalar(
-        "tag:yaml.org,2002:str", s, style='"' if any(not " " <= c <= "~" for c in s) else None))
+    dumper.add_representer(
+        str,
+        lambda d, s: d.represent_scalar(
+            "tag:yaml.org,2002:str", s, style='"' if any(not " " <= c <= "~" for c in s) else None
+        ),
+    )
     return yaml, loader, dumper
 
 
-_MISSING = {".toml": "reading TOML needs Python 3.11+ or: pip install tomli",
-            ".yaml": "YAML files need PyYAML: pip install pyyaml (or use .toml or .json)"}
+_MISSING = {
+    ".toml": "reading TOML needs Python 3.11+ or: pip install tomli",
+    ".yaml": "YAML files need PyYAML: pip install pyyaml (or use .toml or .json)",
+}
 
 
 def _json_object(pairs) -> dict:
@@ -347,8 +364,9 @@ def load_experiment(path) -> Experiment:
 
 
 def _toml_string(text: str) -> str:
-    escaped = "".join("\\" + c if c in '"\\' else f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c
-                      for c in text)
+    escaped = "".join(
+        "\\" + c if c in '"\\' else f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in text
+    )
     return f'"{escaped}"'
 
 
@@ -378,12 +396,16 @@ def _toml_key(key) -> str:
 
 def _render(doc: dict, suffix: str) -> str:
     if suffix == ".toml":
-        tables = [f"[{name}]\n" + "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in body.items())
-                  for name, body in doc.items()]
+        tables = [
+            f"[{name}]\n" + "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in body.items())
+            for name, body in doc.items()
+        ]
         return "# hbjax experiment (hbjax run --space FILE)\n\n" + "\n".join(tables)
     if suffix == ".json":  # one line per entry
-        tables = [f'  "{name}": {{' + ",".join(f"\n    {json.dumps(k)}: {json.dumps(v)}" for k, v in body.items())
-                  + "\n  }" for name, body in doc.items()]
+        tables = [
+            f'  "{name}": {{' + ",".join(f"\n    {json.dumps(k)}: {json.dumps(v)}" for k, v in body.items()) + "\n  }"
+            for name, body in doc.items()
+        ]
         return "{\n" + ",\n".join(tables) + "\n}\n"
     yaml, _, dumper = _yaml()
     return yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=None, allow_unicode=True)

@@ -11,6 +11,7 @@ its known minimum. Hyperband's resource maps to fidelity as ``z = resource / max
 Comparisons take seconds: every rung is one jitted call (Hyperband, BOHB and random search over 30
 seeds each, 4,050 resource units per run: 5-8 s on 2 CPU cores).
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,19 +29,26 @@ __all__ = ["FUNCTIONS", "FunctionBackend", "branin", "hartmann3", "hartmann6"]
 
 def branin(x, z):
     """x = (x1 in [-5, 10], x2 in [0, 15]); z = 1: Branin, minimum 0.397887 at three points."""
-    b = 5.1 / (4 * math.pi ** 2) - 0.01 * (1 - z)
+    b = 5.1 / (4 * math.pi**2) - 0.01 * (1 - z)
     c = 5 / math.pi - 0.1 * (1 - z)
     t = 1 / (8 * math.pi) + 0.05 * (1 - z)
     x1, x2 = x[0], x[1]
-    return (x2 - b * x1 ** 2 + c * x1 - 6) ** 2 + 10 * (1 - t) * jnp.cos(x1) + 10
+    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * jnp.cos(x1) + 10
 
 
 _H3_A = np.array([[3.0, 10, 30], [0.1, 10, 35], [3.0, 10, 30], [0.1, 10, 35]])
 _H3_P = 1e-4 * np.array([[3689, 1170, 2673], [4699, 4387, 7470], [1091, 8732, 5547], [381, 5743, 8828]])
-_H6_A = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14],
-                  [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
-_H6_P = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
-                         [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]])
+_H6_A = np.array(
+    [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
+)
+_H6_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
 _H_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
 
 
@@ -48,6 +56,7 @@ def _hartmann(a, p):
     def f(x, z):
         alpha = _H_ALPHA - 0.1 * (1 - z)
         return -jnp.sum(alpha * jnp.exp(-jnp.sum(a * (x - p) ** 2, axis=1)))
+
     return f
 
 
@@ -94,21 +103,29 @@ class FunctionBackend:
         jitted, vmapped call."""
         configs = [c for job in jobs for c in job.configs]
         xs = np.array([[float(c[f"x{i + 1}"]) for i in range(len(self.bounds))] for c in configs], dtype=np.float32)
-        zs = np.array([min(1.0, float(job.resource) / self.max_resource) for job in jobs for _ in job.config_ids],
-                      dtype=np.float32)
+        zs = np.array(
+            [min(1.0, float(job.resource) / self.max_resource) for job in jobs for _ in job.config_ids],
+            dtype=np.float32,
+        )
         root = jax.random.PRNGKey(self.seed)
-        keys = jnp.concatenate([
-            jax.vmap(lambda c, base=jax.random.fold_in(root, int(round(job.resource * 1e6))): jax.random.fold_in(base, c))(
-                jnp.asarray(job.config_ids, dtype=jnp.uint32)) for job in jobs])
+        keys = jnp.concatenate(
+            [
+                jax.vmap(
+                    lambda c, base=jax.random.fold_in(root, int(round(job.resource * 1e6))): jax.random.fold_in(base, c)
+                )(jnp.asarray(job.config_ids, dtype=jnp.uint32))
+                for job in jobs
+            ]
+        )
         n = len(xs)
         self.evaluations += n
         size = 1 << max(0, (n - 1).bit_length())  # few shapes, so few compiles across rungs and seeds
         pad = lambda a: jnp.concatenate([jnp.asarray(a), jnp.repeat(jnp.asarray(a)[:1], size - n, axis=0)])
-        values = np.asarray(_rung_program(self.name)(pad(xs), pad(zs), pad(keys), jnp.float32(self.noise)),
-                            dtype=np.float64)[:n]
+        values = np.asarray(
+            _rung_program(self.name)(pad(xs), pad(zs), pad(keys), jnp.float32(self.noise)), dtype=np.float64
+        )[:n]
         out, first = [], 0
         for job in jobs:
-            out.append(values[first:first + len(job.config_ids)])
+            out.append(values[first : first + len(job.config_ids)])
             first += len(job.config_ids)
         return out
 

@@ -6,6 +6,7 @@
 overrides it). Loading checks all of it and names the first problem (``ValueError``: the CLI
 prints one ``error:`` line and exits 2).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -60,15 +61,19 @@ def load_model_spec(reference: str) -> dict:
     except Exception as err:  # noqa: BLE001
         raise ValueError(f"--model {reference!r}: {name}() failed: {type(err).__name__}: {err}") from None
     if not isinstance(out, Mapping):
-        raise ValueError(f"--model {reference!r}: {name}() must return a dict with {', '.join(REQUIRED_KEYS)} "
-                         f"(and optionally metric, direction, batch_size, traced, train_flag, space); got {type(out).__name__}")
+        raise ValueError(
+            f"--model {reference!r}: {name}() must return a dict with {', '.join(REQUIRED_KEYS)} "
+            f"(and optionally metric, direction, batch_size, traced, train_flag, space); got {type(out).__name__}"
+        )
     missing = [k for k in REQUIRED_KEYS if k not in out]
     unknown = sorted(set(out) - set(MODEL_KEYS) - {"space"})
     if missing:
         raise ValueError(f"--model {reference!r}: {name}() returned no {', '.join(missing)}")
     if unknown:
-        raise ValueError(f"--model {reference!r}: {name}() returned unknown key(s) {unknown}; known: "
-                         f"{', '.join((*MODEL_KEYS, 'space'))}")
+        raise ValueError(
+            f"--model {reference!r}: {name}() returned unknown key(s) {unknown}; known: "
+            f"{', '.join((*MODEL_KEYS, 'space'))}"
+        )
     space = out.get("space")
     if space is not None and not isinstance(space, Space):
         raise ValueError(f"--model {reference!r}: 'space' must be an hbjax.Space, got {type(space).__name__}")

@@ -19,6 +19,7 @@ kept in the sequential order (iteration, bracket, rung), whatever order jobs are
 Only the space's own sampling proposes configs here: a proposer that learns from earlier brackets'
 results (BOHB) needs them run in order, through :mod:`hbjax.scheduler`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -85,22 +86,33 @@ def _start_all(state: WaveState) -> WaveState:
             if not new:
                 raise ValueError("the search space produced no configurations")
             if len(new) < bracket.n:
-                warnings.warn(f"bracket s={bracket.s} wants {bracket.n} configs but the space has only {len(new)}: "
-                              f"sampling all of them without replacement and shrinking the bracket", stacklevel=4)
+                warnings.warn(
+                    f"bracket s={bracket.s} wants {bracket.n} configs but the space has only {len(new)}: "
+                    f"sampling all of them without replacement and shrinking the bracket",
+                    stacklevel=4,
+                )
                 bracket = shrink_bracket(bracket, len(new), state.eta)
             ids = tuple(range(len(configs), len(configs) + len(new)))
             configs += [dict(c) for c in new]
             resources += [0.0] * len(new)
             runs.append(BracketRun(iteration, index, bracket, 0, ids))
-    return dataclasses.replace(state, configs=tuple(configs), resources=tuple(resources), runs=tuple(runs),
-                               started=True)
+    return dataclasses.replace(
+        state, configs=tuple(configs), resources=tuple(resources), runs=tuple(runs), started=True
+    )
 
 
 def _job(state: WaveState, run: BracketRun) -> RungJob:
     rung = run.bracket.rungs[run.rung]
-    return RungJob(iteration=run.iteration, bracket=run.bracket.s, bracket_index=run.bracket_index,
-                   rung=rung.index, config_ids=run.alive, configs=tuple(dict(state.configs[i]) for i in run.alive),
-                   resource=rung.resource, previous_resource=tuple(state.resources[i] for i in run.alive))
+    return RungJob(
+        iteration=run.iteration,
+        bracket=run.bracket.s,
+        bracket_index=run.bracket_index,
+        rung=rung.index,
+        config_ids=run.alive,
+        configs=tuple(dict(state.configs[i]) for i in run.alive),
+        resource=rung.resource,
+        previous_resource=tuple(state.resources[i] for i in run.alive),
+    )
 
 
 def ask_ready(state: WaveState) -> tuple[tuple[RungJob, ...], WaveState]:
@@ -118,8 +130,11 @@ def ask_ready(state: WaveState) -> tuple[tuple[RungJob, ...], WaveState]:
 
 def tell(state: WaveState, job: RungJob, losses) -> WaveState:
     """Record the losses of an asked ``job``: promote its bracket's survivors, or end the bracket."""
-    where = [i for i, run in enumerate(state.runs)
-             if run.asked and (run.iteration, run.bracket_index, run.rung) == (job.iteration, job.bracket_index, job.rung)]
+    where = [
+        i
+        for i, run in enumerate(state.runs)
+        if run.asked and (run.iteration, run.bracket_index, run.rung) == (job.iteration, job.bracket_index, job.rung)
+    ]
     if not where or _job(state, state.runs[where[0]]) != job:
         raise ValueError("tell() got a job that is not pending; ask_ready() first and tell each of its jobs once")
     i = where[0]
@@ -129,8 +144,10 @@ def tell(state: WaveState, job: RungJob, losses) -> WaveState:
     last = run.rung == run.bracket.s
     survivors = () if last else survivors_of(job.config_ids, clean, run.bracket.rungs[run.rung].n_promote)
     promoted = set(survivors)
-    new = tuple(Observation(cid, job.iteration, job.bracket, job.rung, float(job.resource), float(loss), cid in promoted)
-                for cid, loss in zip(job.config_ids, raw))
+    new = tuple(
+        Observation(cid, job.iteration, job.bracket, job.rung, float(job.resource), float(loss), cid in promoted)
+        for cid, loss in zip(job.config_ids, raw)
+    )
     order = {b.s: k for k, b in enumerate(state.plan)}
     history = tuple(sorted(state.history + new, key=lambda o: (o.iteration, order[o.bracket], o.rung)))  # stable
     resources = list(state.resources)
@@ -141,8 +158,7 @@ def tell(state: WaveState, job: RungJob, losses) -> WaveState:
         runs[i] = run._replace(rung=run.rung + 1, alive=survivors, asked=False)
     else:
         del runs[i]
-    return dataclasses.replace(state, history=history, resources=tuple(resources), runs=tuple(runs),
-                               finished=not runs)
+    return dataclasses.replace(state, history=history, resources=tuple(resources), runs=tuple(runs), finished=not runs)
 
 
 def reset_asked(state: WaveState) -> WaveState:

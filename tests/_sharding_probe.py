@@ -1,4 +1,5 @@
 """Run in a subprocess with XLA_FLAGS=--xla_force_host_platform_device_count=4 (tests/test_sharding.py)."""
+
 import json
 import sys
 
@@ -18,5 +19,14 @@ single = engine(width=1, devices=jax.devices()[:1])
 assert single.n_devices == 1
 val_1, _ = single.train(IDS, MIXED, 1.0, [0.0] * len(IDS))
 val_12, _ = single.train(IDS[:3], MIXED[:3], 2.0, [1.0] * 3)
-print(json.dumps({"spread": [*val_s.tolist(), *val_s2.tolist()], "single": [*val_1.tolist(), *val_12.tolist()],
-                  "busy_devices": busy, "calls": len(plan.calls), "programs": len(plan.programs)}))
+print(
+    json.dumps(
+        {
+            "spread": [*val_s.tolist(), *val_s2.tolist()],
+            "single": [*val_1.tolist(), *val_12.tolist()],
+            "busy_devices": busy,
+            "calls": len(plan.calls),
+            "programs": len(plan.programs),
+        }
+    )
+)

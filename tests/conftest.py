@@ -12,8 +12,7 @@ from hbjax.lstm.backend import enable_compilation_cache
 enable_compilation_cache()
 
 
-def synthetic_ohlcv(n=400, seed=0, *, start="2010-01-01", price=50.0, daily_sd=0.01, open_sd=0.002,
-                    max_volume=10_000):
+def synthetic_ohlcv(n=400, seed=0, *, start="2010-01-01", price=50.0, daily_sd=0.01, open_sd=0.002, max_volume=10_000):
     """A daily OHLCV frame of business days (a random walk from ``price``) for the end-to-end and
     input-fuzzing tests."""
     import numpy as np
@@ -21,8 +20,13 @@ def synthetic_ohlcv(n=400, seed=0, *, start="2010-01-01", price=50.0, daily_sd=0
 
     rng = np.random.default_rng(seed)
     close = price * np.exp(np.cumsum(rng.normal(0, daily_sd, n)))
-    return pd.DataFrame({
-        "Date": pd.bdate_range(start, periods=n).strftime("%Y-%m-%d"),
-        "Open": close * (1 + rng.normal(0, open_sd, n)), "High": close * 1.01, "Low": close * 0.99,
-        "Close": close, "Volume": rng.integers(1_000, max_volume, n),
-    })
+    return pd.DataFrame(
+        {
+            "Date": pd.bdate_range(start, periods=n).strftime("%Y-%m-%d"),
+            "Open": close * (1 + rng.normal(0, open_sd, n)),
+            "High": close * 1.01,
+            "Low": close * 0.99,
+            "Close": close,
+            "Volume": rng.integers(1_000, max_volume, n),
+        }
+    )

@@ -1,4 +1,5 @@
 """ASHA: the promotion rule, divergence, budget, determinism, workers, and search quality."""
+
 import math
 import threading
 import time
@@ -37,8 +38,12 @@ class SyntheticBackend:
             time.sleep(self.delay * (1 + job.config_ids[0] % 3))  # stragglers
         with self.lock:
             self.calls.append(job)
-        return np.array([math.nan if cid in self.nan_ids else noisy_loss(cid, c, job.resource)
-                         for cid, c in zip(job.config_ids, job.configs)])
+        return np.array(
+            [
+                math.nan if cid in self.nan_ids else noisy_loss(cid, c, job.resource)
+                for cid, c in zip(job.config_ids, job.configs)
+            ]
+        )
 
 
 def test_rungs_end_at_max_resource():
@@ -102,8 +107,9 @@ def test_a_nan_is_never_promoted():
     assert asha.promotable(state) is None
     j, state = asha.ask(state)
     assert j.rung == 0  # a new config, not a diverged one
-    result = asha.run_asha(SPACE, SyntheticBackend(nan_ids=set(range(0, 100, 2))), max_resource=9, eta=3,
-                           seed=0, budget=200, workers=1)
+    result = asha.run_asha(
+        SPACE, SyntheticBackend(nan_ids=set(range(0, 100, 2))), max_resource=9, eta=3, seed=0, budget=200, workers=1
+    )
     frame = result.to_frame()
     assert not frame[frame.diverged].promoted.any()
     assert set(frame[frame.rung > 0].config_id) & set(range(0, 100, 2)) == set()
@@ -133,7 +139,10 @@ def test_budget_is_respected(continues):
 def test_deterministic_with_one_worker():
     a = asha.run_asha(SPACE, SyntheticBackend(), max_resource=27, eta=3, seed=4, budget=400, workers=1)
     b = asha.run_asha(SPACE, SyntheticBackend(), max_resource=27, eta=3, seed=4, budget=400, workers=1)
-    fa, fb = a.to_frame().drop(columns=["seconds", "rung_seconds"]), b.to_frame().drop(columns=["seconds", "rung_seconds"])
+    fa, fb = (
+        a.to_frame().drop(columns=["seconds", "rung_seconds"]),
+        b.to_frame().drop(columns=["seconds", "rung_seconds"]),
+    )
     assert fa.equals(fb) and a.best_config == b.best_config
     c = asha.run_asha(SPACE, SyntheticBackend(), max_resource=27, eta=3, seed=5, budget=400, workers=1)
     assert not fa.equals(c.to_frame().drop(columns=["seconds", "rung_seconds"]))
@@ -153,8 +162,9 @@ def test_three_workers_keep_jobs_in_flight_within_budget():
 
 
 def test_max_configs_makes_it_finish():
-    result = asha.run_asha(SPACE, SyntheticBackend(), max_resource=9, eta=3, seed=0, budget=1e6,
-                           workers=2, max_configs=9)
+    result = asha.run_asha(
+        SPACE, SyntheticBackend(), max_resource=9, eta=3, seed=0, budget=1e6, workers=2, max_configs=9
+    )
     frame = result.to_frame()
     assert asha.done(result.state) and frame.config_id.nunique() == 9
     assert (frame.rung == 1).sum() == 3 and (frame.rung == 2).sum() == 1  # the synchronous shape

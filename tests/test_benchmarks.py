@@ -2,6 +2,7 @@
 
 The training benchmarks are opt-in (several minutes on a 2-core CPU):
 ``pytest -m slow tests/test_benchmarks.py``; the planning one runs by default (seconds)."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,14 @@ BENCH = ROOT / "benchmarks"
 
 def _run(script: str, out: Path, *extra: str) -> dict:
     env = dict(os.environ, JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"))
-    proc = subprocess.run([sys.executable, str(BENCH / script), "--quick", "--out", str(out), *extra],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick", "--out", str(out), *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(out.read_text())
 
@@ -35,14 +42,41 @@ def _has_torch() -> bool:
 @pytest.mark.slow
 def test_rung_throughput_quick(tmp_path):
     # the smallest useful slice of --quick: two rung kinds, N in {2, 3}, a quarter epoch of 300 windows
-    data = _run("rung_throughput.py", tmp_path / "rt.json", "--sizes", "2,3", "--kinds", "small,mixed",
-                "--epochs", "0.25", "--train-windows", "300", "--torch-threads", "1")
+    data = _run(
+        "rung_throughput.py",
+        tmp_path / "rt.json",
+        "--sizes",
+        "2,3",
+        "--kinds",
+        "small,mixed",
+        "--epochs",
+        "0.25",
+        "--train-windows",
+        "300",
+        "--torch-threads",
+        "1",
+    )
     for key in ("machine", "settings", "rows", "load_average_at_start"):
         assert key in data
-    assert [(r["kind"], r["n_configs"]) for r in data["rows"]] == [("small", 2), ("small", 3), ("mixed", 2), ("mixed", 3)]
+    assert [(r["kind"], r["n_configs"]) for r in data["rows"]] == [
+        ("small", 2),
+        ("small", 3),
+        ("mixed", 2),
+        ("mixed", 3),
+    ]
     for row in data["rows"]:
-        for key in ("a_cold_ce_per_s", "a_warm_ce_per_s", "b_cold_ce_per_s", "b_warm_ce_per_s", "c_ce_per_s",
-                    "speedup_a_over_b_cold", "speedup_a_over_b_warm", "a_programs", "a_compiles", "b_compiles"):
+        for key in (
+            "a_cold_ce_per_s",
+            "a_warm_ce_per_s",
+            "b_cold_ce_per_s",
+            "b_warm_ce_per_s",
+            "c_ce_per_s",
+            "speedup_a_over_b_cold",
+            "speedup_a_over_b_warm",
+            "a_programs",
+            "a_compiles",
+            "b_compiles",
+        ):
             assert key in row
         assert row["a_warm_ce_per_s"] > 0 and row["b_warm_ce_per_s"] > 0
         assert (row["c_ce_per_s"] is not None) == _has_torch()
@@ -51,8 +85,13 @@ def test_rung_throughput_quick(tmp_path):
 
 def test_plan_programs(tmp_path):
     out = tmp_path / "plan.json"
-    proc = subprocess.run([sys.executable, str(BENCH / "plan_programs.py"), "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "plan_programs.py"), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(out.read_text())
     run = data["run"]
@@ -75,8 +114,14 @@ def test_accelerator_check_quick(tmp_path):
     """The one-command accelerator check, in its CPU smoke mode: every stage runs and reports."""
     out = tmp_path / "acc.json"
     env = dict(os.environ, HBJAX_CONSTANTS_DIR=str(tmp_path / "constants"))
-    proc = subprocess.run([sys.executable, str(BENCH / "accelerator.py"), "--quick", "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "accelerator.py"), "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     stages = json.loads(out.read_text())["stages"]
     assert list(stages) == ["calibrate", "mixed_rung", "peer_task", "reference_iteration"]
@@ -95,9 +140,19 @@ def test_hyperband_run_quick(tmp_path):
     data = _run("hyperband_run.py", tmp_path / "hb.json", "--torch-threads", "1", "--naive-torch-cap-s", "5")
     for name in ("hbjax_sequential", "hbjax_waves", "hbjax_waves_warm"):
         hb = data[name]
-        for key in ("wall_s", "config_epochs", "config_epochs_per_s", "compile_s", "compile_share", "compile_wait_s",
-                    "train_program_compiles", "best_val_mse", "flops_per_s", "cpu_busy_fraction",
-                    "planned_device_busy_fraction"):
+        for key in (
+            "wall_s",
+            "config_epochs",
+            "config_epochs_per_s",
+            "compile_s",
+            "compile_share",
+            "compile_wait_s",
+            "train_program_compiles",
+            "best_val_mse",
+            "flops_per_s",
+            "cpu_busy_fraction",
+            "planned_device_busy_fraction",
+        ):
             assert key in hb
         assert hb["config_epochs"] == pytest.approx(69)  # R=9, eta=3, survivors continue: 21 + 21 + 27
     assert data["comparison"]["trials_identical_bit_for_bit"] is True  # cold sequential, cold and warm waves
@@ -112,6 +167,7 @@ def test_hyperband_run_quick(tmp_path):
             assert data["torch_replay"][name]["speedup_hbjax_waves_over_torch"] > 0
     else:
         assert data["torch_replay"] is None and "torch" in data["torch_note"]
+
 
 @pytest.mark.slow
 def test_lstm_program(tmp_path):
@@ -156,18 +212,27 @@ def test_profile_helpers_count_self_time_and_read_xla_timers():
     from compile_profile import XLA_TIMER
     from epoch_profile import kind_of, self_times
 
-    events = [{"ph": "X", "pid": 1, "tid": 1, "name": "outer", "ts": 0, "dur": 10},
-              {"ph": "X", "pid": 1, "tid": 1, "name": "ynn_fusion.1", "ts": 2, "dur": 3},
-              {"ph": "X", "pid": 1, "tid": 1, "name": "add_fusion", "ts": 6, "dur": 2},
-              {"ph": "X", "pid": 1, "tid": 2, "name": "add_fusion", "ts": 0, "dur": 4},
-              {"ph": "M", "pid": 1, "tid": 1, "name": "thread_name"}]
+    events = [
+        {"ph": "X", "pid": 1, "tid": 1, "name": "outer", "ts": 0, "dur": 10},
+        {"ph": "X", "pid": 1, "tid": 1, "name": "ynn_fusion.1", "ts": 2, "dur": 3},
+        {"ph": "X", "pid": 1, "tid": 1, "name": "add_fusion", "ts": 6, "dur": 2},
+        {"ph": "X", "pid": 1, "tid": 2, "name": "add_fusion", "ts": 0, "dur": 4},
+        {"ph": "M", "pid": 1, "tid": 1, "name": "thread_name"},
+    ]
     own, count = self_times(events)
     assert own == {"outer": 5, "ynn_fusion.1": 3, "add_fusion": 6} and count["add_fusion"] == 2
-    assert [kind_of(n) for n in ("ynn_fusion.3", "copy.2", "SlinkyThreadPool::Await", "$python", "while.1")] == \
-        ["matmuls", "other_kernels", "thread_pool_waits", None, None]
-    log = ("I1204 cpu_compiler.cc:1269] Running HLO passes on [jit_train] for CPU time: 463 ms (462794 us) "
-           "(cumulative: 463 ms)\nI1204 cpu_compiler.cc:1215] Compiling [jit_train] for CPU using JIT time: 2.08 s "
-           "(2084949 us) (cumulative: 2.08 s)\nI1204 cpu_compiler.cc:1215] CpuCompiler - Running LLVM verifier "
-           "time: 59 us (59 us)")
+    assert [kind_of(n) for n in ("ynn_fusion.3", "copy.2", "SlinkyThreadPool::Await", "$python", "while.1")] == [
+        "matmuls",
+        "other_kernels",
+        "thread_pool_waits",
+        None,
+        None,
+    ]
+    log = (
+        "I1204 cpu_compiler.cc:1269] Running HLO passes on [jit_train] for CPU time: 463 ms (462794 us) "
+        "(cumulative: 463 ms)\nI1204 cpu_compiler.cc:1215] Compiling [jit_train] for CPU using JIT time: 2.08 s "
+        "(2084949 us) (cumulative: 2.08 s)\nI1204 cpu_compiler.cc:1215] CpuCompiler - Running LLVM verifier "
+        "time: 59 us (59 us)"
+    )
     found = [(m[1], m["module"], bool(m["jit"]), int(m["us"])) for m in XLA_TIMER.finditer(log)]
     assert found == [("Running HLO passes on", "jit_train", False, 462794), ("Compiling", "jit_train", True, 2084949)]

@@ -1,5 +1,6 @@
 """Bracket maths of Hyperband (Algorithm 1 of Li et al. 2018), checked against literal tables and
 an independent Fraction-based reference."""
+
 from __future__ import annotations
 
 import itertools

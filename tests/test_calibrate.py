@@ -1,4 +1,5 @@
 """The cost model's fit (``engine.calibrate.fit``): constants recovered from step times."""
+
 import jax
 import pytest
 
@@ -11,8 +12,14 @@ def test_fit_recovers_the_constants_that_made_the_times(serial):
     rows = []
     for flops, steps in ((1e6, 20), (3e7, 40), (4e8, 20), (2e9, 60)):
         n = steps if serial else 0
-        rows.append({"flops_per_step": flops, "serial_steps": n, "compile_s": 2.0,
-                     "step_s": per_step + per_serial * n + flops / rate})
+        rows.append(
+            {
+                "flops_per_step": flops,
+                "serial_steps": n,
+                "compile_s": 2.0,
+                "step_s": per_step + per_serial * n + flops / rate,
+            }
+        )
     got = fit(rows, jax.local_devices()[0], source="test")
     assert got.seconds_per_step == pytest.approx(per_step, rel=1e-6)
     assert got.flops_per_s == pytest.approx(rate, rel=1e-6)

@@ -1,4 +1,5 @@
 """Checkpoint / resume: exact JSON round trips, npz states, corrupted dirs, and SIGKILL + resume."""
+
 import json
 import math
 import os
@@ -39,8 +40,9 @@ MIXED_SPACE = hb.Space(
 
 def _same_state(a, b):
     """Dataclass equality, except that NaN losses compare equal to NaN."""
-    nan = lambda s: s.__class__(**{**s.__dict__, "history": tuple(
-        o._replace(loss=-12345.0) if math.isnan(o.loss) else o for o in s.history)})
+    nan = lambda s: s.__class__(
+        **{**s.__dict__, "history": tuple(o._replace(loss=-12345.0) if math.isnan(o.loss) else o for o in s.history)}
+    )
     assert nan(a) == nan(b)
     assert [math.isnan(o.loss) for o in a.history] == [math.isnan(o.loss) for o in b.history]
 
@@ -87,11 +89,14 @@ def test_state_round_trip_of_fresh_and_finished_states():
 def test_npz_round_trip_keeps_dtype_and_structure(tmp_path):
     import jax.numpy as jnp
 
-    tree = lambda cid: ({"w": jnp.zeros((2, 3), jnp.float32), "b": [jnp.zeros(3, jnp.float32)]},
-                        (jnp.zeros((), jnp.int32), ()))
-    states = {3: ({"w": jnp.arange(6, dtype=jnp.float32).reshape(2, 3), "b": [jnp.ones(3)]},
-                  (jnp.asarray(7, jnp.int32), ())),
-              11: ({"w": -jnp.ones((2, 3)), "b": [jnp.full(3, 2.5)]}, (jnp.asarray(1, jnp.int32), ()))}
+    tree = lambda cid: (
+        {"w": jnp.zeros((2, 3), jnp.float32), "b": [jnp.zeros(3, jnp.float32)]},
+        (jnp.zeros((), jnp.int32), ()),
+    )
+    states = {
+        3: ({"w": jnp.arange(6, dtype=jnp.float32).reshape(2, 3), "b": [jnp.ones(3)]}, (jnp.asarray(7, jnp.int32), ())),
+        11: ({"w": -jnp.ones((2, 3)), "b": [jnp.full(3, 2.5)]}, (jnp.asarray(1, jnp.int32), ())),
+    }
     path = backend_states_to_npz(tmp_path / "s.npz", states)
     with np.load(path, allow_pickle=False) as npz:
         assert all(k.startswith(("c3/", "c11/")) for k in npz.files)
@@ -107,15 +112,18 @@ def test_npz_round_trip_keeps_dtype_and_structure(tmp_path):
     with pytest.raises(CheckpointError, match="lacks"):
         backend_states_from_npz(path, lambda cid: {"other": jnp.zeros(1)})
     with pytest.raises(CheckpointError, match="expected"):
-        backend_states_from_npz(path, lambda cid: ({"w": jnp.zeros((3, 3)), "b": [jnp.zeros(3)]},
-                                                   (jnp.zeros((), jnp.int32), ())))
+        backend_states_from_npz(
+            path, lambda cid: ({"w": jnp.zeros((3, 3)), "b": [jnp.zeros(3)]}, (jnp.zeros((), jnp.int32), ()))
+        )
 
 
 class _ToyBackend:
     """A deterministic stateless backend: loss depends on the config and the resource."""
 
     def train_rung(self, job):
-        return np.array([(c["x"] - 0.3) ** 2 + 1.0 / (1 + r) for c, r in zip(job.configs, [job.resource] * len(job.configs))])
+        return np.array(
+            [(c["x"] - 0.3) ** 2 + 1.0 / (1 + r) for c, r in zip(job.configs, [job.resource] * len(job.configs))]
+        )
 
 
 def test_run_directory_save_load_and_resume_in_process(tmp_path):
@@ -146,8 +154,9 @@ def test_run_directory_save_load_and_resume_in_process(tmp_path):
     assert len(on_disk) == len(plain.to_frame())
     # a different search refuses the directory
     with pytest.raises(CheckpointError, match="seed"):
-        run_with_checkpoints(hb.Hyperband(space, max_resource=27, eta=3, seed=3), _ToyBackend(),
-                             tmp_path / "run", meta={}, resume=True)
+        run_with_checkpoints(
+            hb.Hyperband(space, max_resource=27, eta=3, seed=3), _ToyBackend(), tmp_path / "run", meta={}, resume=True
+        )
 
 
 def test_corrupted_and_foreign_directories(tmp_path):
@@ -206,8 +215,16 @@ def _damage(path: Path, how: str) -> None:
         path.unlink()
 
 
-@pytest.mark.parametrize("name,how", [("state.json", "truncate"), ("states.npz", "flip"), ("trials.csv", "delete"),
-                                      ("manifest.json", "delete"), ("manifest.json", "truncate")])
+@pytest.mark.parametrize(
+    "name,how",
+    [
+        ("state.json", "truncate"),
+        ("states.npz", "flip"),
+        ("trials.csv", "delete"),
+        ("manifest.json", "delete"),
+        ("manifest.json", "truncate"),
+    ],
+)
 def test_a_damaged_newest_checkpoint_is_skipped_for_the_previous_one(tmp_path, name, how):
     space = hb.Space(x=hb.Uniform(0.0, 1.0))
     search = hb.Hyperband(space, max_resource=27, eta=3, seed=4)
@@ -319,8 +336,13 @@ KILL_DRIVER = textwrap.dedent('''
 def _kill_sweep(tmp_path, points):
     script = tmp_path / "kill_driver.py"
     script.write_text(KILL_DRIVER)
-    done = subprocess.run([sys.executable, str(script), str(tmp_path), ",".join(map(str, points))], env=_env(),
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), ",".join(map(str, points))],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     operations, outcomes = report["operations"], report["points"]
@@ -329,7 +351,7 @@ def _kill_sweep(tmp_path, points):
     early = [k for k, v in killed.items() if v.startswith("no checkpoint yet")]
     # only kills before the first generation is committed leave nothing to resume...
     tried = sorted(killed)
-    assert early == tried[:len(early)] and (not early or early[-1] < 12), killed
+    assert early == tried[: len(early)] and (not early or early[-1] < 12), killed
     # ...and every later kill resumes to the identical trials table
     assert all(v == "resumed identical" for k, v in killed.items() if k not in early), killed
     return operations
@@ -351,7 +373,7 @@ def test_sigkill_at_every_step_of_checkpoint_writing_then_resume(tmp_path):
 
 # --- SIGKILL in the middle of an LSTM run, then resume ---------------------------------------------
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import sys
     import numpy as np
     import pandas as pd
@@ -386,7 +408,7 @@ SCRIPT = textwrap.dedent('''
         result = run_with_checkpoints(search, backend, out, meta={"data": "synthetic", "R": 9, "eta": 3, "seed": 5},
                                       callbacks=[report], resume=(mode == "resume"))
     print("BEST", result.best_config_id, repr(result.best_loss), flush=True)
-''')
+""")
 
 
 def _env():
@@ -397,8 +419,10 @@ def _env():
     return env
 
 
-@pytest.mark.parametrize("plan,waves,kill_after", [("auto", "waves", 4), ("wide", "waves", 2),
-                                                   pytest.param("auto", "sequential", 2, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "plan,waves,kill_after",
+    [("auto", "waves", 4), ("wide", "waves", 2), pytest.param("auto", "sequential", 2, marks=pytest.mark.slow)],
+)
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, plan, waves, kill_after):
     """Under the CPU plan and under the accelerator plan forced on the CPU (vmapped widths, empty
     slots, padded hidden units and depth), in waves and bracket after bracket: killed right after
@@ -412,16 +436,22 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, plan, waves,
     cmd = [sys.executable, str(script)]
 
     # 1. uninterrupted reference (also warms the shared compile cache)
-    plain = subprocess.run(cmd + ["plain", str(tmp_path / "plain.csv"), plan, waves], env=_env(), capture_output=True,
-                           text=True, timeout=240)
+    plain = subprocess.run(
+        cmd + ["plain", str(tmp_path / "plain.csv"), plan, waves],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert plain.returncode == 0, plain.stderr[-3000:]
     reference = pd.read_csv(tmp_path / "plain.csv")
     n_rungs = plain.stdout.count("RUNG ")
     assert n_rungs == 6  # R=9, eta=3: 3 + 2 + 1 rungs
 
     # 2. checkpointed run, SIGKILLed right after its kill_after-th rung line
-    proc = subprocess.Popen(cmd + ["fresh", str(out), plan, waves], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        cmd + ["fresh", str(out), plan, waves], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     told = []  # configs of each job reported (in waves, jobs report in the order they finish)
     try:
         for line in proc.stdout:
@@ -438,7 +468,9 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, plan, waves,
     assert meta["seed"] == 5
 
     # 3. resume in a fresh process
-    resumed = subprocess.run(cmd + ["resume", str(out), plan, waves], env=_env(), capture_output=True, text=True, timeout=240)
+    resumed = subprocess.run(
+        cmd + ["resume", str(out), plan, waves], env=_env(), capture_output=True, text=True, timeout=240
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert 0 < resumed.stdout.count("RUNG ") < n_rungs  # only the remaining rungs were trained
     final = pd.read_csv(out / "trials.csv")
@@ -459,10 +491,18 @@ def test_one_writer_per_run_directory(tmp_path):
     lock dies with its process (even a SIGKILL), so the directory is usable again."""
     space = hb.Space(x=hb.Uniform(0.0, 1.0))
     out = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from hbjax.checkpoint import RunDirectory\n"
-        f"with RunDirectory({str(out)!r}).lock():\n    print('locked', flush=True); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from hbjax.checkpoint import RunDirectory\n"
+                f"with RunDirectory({str(out)!r}).lock():\n    print('locked', flush=True); time.sleep(60)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(CheckpointError, match=r"in use by another hbjax run \(pid \d+\)"):
@@ -474,8 +514,9 @@ def test_one_writer_per_run_directory(tmp_path):
     result = run_with_checkpoints(hb.Hyperband(space, max_resource=9, eta=3, seed=0), _ToyBackend(), out, meta={})
     assert len(result.to_frame()) > 0 and (out / "trials.csv").exists()
     with pytest.raises(CheckpointError, match="nothing to resume"):
-        run_with_checkpoints(hb.Hyperband(space, max_resource=9, eta=3, seed=0), _ToyBackend(), tmp_path / "none",
-                             meta={}, resume=True)
+        run_with_checkpoints(
+            hb.Hyperband(space, max_resource=9, eta=3, seed=0), _ToyBackend(), tmp_path / "none", meta={}, resume=True
+        )
 
 
 @pytest.mark.slow

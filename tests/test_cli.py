@@ -1,4 +1,5 @@
 """The command line: help, clear one-line errors with exit code 2, outputs written."""
+
 import json
 import re
 import subprocess
@@ -35,8 +36,12 @@ def test_csv_missing_column_names_it(tmp_path, capsys):
 
 @pytest.mark.parametrize("flag", [["--eta", "1"], ["--eta", "2.5"], ["--max-resource", "abc"], ["--space", "huge"]])
 def test_bad_arguments_exit_2(flag, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "hbjax.cli", "run", *flag, "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hbjax.cli", "run", *flag, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "error" in proc.stderr
@@ -131,9 +136,16 @@ def _tiny_csv(path):
 
     rng = np.random.default_rng(0)
     close = 30 * np.exp(np.cumsum(rng.normal(0, 0.01, 400)))
-    pd.DataFrame({"Date": pd.bdate_range("2012-01-02", periods=400).strftime("%Y-%m-%d"), "Open": close,
-                  "High": close * 1.01, "Low": close * 0.99, "Close": close,
-                  "Volume": rng.integers(100, 1000, 400)}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "Date": pd.bdate_range("2012-01-02", periods=400).strftime("%Y-%m-%d"),
+            "Open": close,
+            "High": close * 1.01,
+            "Low": close * 0.99,
+            "Close": close,
+            "Volume": rng.integers(100, 1000, 400),
+        }
+    ).to_csv(path, index=False)
     return path
 
 
@@ -155,8 +167,9 @@ def test_an_experiment_file_drives_plan_run_and_resume(tmp_path, capsys):
     assert len(first) == 6 and set(first["optimizer"]) == {"adam"}  # R=3: 3x1 + 1x3, then 2x3
     summary = json.loads((out / "summary.json").read_text())
     assert summary["cost_constants"]["source"].startswith("committed default")
-    assert summary["program_memory"] and all(m["analysed"] > 0 and m["estimated"] > 0
-                                             for m in summary["program_memory"])
+    assert summary["program_memory"] and all(
+        m["analysed"] > 0 and m["estimated"] > 0 for m in summary["program_memory"]
+    )
     assert json.loads((out / "run.json").read_text())["meta"]["cost_constants"] == summary["cost_constants"]
     experiment.unlink()
     capsys.readouterr()
@@ -165,21 +178,44 @@ def test_an_experiment_file_drives_plan_run_and_resume(tmp_path, capsys):
     experiment.write_text(TINY_EXPERIMENT)
     assert main(["run", "--space", str(experiment), "--data", str(data), "--out", str(out), "--quiet"]) == 2
     assert "already holds an hbjax run" in capsys.readouterr().err
-    assert main(["run", "--space", str(experiment), "--data", str(data), "--out", str(out), "--quiet",
-                 "--overwrite", "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--space",
+                str(experiment),
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--quiet",
+                "--overwrite",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
 
 
-@pytest.mark.parametrize("text,message", [
-    ("[space]\nlr = {loguniform = [0, 1]}\n", "space.lr: loguniform needs 0 < low < high"),
-    ("[space]\nhidden = {choice = []}\n", "space.hidden"),
-    ("[settings]\nR = 3\n[space]\nlr = {uniform = [0.1, 0.2]}\n", "unknown setting 'R'"),
-    ("[space]\nlr = {loguniform = [1e-4, 1e-1]}\nwidth = {choice = [3]}\n", "missing hidden, layers, batch_size"),
-    ("[space]\nlr = 0.01\nhidden = 8\nlayers = 1\nbatch_size = 16\nwidth = {choice = [3]}\n",
-     "space.width: the LSTM backend does not know this hyperparameter"),
-    ("[settings]\ntrain_size = 100\n[space]\nlr = 0.01\nhidden = 8\nlayers = 1\nbatch_size = 256\n",
-     "batch size 256 exceeds the 80 training windows"),
-    ("not toml at all = = =\n", "experiment.toml"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("[space]\nlr = {loguniform = [0, 1]}\n", "space.lr: loguniform needs 0 < low < high"),
+        ("[space]\nhidden = {choice = []}\n", "space.hidden"),
+        ("[settings]\nR = 3\n[space]\nlr = {uniform = [0.1, 0.2]}\n", "unknown setting 'R'"),
+        ("[space]\nlr = {loguniform = [1e-4, 1e-1]}\nwidth = {choice = [3]}\n", "missing hidden, layers, batch_size"),
+        (
+            "[space]\nlr = 0.01\nhidden = 8\nlayers = 1\nbatch_size = 16\nwidth = {choice = [3]}\n",
+            "space.width: the LSTM backend does not know this hyperparameter",
+        ),
+        (
+            "[settings]\ntrain_size = 100\n[space]\nlr = 0.01\nhidden = 8\nlayers = 1\nbatch_size = 256\n",
+            "batch size 256 exceeds the 80 training windows",
+        ),
+        ("not toml at all = = =\n", "experiment.toml"),
+    ],
+)
 def test_a_bad_experiment_file_is_one_error_line(tmp_path, capsys, text, message):
     path = tmp_path / "experiment.toml"
     path.write_text(text)
@@ -198,8 +234,7 @@ def test_rung_progress_counts_config_epochs_and_prints_a_line_per_rung():
 
     search = hb.Hyperband(hb.Space(x=hb.Uniform(0.0, 1.0)), max_resource=27, eta=3, seed=0)
     buffer = io.StringIO()
-    progress = RungProgress(search.plan, 1, Console(file=buffer, width=200), quiet=False,
-                            detail=lambda: "2 program(s)")
+    progress = RungProgress(search.plan, 1, Console(file=buffer, width=200), quiet=False, detail=lambda: "2 program(s)")
     assert progress.total == 357  # the run's config-epochs, as `hbjax plan` says
     state = search.initial_state()
     for losses in ([0.9] * 27, [0.5, float("nan"), 0.25] + [0.7] * 6):  # the first two rungs of s=3
@@ -240,16 +275,30 @@ def test_rung_progress_prints_a_line_per_wave_and_per_job():
 def test_run_with_repeats_and_without_waves(tmp_path):
     """``--repeats 2`` keeps each seed's loss in trials.csv; ``--no-waves`` runs bracket after
     bracket with the same trials."""
-    common = ["-R", "3", "--space", "demo", "--folds", "1", "--quiet", "--train-size", "300", "--val-size", "60",
-              "--test-size", "60"]
+    common = [
+        "-R",
+        "3",
+        "--space",
+        "demo",
+        "--folds",
+        "1",
+        "--quiet",
+        "--train-size",
+        "300",
+        "--val-size",
+        "60",
+        "--test-size",
+        "60",
+    ]
     assert main(["run", *common, "--out", str(tmp_path / "w"), "--repeats", "2"]) == 0
     trials = pd.read_csv(tmp_path / "w" / "trials.csv")
     assert {"loss_seed0", "loss_seed1", "loss_std"} <= set(trials.columns)
     assert main(["run", *common, "--out", str(tmp_path / "s"), "--no-waves"]) == 0
     assert main(["run", *common, "--out", str(tmp_path / "v")]) == 0
     cols = ["config_id", "bracket", "rung", "resource", "loss"]
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "s" / "trials.csv")[cols],
-                                  pd.read_csv(tmp_path / "v" / "trials.csv")[cols])
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "s" / "trials.csv")[cols], pd.read_csv(tmp_path / "v" / "trials.csv")[cols]
+    )
 
 
 def test_the_baselines_line_names_each_baseline_with_its_skill():

@@ -1,5 +1,6 @@
 """Ranks, paired Wilcoxon tests, Holm correction and verdicts over compare()'s raw table
 (hbjax.strategies.compare), checked against hand-computed values and scipy."""
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,11 @@ from hbjax.strategies.compare import holm
 
 def raw(table: dict[str, list[float]], metric: str = "best_loss") -> pd.DataFrame:
     """{method: [value per seed]} -> compare()-shaped rows (method-major, like compare())."""
-    rows = [{"method": m, "seed": s, metric: float(v), "seconds": 1.0 + s}
-            for m, values in table.items() for s, v in enumerate(values)]
+    rows = [
+        {"method": m, "seed": s, metric: float(v), "seconds": 1.0 + s}
+        for m, values in table.items()
+        for s, v in enumerate(values)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -143,7 +147,8 @@ def test_holm_across_comparisons_and_verdicts():
     np.testing.assert_allclose(tests["p_holm"], holm(p))
     ph = tests["p_holm"]
     assert tests.loc["random", "verdict"] == (
-        f"hyperband lower than random (p_holm={ph['random']:.2g}, lower on 18/20 seeds)")
+        f"hyperband lower than random (p_holm={ph['random']:.2g}, lower on 18/20 seeds)"
+    )
     assert tests.loc["ga", "verdict"] == f"hyperband higher than ga (p_holm={ph['ga']:.2g}, higher on 20/20 seeds)"
     assert ph["bo"] >= 0.05
     assert tests.loc["bo", "verdict"] == f"no significant difference at 0.05 (p_holm={ph['bo']:.2g}, n=20)"
@@ -186,9 +191,21 @@ def test_summarize_stats_keeps_summarize_and_adds_columns():
     base = summarize(df)
     full = summarize_stats(df)
     pd.testing.assert_frame_equal(full[list(base.columns)], base)  # summarize's columns, unchanged, first
-    assert list(full.columns[:len(base.columns)]) == list(base.columns)
-    for col in ("best_loss_median", "mean_rank", "mean_rank_low", "mean_rank_high", "wins", "ties", "losses",
-                "median_diff", "p_value", "p_holm", "reason", "verdict"):
+    assert list(full.columns[: len(base.columns)]) == list(base.columns)
+    for col in (
+        "best_loss_median",
+        "mean_rank",
+        "mean_rank_low",
+        "mean_rank_high",
+        "wins",
+        "ties",
+        "losses",
+        "median_diff",
+        "p_value",
+        "p_holm",
+        "reason",
+        "verdict",
+    ):
         assert col in full.columns
     full = full.set_index("method")
     assert full.loc["hyperband", "verdict"] == "reference" and pd.isna(full.loc["hyperband", "p_value"])
@@ -225,8 +242,11 @@ def test_markdown_table():
 def test_summary_markdown_adds_the_held_out_score_when_there_is_one():
     from hbjax.commands.compare import summary_markdown
 
-    rows = [{"method": m, "seed": s, "best_loss": 1.0 + 0.1 * i + 0.01 * s, "test_skill": 0.05 - 0.01 * i}
-            for i, m in enumerate(["hyperband", "random"]) for s in range(8)]
+    rows = [
+        {"method": m, "seed": s, "best_loss": 1.0 + 0.1 * i + 0.01 * s, "test_skill": 0.05 - 0.01 * i}
+        for i, m in enumerate(["hyperband", "random"])
+        for s in range(8)
+    ]
     text = summary_markdown(pd.DataFrame(rows), "toy")
     assert "toy: best validation loss" in text and "toy: test_skill of each run's best config" in text
     assert "hyperband lower than random" in text and "hyperband higher than random" in text

@@ -1,4 +1,5 @@
 """Compiles on background threads: how many at once, and what a run reports of their wait."""
+
 import pytest
 from test_lstm_engine import cfg, engine
 

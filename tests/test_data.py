@@ -1,4 +1,5 @@
 """Tests for hbjax.data: loading/validation, features, folds, window tensors, no leakage."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,14 +26,16 @@ def synthetic(n: int = 120, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     close = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
     open_ = close * np.exp(rng.normal(0, 0.005, n))
-    return pd.DataFrame({
-        "Date": pd.bdate_range("2020-01-01", periods=n),
-        "Open": open_,
-        "High": np.maximum(open_, close) * 1.01,
-        "Low": np.minimum(open_, close) * 0.99,
-        "Close": close,
-        "Volume": rng.integers(1_000, 100_000, n).astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "Date": pd.bdate_range("2020-01-01", periods=n),
+            "Open": open_,
+            "High": np.maximum(open_, close) * 1.01,
+            "Low": np.minimum(open_, close) * 0.99,
+            "Close": close,
+            "Volume": rng.integers(1_000, 100_000, n).astype(float),
+        }
+    )
 
 
 def write(tmp_path, text: str, name: str = "prices.csv"):
@@ -56,6 +59,7 @@ SMALL = dict(train_size=50, val_size=10, test_size=15, ma_window=3)
 
 
 # --------------------------------------------------------------------------------- NVDA
+
 
 @pytest.fixture(scope="module")
 def nvda():
@@ -117,6 +121,7 @@ def test_nvda_windows_and_baselines(nvda_task):
 
 # --------------------------------------------------------------------------------- folds
 
+
 def test_walk_forward_counts_and_max_folds():
     folds = walk_forward(6529)
     assert len(folds) == 5
@@ -143,6 +148,7 @@ def test_walk_forward_errors():
 
 # --------------------------------------------------------------------------------- windows
 
+
 def test_fold_window_alignment_against_direct_computation():
     df = synthetic(120)
     task = StockTask(df, target="close", **SMALL)
@@ -162,21 +168,21 @@ def test_fold_window_alignment_against_direct_computation():
         assert fw.x_train.shape[1] == 50 - w and fw.x_val.shape[1] == 10
         for i in (0, 7, 50 - w - 1):  # train sample i ends at row t = a + w - 1 + i
             t = a + w - 1 + i
-            np.testing.assert_allclose(fw.x_train[k, i], z[t - w + 1:t + 1], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(fw.x_train[k, i], z[t - w + 1 : t + 1], rtol=1e-5, atol=1e-5)
             assert fw.x_train[k, i, -1, ci] == pytest.approx(zc[t], abs=1e-5)
             assert fw.y_train[k, i] == pytest.approx(zc[t + 1], abs=1e-5)
         assert a + w - 1 + (50 - w - 1) + 1 == b - 1  # last train target is the last train row
         for j in (0, 9):  # val sample j ends at t = val.start - 1 + j
             t = fold.val.start - 1 + j
-            np.testing.assert_allclose(fw.x_val[k, j], z[t - w + 1:t + 1], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(fw.x_val[k, j], z[t - w + 1 : t + 1], rtol=1e-5, atol=1e-5)
             assert fw.y_val[k, j] == pytest.approx(zc[t + 1], abs=1e-5)
         # persistence: predict today's standardised close
-        expected = np.mean((zc[fold.val.start:fold.val.stop] - zc[fold.val.start - 1:fold.val.stop - 1]) ** 2)
+        expected = np.mean((zc[fold.val.start : fold.val.stop] - zc[fold.val.start - 1 : fold.val.stop - 1]) ** 2)
         assert fw.persistence_mse[k] == pytest.approx(expected, rel=1e-9)
         assert fw.target_std[k] == pytest.approx(sd[ci])
         # price units: mse_std * std**2 is the raw close persistence MSE
         c = frame["close"].to_numpy()
-        raw = np.mean((c[fold.val.start:fold.val.stop] - c[fold.val.start - 1:fold.val.stop - 1]) ** 2)
+        raw = np.mean((c[fold.val.start : fold.val.stop] - c[fold.val.start - 1 : fold.val.stop - 1]) ** 2)
         assert fw.persistence_mse[k] * fw.target_std[k] ** 2 == pytest.approx(raw, rel=1e-9)
     assert list(fw.val_dates[0]) == list(task.dates[task.folds[0].val])
 
@@ -196,7 +202,7 @@ def test_final_windows_shapes_and_alignment():
     assert fin.y_test[0] == pytest.approx(zc[b], abs=1e-5)
     assert fin.x_test[0, -1, 3] == pytest.approx(zc[b - 1], abs=1e-5)
     assert fin.y_test[-1] == pytest.approx(zc[n - 1], abs=1e-5)
-    assert fin.persistence_mse == pytest.approx(np.mean((zc[b:] - zc[b - 1:-1]) ** 2))
+    assert fin.persistence_mse == pytest.approx(np.mean((zc[b:] - zc[b - 1 : -1]) ** 2))
     assert list(fin.test_dates) == list(task.dates[b:])
 
 
@@ -251,7 +257,7 @@ def test_return_target_and_zero_return_persistence():
     logret = np.log(close[1:] / close[:-1])  # logret[s-1] = return of series day s
     for k, fold in enumerate(task.folds):
         a, b = fold.train.start, fold.train.stop
-        r_train = logret[a + 2:b + 1]  # feature rows a+1..b-1 are series days a+3..b+1
+        r_train = logret[a + 2 : b + 1]  # feature rows a+1..b-1 are series days a+3..b+1
         mu, sd = r_train.mean(), r_train.std()
         assert fw.target_mean[k] == pytest.approx(mu) and fw.target_std[k] == pytest.approx(sd)
         t = fold.val.start - 1  # first val sample: target = return from feature row t to t+1
@@ -263,7 +269,8 @@ def test_return_target_and_zero_return_persistence():
     assert base["target"] == "return"
     # own units: the close's day-to-day change on the validation days (series rows = feature rows + 2)
     assert base["persistence_val_mse_price_folds"] == pytest.approx(
-        [np.mean(np.diff(close[f.val.start + 1:f.val.stop + 2]) ** 2) for f in task.folds], rel=1e-12)
+        [np.mean(np.diff(close[f.val.start + 1 : f.val.stop + 2]) ** 2) for f in task.folds], rel=1e-12
+    )
 
 
 def test_bad_target_and_last_rows():
@@ -277,8 +284,8 @@ def test_bad_target_and_last_rows():
 def test_calendar_features():
     x, names, _frame = make_features(from_frame(synthetic(60)), ma_window=1, calendar=True)
     assert x.shape == (60, 6 + 12 + 5 + 1) and len(names) == x.shape[1]
-    month = x[:, names.index("month_1"):names.index("month_12") + 1]
-    weekday = x[:, names.index("weekday_mon"):names.index("weekday_fri") + 1]
+    month = x[:, names.index("month_1") : names.index("month_12") + 1]
+    weekday = x[:, names.index("weekday_mon") : names.index("weekday_fri") + 1]
     assert (month.sum(1) == 1).all() and (weekday.sum(1) == 1).all()
     task = StockTask(synthetic(120), calendar=True, **SMALL)
     assert np.isfinite(task.fold_windows(3).x_train).all()  # constant one-hots don't divide by 0
@@ -295,6 +302,7 @@ def test_ridge_matches_sklearn():
 
 # --------------------------------------------------------------------------------- CSV loading
 
+
 def test_good_csv_and_column_matching(tmp_path):
     df = load_csv(write(tmp_path, rows_csv(GOOD_ROWS)))
     assert list(df.columns) == ["date", "open", "high", "low", "close", "volume", "adj_close"]
@@ -302,8 +310,9 @@ def test_good_csv_and_column_matching(tmp_path):
     odd = rows_csv(GOOD_ROWS, header="DATE, open ,HIGH,low,CLOSE,adj_close,Vol_ume")
     df2 = load_csv(write(tmp_path, odd, "odd.csv"))
     pd.testing.assert_frame_equal(df, df2)
-    no_adj = "\n".join(["date,open,high,low,close,volume"] + [",".join(r.split(",")[:5] + [r.split(",")[6]])
-                                                              for r in GOOD_ROWS])
+    no_adj = "\n".join(
+        ["date,open,high,low,close,volume"] + [",".join(r.split(",")[:5] + [r.split(",")[6]]) for r in GOOD_ROWS]
+    )
     assert "adj_close" not in load_csv(write(tmp_path, no_adj, "noadj.csv")).columns
 
 

@@ -1,4 +1,5 @@
 """Brackets run apart (in-process or as Ray tasks) merge into the in-process Hyperband result."""
+
 import math
 import warnings
 
@@ -45,7 +46,9 @@ def _assert_same(a, b):
     assert a.best_loss == b.best_loss and a.best_resource == b.best_resource
     assert math.isclose(a.resource_spent, b.resource_spent)
     sa, sb = a.state, b.state
-    assert sa.configs == sb.configs and sa.resources == sb.resources and repr(sa.history) == repr(sb.history)  # NaN-safe
+    assert (
+        sa.configs == sb.configs and sa.resources == sb.resources and repr(sa.history) == repr(sb.history)
+    )  # NaN-safe
     assert sa.finished and sb.finished and sa.iteration == sb.iteration
 
 
@@ -169,9 +172,14 @@ def test_ray_lstm_equals_in_process_run(local_ray):
     pytest.importorskip("jax")
     from hbjax.distributed import run_on_ray
 
-    space = hb.Space(lr=hb.LogUniform(1e-3, 1e-1), hidden=hb.IntChoice([8]), layers=hb.IntChoice([1]),
-                     batch_size=hb.IntChoice([16]), dropout=hb.Uniform(0.1, 0.3),
-                     optimizer=hb.Choice(["adam", "rmsprop"]))
+    space = hb.Space(
+        lr=hb.LogUniform(1e-3, 1e-1),
+        hidden=hb.IntChoice([8]),
+        layers=hb.IntChoice([1]),
+        batch_size=hb.IntChoice([16]),
+        dropout=hb.Uniform(0.1, 0.3),
+        optimizer=hb.Choice(["adam", "rmsprop"]),
+    )
     search = hb.Hyperband(space, max_resource=3, eta=3, seed=0)
     expected = search.run(_tiny_lstm())
     got = run_on_ray(search, _tiny_lstm)
@@ -197,10 +205,14 @@ def _tiny_flax():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(96, 3)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)
-    return FlaxBackend(model=lambda c: Net(c["width"]),
-                       optimizer=lambda c: optax.inject_hyperparams(optax.adam)(learning_rate=c["lr"]),
-                       loss=lambda p, y: optax.softmax_cross_entropy_with_integer_labels(p, y).mean(),
-                       data=(x[:64], y[:64], x[64:], y[64:]), batch_size=16, compilation_cache=False)
+    return FlaxBackend(
+        model=lambda c: Net(c["width"]),
+        optimizer=lambda c: optax.inject_hyperparams(optax.adam)(learning_rate=c["lr"]),
+        loss=lambda p, y: optax.softmax_cross_entropy_with_integer_labels(p, y).mean(),
+        data=(x[:64], y[:64], x[64:], y[64:]),
+        batch_size=16,
+        compilation_cache=False,
+    )
 
 
 def test_ray_flax_model_equals_in_process_run(local_ray):

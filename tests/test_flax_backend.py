@@ -1,4 +1,5 @@
 """FlaxBackend: a user's flax module and optax optimizer trained by the engine."""
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -56,8 +57,12 @@ def _accuracy(logits, y):
     return (logits.argmax(-1) == y).mean()
 
 
-SPACE = hb.Space(width=hb.IntChoice([4, 8]), lr=hb.LogUniform(1e-3, 1e-1), wd=hb.LogUniform(1e-5, 1e-2),
-                 batch_size=hb.IntChoice([16, 32]))
+SPACE = hb.Space(
+    width=hb.IntChoice([4, 8]),
+    lr=hb.LogUniform(1e-3, 1e-1),
+    wd=hb.LogUniform(1e-5, 1e-2),
+    batch_size=hb.IntChoice([16, 32]),
+)
 
 
 def _adamw(c):
@@ -76,14 +81,21 @@ def engine(space=SPACE, **kw):
     return b.engine
 
 
-DROP_SPACE = hb.Space(width=hb.IntChoice([8]), lr=hb.LogUniform(1e-3, 1e-1), wd=hb.LogUniform(1e-5, 1e-2),
-                      batch_size=hb.IntChoice([16]), dropout=hb.Uniform(0.1, 0.5))
+DROP_SPACE = hb.Space(
+    width=hb.IntChoice([8]),
+    lr=hb.LogUniform(1e-3, 1e-1),
+    wd=hb.LogUniform(1e-5, 1e-2),
+    batch_size=hb.IntChoice([16]),
+    dropout=hb.Uniform(0.1, 0.5),
+)
 
 
 def _configs(n, **fixed):
     rng = np.random.default_rng(1)
-    return [dict(width=8, lr=float(10 ** rng.uniform(-3, -1)), wd=float(10 ** rng.uniform(-5, -2)), batch_size=16,
-                 **fixed) for _ in range(n)]
+    return [
+        dict(width=8, lr=float(10 ** rng.uniform(-3, -1)), wd=float(10 ** rng.uniform(-5, -2)), batch_size=16, **fixed)
+        for _ in range(n)
+    ]
 
 
 def test_injected_hyperparameters_share_a_program_the_rest_do_not():
@@ -101,8 +113,9 @@ def test_injected_hyperparameters_share_a_program_the_rest_do_not():
     a, c = (plain.engine.shape(dict(width=8, lr=lr, wd=1e-3, batch_size=16)) for lr in (0.01, 0.02))
     assert a != c
     # a schedule built from lr is static too (its closure holds lr), even though lr is in the state
-    sched = backend(optimizer=lambda c: optax.inject_hyperparams(optax.adam)(
-        learning_rate=optax.linear_schedule(c["lr"], 0.0, 100)))
+    sched = backend(
+        optimizer=lambda c: optax.inject_hyperparams(optax.adam)(learning_rate=optax.linear_schedule(c["lr"], 0.0, 100))
+    )
     sched.prepare(hb.Space(width=hb.IntChoice([4]), lr=hb.LogUniform(1e-3, 1e-1), batch_size=hb.IntChoice([16])))
     a, c = (sched.engine.shape(dict(width=4, lr=lr, batch_size=16)) for lr in (0.01, 0.02))
     assert a != c
@@ -240,8 +253,12 @@ def test_every_strategy_runs_on_a_flax_model():
     for peer, module in (("optuna-tpe-hb", "optuna"), ("dehb", "dehb")):
         if peer in STRATEGIES and __import__("importlib").util.find_spec(module) is not None:
             methods.append(peer)
-    space = hb.Space(width=hb.IntChoice([4]), lr=hb.LogUniform(1e-3, 1e-1), wd=hb.LogUniform(1e-5, 1e-2),
-                     batch_size=hb.IntChoice([32]))
+    space = hb.Space(
+        width=hb.IntChoice([4]),
+        lr=hb.LogUniform(1e-3, 1e-1),
+        wd=hb.LogUniform(1e-5, 1e-2),
+        batch_size=hb.IntChoice([32]),
+    )
     raw = compare(methods, lambda seed: backend(seed=seed), space, budget=12, seeds=[0], max_resource=3)
     assert sorted(raw.method) == sorted(methods)
     assert raw.best_loss.between(-1, 0).all() and (raw.resource_spent <= 12 + 3).all()
@@ -315,8 +332,10 @@ def test_a_jobs_states_become_the_engines_only_when_it_is_handed_back():
     configs = _configs(4)
     b.engine.train([0, 1, 2, 3], configs, 1.0, [0.0] * 4)
     before = {cid: b.engine.states[cid] for cid in range(4)}
-    jobs = [RungJob(0, 2, 0, 1, (0, 1), tuple(configs[:2]), 3.0, (1.0, 1.0)),
-            RungJob(0, 1, 1, 0, (2, 3), tuple(configs[2:]), 3.0, (1.0, 1.0))]
+    jobs = [
+        RungJob(0, 2, 0, 1, (0, 1), tuple(configs[:2]), 3.0, (1.0, 1.0)),
+        RungJob(0, 1, 1, 0, (2, 3), tuple(configs[2:]), 3.0, (1.0, 1.0)),
+    ]
     handles = b.submit_wave(jobs)
     assert handles[0].ticket.stats["calls"] == 1  # both jobs finish with the same call
     first, _ = b.wait_wave(handles)
@@ -348,14 +367,24 @@ def _stop_twice(tmp_path, stops):
     finish two continuing jobs), every twice-resumed waves run equals the uninterrupted one."""
     from hbjax.checkpoint import run_with_checkpoints
 
-    space = hb.Space(width=hb.IntChoice([8]), lr=hb.LogUniform(1e-3, 1e-1), wd=hb.LogUniform(1e-5, 1e-2),
-                     batch_size=hb.IntChoice([16]))  # one shape: every job of a wave in the same calls
+    space = hb.Space(
+        width=hb.IntChoice([8]),
+        lr=hb.LogUniform(1e-3, 1e-1),
+        wd=hb.LogUniform(1e-5, 1e-2),
+        batch_size=hb.IntChoice([16]),
+    )  # one shape: every job of a wave in the same calls
     search = hb.Hyperband(space, max_resource=9, eta=3, seed=4, waves=True)
     cols = COLS
 
     def xent_backend():  # validation cross-entropy: continuous (accuracy may not move when trained twice)
-        return FlaxBackend(model=lambda c: MLP(c["width"]), optimizer=_adamw, loss=_xent, data=_data(),
-                           configs_per_program=8, compilation_cache=False)
+        return FlaxBackend(
+            model=lambda c: MLP(c["width"]),
+            optimizer=_adamw,
+            loss=_xent,
+            data=_data(),
+            configs_per_program=8,
+            compilation_cache=False,
+        )
 
     plain = search.run(xent_backend()).to_frame()[cols]
 
@@ -369,6 +398,7 @@ def _stop_twice(tmp_path, stops):
             calls.append(job)
             if len(calls) == after:
                 raise Stop
+
         return stop
 
     for stop_at in stops or range(1, plain.groupby(["bracket", "rung"]).ngroups - 1):

@@ -2,6 +2,7 @@
 error naming the cause and the fix: data (NaN, object frames, targets of another shape, bool
 labels), traced values that are not numbers, a train flag that never reaches the module (linen
 names, nnx natively, the nnx bridge), optimizer states holding typed PRNG keys."""
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -17,8 +18,9 @@ from test_flax_backend import _data, _xent
 import hbjax as hb
 from hbjax.flaxbackend import FlaxBackend
 
-SPACE = hb.Space(width=hb.IntChoice([8]), lr=hb.LogUniform(1e-3, 1e-1), dropout=hb.Uniform(0.1, 0.5),
-                 batch_size=hb.IntChoice([16]))
+SPACE = hb.Space(
+    width=hb.IntChoice([8]), lr=hb.LogUniform(1e-3, 1e-1), dropout=hb.Uniform(0.1, 0.5), batch_size=hb.IntChoice([16])
+)
 
 
 def _mse(p, y):
@@ -37,8 +39,14 @@ def _regression(n=96, n_val=48):
 
 
 def make(data, model=lambda c: Reg(), loss=_mse, **kw):
-    return FlaxBackend(model=model, optimizer=lambda c: optax.inject_hyperparams(optax.adam)(learning_rate=c["lr"]),
-                       loss=loss, data=data, compilation_cache=False, **kw)
+    return FlaxBackend(
+        model=model,
+        optimizer=lambda c: optax.inject_hyperparams(optax.adam)(learning_rate=c["lr"]),
+        loss=loss,
+        data=data,
+        compilation_cache=False,
+        **kw,
+    )
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -66,10 +74,15 @@ def test_an_object_frame_is_converted_then_checked():
     frame["city"] = np.where(x[:, 3] > 0, "delhi", "pune")
     frame.loc[112, "a"] = np.nan
     dummies = pd.get_dummies(frame, columns=["city"])  # float and bool columns: an object array
-    val = pd.get_dummies(pd.DataFrame(xv[:, :3], columns=["a", "b", "c"]).assign(
-        city=np.where(xv[:, 3] > 0, "delhi", "pune")), columns=["city"])
-    with pytest.raises(ValueError, match=r"x_train \(DataFrame\(float32, bool\)\[96, 5\]\) holds NaN .* row 12 "
-                                         r"\(index 112\)"):
+    val = pd.get_dummies(
+        pd.DataFrame(xv[:, :3], columns=["a", "b", "c"]).assign(city=np.where(xv[:, 3] > 0, "delhi", "pune")),
+        columns=["city"],
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"x_train \(DataFrame\(float32, bool\)\[96, 5\]\) holds NaN .* row 12 "
+        r"\(index 112\)",
+    ):
         make((dummies, y, val, yv))
     with pytest.raises(ValueError, match=r"x_train .* not numbers \(columns \['city'\]\)"):
         make((frame.fillna(0.0), y, val, yv))
@@ -81,8 +94,13 @@ def test_an_object_frame_is_converted_then_checked():
 def test_targets_are_named_with_the_dtype_the_user_gave():
     x, y, xv, yv = _data()
     with pytest.raises(ValueError, match=r"does not fit training targets bool\[16\]"):
-        FlaxBackend(model=lambda c: nn.Dense(3), optimizer=lambda c: optax.sgd(0.1), loss=_xent,
-                    data=(x, y > 0, xv, yv > 0), compilation_cache=False).prepare(SPACE)
+        FlaxBackend(
+            model=lambda c: nn.Dense(3),
+            optimizer=lambda c: optax.sgd(0.1),
+            loss=_xent,
+            data=(x, y > 0, xv, yv > 0),
+            compilation_cache=False,
+        ).prepare(SPACE)
 
 
 def test_jax_arrays_and_lists_are_data_too():
@@ -115,13 +133,18 @@ def _dropping(flag: str, negated: bool):
 
     ns = {"nn": nn, "hb": hb, "call": call}
     default = "True" if negated else "False"
-    exec(f"class M(nn.Module):\n    @nn.compact\n    def __call__(self, x, {flag}: bool = {default}, hparams=None):\n"
-         f"        return call(self, x, hparams, **{{'{flag}': {flag}}})\n", ns)
+    exec(
+        f"class M(nn.Module):\n    @nn.compact\n    def __call__(self, x, {flag}: bool = {default}, hparams=None):\n"
+        f"        return call(self, x, hparams, **{{'{flag}': {flag}}})\n",
+        ns,
+    )
     return ns["M"]
 
 
-@pytest.mark.parametrize("flag, negated", [("train", False), ("training", False), ("is_training", False),
-                                           ("deterministic", True), ("inference", True)])
+@pytest.mark.parametrize(
+    "flag, negated",
+    [("train", False), ("training", False), ("is_training", False), ("deterministic", True), ("inference", True)],
+)
 def test_a_linen_train_flag_is_found_by_name(flag, negated):
     module = _dropping(flag, negated)
     b = make(_regression(), model=lambda c: module(), traced=("dropout",))
@@ -191,16 +214,23 @@ def test_an_nnx_module_through_the_bridge_gets_its_train_flag():
 
 
 def test_an_optimizer_state_with_a_typed_key_trains_and_resumes_equal():
-    b = FlaxBackend(model=lambda c: Reg(), loss=_mse, data=_regression(), compilation_cache=False,
-                    optimizer=lambda c: optax.chain(optax.add_noise(0.01, 0.55, key=1),
-                                                    optax.inject_hyperparams(optax.adam)(learning_rate=c["lr"])))
+    b = FlaxBackend(
+        model=lambda c: Reg(),
+        loss=_mse,
+        data=_regression(),
+        compilation_cache=False,
+        optimizer=lambda c: optax.chain(
+            optax.add_noise(0.01, 0.55, key=1), optax.inject_hyperparams(optax.adam)(learning_rate=c["lr"])
+        ),
+    )
     b.prepare(SPACE)
     configs = SPACE.sample_configs(np.random.default_rng(1), 2)
     once = b.engine.train([0, 1], configs, 2.0, [0.0, 0.0])[0]
     key_data = [a for a in jax.tree.leaves(b.engine.states[0][1]) if a.dtype == np.uint32]
     assert key_data and key_data[0].shape[-1] == 2  # the key's data on the host
-    b2 = FlaxBackend(model=lambda c: Reg(), loss=_mse, data=_regression(), compilation_cache=False,
-                     optimizer=b.model.optimizer_fn)
+    b2 = FlaxBackend(
+        model=lambda c: Reg(), loss=_mse, data=_regression(), compilation_cache=False, optimizer=b.model.optimizer_fn
+    )
     b2.prepare(SPACE)
     b2.engine.train([0, 1], configs, 1.0, [0.0, 0.0])
     np.testing.assert_array_equal(b2.engine.train([0, 1], configs, 2.0, [1.0, 1.0])[0], once)

@@ -5,6 +5,7 @@ The factories are written as research code is: conditional optimizers, chains an
 modules reading a global dict or a closure the factory fills, a per-config feature map jitted
 inside the module, native nnx modules, optimizers whose state only its init sets (a custom scale,
 ``optax.add_noise``'s typed PRNG key)."""
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -24,9 +25,16 @@ from hbjax.engine.verify import SharingError
 from hbjax.flaxbackend import FlaxBackend
 from hbjax.flaxmodel import FlaxModel
 
-SPACE = hb.Space(opt=hb.Choice(["a", "b"]), lr=hb.LogUniform(1e-3, 1e-1), m=hb.Uniform(0.5, 0.95),
-                 wd=hb.LogUniform(1e-5, 1e-1), clip=hb.LogUniform(1e-2, 10.0), scale=hb.Uniform(0.5, 2.0),
-                 width=hb.IntChoice([4, 8]), batch_size=hb.IntChoice([16]))
+SPACE = hb.Space(
+    opt=hb.Choice(["a", "b"]),
+    lr=hb.LogUniform(1e-3, 1e-1),
+    m=hb.Uniform(0.5, 0.95),
+    wd=hb.LogUniform(1e-5, 1e-1),
+    clip=hb.LogUniform(1e-2, 10.0),
+    scale=hb.Uniform(0.5, 2.0),
+    width=hb.IntChoice([4, 8]),
+    batch_size=hb.IntChoice([16]),
+)
 
 
 class MLP(nn.Module):
@@ -107,12 +115,16 @@ class ScaleState(NamedTuple):
 
 def scale_from_init(value):
     """A transformation whose coefficient only its init sets (not injected by optax)."""
-    return optax.GradientTransformation(lambda params: ScaleState(jnp.asarray(value, jnp.float32)),
-                                        lambda g, state, params=None: (jax.tree.map(lambda u: u * state.s, g), state))
+    return optax.GradientTransformation(
+        lambda params: ScaleState(jnp.asarray(value, jnp.float32)),
+        lambda g, state, params=None: (jax.tree.map(lambda u: u * state.s, g), state),
+    )
 
 
 BASES = {  # name -> (optax factory, the keyword the config's "m" goes to)
-    "adam": (optax.adam, "b1"), "sgd": (optax.sgd, "momentum"), "rmsprop": (optax.rmsprop, "momentum"),
+    "adam": (optax.adam, "b1"),
+    "sgd": (optax.sgd, "momentum"),
+    "rmsprop": (optax.rmsprop, "momentum"),
     "adamw": (optax.adamw, "b1"),
 }
 
@@ -129,10 +141,13 @@ def make_optimizer(recipe):
         lr = optax.linear_schedule(c["lr"], c["lr"] / 10, 5) if recipe["schedule"] else c["lr"]
         inject = recipe["inject"] == "all" or (recipe["inject"] == "branch" and branch_a)
         core = (optax.inject_hyperparams(make) if inject else make)(learning_rate=lr, **{m_key: c["m"]})
-        parts = ([optax.clip_by_global_norm(c["clip"])] if recipe["clip"] else []) + \
-                ([optax.add_decayed_weights(c["wd"])] if recipe["decay"] else []) + \
-                ([scale_from_init(c["scale"])] if recipe.get("init_only") else []) + \
-                ([optax.add_noise(0.01, 0.55, key=int(c["width"]))] if recipe.get("noise") else []) + [core]
+        parts = (
+            ([optax.clip_by_global_norm(c["clip"])] if recipe["clip"] else [])
+            + ([optax.add_decayed_weights(c["wd"])] if recipe["decay"] else [])
+            + ([scale_from_init(c["scale"])] if recipe.get("init_only") else [])
+            + ([optax.add_noise(0.01, 0.55, key=int(c["width"]))] if recipe.get("noise") else [])
+            + [core]
+        )
         return optax.chain(*parts) if len(parts) > 1 else core
 
     return optimizer
@@ -154,16 +169,29 @@ def make_model(kind):
 
 
 MODELS = ["fixed", "width", "init_branch", "forward_branch", "global", "closure", "nested_jit", "nnx"]
-recipes = st.fixed_dictionaries({
-    "base": st.sampled_from(sorted(BASES)), "inject": st.sampled_from(["all", "none", "branch"]),
-    "schedule": st.booleans(), "clip": st.booleans(), "decay": st.booleans(), "init_only": st.booleans(),
-    "noise": st.booleans(), "model": st.sampled_from(MODELS),
-})
+recipes = st.fixed_dictionaries(
+    {
+        "base": st.sampled_from(sorted(BASES)),
+        "inject": st.sampled_from(["all", "none", "branch"]),
+        "schedule": st.booleans(),
+        "clip": st.booleans(),
+        "decay": st.booleans(),
+        "init_only": st.booleans(),
+        "noise": st.booleans(),
+        "model": st.sampled_from(MODELS),
+    }
+)
 
 
 def backend(recipe, **kw):
-    return FlaxBackend(model=make_model(recipe["model"]), optimizer=make_optimizer(recipe), loss=_xent,
-                       data=_data(64, 32), compilation_cache=False, **kw)
+    return FlaxBackend(
+        model=make_model(recipe["model"]),
+        optimizer=make_optimizer(recipe),
+        loss=_xent,
+        data=_data(64, 32),
+        compilation_cache=False,
+        **kw,
+    )
 
 
 def _configs(seed, n=4):
@@ -197,8 +225,12 @@ def _check_generated(recipe, seed):
     groups = {}
     for cid, c in enumerate(configs):
         groups.setdefault(b.engine.shape(c), set()).add(cid)
-    shared = {cid for members in groups.values() if len({repr(sorted(configs[i].items())) for i in members}) > 1
-              for cid in members}
+    shared = {
+        cid
+        for members in groups.values()
+        if len({repr(sorted(configs[i].items())) for i in members}) > 1
+        for cid in members
+    }
     assert {row["config_id"] for row in checked} == shared  # every config of a shared program was checked
     assert all(row["max_relative_difference"] == 0.0 for row in checked)
 
@@ -215,8 +247,16 @@ def test_state_outside_the_module_is_what_the_program_runs(kind):
     closure, a nested jit's constant; an nnx attribute) train apart, each equal to itself alone;
     configs differing in an injected lr and an init-only state (a custom scale, add_noise's key)
     share, each equal to itself alone too."""
-    recipe = dict(base="adam", inject="all", schedule=False, clip=False, decay=False, init_only=kind != "nnx",
-                  noise=True, model=kind)
+    recipe = dict(
+        base="adam",
+        inject="all",
+        schedule=False,
+        clip=False,
+        decay=False,
+        init_only=kind != "nnx",
+        noise=True,
+        model=kind,
+    )
     base = dict(SPACE.sample_configs(np.random.default_rng(4), 1)[0], opt="b", width=8)
     configs = [dict(base, scale=s, lr=lr) for s in (0.7, 1.3) for lr in (0.01, 0.02)]
     b = backend(recipe, verify=len(configs))
@@ -263,16 +303,21 @@ def test_what_the_proof_shares_and_keeps_apart():
         b.prepare(SPACE)
         base = dict(SPACE.sample_configs(np.random.default_rng(0), 1)[0], opt=first)
         other = "b" if first == "a" else "a"
-        shapes = {(opt, lr): b.engine.shape(dict(base, opt=opt, lr=lr, m=0.9)) for opt in (first, other)
-                  for lr in (0.01, 0.02)}
+        shapes = {
+            (opt, lr): b.engine.shape(dict(base, opt=opt, lr=lr, m=0.9))
+            for opt in (first, other)
+            for lr in (0.01, 0.02)
+        }
         assert shapes[("a", 0.01)] == shapes[("a", 0.02)]  # injected: each config's lr in its own state
         assert shapes[("b", 0.01)] != shapes[("b", 0.02)]  # optax.sgd(0.01) is another function than sgd(0.02)
         assert b.engine.shape(dict(base, opt="a", lr=0.01, m=0.5)) == shapes[("a", 0.01)]  # m injected as b1
         assert b.engine.shape(dict(base, opt="b", lr=0.01, m=0.5)) != shapes[("b", 0.01)]
     # a clip threshold, a module field read only in init or only on one branch: static
-    for recipe_change, key, values in ((dict(clip=True), "clip", (0.5, 5.0)),
-                                       (dict(model="init_branch"), "scale", (0.7, 1.3)),
-                                       (dict(model="forward_branch", inject="all"), "scale", (0.7, 1.3))):
+    for recipe_change, key, values in (
+        (dict(clip=True), "clip", (0.5, 5.0)),
+        (dict(model="init_branch"), "scale", (0.7, 1.3)),
+        (dict(model="forward_branch", inject="all"), "scale", (0.7, 1.3)),
+    ):
         b = backend({**recipe, "inject": "all", **recipe_change})
         b.prepare(SPACE)
         branch = "a" if recipe_change.get("model") == "init_branch" else "b"
@@ -323,6 +368,9 @@ def test_shared_program_states_are_each_configs_own():
     b.engine.train([0, 1, 2], configs, 1.0, [0.0] * 3)
     assert len({b.engine.shape(c) for c in configs}) == 1
     for cid, c in enumerate(configs):
-        lrs = [v for p, v in jax.tree_util.tree_flatten_with_path(b.engine.states[cid][1])[0]
-               if "learning_rate" in jax.tree_util.keystr(p)]
+        lrs = [
+            v
+            for p, v in jax.tree_util.tree_flatten_with_path(b.engine.states[cid][1])[0]
+            if "learning_rate" in jax.tree_util.keystr(p)
+        ]
         assert lrs and all(np.all(np.float32(c["lr"]) == v) for v in lrs)

@@ -7,6 +7,7 @@ raise ``DataError``: nothing else, no numpy warning. Random ``hbjax`` argument l
 validate or print exactly one ``error: ...`` line with exit code 2, leaving an existing output
 directory untouched. Validation only: nothing is trained, so the 1000+ inputs take seconds.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -26,13 +27,32 @@ SIZES = dict(train_size=120, val_size=40, test_size=40)
 
 
 def _valid_frame(seed: int = 0, n: int = N_ROWS) -> pd.DataFrame:
-    return synthetic_ohlcv(n, seed, start="2015-01-01", price=40.0, daily_sd=0.02, open_sd=0.003,
-                           max_volume=100_000)
+    return synthetic_ohlcv(n, seed, start="2015-01-01", price=40.0, daily_sd=0.02, open_sd=0.003, max_volume=100_000)
 
 
 BASE = _valid_frame()
-JUNK_CELLS = ["", "nan", "NaN", "abc", "1e300", "-1e300", "-5", "0", "inf", "-inf", "1,5", "\u00e9\u00e8", "null",
-              "2015-13-45", "0x1F", " ", "1e-320", "99999999999999999999999", "True", "--"]
+JUNK_CELLS = [
+    "",
+    "nan",
+    "NaN",
+    "abc",
+    "1e300",
+    "-1e300",
+    "-5",
+    "0",
+    "inf",
+    "-inf",
+    "1,5",
+    "\u00e9\u00e8",
+    "null",
+    "2015-13-45",
+    "0x1F",
+    " ",
+    "1e-320",
+    "99999999999999999999999",
+    "True",
+    "--",
+]
 
 
 @st.composite
@@ -41,8 +61,9 @@ def mutated_csv(draw) -> bytes:
     for _ in range(draw(st.integers(0, 4))):
         if len(frame) == 0:
             break
-        kind = draw(st.sampled_from(["cell", "drop", "rename", "shuffle", "duplicate", "reverse", "glitch",
-                                     "head", "date"]))
+        kind = draw(
+            st.sampled_from(["cell", "drop", "rename", "shuffle", "duplicate", "reverse", "glitch", "head", "date"])
+        )
         if kind == "cell":
             row, col = draw(st.integers(0, len(frame) - 1)), draw(st.sampled_from(list(frame.columns)))
             frame.loc[frame.index[row], col] = draw(st.sampled_from(JUNK_CELLS) | st.text(max_size=8))
@@ -154,8 +175,12 @@ def test_random_arguments_validate_or_give_one_error_line(argv, small_csv, tmp_p
     out = tmp_path_factory.mktemp("out")
     (out / "precious.txt").write_text("keep")
     # the small CSV unless --data was drawn (the last value wins): validation stays cheap
-    argv = argv[:1] + ["--data", small_csv.as_posix()] + [small_csv.as_posix() if a == "CSV" else a
-                                                          for a in argv[1:]] + ["--out", str(out)]
+    argv = (
+        argv[:1]
+        + ["--data", small_csv.as_posix()]
+        + [small_csv.as_posix() if a == "CSV" else a for a in argv[1:]]
+        + ["--out", str(out)]
+    )
     previews = []
     monkeypatch.setattr(run_command, "walk", lambda *a, **k: previews.append(a) or 0)  # validation only
     capsys.readouterr()

@@ -1,5 +1,6 @@
 """The engine: exact plans are bit-identical across widths and devices, padding is exact,
 continuation equals training in one go, compiles are shared, divergence stays contained."""
+
 import jax
 import numpy as np
 import pandas as pd
@@ -27,13 +28,22 @@ _DATA = {w: _arrays(w) for w in (3, 5)}
 
 
 def engine(width=None, seed=0, plan="exact", max_layers=2, **kw):
-    return LSTMEngine(lambda w: _DATA[w], seed=seed, configs_per_program=width, plan=plan, window=5,
-                      max_layers=max_layers, **kw)
+    return LSTMEngine(
+        lambda w: _DATA[w], seed=seed, configs_per_program=width, plan=plan, window=5, max_layers=max_layers, **kw
+    )
 
 
 def cfg(lr=1e-2, hidden=8, layers=1, batch_size=16, dropout=0.2, activation="tanh", optimizer="adam", **extra):
-    return dict(lr=lr, hidden=hidden, layers=layers, batch_size=batch_size, dropout=dropout,
-                activation=activation, optimizer=optimizer, **extra)
+    return dict(
+        lr=lr,
+        hidden=hidden,
+        layers=layers,
+        batch_size=batch_size,
+        dropout=dropout,
+        activation=activation,
+        optimizer=optimizer,
+        **extra,
+    )
 
 
 MIXED = [
@@ -91,8 +101,14 @@ def test_padding_is_exact_and_padded_weights_stay_zero():
     padded = engine(plan="exact")
     from hbjax.lstm.engine import encode_hparams
 
-    out = padded.launch(Call(program, ((0,),), 0, (0.0,)), padded.compile_program(program), [0], [config],
-                         [encode_hparams(config)], padded.step_ranges([config], 4.0, [0.0]))
+    out = padded.launch(
+        Call(program, ((0,),), 0, (0.0,)),
+        padded.compile_program(program),
+        [0],
+        [config],
+        [encode_hparams(config)],
+        padded.step_ranges([config], 4.0, [0.0]),
+    )
     params, (m, v), val_mse, _ = jax.tree.map(np.asarray, out)
     np.testing.assert_allclose(val_mse[0].mean(), val_exact[0], rtol=1e-5)
     for tree in (params, m, v):
@@ -113,8 +129,11 @@ def test_plans_and_widths_never_change_a_bit():
     to float rounding. (Widths 1 and 8 one after another over a whole run:
     test_a_whole_run_is_bit_identical_for_any_width_and_twice.) (Configs and folds are one vmapped axis, so width 1 is a
     batch of K folds, not a size-1 axis.) A lone config runs at width 1, never beside a copy."""
-    engines = {("exact", 1): engine(width=1), ("auto", 4): engine(plan="auto", width=4),
-               **{("wide", w): engine(plan="wide", width=w) for w in (1, 2, 8)}}
+    engines = {
+        ("exact", 1): engine(width=1),
+        ("auto", 4): engine(plan="auto", width=4),
+        **{("wide", w): engine(plan="wide", width=w) for w in (1, 2, 8)},
+    }
     results = {key: _two_rungs(e) for key, e in engines.items()}
     assert np.all(np.isfinite(results["exact", 1]))
     for key in engines:
@@ -202,9 +221,14 @@ def test_lstm_backend_runs_hyperband_end_to_end():
     from hbjax.lstm.backend import LSTMBackend
 
     task = StockTask(from_frame(synthetic_ohlcv()), train_size=150, val_size=40, test_size=40, ma_window=5)
-    space = hb.Space(lr=hb.LogUniform(1e-3, 1e-1), hidden=hb.IntChoice([8]), layers=hb.IntChoice([1]),
-                     batch_size=hb.IntChoice([16]), dropout=hb.Uniform(0.1, 0.3),
-                     optimizer=hb.Choice(["adam", "rmsprop"]))
+    space = hb.Space(
+        lr=hb.LogUniform(1e-3, 1e-1),
+        hidden=hb.IntChoice([8]),
+        layers=hb.IntChoice([1]),
+        batch_size=hb.IntChoice([16]),
+        dropout=hb.Uniform(0.1, 0.3),
+        optimizer=hb.Choice(["adam", "rmsprop"]),
+    )
     backend = LSTMBackend(task, seed=0, window=5, configs_per_program=4)
     backend.validate_space(space)
     assert backend.engine.max_layers == 1 and backend.engine.activations == ("tanh",)
@@ -244,8 +268,15 @@ def test_lstm_space_validation():
     with pytest.raises(ValueError, match="lacks"):
         check_space(hb.Space(lr=hb.LogUniform(1e-3, 1e-1)))
     with pytest.raises(ValueError, match="momentum"):
-        check_space(hb.Space(lr=hb.LogUniform(1e-3, 1e-1), hidden=hb.IntChoice([8]), layers=hb.IntChoice([1]),
-                             batch_size=hb.IntChoice([8]), momentum=hb.Uniform(0, 1)))
+        check_space(
+            hb.Space(
+                lr=hb.LogUniform(1e-3, 1e-1),
+                hidden=hb.IntChoice([8]),
+                layers=hb.IntChoice([1]),
+                batch_size=hb.IntChoice([8]),
+                momentum=hb.Uniform(0, 1),
+            )
+        )
 
 
 def _small_run(waves=None, **backend_kw):
@@ -253,9 +284,15 @@ def _small_run(waves=None, **backend_kw):
     from hbjax.lstm.backend import LSTMBackend
 
     task = StockTask(from_frame(synthetic_ohlcv(seed=1)), train_size=150, val_size=40, test_size=40, ma_window=5)
-    space = hb.Space(lr=hb.LogUniform(1e-3, 2e-1), hidden=hb.IntChoice([4, 8]), layers=hb.IntChoice([1, 2]),
-                     batch_size=hb.IntChoice([16]), dropout=hb.Uniform(0.0, 0.5),
-                     activation=hb.Choice(["tanh", "relu", "sigmoid"]), optimizer=hb.Choice(["adam", "rmsprop", "sgd"]))
+    space = hb.Space(
+        lr=hb.LogUniform(1e-3, 2e-1),
+        hidden=hb.IntChoice([4, 8]),
+        layers=hb.IntChoice([1, 2]),
+        batch_size=hb.IntChoice([16]),
+        dropout=hb.Uniform(0.0, 0.5),
+        activation=hb.Choice(["tanh", "relu", "sigmoid"]),
+        optimizer=hb.Choice(["adam", "rmsprop", "sgd"]),
+    )
     backend = LSTMBackend(task, seed=3, window=5, **backend_kw)
     frame = hb.Hyperband(space, max_resource=9, eta=3, seed=3, waves=waves).run(backend).to_frame()
     return frame.drop(columns=[c for c in frame.columns if "second" in c])

@@ -1,4 +1,5 @@
 """The padded network equals flax's LSTM; padding is exact; the one-program optimizer equals optax."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,8 +20,16 @@ def traced(config):
 
 
 def cfg(**kw):
-    return {"lr": 1e-2, "hidden": 5, "layers": 2, "batch_size": 4, "dropout": 0.3, "activation": "tanh",
-            "optimizer": "adam", **kw}
+    return {
+        "lr": 1e-2,
+        "hidden": 5,
+        "layers": 2,
+        "batch_size": 4,
+        "dropout": 0.3,
+        "activation": "tanh",
+        "optimizer": "adam",
+        **kw,
+    }
 
 
 X = np.random.default_rng(0).normal(size=(6, 7, 3)).astype(np.float32)
@@ -69,7 +78,8 @@ def test_padded_gradients_are_exactly_zero():
     hp = traced(cfg(activation="sigmoid"))  # sigmoid(0) = 0.5: the case the mask exists for
     y = X[:, -1, 0]
     grads = jax.grad(lambda p: jnp.mean((network.predict(p, X, hp, (0, 1, 2), jax.random.PRNGKey(0)) - y) ** 2))(
-        {k: jnp.asarray(v) for k, v in params.items()})
+        {k: jnp.asarray(v) for k, v in params.items()}
+    )
     real = network.resize_params(network.resize_params(grads, 5, 2), 16, 4)  # the real block, zeros elsewhere
     for name in params:
         g = np.asarray(grads[name])
@@ -115,8 +125,10 @@ def test_optimizer_leaves_idle_stacked_layers_bit_for_bit(name):
     hp = traced(cfg(optimizer=name, lr=0.1))
     state = optim.init(params)
     for step in range(1, 30):
-        grads = {"in": jnp.asarray(np.concatenate([np.full((1, 2, 4, 2), 0.5), np.zeros((4, 2, 4, 2))]), jnp.float32),
-                 "out": jnp.full((2,), 0.5)}
+        grads = {
+            "in": jnp.asarray(np.concatenate([np.full((1, 2, 4, 2), 0.5), np.zeros((4, 2, 4, 2))]), jnp.float32),
+            "out": jnp.full((2,), 0.5),
+        }
         params, state = optim.update(params, state, grads, hp, jnp.int32(step))
     assert np.all(np.asarray(params["in"][0]) < 1) and np.all(np.asarray(params["out"]) < 1)
     assert np.asarray(params["in"][1:]).tobytes() == idle.astype(np.float32).tobytes()
@@ -129,8 +141,9 @@ def test_moments_is_an_optax_transformation_equal_to_optax(name):
     (``optax.inject_hyperparams``), equals optax's own optimizer."""
     rng = np.random.default_rng(6)
     params = {"w": jnp.asarray(rng.normal(size=(3, 2)), jnp.float32)}
-    coefficients = dict(zip(("beta1", "beta2", "bias_correction", "eps_inside", "eps_outside"),
-                            optim.COEFFICIENTS[name]))
+    coefficients = dict(
+        zip(("beta1", "beta2", "bias_correction", "eps_inside", "eps_outside"), optim.COEFFICIENTS[name])
+    )
     tx = optax.inject_hyperparams(optim.moments)(learning_rate=1e-2, **coefficients)
     ref_tx = {"adam": optax.adam, "rmsprop": optax.rmsprop, "sgd": optax.sgd}[name](1e-2)
     ours, state, ref, ref_state = params, tx.init(params), params, ref_tx.init(params)
@@ -153,14 +166,15 @@ def test_dropout_is_the_input_times_one_reciprocal_in_every_program():
     programs = {
         "jit": lambda rs: [jax.jit(network.dropout)(x, r, key) for r in rs],
         "vmap": jax.jit(lambda rs: jax.vmap(lambda r: network.dropout(x, r, key))(rs)),
-        "scan": jax.jit(jax.vmap(lambda r: jax.lax.scan(lambda h, _: (network.dropout(h, r, key), None), x, None,
-                                                         length=1)[0])),
+        "scan": jax.jit(
+            jax.vmap(lambda r: jax.lax.scan(lambda h, _: (network.dropout(h, r, key), None), x, None, length=1)[0])
+        ),
     }
     for name, program in programs.items():
         out = np.asarray(program(rates))
         for rate, dropped in zip(np.asarray(rates), out):
             # x is [T, B, H]; the mask is drawn [H, B, T]
-            keep = np.asarray(jax.random.bits(key, (5, 9, 6))).T >= np.uint32(rate * 2.0 ** 32)
+            keep = np.asarray(jax.random.bits(key, (5, 9, 6))).T >= np.uint32(rate * 2.0**32)
             expected = np.where(keep, x * (np.float32(1.0) / (np.float32(1.0) - rate)), np.float32(0.0))
             np.testing.assert_array_equal(dropped, expected, err_msg=f"{name}, rate {rate}")
 
@@ -179,6 +193,7 @@ def test_scan_time_equals_lax_scan_bit_for_bit(length, batch, mapped, reverse):
             (x,) = inputs
             h = jnp.tanh(x + h @ w)
             return h, (h, jax.nn.sigmoid(h) * x)
+
         return loop(step, jnp.zeros((batch, 3), jnp.float32), (xs,))
 
     ours = jax.jit(jax.vmap(lambda xs, w: run(lambda *a: network.scan_time(*a, reverse=reverse), xs, w)))(xs, w)
@@ -211,6 +226,7 @@ def test_by_activation_switch_equals_computing_every_activation_and_selecting():
         for allowed in [(0, 1), (1, 2), (0, 2), (0, 1, 2)]:
             for a in allowed:
                 switched = jax.jit(lambda i: network.by_activation(i, network.Activations(allowed, True), fn)(x))(
-                    jnp.int32(a))
+                    jnp.int32(a)
+                )
                 alone_ref = jax.jit(lambda i: selected(i, allowed, x))(jnp.int32(a))
                 jax.tree.map(np.testing.assert_array_equal, switched, alone_ref)

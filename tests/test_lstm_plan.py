@@ -1,4 +1,5 @@
 """The rung plan is pure: buckets, cost model, devices, widths (no training, no compiles)."""
+
 import numpy as np
 import pytest
 
@@ -15,8 +16,17 @@ SIZES = Sizes(folds=5, train=2980, val=500, features=6)
 
 
 def plan(shapes, *, steps=93, kind="cpu", devices=2, mode="auto", memory=2 << 30, **kw):
-    return plan_shapes(shapes, [0] * len(shapes), [steps] * len(shapes), sizes=SIZES, device_kind=kind,
-                       n_devices=devices, mode=mode, memory_bytes=memory, **kw)
+    return plan_shapes(
+        shapes,
+        [0] * len(shapes),
+        [steps] * len(shapes),
+        sizes=SIZES,
+        device_kind=kind,
+        n_devices=devices,
+        mode=mode,
+        memory_bytes=memory,
+        **kw,
+    )
 
 
 def first_rung(max_resource=81, seed=0):
@@ -27,18 +37,31 @@ def first_rung(max_resource=81, seed=0):
 
 def space_map(mode, kind, search):
     space = search.space
-    return padded_hidden_map(mode, kind, hiddens=_choices(space.dims["hidden"]),
-                             batch_sizes=_choices(space.dims["batch_size"]), layers=_choices(space.dims["layers"]),
-                             config_epochs=continued_budget(search.plan), sizes={20: (5, 2980, 6)},
-                             first_rung_configs=max(b.n for b in search.plan))
+    return padded_hidden_map(
+        mode,
+        kind,
+        hiddens=_choices(space.dims["hidden"]),
+        batch_sizes=_choices(space.dims["batch_size"]),
+        layers=_choices(space.dims["layers"]),
+        config_epochs=continued_budget(search.plan),
+        sizes={20: (5, 2980, 6)},
+        first_rung_configs=max(b.n for b in search.plan),
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_accelerator_plan_runs_a_first_rung_of_81_as_few_programs_without_duplicates(seed):
     shapes, search = first_rung(seed=seed)
     assert len(shapes) == 81 and len(set(shapes)) > 40  # nearly every config its own shape
-    wide = plan(shapes, kind="gpu", devices=1, mode="auto", max_layers=5, memory=56 << 30,
-                padded_hidden=space_map("wide", "gpu", search))
+    wide = plan(
+        shapes,
+        kind="gpu",
+        devices=1,
+        mode="auto",
+        max_layers=5,
+        memory=56 << 30,
+        padded_hidden=space_map("wide", "gpu", search),
+    )
     exact = plan(shapes, mode="exact")
     assert len(exact.programs) == len(set(shapes))
     assert len(wide.programs) <= 12 < len(exact.programs)  # counted with their widths

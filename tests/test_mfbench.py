@@ -1,6 +1,7 @@
 """The JAX research benchmarks against the reference code: mf-prior-bench's MFHartmann generators
 (verbatim in ``reference_mfpbench.py``, and values mf-prior-bench 1.10.0 itself printed) and the
 Counting Ones objective of DEHB's benchmarking code."""
+
 import math
 
 import numpy as np
@@ -48,7 +49,9 @@ def test_the_optimum_at_full_fidelity():
         backend = MFBenchmarkBackend(name)
         config = {f"X_{i}": v for i, v in enumerate(optimum)}
         assert backend.true_value(config) == pytest.approx(backend.optimum(), abs=1e-6)
-        assert backend.evaluate([config], [100], [0])[0] == pytest.approx(backend.optimum(), abs=1e-6)  # no noise at z=100
+        assert backend.evaluate([config], [100], [0])[0] == pytest.approx(
+            backend.optimum(), abs=1e-6
+        )  # no noise at z=100
 
 
 @pytest.mark.parametrize("preset", ["default", "moderate"])
@@ -104,7 +107,8 @@ def test_hyperband_rungs_are_dehbs_fidelities():
         plan = hb.Hyperband(backend.space(), max_resource=backend.max_resource, eta=3).plan
         assert [backend.fidelity(r.resource) for r in plan[0].rungs] == expected
     result = hb.Hyperband(MFBenchmarkBackend("mfh6").space(), max_resource=27, eta=3, seed=0).run(
-        backend := MFBenchmarkBackend("mfh6"))
+        backend := MFBenchmarkBackend("mfh6")
+    )
     assert backend.evaluations == len(result.to_frame())  # one evaluation per trial row
     assert result.best_loss > backend.optimum() - 1e-9
 
@@ -141,12 +145,35 @@ def test_dehb_protocol_counts_evaluations_and_quotes_the_published_rows(tmp_path
 
     got = incumbents([3.0, float("nan"), 1.0, 2.0, 0.5], (1, 2, 3, 5))
     assert got == [3.0, 3.0, 1.0, 0.5]
-    raw = run_protocol(["hyperband", "random"], lambda s: MFBenchmarkBackend("mfh3", seed=s),
-                       MFBenchmarkBackend("mfh3").space(), seeds=[0, 1], max_resource=27, fevals=60,
-                       checkpoints=(12, 24, 36, 48, 60))
+    raw = run_protocol(
+        ["hyperband", "random"],
+        lambda s: MFBenchmarkBackend("mfh3", seed=s),
+        MFBenchmarkBackend("mfh3").space(),
+        seeds=[0, 1],
+        max_resource=27,
+        fevals=60,
+        checkpoints=(12, 24, 36, 48, 60),
+    )
     assert (raw.evaluations == 60).all() and (raw.inc_60 <= raw.inc_12).all()
-    assert main(["compare", "--task", "mfh3", "--methods", "hyperband,random", "--seeds", "6", "--fevals", "300",
-                 "--out", str(tmp_path), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--task",
+                "mfh3",
+                "--methods",
+                "hyperband,random",
+                "--seeds",
+                "6",
+                "--fevals",
+                "300",
+                "--out",
+                str(tmp_path),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     text = (tmp_path / "protocol_summary.md").read_text()
     assert "DEHB 0.1.1, published (5 seeds)" in text and "-3.793" in text and "p (Holm)" in text
     frame = pd.read_csv(tmp_path / "protocol_raw.csv")

@@ -1,4 +1,5 @@
 """``hbjax run | plan | compare | report --model FILE.py:factory``."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ import pytest
 
 from hbjax.cli import main
 
-SPEC = '''
+SPEC = """
 import flax.linen as nn
 import numpy as np
 import optax
@@ -117,7 +118,7 @@ def neighbour():
     s = spec()
     s["space"] = hb.Space(width=hb.IntChoice(WIDTHS), lr=hb.LogUniform(0.01, 0.5))
     return s
-'''
+"""
 
 
 @pytest.fixture()
@@ -143,22 +144,45 @@ def test_run_report_and_resume_of_a_user_model(tmp_path, spec_file):
 
 def test_compare_on_a_user_model(tmp_path, spec_file):
     out = tmp_path / "cmp"
-    assert main(["compare", "--model", f"{spec_file}:spec", "--methods", "hyperband,random", "--seeds", "2",
-                 "--budget", "30", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--model",
+                f"{spec_file}:spec",
+                "--methods",
+                "hyperband,random",
+                "--seeds",
+                "2",
+                "--budget",
+                "30",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     raw = pd.read_csv(out / "compare_raw.csv")
     assert sorted(raw.method.unique()) == ["hyperband", "random"] and len(raw) == 4
 
 
-@pytest.mark.parametrize("factory, message", [
-    ("wrong_output", "does not fit training targets|must be a scalar"),
-    ("raises", "raises\\(\\) failed: RuntimeError: no data here"),
-    ("nothing", "defines no 'nothing'"),
-    ("column_output", r"broadcasts the model's predictions \[16, 1\] against training targets float32\[16\] to \[16, 16\]"),
-    ("flax_dropout", r"flax's nn.Dropout cannot take a traced rate.*hbjax.nn.Dropout"),
-    ("batch_norm", r"\['batch_stats'\] besides 'params'.*use nn.LayerNorm or nn.GroupNorm"),
-    ("nan_targets", r"y_train \(float32\[120\]\) holds NaN in 1 row\(s\), the first at row 3"),
-    ("unread_traced", r"traced hyperparameter\(s\) \['dropout'\] are never read.*train_flag="),
-])
+@pytest.mark.parametrize(
+    "factory, message",
+    [
+        ("wrong_output", "does not fit training targets|must be a scalar"),
+        ("raises", "raises\\(\\) failed: RuntimeError: no data here"),
+        ("nothing", "defines no 'nothing'"),
+        (
+            "column_output",
+            r"broadcasts the model's predictions \[16, 1\] against training targets float32\[16\] to \[16, 16\]",
+        ),
+        ("flax_dropout", r"flax's nn.Dropout cannot take a traced rate.*hbjax.nn.Dropout"),
+        ("batch_norm", r"\['batch_stats'\] besides 'params'.*use nn.LayerNorm or nn.GroupNorm"),
+        ("nan_targets", r"y_train \(float32\[120\]\) holds NaN in 1 row\(s\), the first at row 3"),
+        ("unread_traced", r"traced hyperparameter\(s\) \['dropout'\] are never read.*train_flag="),
+    ],
+)
 def test_a_bad_factory_is_one_error_line(tmp_path, spec_file, capsys, factory, message):
     code = main(["run", "--model", f"{spec_file}:{factory}", "-R", "3", "--out", str(tmp_path / "o"), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
@@ -187,8 +211,23 @@ def test_a_model_file_imports_its_neighbours_and_reports_sharing(tmp_path, spec_
     out = capsys.readouterr().out
     assert "lr: traced in" in out and "inject_hyperparams" in out and "width: static" in out
     run = tmp_path / "run"
-    assert main(["run", "--model", f"{spec_file}:neighbour", "-R", "3", "--out", str(run), "--quiet",
-                 "--verify-sharing", "2"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--model",
+                f"{spec_file}:neighbour",
+                "-R",
+                "3",
+                "--out",
+                str(run),
+                "--quiet",
+                "--verify-sharing",
+                "2",
+            ]
+        )
+        == 0
+    )
     sharing = json.loads((run / "summary.json").read_text())["sharing"]
     assert sharing["hyperparameters"]["lr"]["traced_in"] >= 1 and sharing["hyperparameters"]["width"]["traced_in"] == 0
     assert sharing["verified"] and all(r["max_relative_difference"] == 0 for r in sharing["verified"])

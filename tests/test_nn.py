@@ -1,4 +1,5 @@
 """``hbjax.nn.Dropout``: flax's dropout, also for a traced rate."""
+
 from __future__ import annotations
 
 import flax.linen as nn

@@ -1,4 +1,5 @@
 """The notebooks execute top to bottom (small settings written in them)."""
+
 from pathlib import Path
 
 import pytest
@@ -28,11 +29,18 @@ def test_notebooks_are_committed_with_their_outputs():
 DEFAULT = {"own_model_delhi_mlp"}
 
 
-@pytest.mark.parametrize("path", [p if p.stem in DEFAULT else pytest.param(p, marks=pytest.mark.slow)
-                                  for p in NOTEBOOKS], ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path",
+    [p if p.stem in DEFAULT else pytest.param(p, marks=pytest.mark.slow) for p in NOTEBOOKS],
+    ids=lambda p: p.stem,
+)
 def test_notebook_runs(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"
+    ]
     assert not errors

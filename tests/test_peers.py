@@ -1,5 +1,6 @@
 """Optuna and DEHB as comparison strategies (hbjax.strategies.peers): same backends, same budget
 accounting as hbjax's strategies, reproducible, on the cheap multi-fidelity test functions."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -36,8 +37,10 @@ def _installed(module: str) -> bool:
 
 INSTALLED = [name for name in PEERS if _installed(LIBRARY[name])]
 #: every peer, skipped where its library is missing (both are in the dev extra)
-NAMES = [pytest.param(name, marks=pytest.mark.skipif(name not in INSTALLED, reason=f"{LIBRARY[name]} not installed"))
-         for name in PEERS]
+NAMES = [
+    pytest.param(name, marks=pytest.mark.skipif(name not in INSTALLED, reason=f"{LIBRARY[name]} not installed"))
+    for name in PEERS
+]
 R = 27
 
 
@@ -165,9 +168,17 @@ def test_peers_in_compare_with_curves():
     curves = []
     methods = ["hyperband", *INSTALLED]
     options = {"optuna-random": {"batch_size": 4}} if "optuna-random" in INSTALLED else {}
-    df = compare(methods, lambda s: FunctionBackend("branin", max_resource=9, seed=s),
-                 FunctionBackend("branin", max_resource=9).space(), budget=60, seeds=[0, 1], max_resource=9, eta=3,
-                 curves=curves, options=options)
+    df = compare(
+        methods,
+        lambda s: FunctionBackend("branin", max_resource=9, seed=s),
+        FunctionBackend("branin", max_resource=9).space(),
+        budget=60,
+        seeds=[0, 1],
+        max_resource=9,
+        eta=3,
+        curves=curves,
+        options=options,
+    )
     assert df["method"].tolist() == [m for m in methods for _ in range(2)]
     assert (df["resource_spent"] <= 60).all() and (df["resource_spent"] > 60 - 9).all()
     last = pd.DataFrame(curves).groupby(["method", "seed"], sort=False)["resource_spent"].last()
@@ -182,8 +193,13 @@ def test_peers_print_nothing(capfd):
 
 
 # ------------------------------------------------------------------------------------- spaces
-MIXED = Space(lr=LogUniform(1e-5, 1e-1), dropout=Uniform(0.0, 0.5), layers=IntUniform(1, 4),
-              act=Choice(["relu", "tanh", "gelu"]), batch=IntChoice([16, 32, 64]))
+MIXED = Space(
+    lr=LogUniform(1e-5, 1e-1),
+    dropout=Uniform(0.0, 0.5),
+    layers=IntUniform(1, 4),
+    act=Choice(["relu", "tanh", "gelu"]),
+    batch=IntChoice([16, 32, 64]),
+)
 
 
 def test_space_configspace_round_trip():
@@ -191,9 +207,13 @@ def test_space_configspace_round_trip():
 
     cs = to_configspace(MIXED, seed=0)
     kinds = {name: type(hp).__name__ for name, hp in cs.items()}
-    assert kinds == {"lr": "UniformFloatHyperparameter", "dropout": "UniformFloatHyperparameter",
-                     "layers": "UniformIntegerHyperparameter", "act": "CategoricalHyperparameter",
-                     "batch": "OrdinalHyperparameter"}
+    assert kinds == {
+        "lr": "UniformFloatHyperparameter",
+        "dropout": "UniformFloatHyperparameter",
+        "layers": "UniformIntegerHyperparameter",
+        "act": "CategoricalHyperparameter",
+        "batch": "OrdinalHyperparameter",
+    }
     assert cs["lr"].log and not cs["dropout"].log
     back = from_configspace(cs)
     assert back == MIXED and type(back.dims["batch"]) is IntChoice and type(back.dims["act"]) is Choice
@@ -251,6 +271,7 @@ def test_peer_options_are_checked_up_front():
 
 
 def test_importing_strategies_imports_neither_library():
-    code = ("import sys, hbjax.strategies; bad = {'optuna', 'dehb', 'ConfigSpace'} & set(sys.modules); "
-            "assert not bad, bad")
+    code = (
+        "import sys, hbjax.strategies; bad = {'optuna', 'dehb', 'ConfigSpace'} & set(sys.modules); assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,5 @@
 """Plots: prune markers where configs stopped, bracket diagram, comparison, and the run report."""
+
 import json
 import math
 
@@ -16,21 +17,37 @@ from hbjax.report import write_report
 
 
 def _row(cid, bracket, rung, resource, loss, promoted, it=0):
-    return dict(config_id=cid, iteration=it, bracket=bracket, rung=rung, resource=resource, loss=loss,
-                promoted=promoted, diverged=not math.isfinite(loss), seconds=0.1, lr=0.01 * (cid + 1))
+    return dict(
+        config_id=cid,
+        iteration=it,
+        bracket=bracket,
+        rung=rung,
+        resource=resource,
+        loss=loss,
+        promoted=promoted,
+        diverged=not math.isfinite(loss),
+        seconds=0.1,
+        lr=0.01 * (cid + 1),
+    )
 
 
-HAND = pd.DataFrame([
-    # bracket s=2: 0..3 at 1 epoch; 0 and 1 promoted; 2 pruned; 3 diverged
-    _row(0, 2, 0, 1.0, 0.50, True), _row(1, 2, 0, 1.0, 0.40, True), _row(2, 2, 0, 1.0, 0.90, False),
-    _row(3, 2, 0, 1.0, float("nan"), False),
-    # rung 1 at 3 epochs: 1 promoted, 0 pruned
-    _row(0, 2, 1, 3.0, 0.30, False), _row(1, 2, 1, 3.0, 0.20, True),
-    # rung 2 at 9 epochs: 1 finishes
-    _row(1, 2, 2, 9.0, 0.10, False),
-    # bracket s=0: 4 finishes at 9, 5 diverged (inf) at 9
-    _row(4, 0, 0, 9.0, 0.15, False), _row(5, 0, 0, 9.0, float("inf"), False),
-])
+HAND = pd.DataFrame(
+    [
+        # bracket s=2: 0..3 at 1 epoch; 0 and 1 promoted; 2 pruned; 3 diverged
+        _row(0, 2, 0, 1.0, 0.50, True),
+        _row(1, 2, 0, 1.0, 0.40, True),
+        _row(2, 2, 0, 1.0, 0.90, False),
+        _row(3, 2, 0, 1.0, float("nan"), False),
+        # rung 1 at 3 epochs: 1 promoted, 0 pruned
+        _row(0, 2, 1, 3.0, 0.30, False),
+        _row(1, 2, 1, 3.0, 0.20, True),
+        # rung 2 at 9 epochs: 1 finishes
+        _row(1, 2, 2, 9.0, 0.10, False),
+        # bracket s=0: 4 finishes at 9, 5 diverged (inf) at 9
+        _row(4, 0, 0, 9.0, 0.15, False),
+        _row(5, 0, 0, 9.0, float("inf"), False),
+    ]
+)
 
 
 def _markers(fig, gid):
@@ -77,15 +94,30 @@ def test_plot_brackets_from_plan_and_frame(tmp_path):
 
 def test_plot_comparison_raw_and_budget_frames(tmp_path):
     rng = np.random.default_rng(0)
-    raw = pd.DataFrame([{"method": m, "seed": s, "best_loss": 0.05 + 0.01 * i + rng.normal(0, 0.002),
-                         "resource_spent": 300 - rng.integers(0, 10), "seconds": 1.0}
-                        for i, m in enumerate(["hyperband", "random"]) for s in range(4)])
+    raw = pd.DataFrame(
+        [
+            {
+                "method": m,
+                "seed": s,
+                "best_loss": 0.05 + 0.01 * i + rng.normal(0, 0.002),
+                "resource_spent": 300 - rng.integers(0, 10),
+                "seconds": 1.0,
+            }
+            for i, m in enumerate(["hyperband", "random"])
+            for s in range(4)
+        ]
+    )
     fig = plot_comparison(raw, baselines={"persistence": 0.0427})
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "hyperband" in labels and any(lbl.startswith("persistence") for lbl in labels)
-    by_budget = pd.DataFrame([{"method": m, "seed": s, "budget": b, "best_loss": 1.0 / b + 0.01 * i + 0.001 * s}
-                              for i, m in enumerate(["hyperband", "bohb"]) for b in (100, 300, 900)
-                              for s in range(3)])
+    by_budget = pd.DataFrame(
+        [
+            {"method": m, "seed": s, "budget": b, "best_loss": 1.0 / b + 0.01 * i + 0.001 * s}
+            for i, m in enumerate(["hyperband", "bohb"])
+            for b in (100, 300, 900)
+            for s in range(3)
+        ]
+    )
     fig = plot_comparison(by_budget, baselines={"persistence": 0.0427, "ridge": 0.05})
     ax = fig.axes[0]
     assert len(ax.collections) == 2  # one band per method
@@ -93,8 +125,15 @@ def test_plot_comparison_raw_and_budget_frames(tmp_path):
     np.testing.assert_allclose(hb_line.get_xdata(), [100, 300, 900])
     np.testing.assert_allclose(hb_line.get_ydata(), [1 / 100 + 0.001, 1 / 300 + 0.001, 1 / 900 + 0.001])
     fig.savefig(tmp_path / "c.png")
-    summary = pd.DataFrame({"method": ["a", "b"], "runs": [3, 3], "best_loss_mean": [0.1, 0.2],
-                            "best_loss_ci95": [0.01, 0.02], "resource_spent_mean": [100.0, 100.0]})
+    summary = pd.DataFrame(
+        {
+            "method": ["a", "b"],
+            "runs": [3, 3],
+            "best_loss_mean": [0.1, 0.2],
+            "best_loss_ci95": [0.01, 0.02],
+            "resource_spent_mean": [100.0, 100.0],
+        }
+    )
     plot_comparison(summary)
 
 
@@ -117,13 +156,32 @@ def test_write_report_on_a_real_run_dir(tmp_path):
     from hbjax.checkpoint import run_with_checkpoints
 
     space = hb.Space(lr=hb.LogUniform(1e-3, 1e-1), hidden=hb.IntChoice([8, 16]))
-    result = run_with_checkpoints(hb.Hyperband(space, max_resource=27, eta=3, seed=1), _Toy(), tmp_path,
-                                  meta={"data": "toy", "R": 27, "eta": 3, "seed": 1})
-    (tmp_path / "summary.json").write_text(json.dumps({
-        "best_config": result.best_config, "best_val_loss": result.best_loss, "compiles": 3, "seconds": 12.5,
-        "config_epochs": 999.0, "baselines": {"ridge_val_skill_target": -0.05, "ridge_test_skill": -0.02},
-        "test": {"test_skill": 0.25, "test_mse_price": 0.03, "persistence_test_mse_price": 0.04, "n_test": 40, "vs_persistence_p": 0.01,
-                 "unit": "price"}}))
+    result = run_with_checkpoints(
+        hb.Hyperband(space, max_resource=27, eta=3, seed=1),
+        _Toy(),
+        tmp_path,
+        meta={"data": "toy", "R": 27, "eta": 3, "seed": 1},
+    )
+    (tmp_path / "summary.json").write_text(
+        json.dumps(
+            {
+                "best_config": result.best_config,
+                "best_val_loss": result.best_loss,
+                "compiles": 3,
+                "seconds": 12.5,
+                "config_epochs": 999.0,
+                "baselines": {"ridge_val_skill_target": -0.05, "ridge_test_skill": -0.02},
+                "test": {
+                    "test_skill": 0.25,
+                    "test_mse_price": 0.03,
+                    "persistence_test_mse_price": 0.04,
+                    "n_test": 40,
+                    "vs_persistence_p": 0.01,
+                    "unit": "price",
+                },
+            }
+        )
+    )
     paths = write_report(tmp_path)
     text = (tmp_path / "report.md").read_text()
     assert "persistence" in text and "-0.05" in text and "0.25" in text and "beats" in text and "999" in text

@@ -1,6 +1,7 @@
 """Every ```python block of the README and of the docs pages runs as written (each in a fresh
 namespace, in a temporary folder), so no example can rot. A fragment that cannot run alone is
 fenced ```py instead."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 BLOCKS = re.findall(r"^```python\n(.*?)^```", README.read_text(), flags=re.S | re.M)
-DOC_BLOCKS = [(page.name, block) for page in sorted((ROOT / "docs").glob("*.md"))
-              for block in re.findall(r"^```python\n(.*?)^```", page.read_text(), flags=re.S | re.M)]
+DOC_BLOCKS = [
+    (page.name, block)
+    for page in sorted((ROOT / "docs").glob("*.md"))
+    for block in re.findall(r"^```python\n(.*?)^```", page.read_text(), flags=re.S | re.M)
+]
 
 
 def test_the_readme_has_python_examples():

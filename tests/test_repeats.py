@@ -1,4 +1,5 @@
 """Repeats: N seeds of every config side by side; the scheduler sees their mean."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -36,16 +37,22 @@ def test_the_loss_is_the_mean_of_the_seeds_and_the_table_keeps_each():
     # seed 0 is the config itself: its first-rung losses are the plain run's
     plain = hb.Hyperband(space, max_resource=27, eta=3, seed=1).run(_backend()).to_frame()
     first = (frame.rung == 0) & (frame.bracket == 3)
-    np.testing.assert_array_equal(frame.loc[first, "loss_seed0"].to_numpy(),
-                                  plain.loc[(plain.rung == 0) & (plain.bracket == 3), "loss"].to_numpy())
+    np.testing.assert_array_equal(
+        frame.loc[first, "loss_seed0"].to_numpy(),
+        plain.loc[(plain.rung == 0) & (plain.bracket == 3), "loss"].to_numpy(),
+    )
     assert backend.evaluations == 4 * len(frame)  # every seed evaluated, in one call per wave
 
 
 def test_a_seed_that_diverges_stops_its_config():
     class Half:
         def train_rung(self, job):
-            return np.array([np.nan if cid >= SEED_STRIDE and c["x"] < 0.5 else c["x"]
-                             for cid, c in zip(job.config_ids, job.configs)])
+            return np.array(
+                [
+                    np.nan if cid >= SEED_STRIDE and c["x"] < 0.5 else c["x"]
+                    for cid, c in zip(job.config_ids, job.configs)
+                ]
+            )
 
     space = hb.Space(x=hb.Uniform(0.0, 1.0))
     result = hb.Hyperband(space, max_resource=9, eta=3, seed=0).run(Repeats(Half(), 2))
@@ -86,8 +93,13 @@ def _lstm(**kw):
     return LSTMBackend(task, seed=2, window=5, **kw)
 
 
-LSTM_SPACE = hb.Space(lr=hb.LogUniform(1e-3, 1e-1), hidden=hb.IntChoice([4, 8]), layers=hb.IntChoice([1]),
-                      batch_size=hb.IntChoice([16]), dropout=hb.Uniform(0.1, 0.3))
+LSTM_SPACE = hb.Space(
+    lr=hb.LogUniform(1e-3, 1e-1),
+    hidden=hb.IntChoice([4, 8]),
+    layers=hb.IntChoice([1]),
+    batch_size=hb.IntChoice([16]),
+    dropout=hb.Uniform(0.1, 0.3),
+)
 
 
 def test_lstm_seeds_share_the_wave_and_seed_zero_is_the_config(tmp_path):

@@ -1,4 +1,5 @@
 """Trials table and Result: frame columns, CSV / JSON export, summary."""
+
 from __future__ import annotations
 
 import json
@@ -34,15 +35,39 @@ def make_trials():
 def make_result(trials=None, best=True):
     trials = trials or make_trials()
     if not best:
-        return Result(trials=trials, best_config=None, best_loss=math.inf, best_config_id=None,
-                      best_resource=None, resource_spent=5.0, seconds=0.25)
-    return Result(trials=trials, best_config=dict(CONFIGS[0]), best_loss=0.25, best_config_id=0,
-                  best_resource=3.0, resource_spent=5.0, seconds=4.0)
+        return Result(
+            trials=trials,
+            best_config=None,
+            best_loss=math.inf,
+            best_config_id=None,
+            best_resource=None,
+            resource_spent=5.0,
+            seconds=0.25,
+        )
+    return Result(
+        trials=trials,
+        best_config=dict(CONFIGS[0]),
+        best_loss=0.25,
+        best_config_id=0,
+        best_resource=3.0,
+        resource_spent=5.0,
+        seconds=4.0,
+    )
 
 
 def test_trial_columns_constant():
-    assert TRIAL_COLUMNS == ("config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted",
-                             "diverged", "seconds", "rung_seconds")
+    assert TRIAL_COLUMNS == (
+        "config_id",
+        "iteration",
+        "bracket",
+        "rung",
+        "resource",
+        "loss",
+        "promoted",
+        "diverged",
+        "seconds",
+        "rung_seconds",
+    )
 
 
 def test_to_frame_columns_and_values():
@@ -182,8 +207,12 @@ def test_per_config_seconds_share_each_rung_and_sum_to_the_training_time():
 
 
 def test_a_survivor_is_charged_only_the_resource_it_trained_in_the_rung():
-    history = [Observation(0, 0, 1, 0, 1.0, 0.5, True), Observation(1, 0, 1, 0, 1.0, 0.6, True),
-               Observation(2, 0, 1, 1, 3.0, 0.4, False), Observation(0, 0, 1, 1, 3.0, 0.3, False)]
+    history = [
+        Observation(0, 0, 1, 0, 1.0, 0.5, True),
+        Observation(1, 0, 1, 0, 1.0, 0.6, True),
+        Observation(2, 0, 1, 1, 3.0, 0.4, False),
+        Observation(0, 0, 1, 1, 3.0, 0.3, False),
+    ]
     configs = CONFIGS
     seconds = {(0, 1, 0): 2.0, (0, 1, 1): 4.0}
     # config 2 is new in rung 1 (3 units from scratch); config 0 continues (2 more units)

@@ -1,4 +1,5 @@
 """The functional scheduler (ask/tell over immutable states) and the Hyperband driver."""
+
 from __future__ import annotations
 
 import copy
@@ -90,9 +91,7 @@ def test_survivors_are_best_by_loss_and_resources_continue():
             assert job.previous_resource == (0.0,) * len(job.config_ids)
             assert job.added_resource == pytest.approx(job.resource * len(job.config_ids))
         else:
-            assert job.added_resource == pytest.approx(
-                len(job.config_ids) * (job.resource - job.previous_resource[0])
-            )
+            assert job.added_resource == pytest.approx(len(job.config_ids) * (job.resource - job.previous_resource[0]))
     # promoted flags in the history agree with the next rung's ids
     promoted = {(o.bracket, o.rung, o.config_id) for o in final.history if o.promoted}
     nxt_ids = {(j.bracket, j.rung - 1, cid) for j, _ in jobs if j.rung > 0 for cid in j.config_ids}
@@ -218,7 +217,11 @@ def test_all_equal_losses_keep_lowest_ids_r81():
     jobs, _ = drive(sched.hyperband(SPACE, 81, 3, seed=0), loss_fn=lambda c, r, i: 1.0)
     first_bracket = [j for j, _ in jobs if j.bracket_index == 0]
     assert [j.config_ids for j in first_bracket] == [
-        tuple(range(81)), tuple(range(27)), tuple(range(9)), tuple(range(3)), (0,)
+        tuple(range(81)),
+        tuple(range(27)),
+        tuple(range(9)),
+        tuple(range(3)),
+        (0,),
     ]
 
 
@@ -354,8 +357,10 @@ def test_finite_grid_smaller_than_n():
     sizes = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        jobs, final = drive(sched.tell(state, job, [c["a"] + ord(c["b"]) / 1000 for c in job.configs]),
-                            loss_fn=lambda c, r, i: c["a"] + ord(c["b"]) / 1000)
+        jobs, final = drive(
+            sched.tell(state, job, [c["a"] + ord(c["b"]) / 1000 for c in job.configs]),
+            loss_fn=lambda c, r, i: c["a"] + ord(c["b"]) / 1000,
+        )
     all_jobs = [job] + [j for j, _ in jobs]
     for j in all_jobs:
         sizes.setdefault(j.bracket, []).append(len(j.config_ids))
@@ -453,9 +458,7 @@ class FakeBackend:
 
     def train_rung(self, job):
         self.jobs.append(job)
-        return np.array([
-            np.nan if c["x"] > 0.9 else (c["x"] - 0.3) ** 2 + 1.0 / job.resource for c in job.configs
-        ])
+        return np.array([np.nan if c["x"] > 0.9 else (c["x"] - 0.3) ** 2 + 1.0 / job.resource for c in job.configs])
 
 
 class ReleasingBackend(FakeBackend):
@@ -582,7 +585,11 @@ def test_describe_lists_plan():
         (dict(max_resource=0.5, eta=3), ValueError, r"max_resource \(R\) must be >= 1"),
         (dict(max_resource=float("nan")), ValueError, r"max_resource \(R\) must be >= 1"),
         (dict(max_resource=81, hyperband_iterations=0), ValueError, "hyperband_iterations must be a positive integer"),
-        (dict(max_resource=81, hyperband_iterations=1.5), ValueError, "hyperband_iterations must be a positive integer"),
+        (
+            dict(max_resource=81, hyperband_iterations=1.5),
+            ValueError,
+            "hyperband_iterations must be a positive integer",
+        ),
         (dict(max_resource=81, seed=-1), ValueError, "seed must be a non-negative integer, got -1"),
         (dict(max_resource=81, seed="0"), ValueError, "seed must be a non-negative integer"),
     ],

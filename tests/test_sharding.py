@@ -1,6 +1,7 @@
 """Configs spread over 4 (forced host) devices: every device busy, each config's result its
 single-device one (to float rounding: a 4-device program is compiled apart from a 1-device one;
 1.5e-8 seen on one of 10 values)."""
+
 import json
 import os
 import subprocess

@@ -1,4 +1,5 @@
 """The scikit-learn fallback: SklearnBackend, HyperbandSearchCV and the SVC walkthrough."""
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,9 @@ def _quiet(search, X, y, **kw):
 # ---------------------------------------------------------------------------------------------
 def test_svc_walkthrough_digits_matches_sklearn_searches(tmp_path, recwarn):
     lines = []
-    out = svc_walkthrough(dataset="digits", max_resource=81, eta=3, seed=0, cv=3,
-                          out_csv=tmp_path / "trials.csv", log=lines.append)
+    out = svc_walkthrough(
+        dataset="digits", max_resource=81, eta=3, seed=0, cv=3, out_csv=tmp_path / "trials.csv", log=lines.append
+    )
     # Tolerance 0.02 (about 9 of 449 validation digits per fold): Hyperband evaluates only part
     # of the grid at the full resource (configs are screened on 1/81..1/3 of the data), so it may
     # pick a slightly different near-optimal config than the exhaustive GridSearchCV, and
@@ -86,8 +88,9 @@ def test_clone_and_get_params_round_trip():
         assert cp.keys() == params.keys()
         assert cp["space"] == space and cp["space"] is not space
         assert cp["estimator"].get_params() == SVC().get_params()
-        assert {k: cp[k] for k in params if k not in ("space", "estimator")} == \
-            {k: params[k] for k in params if k not in ("space", "estimator")}
+        assert {k: cp[k] for k in params if k not in ("space", "estimator")} == {
+            k: params[k] for k in params if k not in ("space", "estimator")
+        }
     assert "estimator__C" in search.get_params(deep=True)
     search.set_params(eta=2, estimator__C=5.0)
     assert search.eta == 2 and search.estimator.C == 5.0
@@ -108,15 +111,34 @@ def test_lazy_export_from_package():
 
 def test_fit_results_delegation_and_table(small_data):
     X, y = small_data
-    search = _quiet(HyperbandSearchCV(SVC(), {"C": [0.1, 1.0, 10.0], "gamma": ["scale", 0.01]},
-                                      max_resource=9, eta=3, cv=3, random_state=0), X, y)
+    search = _quiet(
+        HyperbandSearchCV(
+            SVC(), {"C": [0.1, 1.0, 10.0], "gamma": ["scale", 0.01]}, max_resource=9, eta=3, cv=3, random_state=0
+        ),
+        X,
+        y,
+    )
     res = search.cv_results_
     n = len(res["params"])
     assert all(len(v) == n for v in res.values())
     frame = pd.DataFrame(res)
-    for col in ("config_id", "iteration", "bracket", "rung", "resource", "n_samples", "mean_test_score",
-                "std_test_score", "split0_test_score", "split2_test_score", "mean_fit_time", "promoted",
-                "params", "param_C", "param_gamma"):
+    for col in (
+        "config_id",
+        "iteration",
+        "bracket",
+        "rung",
+        "resource",
+        "n_samples",
+        "mean_test_score",
+        "std_test_score",
+        "split0_test_score",
+        "split2_test_score",
+        "mean_fit_time",
+        "promoted",
+        "params",
+        "param_C",
+        "param_gamma",
+    ):
         assert col in frame.columns
     assert search.n_splits_ == 3
     # best = best score at the largest resource reached (R)
@@ -143,8 +165,9 @@ def test_fit_results_delegation_and_table(small_data):
 
 def test_refit_false_has_no_best_estimator(small_data):
     X, y = small_data
-    search = _quiet(HyperbandSearchCV(SVC(), {"C": [0.1, 1.0]}, max_resource=3, cv=3, random_state=0,
-                                      refit=False), X, y)
+    search = _quiet(
+        HyperbandSearchCV(SVC(), {"C": [0.1, 1.0]}, max_resource=3, cv=3, random_state=0, refit=False), X, y
+    )
     assert not hasattr(search, "best_estimator_")
     assert search.best_params_["C"] in (0.1, 1.0)
     with pytest.raises(AttributeError, match="refit=False"):
@@ -154,8 +177,12 @@ def test_refit_false_has_no_best_estimator(small_data):
 def test_verbose_logs_plan_and_rungs(small_data):
     X, y = small_data
     lines = []
-    _quiet(HyperbandSearchCV(SVC(), {"C": [0.1, 1.0, 10.0]}, max_resource=9, cv=3, random_state=0, verbose=2),
-           X, y, log=lines.append)
+    _quiet(
+        HyperbandSearchCV(SVC(), {"C": [0.1, 1.0, 10.0]}, max_resource=9, cv=3, random_state=0, verbose=2),
+        X,
+        y,
+        log=lines.append,
+    )
     text = "\n".join(lines)
     assert "Hyperband R=9 eta=3" in text
     assert "bracket s=2" in text and "promoted #" in text and "bracket best #" in text
@@ -176,8 +203,19 @@ class RecordingLogisticRegression(LogisticRegression):
 def test_parameter_resource_max_iter(small_data):
     X, y = small_data
     MAX_ITERS.clear()
-    search = _quiet(HyperbandSearchCV(RecordingLogisticRegression(), {"C": [0.01, 0.1, 1.0, 10.0]},
-                                      resource="max_iter", max_resource=27, eta=3, cv=3, random_state=0), X, y)
+    search = _quiet(
+        HyperbandSearchCV(
+            RecordingLogisticRegression(),
+            {"C": [0.01, 0.1, 1.0, 10.0]},
+            resource="max_iter",
+            max_resource=27,
+            eta=3,
+            cv=3,
+            random_state=0,
+        ),
+        X,
+        y,
+    )
     res = search.cv_results_
     assert res["resource"].dtype.kind == "i"
     assert set(res["resource"].tolist()) == {1, 3, 9, 27}
@@ -228,8 +266,13 @@ def test_n_samples_resource_trains_on_ceil_fraction():
     y = np.repeat([0, 1, 2], 30)
     FIT_SIZES.clear()
     R, n_train = 27, 60  # 3-fold stratified: every training part has 60 samples
-    search = _quiet(HyperbandSearchCV(SizeRecorder(), {"tag": [0, 1, 2, 3, 4, 5, 6, 7, 8]},
-                                      max_resource=R, eta=3, cv=3, random_state=0), X, y)
+    search = _quiet(
+        HyperbandSearchCV(
+            SizeRecorder(), {"tag": [0, 1, 2, 3, 4, 5, 6, 7, 8]}, max_resource=R, eta=3, cv=3, random_state=0
+        ),
+        X,
+        y,
+    )
     res = search.cv_results_
     expected = {r: math.ceil(n_train * r / R) for r in (1, 3, 9, 27)}
     assert expected == {1: 3, 3: 7, 9: 20, 27: 60}
@@ -281,16 +324,19 @@ class MustNotFit(ClassifierMixin, BaseEstimator):
         raise AssertionError("fit must not be called: the input should be rejected up front")
 
 
-@pytest.mark.parametrize("kwargs, space, message", [
-    ({"eta": 1}, {"alpha": [1.0]}, "eta must be an integer >= 2, got 1"),
-    ({"eta": 2.5}, {"alpha": [1.0]}, "eta must be an integer >= 2, got 2.5"),
-    ({"max_resource": 0}, {"alpha": [1.0]}, "max_resource (R) must be >= 1, got 0"),
-    ({}, {}, "search space is empty"),
-    ({}, {"alpha": []}, "empty list"),
-    ({}, {"alpha": [1.0], "nope": [1, 2]}, "'nope' is not a parameter of MustNotFit"),
-    ({"hyperband_iterations": 0}, {"alpha": [1.0]}, "hyperband_iterations"),
-    ({"scoring": ["accuracy", "f1"]}, {"alpha": [1.0]}, "multi-metric"),
-])
+@pytest.mark.parametrize(
+    "kwargs, space, message",
+    [
+        ({"eta": 1}, {"alpha": [1.0]}, "eta must be an integer >= 2, got 1"),
+        ({"eta": 2.5}, {"alpha": [1.0]}, "eta must be an integer >= 2, got 2.5"),
+        ({"max_resource": 0}, {"alpha": [1.0]}, "max_resource (R) must be >= 1, got 0"),
+        ({}, {}, "search space is empty"),
+        ({}, {"alpha": []}, "empty list"),
+        ({}, {"alpha": [1.0], "nope": [1, 2]}, "'nope' is not a parameter of MustNotFit"),
+        ({"hyperband_iterations": 0}, {"alpha": [1.0]}, "hyperband_iterations"),
+        ({"scoring": ["accuracy", "f1"]}, {"alpha": [1.0]}, "multi-metric"),
+    ],
+)
 def test_bad_input_raises_clear_value_error(small_data, kwargs, space, message):
     X, y = small_data
     with pytest.raises(ValueError) as info:
@@ -338,8 +384,15 @@ def nan_for_large_c(estimator, X, y):
 
 def test_nan_scores_lose_and_fit_completes(small_data):
     X, y = small_data
-    search = HyperbandSearchCV(SVC(), {"C": [0.01, 0.1, 1.0, 10.0, 100.0]}, max_resource=9, eta=3, cv=3,
-                               scoring=nan_for_large_c, random_state=0)
+    search = HyperbandSearchCV(
+        SVC(),
+        {"C": [0.01, 0.1, 1.0, 10.0, 100.0]},
+        max_resource=9,
+        eta=3,
+        cv=3,
+        scoring=nan_for_large_c,
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         search.fit(X, y)
@@ -375,8 +428,9 @@ def test_same_random_state_same_cv_results(small_data):
     space = Space(C=LogUniform(1e-2, 1e2), gamma=LogUniform(1e-3, 1.0))
 
     def run(seed, **kw):
-        return _quiet(HyperbandSearchCV(SVC(), space, max_resource=9, eta=3, cv=3, random_state=seed, **kw),
-                      X, y).cv_results_
+        return _quiet(
+            HyperbandSearchCV(SVC(), space, max_resource=9, eta=3, cv=3, random_state=seed, **kw), X, y
+        ).cv_results_
 
     first = run(7)
     _assert_same(first, run(7))
@@ -395,8 +449,9 @@ def test_parallel_matches_sequential(small_data):
 def test_pandas_input(small_data):
     X, y = small_data
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
-    search = _quiet(HyperbandSearchCV(SVC(), {"C": [0.1, 1.0]}, max_resource=3, cv=3, random_state=0),
-                    frame, pd.Series(y))
+    search = _quiet(
+        HyperbandSearchCV(SVC(), {"C": [0.1, 1.0]}, max_resource=3, cv=3, random_state=0), frame, pd.Series(y)
+    )
     assert list(search.feature_names_in_) == list(frame.columns)
     assert search.predict(frame).shape == (150,)
 
@@ -414,6 +469,11 @@ def test_module_does_not_import_jax():
         "assert 'jax' not in sys.modules, 'jax was imported'\n"
         "assert not tried, tried\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,5 @@
 """Search spaces: dimensions, validation, seeding, grids and JSON-safe configs."""
+
 from __future__ import annotations
 
 import json
@@ -254,9 +255,12 @@ def test_size_and_grid():
     assert FINITE.size == 6
     assert FINITE.names == ("a", "b")
     assert FINITE.grid() == [
-        {"a": 1, "b": "x"}, {"a": 1, "b": "y"},
-        {"a": 2, "b": "x"}, {"a": 2, "b": "y"},
-        {"a": 3, "b": "x"}, {"a": 3, "b": "y"},
+        {"a": 1, "b": "x"},
+        {"a": 1, "b": "y"},
+        {"a": 2, "b": "x"},
+        {"a": 2, "b": "y"},
+        {"a": 3, "b": "x"},
+        {"a": 3, "b": "y"},
     ]
     assert all(type(c["a"]) is int for c in FINITE.grid())
     assert Space(a=IntChoice([1, 2]), b=Choice(["u", "v", "w"]), c=IntUniform(0, 4)).size == 30

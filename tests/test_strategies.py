@@ -1,4 +1,5 @@
 """Search strategies under one budget (hbjax.strategies), on cheap synthetic backends."""
+
 from __future__ import annotations
 
 import math
@@ -103,9 +104,14 @@ def test_every_strategy_respects_the_budget(name, continues, budget):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(name=st.sampled_from(["hyperband", "sh", "bohb", "random", "ga"]), continues=st.booleans(),
-       R=st.sampled_from([1, 4, 9, 27, 30.5]), eta=st.sampled_from([2, 3, 4]),
-       extra=st.floats(0, 400), seed=st.integers(0, 50))
+@given(
+    name=st.sampled_from(["hyperband", "sh", "bohb", "random", "ga"]),
+    continues=st.booleans(),
+    R=st.sampled_from([1, 4, 9, 27, 30.5]),
+    eta=st.sampled_from([2, 3, 4]),
+    extra=st.floats(0, 400),
+    seed=st.integers(0, 50),
+)
 def test_budget_property(name, continues, R, eta, extra, seed):
     budget = R + extra
     backend = Synthetic(continues)
@@ -132,7 +138,8 @@ def test_callbacks_once_per_job():
     seen = []
     backend = Synthetic(False)
     GeneticAlgorithm(MIXED, max_resource=1, seed=0, population=6).run(
-        backend, budget=20, callbacks=[lambda job, losses, state, s: seen.append((job, len(losses), state.spent))])
+        backend, budget=20, callbacks=[lambda job, losses, state, s: seen.append((job, len(losses), state.spent))]
+    )
     assert [j for j, _, _ in seen] == [j for j, _ in backend.jobs]
     assert [n for _, n, _ in seen] == [6, 5, 5, 4]
     assert seen[-1][2] == 20
@@ -271,24 +278,29 @@ def test_bohb_random_fraction_extremes_and_first_bracket_like_hyperband():
 def test_product_kde_prefers_the_good_region():
     codec = Codec(MIXED)
     rng = np.random.default_rng(0)
-    good = codec.encode([{"lr": 10 ** -2.5 * 1.1 ** k, "hidden": 32, "act": "relu"} for k in range(-3, 4)])
+    good = codec.encode([{"lr": 10**-2.5 * 1.1**k, "hidden": 32, "act": "relu"} for k in range(-3, 4)])
     bad = codec.sample(rng, 30)
     good_kde, g = ProductKDE(good, codec), ProductKDE(bad, codec)
     draws = good_kde.sample(rng, 200, widen=3.0)
     assert ((draws >= 0) & (draws <= 1)).all()
     assert all(MIXED.contains(c) for c in codec.decode(draws))
-    at_good = codec.encode([{"lr": 10 ** -2.5, "hidden": 32, "act": "relu"}])
+    at_good = codec.encode([{"lr": 10**-2.5, "hidden": 32, "act": "relu"}])
     far = codec.encode([{"lr": 1e-5, "hidden": 8, "act": "gelu"}])
     assert (good_kde.logpdf(at_good) - g.logpdf(at_good))[0] > (good_kde.logpdf(far) - g.logpdf(far))[0]
 
 
 # -------------------------------------------------------------------------------------------- GA
 def test_ga_stays_in_the_space_and_has_the_right_shapes():
-    space = Space(lr=LogUniform(1e-5, 1e-1), layers=IntUniform(1, 5), act=Choice(["relu", "tanh", "gelu"]),
-                  batch=IntChoice([16, 32, 64]))
+    space = Space(
+        lr=LogUniform(1e-5, 1e-1),
+        layers=IntUniform(1, 5),
+        act=Choice(["relu", "tanh", "gelu"]),
+        batch=IntChoice([16, 32, 64]),
+    )
     backend = Synthetic(True)
     result = GeneticAlgorithm(space, max_resource=2, seed=0, population=10, elitism=2, mutation=0.5).run(
-        backend, budget=2 * 60)
+        backend, budget=2 * 60
+    )
     df = result.to_frame()
     assert all(space.contains(c) for c in result.state.configs)
     assert all(space.contains(c) for j, _ in backend.jobs for c in j.configs)
@@ -331,7 +343,8 @@ def test_random_search_on_a_finite_space_does_not_repeat():
 def test_hyperband_strategy_is_hyperband_while_the_budget_lasts():
     hb = Hyperband(MIXED, max_resource=27, eta=3, seed=2).run(Synthetic(True))
     strat = HyperbandStrategy(MIXED, max_resource=27, eta=3, seed=2, max_iterations=1).run(
-        Synthetic(True), budget=10**6)
+        Synthetic(True), budget=10**6
+    )
     pd.testing.assert_frame_equal(frame(hb), frame(strat))
     assert strat.resource_spent == hb.resource_spent
     two = HyperbandStrategy(MIXED, max_resource=27, eta=3, seed=2).run(Synthetic(True), budget=2 * hb.resource_spent)
@@ -390,26 +403,29 @@ def test_bad_budget(name, budget):
     assert backend.jobs == []
 
 
-@pytest.mark.parametrize("cls, kwargs, match", [
-    (RandomSearch, dict(batch_size=0), "batch_size"),
-    (RandomSearch, dict(seed=-1), "seed"),
-    (RandomSearch, dict(max_resource=0), "max_resource"),
-    (BayesianOptimization, dict(xi=-1), "xi"),
-    (BayesianOptimization, dict(n_initial=1), "n_initial"),
-    (BayesianOptimization, dict(liar="median"), "liar"),
-    (GeneticAlgorithm, dict(population=1), "population"),
-    (GeneticAlgorithm, dict(tournament=9), "tournament"),
-    (GeneticAlgorithm, dict(crossover=1.5), "crossover"),
-    (GeneticAlgorithm, dict(mutation=-0.1), "mutation"),
-    (GeneticAlgorithm, dict(elitism=8), "elitism"),
-    (HyperbandStrategy, dict(eta=1), "eta"),
-    (SuccessiveHalvingStrategy, dict(n_configs=0), "n_configs"),
-    (BOHB, dict(random_fraction=1.5), "random_fraction"),
-    (BOHB, dict(top_fraction=0), "top_fraction"),
-    (BOHB, dict(min_points=0), "min_points"),
-    (BOHB, dict(bandwidth_factor=0), "bandwidth_factor"),
-    (BOHB, dict(n_samples=0), "n_samples"),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs, match",
+    [
+        (RandomSearch, dict(batch_size=0), "batch_size"),
+        (RandomSearch, dict(seed=-1), "seed"),
+        (RandomSearch, dict(max_resource=0), "max_resource"),
+        (BayesianOptimization, dict(xi=-1), "xi"),
+        (BayesianOptimization, dict(n_initial=1), "n_initial"),
+        (BayesianOptimization, dict(liar="median"), "liar"),
+        (GeneticAlgorithm, dict(population=1), "population"),
+        (GeneticAlgorithm, dict(tournament=9), "tournament"),
+        (GeneticAlgorithm, dict(crossover=1.5), "crossover"),
+        (GeneticAlgorithm, dict(mutation=-0.1), "mutation"),
+        (GeneticAlgorithm, dict(elitism=8), "elitism"),
+        (HyperbandStrategy, dict(eta=1), "eta"),
+        (SuccessiveHalvingStrategy, dict(n_configs=0), "n_configs"),
+        (BOHB, dict(random_fraction=1.5), "random_fraction"),
+        (BOHB, dict(top_fraction=0), "top_fraction"),
+        (BOHB, dict(min_points=0), "min_points"),
+        (BOHB, dict(bandwidth_factor=0), "bandwidth_factor"),
+        (BOHB, dict(n_samples=0), "n_samples"),
+    ],
+)
 def test_constructors_validate_up_front(cls, kwargs, match):
     args = dict(max_resource=9, seed=0)
     args.update(kwargs)
@@ -428,8 +444,16 @@ def test_compare_and_summarize():
     def evaluate(backend, result):
         return {"test_loss": true_loss(result.best_config), "jobs": len(backend.jobs)}
 
-    df = compare(["random", "hyperband", "ga"], lambda seed: Synthetic(True), MIXED, budget=120, seeds=[0, 1, 2],
-                 max_resource=9, eta=3, evaluate=evaluate)
+    df = compare(
+        ["random", "hyperband", "ga"],
+        lambda seed: Synthetic(True),
+        MIXED,
+        budget=120,
+        seeds=[0, 1, 2],
+        max_resource=9,
+        eta=3,
+        evaluate=evaluate,
+    )
     assert len(df) == 9 and list(df["method"].unique()) == ["random", "hyperband", "ga"]
     for col in ("best_loss", "resource_spent", "seconds", "evaluations", "configs", "test_loss", "jobs"):
         assert col in df.columns

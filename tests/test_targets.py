@@ -1,4 +1,5 @@
 """Scale-free targets, skill, anchored folds, value series (Delhi climate) and the LSTM on them."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,20 +29,28 @@ def prices(n: int = 120, seed: int = 0, scale: float = 1.0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     close = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
     open_ = close * np.exp(rng.normal(0, 0.005, n))
-    return pd.DataFrame({
-        "Date": pd.bdate_range("2020-01-01", periods=n),
-        "Open": open_ * scale, "High": np.maximum(open_, close) * 1.01 * scale,
-        "Low": np.minimum(open_, close) * 0.99 * scale, "Close": close * scale,
-        "Volume": rng.integers(1_000, 100_000, n).astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "Date": pd.bdate_range("2020-01-01", periods=n),
+            "Open": open_ * scale,
+            "High": np.maximum(open_, close) * 1.01 * scale,
+            "Low": np.minimum(open_, close) * 0.99 * scale,
+            "Close": close * scale,
+            "Volume": rng.integers(1_000, 100_000, n).astype(float),
+        }
+    )
 
 
 def temperatures(n: int = 400, seed: int = 0) -> pd.DataFrame:
     """A seasonal daily value series that crosses 0 (period 30 rows)."""
     rng = np.random.default_rng(seed)
     day = np.arange(n)
-    return pd.DataFrame({"Date": pd.date_range("2021-01-01", periods=n),
-                         "temp": 5 + 10 * np.sin(2 * np.pi * day / 30) + rng.normal(0, 1, n)})
+    return pd.DataFrame(
+        {
+            "Date": pd.date_range("2021-01-01", periods=n),
+            "temp": 5 + 10 * np.sin(2 * np.pi * day / 30) + rng.normal(0, 1, n),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +60,7 @@ def climate():
 
 # --------------------------------------------------------------------------------- per-window inputs
 
+
 @pytest.mark.parametrize("kind", ["price", "value"])
 def test_relative_windows_use_only_rows_inside_the_window(kind):
     frame = from_frame(prices(80)) if kind == "price" else from_frame(temperatures(80))
@@ -58,11 +68,11 @@ def test_relative_windows_use_only_rows_inside_the_window(kind):
     w, t = 6, 40  # the window ending at row t is entry t - w + 1
     base, _ = relative_windows(x, names, kind, w)
     later, earlier = x.copy(), x.copy()
-    later[t + 1:] *= 3.0  # the future
-    earlier[:t - w + 1] *= 3.0  # the days before the window
-    np.testing.assert_array_equal(relative_windows(later, names, kind, w)[0][:t - w + 2], base[:t - w + 2])
-    np.testing.assert_array_equal(relative_windows(earlier, names, kind, w)[0][t - w + 1:], base[t - w + 1:])
-    assert not np.allclose(relative_windows(later, names, kind, w)[0][t - w + 2:], base[t - w + 2:])
+    later[t + 1 :] *= 3.0  # the future
+    earlier[: t - w + 1] *= 3.0  # the days before the window
+    np.testing.assert_array_equal(relative_windows(later, names, kind, w)[0][: t - w + 2], base[: t - w + 2])
+    np.testing.assert_array_equal(relative_windows(earlier, names, kind, w)[0][t - w + 1 :], base[t - w + 1 :])
+    assert not np.allclose(relative_windows(later, names, kind, w)[0][t - w + 2 :], base[t - w + 2 :])
     if kind == "price":
         assert np.all(base[:, -1, names.index("close")] == 0.0)  # log(c_t / c_t)
 
@@ -78,13 +88,19 @@ def test_relative_price_inputs_ignore_the_price_scale():
 
 # --------------------------------------------------------------------------------- back to values, skill
 
-@pytest.mark.parametrize("make", [lambda: StockTask(prices(), **SMALL),
-                                  lambda: SeriesTask(temperatures(), train_size=200, val_size=40, test_size=60)])
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: StockTask(prices(), **SMALL),
+        lambda: SeriesTask(temperatures(), train_size=200, val_size=40, test_size=60),
+    ],
+)
 def test_true_target_gives_back_the_value_and_skill_is_0_for_persistence_1_for_perfect(make):
     task = make()
     fw, fin = task.fold_windows(5), task.final_windows(5)
     for k, fold in enumerate(task.folds):  # alignment: sample j ends at val.start - 1 + j
-        np.testing.assert_array_equal(fw.last_val[k], task.values[fold.val.start - 1:fold.val.stop - 1])
+        np.testing.assert_array_equal(fw.last_val[k], task.values[fold.val.start - 1 : fold.val.stop - 1])
         np.testing.assert_array_equal(fw.truth_val[k], task.values[fold.val])
     last, truth = fw.last_val, fw.truth_val
     change = np.log(truth / last) if task.kind == "price" else truth - last
@@ -125,9 +141,16 @@ def test_constant_series_has_no_skill_and_baselines_say_so():
 
 # --------------------------------------------------------------------------------- folds
 
-@pytest.mark.parametrize("n, sizes", [(6529, {}), (100, dict(train_size=50, val_size=10, test_size=10, step=5)),
-                                      (1000, dict(train_size=300, val_size=70, test_size=90, max_folds=3)),
-                                      (371, dict(train_size=300, val_size=70, test_size=1))])
+
+@pytest.mark.parametrize(
+    "n, sizes",
+    [
+        (6529, {}),
+        (100, dict(train_size=50, val_size=10, test_size=10, step=5)),
+        (1000, dict(train_size=300, val_size=70, test_size=90, max_folds=3)),
+        (371, dict(train_size=300, val_size=70, test_size=1)),
+    ],
+)
 def test_last_validation_block_ends_where_the_test_block_starts(n, sizes):
     folds = walk_forward(n, **sizes)
     test_start = n - sizes.get("test_size", 800)
@@ -148,22 +171,32 @@ def test_task_folds_are_anchored(climate):
 
 # --------------------------------------------------------------------------------- scale-free averages
 
-@pytest.mark.parametrize("make, scale", [(lambda s: StockTask(prices(scale=s), **SMALL), 1000.0),
-                                         (lambda s: SeriesTask(temperatures().assign(temp=lambda d: d.temp * s),
-                                                               period=30, train_size=200, val_size=40,
-                                                               test_size=60), 1000.0)])
+
+@pytest.mark.parametrize(
+    "make, scale",
+    [
+        (lambda s: StockTask(prices(scale=s), **SMALL), 1000.0),
+        (
+            lambda s: SeriesTask(
+                temperatures().assign(temp=lambda d: d.temp * s), period=30, train_size=200, val_size=40, test_size=60
+            ),
+            1000.0,
+        ),
+    ],
+)
 def test_fold_averaged_skill_does_not_depend_on_the_series_scale(make, scale):
     a, b = make(1.0).baselines(5), make(scale).baselines(5)
     for key in ("ridge_val_skill", "ridge_test_skill", "persistence_val_mse", "ridge_val_mse"):
         assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), key
     assert b["ridge_val_skill_folds"] == pytest.approx(a["ridge_val_skill_folds"], rel=1e-4, abs=1e-6)
-    assert b["persistence_test_mse_price"] == pytest.approx(a["persistence_test_mse_price"] * scale ** 2)
+    assert b["persistence_test_mse_price"] == pytest.approx(a["persistence_test_mse_price"] * scale**2)
     if a["period"]:
         assert b["seasonal_naive_val_skill"] == pytest.approx(a["seasonal_naive_val_skill"], rel=1e-9)
         assert a["seasonal_naive_val_skill"] > 0.5  # a clean 30-row season: last season beats yesterday
 
 
 # --------------------------------------------------------------------------------- Delhi climate
+
 
 def test_delhi_climate_loads_as_a_value_series(climate):
     frame = load_delhi_climate()
@@ -199,6 +232,7 @@ def test_seasonal_naive_needs_one_period_of_history():
 
 # --------------------------------------------------------------------------------- value CSVs
 
+
 def test_value_csv_is_routed_to_a_value_task(tmp_path):
     path = tmp_path / "temp.csv"
     temperatures(200).rename(columns={"temp": "Temp (C)"}).to_csv(path, index=False)
@@ -208,8 +242,9 @@ def test_value_csv_is_routed_to_a_value_task(tmp_path):
     task = SeriesTask(frame, train_size=100, val_size=20, test_size=30)
     assert task.kind == "value" and task.target == "relative" and task.unit == "Temp (C)"
     assert np.isfinite(task.fold_windows(5).x_train).all()
-    priced = SeriesTask(frame.assign(**{"Temp (C)": frame["Temp (C)"] + 50}), kind="price",
-                        train_size=100, val_size=20, test_size=30)
+    priced = SeriesTask(
+        frame.assign(**{"Temp (C)": frame["Temp (C)"] + 50}), kind="price", train_size=100, val_size=20, test_size=30
+    )
     assert priced.kind == "price" and priced.target_form == "log_ratio"
     with pytest.raises(DataError, match="non-positive price"):
         SeriesTask(frame, kind="price", train_size=100, val_size=20, test_size=30)
@@ -240,19 +275,28 @@ def test_bad_value_csvs_raise_clear_errors(tmp_path):
 
 # --------------------------------------------------------------------------------- the LSTM on them
 
-@pytest.mark.parametrize("make", [
-    lambda: StockTask(from_frame(prices(400)), train_size=150, val_size=40, test_size=40, ma_window=5),
-    lambda: SeriesTask(load_delhi_climate(), last_rows=420, train_size=150, val_size=40, test_size=40,
-                       max_folds=2)],
-    ids=["price-relative", "climate-relative"])
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: StockTask(from_frame(prices(400)), train_size=150, val_size=40, test_size=40, ma_window=5),
+        lambda: SeriesTask(load_delhi_climate(), last_rows=420, train_size=150, val_size=40, test_size=40, max_folds=2),
+    ],
+    ids=["price-relative", "climate-relative"],
+)
 def test_lstm_trains_on_the_relative_target(make, monkeypatch):
     import hbjax as hb
     from hbjax.lstm.backend import LSTMBackend, LSTMEngine
 
     task = make()
     assert task.target == "relative"
-    space = hb.Space(lr=hb.LogUniform(1e-3, 1e-1), hidden=hb.IntChoice([8]), layers=hb.IntChoice([1]),
-                     batch_size=hb.IntChoice([16]), dropout=hb.Uniform(0.1, 0.3))
+    space = hb.Space(
+        lr=hb.LogUniform(1e-3, 1e-1),
+        hidden=hb.IntChoice([8]),
+        layers=hb.IntChoice([1]),
+        batch_size=hb.IntChoice([16]),
+        dropout=hb.Uniform(0.1, 0.3),
+    )
     backend = LSTMBackend(task, seed=0, window=5, configs_per_program=4)
     result = hb.Hyperband(space, max_resource=3, eta=3, seed=0).run(backend)
     losses = result.to_frame()["loss"].to_numpy()
@@ -264,10 +308,16 @@ def test_lstm_trains_on_the_relative_target(make, monkeypatch):
     plain = LSTMEngine(backend._fold_arrays, seed=0, configs_per_program=4, window=5)
     ids, configs = list(range(3)), [result.to_frame().iloc[i][list(space.names)].to_dict() for i in range(3)]
     configs = [{k: (int(v) if k in ("hidden", "layers", "batch_size") else v) for k, v in c.items()} for c in configs]
-    scaled = LSTMEngine(backend._fold_arrays, seed=0, configs_per_program=4, window=5,
-                        fold_loss_scale=lambda w: np.ones(fw.n_folds) * 2.0)
-    np.testing.assert_allclose(scaled.train(ids, configs, 1, [0.0] * 3)[0],
-                               plain.train(ids, configs, 1, [0.0] * 3)[0] / 2.0, rtol=1e-12)
+    scaled = LSTMEngine(
+        backend._fold_arrays,
+        seed=0,
+        configs_per_program=4,
+        window=5,
+        fold_loss_scale=lambda w: np.ones(fw.n_folds) * 2.0,
+    )
+    np.testing.assert_allclose(
+        scaled.train(ids, configs, 1, [0.0] * 3)[0], plain.train(ids, configs, 1, [0.0] * 3)[0] / 2.0, rtol=1e-12
+    )
     engine_losses = []
     train = LSTMEngine.train
 

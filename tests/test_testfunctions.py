@@ -1,5 +1,6 @@
 """Multi-fidelity test functions: known minima, one vmapped call per rung, and the literature's
 finding that Hyperband and BOHB beat random search at equal budget."""
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -30,8 +31,16 @@ def test_full_fidelity_is_the_standard_function_with_its_known_minimum(name):
 
 def _job(configs, resource, ids=None):
     ids = tuple(ids or range(len(configs)))
-    return RungJob(iteration=0, bracket=0, bracket_index=0, rung=0, config_ids=ids, configs=tuple(configs), resource=resource,
-                   previous_resource=(0.0,) * len(configs))
+    return RungJob(
+        iteration=0,
+        bracket=0,
+        bracket_index=0,
+        rung=0,
+        config_ids=ids,
+        configs=tuple(configs),
+        resource=resource,
+        previous_resource=(0.0,) * len(configs),
+    )
 
 
 def test_a_rung_is_one_vmapped_call_equal_to_each_config_alone():
@@ -54,8 +63,15 @@ def test_hyperband_and_bohb_beat_random_search_at_equal_budget(name):
     """20 seeds, 5 full Hyperband iterations' budget each: paired Wilcoxon signed-rank, one-sided."""
     R = 81
     space = FunctionBackend(name, max_resource=R).space()
-    df = compare(["hyperband", "bohb", "random"], lambda s: FunctionBackend(name, max_resource=R, seed=s), space,
-                 budget=5 * 10 * R, seeds=range(20), max_resource=R, eta=3)
+    df = compare(
+        ["hyperband", "bohb", "random"],
+        lambda s: FunctionBackend(name, max_resource=R, seed=s),
+        space,
+        budget=5 * 10 * R,
+        seeds=range(20),
+        max_resource=R,
+        eta=3,
+    )
     best = df.pivot(index="seed", columns="method", values="best_loss")
     for method in ("hyperband", "bohb"):
         assert stats.wilcoxon(best[method], best["random"], alternative="less").pvalue < 0.01, method

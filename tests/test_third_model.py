@@ -2,6 +2,7 @@
 layer ReLU MLP regressor with momentum SGD, whose hidden width pads to a power of two with zero
 units (exact: a zero unit's ReLU is 0, its weights get zero gradient, momentum keeps them at 0).
 It uses only ``hb.*`` names, so the protocol it proves is the public one."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -51,28 +52,45 @@ class MLP(hb.Model):
 
     # --- states: leaves [K, ...], hidden units on the last axis of w1 and b1, first of w2
     def _layout(self, params, width):
-        return {"w1": _pad(params["w1"], 2, width), "b1": _pad(params["b1"], 1, width),
-                "w2": _pad(params["w2"], 1, width), "b2": params["b2"]}
+        return {
+            "w1": _pad(params["w1"], 2, width),
+            "b1": _pad(params["b1"], 1, width),
+            "w2": _pad(params["w2"], 1, width),
+            "b2": params["b2"],
+        }
 
     def _cut(self, params, width):
-        return {"w1": params["w1"][:, :, :width], "b1": params["b1"][:, :width], "w2": params["w2"][:, :width],
-                "b2": params["b2"]}
+        return {
+            "w1": params["w1"][:, :, :width],
+            "b1": params["b1"][:, :width],
+            "w2": params["w2"][:, :width],
+            "b2": params["b2"],
+        }
 
     def init_state(self, config, shape, config_id, sizes):
         width = dict(shape.static)["width"]
         folds = []
         for k in range(sizes.folds):
             rng = np.random.default_rng([self.seed, config_id, k])
-            folds.append({"w1": rng.normal(0, 1 / np.sqrt(sizes.features), (sizes.features, width)),
-                          "b1": np.zeros(width), "w2": rng.normal(0, 1 / np.sqrt(width), width), "b2": np.zeros(())})
+            folds.append(
+                {
+                    "w1": rng.normal(0, 1 / np.sqrt(sizes.features), (sizes.features, width)),
+                    "b1": np.zeros(width),
+                    "w2": rng.normal(0, 1 / np.sqrt(width), width),
+                    "b2": np.zeros(()),
+                }
+            )
         params = {n: np.stack([f[n] for f in folds]).astype(np.float32) for n in folds[0]}
         return params, {n: np.zeros_like(a) for n, a in params.items()}
 
     def empty_state(self, program, sizes):
         width = dict(program.static)["width"]
-        params = {"w1": np.zeros((sizes.folds, sizes.features, width), np.float32),
-                  "b1": np.zeros((sizes.folds, width), np.float32), "w2": np.zeros((sizes.folds, width), np.float32),
-                  "b2": np.zeros((sizes.folds,), np.float32)}
+        params = {
+            "w1": np.zeros((sizes.folds, sizes.features, width), np.float32),
+            "b1": np.zeros((sizes.folds, width), np.float32),
+            "w2": np.zeros((sizes.folds, width), np.float32),
+            "b2": np.zeros((sizes.folds,), np.float32),
+        }
         return params, {n: a.copy() for n, a in params.items()}
 
     def to_program(self, state, program):
@@ -109,14 +127,16 @@ class MLP(hb.Model):
         return 4 * sizes.folds * (4 * n_params + (program.batch_size + sizes.val) * (width + sizes.features))
 
 
-SPACE = hb.Space({"width": hb.IntChoice([3, 5, 8, 12]), "batch_size": hb.IntChoice([16, 32]),
-                  "lr": hb.LogUniform(1e-3, 0.1)})
+SPACE = hb.Space(
+    {"width": hb.IntChoice([3, 5, 8, 12]), "batch_size": hb.IntChoice([16, 32]), "lr": hb.LogUniform(1e-3, 0.1)}
+)
 
 
 def _configs(n=6, seed=1):
     rng = np.random.default_rng(seed)
-    return [dict(width=int(w), batch_size=16, lr=float(10 ** rng.uniform(-3, -1)))
-            for w in rng.choice([3, 5, 8, 12], n)]
+    return [
+        dict(width=int(w), batch_size=16, lr=float(10 ** rng.uniform(-3, -1))) for w in rng.choice([3, 5, 8, 12], n)
+    ]
 
 
 def test_a_third_model_runs_hyperband_end_to_end_with_padded_programs():

@@ -1,5 +1,6 @@
 """The engine's written-out threefry equals ``jax.random.bits`` bit for bit (so every dropout
 mask, and every trial, is what JAX's own call gives), eagerly, jitted and vmapped over keys."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 
 from hbjax.engine import threefry
 
-seeds = st.integers(0, 2 ** 31 - 1)
+seeds = st.integers(0, 2**31 - 1)
 
 
 def raw_key(seed, salt):

@@ -1,4 +1,5 @@
 """Your own search method in the harness (ask/tell), and the pictures of a comparison."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -61,7 +62,7 @@ def test_a_batch_is_cut_to_the_budget_and_the_method_is_told_only_what_trained()
     strategy = UserMethod(Climber)(SPACE, max_resource=9, seed=0)
     backend = Recording()
     result = strategy.run(backend, budget=11)  # 2 at 1 (2) + 2 more epochs each to 3 (4) + 1 to 9 (6)
-    assert result.resource_spent <= 11 and [len(j.config_ids) for j in backend.jobs] == [2, 2, 0][:len(backend.jobs)]
+    assert result.resource_spent <= 11 and [len(j.config_ids) for j in backend.jobs] == [2, 2, 0][: len(backend.jobs)]
     assert strategy.method.told[-1][0] == 3.0
 
 
@@ -70,29 +71,64 @@ def test_the_example_method_runs_in_compare_and_the_protocol():
 
     method = load_method(f"{EXAMPLE}:factory")
     assert method.name == "screen-continue"
-    raw = compare([method, "random"], lambda s: MFBenchmarkBackend("mfh3", seed=s), MFBenchmarkBackend("mfh3").space(),
-                  budget=81, seeds=[0, 1], max_resource=27)
+    raw = compare(
+        [method, "random"],
+        lambda s: MFBenchmarkBackend("mfh3", seed=s),
+        MFBenchmarkBackend("mfh3").space(),
+        budget=81,
+        seeds=[0, 1],
+        max_resource=27,
+    )
     assert sorted(raw.method) == ["random", "random", "screen-continue", "screen-continue"]
     assert (raw.resource_spent <= 81).all()
     curves: list = []
-    raw = run_protocol([method, "hyperband"], lambda s: MFBenchmarkBackend("mfh3", seed=s, min_fidelity=1),
-                       MFBenchmarkBackend("mfh3").space(), seeds=[0, 1], max_resource=81, fevals=30,
-                       checkpoints=(15, 30), curves=curves)
+    raw = run_protocol(
+        [method, "hyperband"],
+        lambda s: MFBenchmarkBackend("mfh3", seed=s, min_fidelity=1),
+        MFBenchmarkBackend("mfh3").space(),
+        seeds=[0, 1],
+        max_resource=81,
+        fevals=30,
+        checkpoints=(15, 30),
+        curves=curves,
+    )
     assert (raw.evaluations == 30).all() and len(curves) == 2 * 2 * 30
     curve = pd.DataFrame(curves).query("method == 'screen-continue' and seed == 0").best_loss.to_numpy()
-    assert np.all(np.diff(curve) <= 0) and curve[-1] == raw.query("method == 'screen-continue' and seed == 0").inc_30.iloc[0]
+    assert (
+        np.all(np.diff(curve) <= 0)
+        and curve[-1] == raw.query("method == 'screen-continue' and seed == 0").inc_30.iloc[0]
+    )
 
 
 def test_compare_with_a_method_file_writes_tables_and_both_pictures(tmp_path, capsys):
     out = tmp_path / "cmp"
-    assert main(["compare", "--method", f"{EXAMPLE}:factory", "--methods", "random,hyperband", "--task", "mfh6",
-                 "--seeds", "3", "--fevals", "30", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--method",
+                f"{EXAMPLE}:factory",
+                "--methods",
+                "random,hyperband",
+                "--task",
+                "mfh6",
+                "--seeds",
+                "3",
+                "--fevals",
+                "30",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     text = (out / "protocol_summary.md").read_text()
     assert "screen-continue" in text and "z in 1..100" in text
     assert (out / "protocol_anytime.png").stat().st_size > 0 and (out / "protocol_ranks.png").stat().st_size > 0
 
 
-BAD = '''
+BAD = """
 import numpy as np
 
 class NoTell:
@@ -115,18 +151,41 @@ def too_far(space, *, max_resource, seed, eta=3):
 
 def broken(space, *, max_resource, seed, eta=3):
     raise RuntimeError("no method here")
-'''
+"""
 
 
-@pytest.mark.parametrize("factory, message", [
-    ("no_tell", "has no tell"), ("too_far", r"asked for resource 1000000000.0; it must be in \(0, 27\]"),
-    ("broken", "factory failed: RuntimeError: no method here"), ("missing", "defines no 'missing'"),
-])
+@pytest.mark.parametrize(
+    "factory, message",
+    [
+        ("no_tell", "has no tell"),
+        ("too_far", r"asked for resource 1000000000.0; it must be in \(0, 27\]"),
+        ("broken", "factory failed: RuntimeError: no method here"),
+        ("missing", "defines no 'missing'"),
+    ],
+)
 def test_a_bad_method_is_one_error_line(tmp_path, capsys, factory, message):
     path = tmp_path / "methods.py"
     path.write_text(BAD)
-    code = main(["compare", "--method", f"{path}:{factory}", "--methods", "random", "--task", "mfh3",
-                 "--min-fidelity", "3", "--seeds", "1", "--fevals", "10", "--out", str(tmp_path / "o"), "--quiet"])
+    code = main(
+        [
+            "compare",
+            "--method",
+            f"{path}:{factory}",
+            "--methods",
+            "random",
+            "--task",
+            "mfh3",
+            "--min-fidelity",
+            "3",
+            "--seeds",
+            "1",
+            "--fevals",
+            "10",
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ")
     assert pytest.importorskip("re").search(message, err[0]), err[0]
@@ -145,8 +204,15 @@ def test_critical_difference_is_demsars():
 
 
 def test_published_rows_from_another_fidelity_range_are_flagged():
-    raw = pd.DataFrame({"method": ["dehb"], "seed": [0], "evaluations": [300], "seconds": [1.0],
-                        **{f"inc_{k}": [-2.0] for k in (60, 120, 180, 240, 300)}})
+    raw = pd.DataFrame(
+        {
+            "method": ["dehb"],
+            "seed": [0],
+            "evaluations": [300],
+            "seconds": [1.0],
+            **{f"inc_{k}": [-2.0] for k in (60, 120, 180, 240, 300)},
+        }
+    )
     published = {"0.1.1": ([-1.4, -2.0, -2.8, -2.9, -2.9], [0.3, 0.4, 0.3, 0.2, 0.1])}
     z3 = protocol_markdown("mfh6", raw, published=published, fidelity=(3.0, 100.0))
     z1 = protocol_markdown("mfh6", raw, published=published, fidelity=(1.0, 100.0))
@@ -156,7 +222,16 @@ def test_published_rows_from_another_fidelity_range_are_flagged():
 
 def test_the_public_names_resolve_from_hbjax():
     """What users import from ``hbjax`` directly (lazily: ``import hbjax`` stays free of JAX)."""
-    for name in ("FlaxBackend", "LSTMBackend", "Engine", "Model", "EngineBackend", "MFBenchmarkBackend",
-                 "SharingError", "UserMethod", "nn"):
+    for name in (
+        "FlaxBackend",
+        "LSTMBackend",
+        "Engine",
+        "Model",
+        "EngineBackend",
+        "MFBenchmarkBackend",
+        "SharingError",
+        "UserMethod",
+        "nn",
+    ):
         assert getattr(hb, name) is not None, name
     assert hb.UserMethod is UserMethod and issubclass(hb.SharingError, ValueError)

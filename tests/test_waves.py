@@ -1,4 +1,5 @@
 """Waves: every ready rung of every bracket at once, with the trials of sequential Hyperband."""
+
 import math
 
 import numpy as np
@@ -19,7 +20,10 @@ class _Seeded:
 
     def train_rung(self, job):
         out = []
-        for _cid, c, in zip(job.config_ids, job.configs):
+        for (
+            _cid,
+            c,
+        ) in zip(job.config_ids, job.configs):
             x = round(c["x"], 1)  # ties between configs
             out.append(np.nan if c["x"] < 0.05 else (x - 0.3) ** 2 + 1.0 / (1 + job.resource))
         return np.array(out)
@@ -143,9 +147,14 @@ def _lstm_backend(**kw):
     return LSTMBackend(task, seed=3, window=5, **kw)
 
 
-LSTM_SPACE = hb.Space(lr=hb.LogUniform(1e-3, 1e-1), hidden=hb.IntChoice([4, 8]), layers=hb.IntChoice([1, 2]),
-                      batch_size=hb.IntChoice([16, 32]), dropout=hb.Uniform(0.1, 0.3),
-                      optimizer=hb.Choice(["adam", "rmsprop"]))
+LSTM_SPACE = hb.Space(
+    lr=hb.LogUniform(1e-3, 1e-1),
+    hidden=hb.IntChoice([4, 8]),
+    layers=hb.IntChoice([1, 2]),
+    batch_size=hb.IntChoice([16, 32]),
+    dropout=hb.Uniform(0.1, 0.3),
+    optimizer=hb.Choice(["adam", "rmsprop"]),
+)
 
 
 def test_lstm_run_in_waves_equals_sequential_bit_for_bit():
@@ -167,8 +176,10 @@ def test_lstm_run_in_waves_equals_sequential_bit_for_bit():
 def test_wide_plan_wave_mixes_step_ranges_and_agrees():
     """The accelerator plan (forced on CPU) in one wave of two rungs with different step ranges:
     one call over the union of ranges keeps each config's own steps, bit for bit."""
-    configs = [dict(lr=0.01, hidden=8, layers=1, batch_size=16, dropout=0.2, optimizer="adam"),
-               dict(lr=0.03, hidden=8, layers=1, batch_size=16, dropout=0.1, optimizer="rmsprop")]
+    configs = [
+        dict(lr=0.01, hidden=8, layers=1, batch_size=16, dropout=0.2, optimizer="adam"),
+        dict(lr=0.03, hidden=8, layers=1, batch_size=16, dropout=0.1, optimizer="rmsprop"),
+    ]
     together = _lstm_backend(plan="wide").engine
     val, _ = together.train([0, 1], configs, [1.0, 3.0], [0.0, 0.0])
     for cid, config, resource in ((0, configs[0], 1.0), (1, configs[1], 3.0)):

@@ -3,6 +3,7 @@ computed twice, empty slots and padding stay exact, memory is measured and bound
 agree bit for bit at every width (``-m slow``). (Widths of two rungs bit for bit, divergence and
 continuation under ``wide``: tests/test_lstm_engine.py; kill + resume under ``wide``:
 tests/test_checkpoint.py.)"""
+
 import jax
 import numpy as np
 import pandas as pd
@@ -44,8 +45,14 @@ def test_padded_weights_and_moments_stay_zero_side_by_side():
     eng = engine(plan="wide")
     configs = [cfg(activation="sigmoid", optimizer="rmsprop", dropout=0.3), cfg(hidden=16, layers=2)]
     program = lstm_program(16, 2, 16, 5, "vmap", 4)
-    out = eng.launch(Call(program, ((0, 1),), 0, (0.0,), bound=2), eng.compile_program(program), [0, 1], configs,
-                      [encode_hparams(c) for c in configs], eng.step_ranges(configs, 4.0, [0.0, 0.0]))
+    out = eng.launch(
+        Call(program, ((0, 1),), 0, (0.0,), bound=2),
+        eng.compile_program(program),
+        [0, 1],
+        configs,
+        [encode_hparams(c) for c in configs],
+        eng.step_ranges(configs, 4.0, [0.0, 0.0]),
+    )
     params, (m, v), val_mse, _ = jax.tree.map(np.asarray, out)
     assert np.all(np.isfinite(val_mse[:2]))
     for tree in (params, m, v):
@@ -62,19 +69,46 @@ def test_padded_weights_and_moments_stay_zero_side_by_side():
 
 def test_no_config_is_computed_twice_and_a_lone_config_runs_alone():
     shapes = [lstm_shape(64, 2, 32, 20)] * 5 + [lstm_shape(256, 3, 32, 20)]
-    plan = plan_shapes(shapes, [0] * 6, [93] * 6, device_kind="gpu", n_devices=1, mode="wide", max_layers=5,
-                       memory_bytes=56 << 30, sizes=SIZES)
+    plan = plan_shapes(
+        shapes,
+        [0] * 6,
+        [93] * 6,
+        device_kind="gpu",
+        n_devices=1,
+        mode="wide",
+        max_layers=5,
+        memory_bytes=56 << 30,
+        sizes=SIZES,
+    )
     positions = [p for c in plan.calls for p in c.positions]
     assert sorted(positions) == list(range(6))
-    lone = plan_shapes([lstm_shape(256, 5, 256, 20)], [0], [11], device_kind="gpu", n_devices=1, mode="wide",
-                       memory_bytes=56 << 30, sizes=SIZES)
+    lone = plan_shapes(
+        [lstm_shape(256, 5, 256, 20)],
+        [0],
+        [11],
+        device_kind="gpu",
+        n_devices=1,
+        mode="wide",
+        memory_bytes=56 << 30,
+        sizes=SIZES,
+    )
     assert [c.program.width for c in lone.calls] == [1] and lone.calls[0].empty_slots == 0
 
 
 def test_a_vmapped_call_runs_to_its_deepest_config_and_is_charged_for_it():
     shapes = [lstm_shape(64, 1, 32, 20)] * 4 + [lstm_shape(64, 4, 32, 20)] * 4
-    plan = plan_shapes(shapes, [0] * 8, [93] * 8, device_kind="gpu", n_devices=1, mode="wide", max_layers=5,
-                       memory_bytes=56 << 30, width=4, sizes=SIZES)
+    plan = plan_shapes(
+        shapes,
+        [0] * 8,
+        [93] * 8,
+        device_kind="gpu",
+        n_devices=1,
+        mode="wide",
+        max_layers=5,
+        memory_bytes=56 << 30,
+        width=4,
+        sizes=SIZES,
+    )
     assert sorted(c.bound for c in plan.calls) == [1, 4]  # deepest first: depths are not mixed
     assert {layers_of(c.program) for c in plan.calls} == {5}  # one program: depth is traced
     shallow = next(c for c in plan.calls if c.bound == 1)
@@ -87,21 +121,41 @@ def test_cost_model_charges_filler_and_padding():
     # latency-bound: more slots cost nothing until their FLOPs pass the floor
     assert step_seconds(gpu, width=8, slot_flops=1e3, **tiny) == step_seconds(gpu, width=1, slot_flops=1e3, **tiny)
     big = 1e11
-    assert step_seconds(gpu, width=8, slot_flops=big, **tiny) == pytest.approx(8 * step_seconds(gpu, width=1,
-                                                                                                  slot_flops=big, **tiny))
+    assert step_seconds(gpu, width=8, slot_flops=big, **tiny) == pytest.approx(
+        8 * step_seconds(gpu, width=1, slot_flops=big, **tiny)
+    )
     cpu = COST_MODELS["cpu"]
-    assert step_seconds(cpu, width=4, slot_flops=1e3, **tiny) == pytest.approx(4 * step_seconds(cpu, width=1,
-                                                                                                 slot_flops=1e3, **tiny))
+    assert step_seconds(cpu, width=4, slot_flops=1e3, **tiny) == pytest.approx(
+        4 * step_seconds(cpu, width=1, slot_flops=1e3, **tiny)
+    )
     # a FLOP-bound device splits 3 big configs into 2 + 1 rather than computing an empty 4th slot
     flop_bound = CostModel(flops_per_s=1e12, seconds_per_step=1e-5, compile_s=0.1, vmap_parallel=True)
     shapes = [lstm_shape(256, 5, 256, 20)] * 3
-    split = plan_shapes(shapes, [0] * 3, [11] * 3, device_kind="gpu", n_devices=1, mode="wide", memory_bytes=56 << 30,
-                      cost=flop_bound, sizes=SIZES)
+    split = plan_shapes(
+        shapes,
+        [0] * 3,
+        [11] * 3,
+        device_kind="gpu",
+        n_devices=1,
+        mode="wide",
+        memory_bytes=56 << 30,
+        cost=flop_bound,
+        sizes=SIZES,
+    )
     assert sorted(c.program.width for c in split.calls) == [1, 2]
     # a latency-bound one runs them as one call of 4 with an empty slot
     latency_bound = CostModel(flops_per_s=1e16, seconds_per_step=1e-3, compile_s=0.1, vmap_parallel=True)
-    filled = plan_shapes(shapes, [0] * 3, [11] * 3, device_kind="gpu", n_devices=1, mode="wide",
-                       memory_bytes=56 << 30, cost=latency_bound, sizes=SIZES)
+    filled = plan_shapes(
+        shapes,
+        [0] * 3,
+        [11] * 3,
+        device_kind="gpu",
+        n_devices=1,
+        mode="wide",
+        memory_bytes=56 << 30,
+        cost=latency_bound,
+        sizes=SIZES,
+    )
     assert [c.program.width for c in filled.calls] == [4] and filled.calls[0].empty_slots == 1
 
 
@@ -109,8 +163,11 @@ def test_memory_estimate_is_within_1_5x_of_xla_analysis():
     """bytes_per_config against compiled.memory_analysis() on a grid of shapes and both batchings."""
     eng = engine(plan="wide")
     k, n_train, n_val, f = 2, 96, 16, 3
-    for program in (lstm_program(8, 1, 16, 5, "vmap", 1), lstm_program(32, 2, 16, 3, "map", 2),
-                    lstm_program(64, 1, 32, 5, "vmap", 2)):
+    for program in (
+        lstm_program(8, 1, 16, 5, "vmap", 1),
+        lstm_program(32, 2, 16, 3, "map", 2),
+        lstm_program(64, 1, 32, 5, "vmap", 2),
+    ):
         eng.compile_program(program)
         memory = eng.program_memory[program]
         assert memory["analysed"] > 0

@@ -1,5 +1,6 @@
 """Pieces the command-line commands share: data and space by name, one-line usage errors,
 skill formatting, JSON output. Imports stay lazy (JAX only when a command needs it)."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,14 @@ def task_of(args):
     """The walk-forward task of ``--data`` (sizes left unset fit the series' length)."""
     from ..data import SeriesTask
 
-    return SeriesTask(load_series(args.data), train_size=args.train_size, val_size=args.val_size,
-                      test_size=args.test_size, max_folds=args.folds, target=args.target)
+    return SeriesTask(
+        load_series(args.data),
+        train_size=args.train_size,
+        val_size=args.val_size,
+        test_size=args.test_size,
+        max_folds=args.folds,
+        target=args.target,
+    )
 
 
 def format_skill(value) -> str:
@@ -33,8 +40,11 @@ def format_skill(value) -> str:
 def baseline_skills(baselines: dict, split: str, suffix: str = "") -> str:
     """'ridge +0.0027, seasonal naive -3.5466' for the baselines a task reports."""
     names = [("ridge", "ridge"), ("seasonal_naive", "seasonal naive")]
-    return ", ".join(f"{label} {format_skill(baselines[f'{key}_{split}_skill{suffix}'])}" for key, label in names
-                     if f"{key}_{split}_skill{suffix}" in baselines)
+    return ", ".join(
+        f"{label} {format_skill(baselines[f'{key}_{split}_skill{suffix}'])}"
+        for key, label in names
+        if f"{key}_{split}_skill{suffix}" in baselines
+    )
 
 
 def space_of(name):
@@ -48,8 +58,10 @@ def space_of(name):
         return load_experiment(name).space
     spaces = {"default": default_space, "demo": demo_space}
     if name not in spaces:
-        raise UsageError(f"unknown --space {name!r}; choose one of {sorted(spaces)} or give a .toml, .json or "
-                         f".yaml file (see examples/experiment.toml)")
+        raise UsageError(
+            f"unknown --space {name!r}; choose one of {sorted(spaces)} or give a .toml, .json or "
+            f".yaml file (see examples/experiment.toml)"
+        )
     return spaces[name]()
 
 
@@ -75,10 +87,13 @@ def apply_resume(args, resumable):
 
 def programs_detail(backend):
     """() -> the engine's programs and compiles of the last wave or rung, for a progress line."""
+
     def detail() -> str:
         stats = backend.wave_stats or backend.engine.rung_stats[-1]
-        return (f"{stats['programs']} program(s), {stats['compiles']} compiled in {stats['compile_s']:.1f} s "
-                f"(devices idle {stats.get('compile_idle_s', 0.0):.1f} s for them)")
+        return (
+            f"{stats['programs']} program(s), {stats['compiles']} compiled in {stats['compile_s']:.1f} s "
+            f"(devices idle {stats.get('compile_idle_s', 0.0):.1f} s for them)"
+        )
 
     return detail
 
@@ -88,16 +103,24 @@ def compile_wait(engine, seconds: float) -> tuple[str, dict]:
     programs compiled, their seconds beside training, how long the devices sat idle waiting for
     them (training's wait: the mean over devices) and its share of the run's wall time, and how
     long the dispatch waited (also while the devices still had work)."""
+
     def total(key):
         return float(sum(s.get(key, 0.0) for s in engine.rung_stats))
 
     idle, waited = total("compile_idle_s"), total("compile_wait_s")
-    figures = {"compile_idle_s": idle, "compile_idle_share": idle / max(seconds, 1e-9), "compile_wait_s": waited,
-               "compile_wait_share": waited / max(seconds, 1e-9), "compiles": engine.compiles,
-               "compile_s_beside_training": engine.compile_seconds}
-    text = (f"{engine.compiles} programs compiled on background threads ({engine.compile_seconds:.1f} s beside "
-            f"training); the devices sat idle {idle:.1f} s waiting for them "
-            f"({100 * figures['compile_idle_share']:.0f}% of the run; the dispatch waited {waited:.1f} s)")
+    figures = {
+        "compile_idle_s": idle,
+        "compile_idle_share": idle / max(seconds, 1e-9),
+        "compile_wait_s": waited,
+        "compile_wait_share": waited / max(seconds, 1e-9),
+        "compiles": engine.compiles,
+        "compile_s_beside_training": engine.compile_seconds,
+    }
+    text = (
+        f"{engine.compiles} programs compiled on background threads ({engine.compile_seconds:.1f} s beside "
+        f"training); the devices sat idle {idle:.1f} s waiting for them "
+        f"({100 * figures['compile_idle_share']:.0f}% of the run; the dispatch waited {waited:.1f} s)"
+    )
     return text, figures
 
 

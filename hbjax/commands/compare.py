@@ -1,4 +1,5 @@
 """``hbjax compare``: every method at equal budget over seeds, with ranks and paired tests."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -78,16 +79,28 @@ def run_compare(args, console) -> int:
             return {"test_skill": test["test_skill"], "test_mse_price": test["test_mse_price"]}
 
         unit = f"config-epochs (each on {len(task.folds)} fold(s))"
-    console.print(f"comparing {', '.join(labels)} on {args.task} over seeds {seeds}, "
-                  f"budget {args.budget:g} {unit}, R={args.max_resource:g}, eta={args.eta}")
+    console.print(
+        f"comparing {', '.join(labels)} on {args.task} over seeds {seeds}, "
+        f"budget {args.budget:g} {unit}, R={args.max_resource:g}, eta={args.eta}"
+    )
 
     def progress(job, losses, state, seconds):
         if not args.quiet:
             console.print(f"  {len(job.config_ids)} configs -> {job.resource:.4g}: {seconds:.1f} s")
 
     curves: list = []
-    raw = compare(methods, make_backend, space, budget=args.budget, seeds=seeds, max_resource=args.max_resource,
-                  eta=args.eta, evaluate=evaluate, callbacks=[progress], curves=curves)
+    raw = compare(
+        methods,
+        make_backend,
+        space,
+        budget=args.budget,
+        seeds=seeds,
+        max_resource=args.max_resource,
+        eta=args.eta,
+        evaluate=evaluate,
+        callbacks=[progress],
+        curves=curves,
+    )
     summary = summarize_stats(raw)  # mean, 95% interval, mean rank, Wilcoxon vs Hyperband (Holm)
     raw.to_csv(out / "compare_raw.csv", index=False)
     summary.to_csv(out / "compare_summary.csv", index=False)
@@ -139,29 +152,50 @@ def _run_protocol(args, methods, seeds, out, console) -> int:
         raise UsageError("--min-fidelity is MFHartmann's z; counting-ones runs DEHB's budgets")
     probe = MFBenchmarkBackend(args.task, preset=args.preset, min_fidelity=low)
     checkpoints = tuple(round(args.fevals * f) for f in (0.2, 0.4, 0.6, 0.8, 1.0))
-    console.print(f"{probe.describe()}: {', '.join(map(method_label, methods))} over seeds {seeds}, {args.fevals} "
-                  f"function evaluations each, eta {args.eta}")
+    console.print(
+        f"{probe.describe()}: {', '.join(map(method_label, methods))} over seeds {seeds}, {args.fevals} "
+        f"function evaluations each, eta {args.eta}"
+    )
     options = protocol_options(probe)  # DEHB's sequential schedule; GP-BO in batches of 32
     curves: list = []
-    raw = run_protocol(methods, lambda s: MFBenchmarkBackend(args.task, preset=args.preset, seed=s, min_fidelity=low),
-                       probe.space(),
-                       seeds=seeds, max_resource=probe.max_resource, eta=args.eta, fevals=args.fevals,
-                       options=options, checkpoints=checkpoints, curves=curves)
-    published = PUBLISHED.get(args.task, {}) if args.preset == "default" and checkpoints == CHECKPOINTS and \
-        args.eta == 3 else {}
+    raw = run_protocol(
+        methods,
+        lambda s: MFBenchmarkBackend(args.task, preset=args.preset, seed=s, min_fidelity=low),
+        probe.space(),
+        seeds=seeds,
+        max_resource=probe.max_resource,
+        eta=args.eta,
+        fevals=args.fevals,
+        options=options,
+        checkpoints=checkpoints,
+        curves=curves,
+    )
+    published = (
+        PUBLISHED.get(args.task, {})
+        if args.preset == "default" and checkpoints == CHECKPOINTS and args.eta == 3
+        else {}
+    )
     scale = 100.0 if args.task == "counting-ones" else 1.0  # DEHB reports Counting Ones' mean / 100
-    text = protocol_markdown(args.task, raw, published=published, scale=scale,
-                             title=probe.describe(), checkpoints=checkpoints,
-                             fidelity=(probe.min_fidelity, probe.max_fidelity))
+    text = protocol_markdown(
+        args.task,
+        raw,
+        published=published,
+        scale=scale,
+        title=probe.describe(),
+        checkpoints=checkpoints,
+        fidelity=(probe.min_fidelity, probe.max_fidelity),
+    )
     raw.to_csv(out / "protocol_raw.csv", index=False)
     (out / "protocol_summary.md").write_text(text)
     curves = pd.DataFrame(curves)
     curves.to_csv(out / "protocol_curves.csv", index=False)
     console.print(text, markup=False, highlight=False)
-    pictures = protocol_pictures(curves, raw, out, title=probe.describe(), published=published,
-                                 checkpoints=checkpoints, scale=scale)
-    console.print(f"results: {out / 'protocol_summary.md'}, {out / 'protocol_raw.csv'}" +
-                  "".join(f", {p}" for p in pictures))
+    pictures = protocol_pictures(
+        curves, raw, out, title=probe.describe(), published=published, checkpoints=checkpoints, scale=scale
+    )
+    console.print(
+        f"results: {out / 'protocol_summary.md'}, {out / 'protocol_raw.csv'}" + "".join(f", {p}" for p in pictures)
+    )
     return 0
 
 
@@ -177,18 +211,26 @@ def protocol_pictures(curves, raw, out: Path, *, title: str, published, checkpoi
     from ..plots import plot_anytime, plot_critical_difference
 
     frame = curves.assign(best_loss=curves["best_loss"] / scale)
-    marks = {f"DEHB {v}, published (mean ± std)": (list(checkpoints), [m / scale for m in means], list(stds))
-             for v, (means, stds) in (published or {}).items()}
-    fig = plot_anytime(frame, marks=marks, xlabel="function evaluations",
-                       ylabel="incumbent (mean, 95% band over seeds)" + (" / 100" if scale != 1.0 else ""),
-                       title=title)
+    marks = {
+        f"DEHB {v}, published (mean ± std)": (list(checkpoints), [m / scale for m in means], list(stds))
+        for v, (means, stds) in (published or {}).items()
+    }
+    fig = plot_anytime(
+        frame,
+        marks=marks,
+        xlabel="function evaluations",
+        ylabel="incumbent (mean, 95% band over seeds)" + (" / 100" if scale != 1.0 else ""),
+        title=title,
+    )
     paths = [out / "protocol_anytime.png"]
     fig.savefig(paths[0], dpi=120)
     plt.close(fig)
     last = f"inc_{checkpoints[-1]}"
     if raw["method"].nunique() > 1:
-        fig = plot_critical_difference(raw.pivot(index="seed", columns="method", values=last),
-                                       title=f"{title}: ranks after {checkpoints[-1]} evaluations")
+        fig = plot_critical_difference(
+            raw.pivot(index="seed", columns="method", values=last),
+            title=f"{title}: ranks after {checkpoints[-1]} evaluations",
+        )
         paths.append(out / "protocol_ranks.png")
         fig.savefig(paths[1], dpi=120)
         plt.close(fig)
@@ -205,12 +247,16 @@ def _print_summary(console, summary, baselines) -> None:
         table.add_column(c)
     table.add_column("mean rank")
     for _, row in summary.iterrows():
-        table.add_row(str(row["method"]), *(f"{row[c + '_mean']:.5g} +- {row.get(c + '_ci95', float('nan')):.2g}"
-                                            for c in cols),
-                      f"{row['mean_rank']:.2f} ({row['mean_rank_low']:.2f}-{row['mean_rank_high']:.2f})")
+        table.add_row(
+            str(row["method"]),
+            *(f"{row[c + '_mean']:.5g} +- {row.get(c + '_ci95', float('nan')):.2g}" for c in cols),
+            f"{row['mean_rank']:.2f} ({row['mean_rank_low']:.2f}-{row['mean_rank_high']:.2f})",
+        )
     if "ridge_val_skill_target" in baselines:  # the LSTM task: loss 1 is persistence, 1 - skill for ridge
-        for name, loss, test in (("persistence", 1.0, 0.0),
-                                 ("ridge", 1 - baselines["ridge_val_skill_target"], baselines["ridge_test_skill"])):
+        for name, loss, test in (
+            ("persistence", 1.0, 0.0),
+            ("ridge", 1 - baselines["ridge_val_skill_target"], baselines["ridge_test_skill"]),
+        ):
             cells = {"best_loss": f"{loss:.5g}", "test_skill": f"{test:+.4f}"}
             table.add_row(f"[italic]{name} baseline[/]", *(cells.get(c, "-") for c in cols), "")
     console.print(table)

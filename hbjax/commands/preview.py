@@ -5,6 +5,7 @@ unknown before training, how many is not), plans every rung (or every wave: all 
 all brackets as one plan) with the engine's own planner and prices it with the cost model of this
 kind of device. No training and no compile.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,42 +54,70 @@ def preview_run(search, backend, *, seed: int = 0, waves: bool | None = None) ->
         expand = getattr(backend, "expand_job", None)  # Repeats: every seed of every config
         planned = [expand(j) for j in jobs] if expand is not None else jobs
         configs = [c for j in planned for c in j.configs]
-        plan = engine.plan_rung(configs, [j.resource for j in planned for _ in j.config_ids],
-                                [r for j in planned for r in j.previous_resource])
+        plan = engine.plan_rung(
+            configs,
+            [j.resource for j in planned for _ in j.config_ids],
+            [r for j in planned for r in j.previous_resource],
+        )
         programs = set(plan.programs)
         biggest = max((engine.estimated_bytes(p) for p in programs), default=0)
         first = jobs[0]
-        out.append(RungPreview(first.iteration, first.bracket, first.rung, len(configs), max(j.resource for j in jobs),
-                               sum(j.added_resource for j in planned), len(programs), len(programs - seen),
-                               max(plan.device_seconds(), default=0.0), biggest, plan.computed_flops, plan.real_flops,
-                               len(plan.calls), after.waves - 1 if waves else None,
-                               tuple((j.bracket, j.rung) for j in jobs)))
+        out.append(
+            RungPreview(
+                first.iteration,
+                first.bracket,
+                first.rung,
+                len(configs),
+                max(j.resource for j in jobs),
+                sum(j.added_resource for j in planned),
+                len(programs),
+                len(programs - seen),
+                max(plan.device_seconds(), default=0.0),
+                biggest,
+                plan.computed_flops,
+                plan.real_flops,
+                len(plan.calls),
+                after.waves - 1 if waves else None,
+                tuple((j.bracket, j.rung) for j in jobs),
+            )
+        )
         seen |= programs
     return out
 
 
-def format_preview(rows: list[RungPreview], *, device_kind: str, n_devices: int, memory_bytes: int,
-                   folds: int, cost) -> str:
+def format_preview(
+    rows: list[RungPreview], *, device_kind: str, n_devices: int, memory_bytes: int, folds: int, cost
+) -> str:
     compiles = sum(r.new_programs for r in rows)
     train_s = sum(r.seconds for r in rows)
     in_waves = any(r.wave is not None for r in rows)
-    where = f"{'wave':>4s} {'rungs (bracket s, rung)':>24s}" if in_waves else f"{'iter':>4s} {'bracket':>7s} {'rung':>4s}"
-    lines = [f"{where} {'configs':>7s} {'epochs':>7s} {'config-epochs':>13s} "
-             f"{'programs':>8s} {'new':>4s} {'calls':>5s} {'est. s':>8s} {'MiB/call':>8s} {'FLOPs x':>7s}"]
+    where = (
+        f"{'wave':>4s} {'rungs (bracket s, rung)':>24s}" if in_waves else f"{'iter':>4s} {'bracket':>7s} {'rung':>4s}"
+    )
+    lines = [
+        f"{where} {'configs':>7s} {'epochs':>7s} {'config-epochs':>13s} "
+        f"{'programs':>8s} {'new':>4s} {'calls':>5s} {'est. s':>8s} {'MiB/call':>8s} {'FLOPs x':>7s}"
+    ]
     for r in rows:
-        where = (f"{r.wave:4d} {_rungs(r.rungs):>24s}" if in_waves else f"{r.iteration:4d} {r.bracket:7d} {r.rung:4d}")
-        lines.append(f"{where} {r.configs:7d} {r.resource:7.3g} "
-                     f"{r.config_epochs:13.4g} {r.programs:8d} {r.new_programs:4d} {r.calls:5d} {r.seconds:8.1f} "
-                     f"{r.max_program_bytes / 2**20:8.1f} {_ratio(r.computed_flops, r.real_flops):>7s}")
+        where = f"{r.wave:4d} {_rungs(r.rungs):>24s}" if in_waves else f"{r.iteration:4d} {r.bracket:7d} {r.rung:4d}"
+        lines.append(
+            f"{where} {r.configs:7d} {r.resource:7.3g} "
+            f"{r.config_epochs:13.4g} {r.programs:8d} {r.new_programs:4d} {r.calls:5d} {r.seconds:8.1f} "
+            f"{r.max_program_bytes / 2**20:8.1f} {_ratio(r.computed_flops, r.real_flops):>7s}"
+        )
     total_ce = sum(r.config_epochs for r in rows)
     computed, real = sum(r.computed_flops for r in rows), sum(r.real_flops for r in rows)
-    lines.append(f"{total_ce:g} config-epochs on {folds} fold(s); {compiles} programs to compile (widths counted); "
-                 f"largest call ~{max(r.max_program_bytes for r in rows) / 2**20:.0f} MiB of the "
-                 f"{memory_bytes / 2**30:.1f} GiB budget; computed / real matmul FLOPs {_ratio(computed, real)}")
-    lines.append((f"{len(rows)} waves (every ready rung of every bracket planned together); " if in_waves else "")
-                 + f"estimated wall time on {n_devices} {device_kind} device(s): ~{_duration(train_s + compiles * cost.compile_s)}"
-                 f" (training ~{_duration(train_s)}, compiles ~{_duration(compiles * cost.compile_s)} before overlap); "
-                 f"cost constants: {cost.source}: expect +-50%")
+    lines.append(
+        f"{total_ce:g} config-epochs on {folds} fold(s); {compiles} programs to compile (widths counted); "
+        f"largest call ~{max(r.max_program_bytes for r in rows) / 2**20:.0f} MiB of the "
+        f"{memory_bytes / 2**30:.1f} GiB budget; computed / real matmul FLOPs {_ratio(computed, real)}"
+    )
+    lines.append(
+        (f"{len(rows)} waves (every ready rung of every bracket planned together); " if in_waves else "")
+        + f"estimated wall time on {n_devices} {device_kind} device(s): ~{_duration(train_s + compiles * cost.compile_s)}"
+        f" (training ~{_duration(train_s)}, compiles ~{_duration(compiles * cost.compile_s)} before overlap); "
+        f"cost constants: {cost.source}: expect +-50%"
+    )
     return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
 """The progress display every run command shares (the LSTM's and a user model's)."""
+
 from __future__ import annotations
 
 import logging
@@ -24,10 +25,16 @@ class RungProgress:
         self.console = console
         self.quiet = quiet
         self.live = console.is_terminal and not quiet
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 TextColumn("{task.completed:.0f}/{task.total:.0f} config-epochs"),
-                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
-                                 disable=not self.live)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:.0f}/{task.total:.0f} config-epochs"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not self.live,
+        )
         self.task = self.progress.add_task("starting", total=self.total)
         self.detail = detail  # () -> extra text for a rung's line (the engine's programs and compiles)
         self.waves_done = 0
@@ -46,10 +53,16 @@ class RungProgress:
         if finite:
             self.best = min(self.best, min(finite))
         done = budget_of(job, continues=True)  # survivors continue: only the increment counts
-        return (f"iter {job.iteration} bracket s={job.bracket} rung {job.rung}: {len(job.config_ids)} configs -> "
-                f"{job.resource:.4g} epochs, rung best {min(finite) if finite else float('nan'):.5g}, "
-                f"best so far {self.best:.5g}, " + (f"~{seconds:.1f} s (its share of the wave)" if share else
-                                                    f"{seconds:.1f} s, {done / max(seconds, 1e-9):.2f} config-epochs/s"))
+        return (
+            f"iter {job.iteration} bracket s={job.bracket} rung {job.rung}: {len(job.config_ids)} configs -> "
+            f"{job.resource:.4g} epochs, rung best {min(finite) if finite else float('nan'):.5g}, "
+            f"best so far {self.best:.5g}, "
+            + (
+                f"~{seconds:.1f} s (its share of the wave)"
+                if share
+                else f"{seconds:.1f} s, {done / max(seconds, 1e-9):.2f} config-epochs/s"
+            )
+        )
 
     def _say(self, line: str) -> None:
         log.info(line)
@@ -74,9 +87,11 @@ class RungProgress:
         total = sum(seconds)
         done = sum(budget_of(job, continues=True) for job in jobs)
         self.waves_done += 1
-        self._say(f"wave {self.waves_done}: {len(jobs)} rung(s) of {len({(j.iteration, j.bracket) for j in jobs})} "
-                  f"bracket(s), {sum(len(j.config_ids) for j in jobs)} configs, {total:.1f} s, "
-                  f"{done / max(total, 1e-9):.2f} config-epochs/s" + (f", {self.detail()}" if self.detail else ""))
+        self._say(
+            f"wave {self.waves_done}: {len(jobs)} rung(s) of {len({(j.iteration, j.bracket) for j in jobs})} "
+            f"bracket(s), {sum(len(j.config_ids) for j in jobs)} configs, {total:.1f} s, "
+            f"{done / max(total, 1e-9):.2f} config-epochs/s" + (f", {self.detail()}" if self.detail else "")
+        )
         for job, loss, share in zip(jobs, losses, seconds):
             self._say("  " + self._line(job, loss, share, share=True))
         self._advance(state, f"wave {self.waves_done} best {self.best:.4g}")

@@ -16,6 +16,7 @@ accelerator.  The pieces, in the order a run uses them:
   the float32 window tensors the LSTM engine trains on, standardised per fold with statistics of
   that fold's *training rows only*; ``baselines()`` scores persistence, seasonal naive and ridge.
 """
+
 from __future__ import annotations
 
 from .baselines import ridge_fit_predict
@@ -25,34 +26,34 @@ from .loading import from_frame, load_csv, load_delhi_climate, load_nvda
 from .targets import TARGET_FORMS, TARGETS, diebold_mariano, persistence_prediction, skill_score, to_values
 from .task import SeriesTask, StockTask
 from .validation import (
-                         DataError,
-                         series_kind,
-                         value_name,
+    DataError,
+    series_kind,
+    value_name,
 )
 from .windows import FinalWindows, FoldWindows
 
 __all__ = [
-                         "TARGETS",
-                         "TARGET_FORMS",
-                         "DataError",
-                         "FinalWindows",
-                         "Fold",
-                         "FoldWindows",
-                         "SeriesTask",
-                         "StockTask",
-                         "default_sizes",
-                         "diebold_mariano",
-                         "from_frame",
-                         "load_csv",
-                         "load_delhi_climate",
-                         "load_nvda",
-                         "make_features",
-                         "persistence_prediction",
-                         "relative_windows",
-                         "ridge_fit_predict",
-                         "series_kind",
-                         "skill_score",
-                         "to_values",
-                         "value_name",
-                         "walk_forward",
+    "TARGETS",
+    "TARGET_FORMS",
+    "DataError",
+    "FinalWindows",
+    "Fold",
+    "FoldWindows",
+    "SeriesTask",
+    "StockTask",
+    "default_sizes",
+    "diebold_mariano",
+    "from_frame",
+    "load_csv",
+    "load_delhi_climate",
+    "load_nvda",
+    "make_features",
+    "persistence_prediction",
+    "relative_windows",
+    "ridge_fit_predict",
+    "series_kind",
+    "skill_score",
+    "to_values",
+    "value_name",
+    "walk_forward",
 ]

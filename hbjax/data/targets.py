@@ -18,6 +18,7 @@ change.  The **skill** of a forecast is 1 - MSE / MSE_persistence, both in the s
 (price, deg C): 0 for persistence, 1 for a perfect forecast, negative when worse than persistence.
 Skill is scale-free, so it is what may be averaged over folds.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,13 @@ import numpy as np
 #: the targets each series kind offers, default first
 TARGETS = {"price": ("relative", "close", "return"), "value": ("relative", "level")}
 #: (kind, target) -> form
-TARGET_FORMS = {("price", "relative"): "log_ratio", ("price", "return"): "log_ratio", ("price", "close"): "level",
-                ("value", "relative"): "difference", ("value", "level"): "level"}
+TARGET_FORMS = {
+    ("price", "relative"): "log_ratio",
+    ("price", "return"): "log_ratio",
+    ("price", "close"): "level",
+    ("value", "relative"): "difference",
+    ("value", "level"): "level",
+}
 #: (kind, target) -> inputs: per-window relative, or global per-fold standardised rows
 RELATIVE_INPUTS = {("price", "relative"), ("value", "relative")}
 
@@ -106,8 +112,10 @@ def score(prediction, y, persistence_mse: float, last_value, truth, mean: float,
     bad = int((~np.isfinite(forecast)).sum())
     if bad:
         out["invalid_reason"] = f"{bad} of {len(forecast)} forecasts are not finite (a diverged model?)"
-    for key, mse_key, pers_key in (("skill", "mse_price", "persistence_mse_price"),
-                                   ("skill_target", "mse", "persistence_mse")):
+    for key, mse_key, pers_key in (
+        ("skill", "mse_price", "persistence_mse_price"),
+        ("skill_target", "mse", "persistence_mse"),
+    ):
         try:
             out[key] = skill_score(out[mse_key], out[pers_key])
         except ValueError as err:

@@ -1,4 +1,5 @@
 """``SeriesTask`` / ``StockTask``: a next-day forecasting task on one daily series, in walk-forward folds."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,15 +39,29 @@ class SeriesTask:
     or 7; default ``frame.attrs["period"]``): adds the seasonal-naive baseline (the value one
     period before the target day).  ``last_rows`` keeps only the most recent rows (quick demos)."""
 
-    def __init__(self, frame: pd.DataFrame, *, train_size: int | None = None, val_size: int | None = None,
-                 test_size: int | None = None, step: int | None = None, max_folds: int | None = None,
-                 target: str = "relative", kind: str | None = None, period: int | None = None,
-                 ma_window: int = 30, calendar: bool = False, last_rows: int | None = None):
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        *,
+        train_size: int | None = None,
+        val_size: int | None = None,
+        test_size: int | None = None,
+        step: int | None = None,
+        max_folds: int | None = None,
+        target: str = "relative",
+        kind: str | None = None,
+        period: int | None = None,
+        ma_window: int = 30,
+        calendar: bool = False,
+        last_rows: int | None = None,
+    ):
         frame = _as_kind(from_frame(frame), kind)
         self.kind = series_kind(frame)
         if target not in TARGETS[self.kind]:
-            raise ValueError(f"target must be one of {', '.join(repr(t) for t in TARGETS[self.kind])} for a "
-                             f"{self.kind} series, got {target!r}")
+            raise ValueError(
+                f"target must be one of {', '.join(repr(t) for t in TARGETS[self.kind])} for a "
+                f"{self.kind} series, got {target!r}"
+            )
         period = frame.attrs.get("period") if period is None else period
         self.period = None if period is None else positive_int("period", period, ValueError)
         n_series = len(frame)
@@ -63,15 +78,19 @@ class SeriesTask:
         self.unit = "price" if self.kind == "price" else self.value_name
         x, names, aligned = make_features(frame, ma_window=ma_window, calendar=calendar)
         defaults = default_sizes(len(x))
-        train_size, val_size, test_size = (d if v is None else v
-                                           for v, d in zip((train_size, val_size, test_size), defaults))
+        train_size, val_size, test_size = (
+            d if v is None else v for v, d in zip((train_size, val_size, test_size), defaults)
+        )
         try:
-            self.folds = walk_forward(len(x), train_size=train_size, val_size=val_size, step=step,
-                                      test_size=test_size, max_folds=max_folds)
+            self.folds = walk_forward(
+                len(x), train_size=train_size, val_size=val_size, step=step, test_size=test_size, max_folds=max_folds
+            )
         except DataError as err:
             used = f"last_rows={last_rows} of {n_series}" if last_rows is not None else f"{n_series}"
-            raise DataError(f"{err} (the series has {used} rows; the {ma_window}-day moving average "
-                            f"drops the first {ma_window - 1})") from None
+            raise DataError(
+                f"{err} (the series has {used} rows; the {ma_window}-day moving average "
+                f"drops the first {ma_window - 1})"
+            ) from None
         self.train_size, self.val_size, self.test_size = int(train_size), int(val_size), int(test_size)
         self.step = self.val_size if step is None else int(step)
         x.flags.writeable = False
@@ -86,7 +105,7 @@ class SeriesTask:
         self.test = slice(self.n_rows - self.test_size, self.n_rows)
         self._all_values = frame[self.value_name].to_numpy(dtype=np.float64)
         self._offset = self.ma_window - 1  # feature row i is series row i + offset
-        self._target = target_series(self._all_values, self.target_form)[self._offset:]
+        self._target = target_series(self._all_values, self.target_form)[self._offset :]
         self._inputs_cache: dict[int, np.ndarray] = {}
         self._fold_cache: dict[int, win.FoldWindows] = {}
         self._final_cache: dict[int, win.FinalWindows] = {}
@@ -95,8 +114,10 @@ class SeriesTask:
     def _check_window(self, window) -> int:
         w = positive_int("window", window, ValueError)
         if w >= self.train_size:
-            raise ValueError(f"window ({w}) must be smaller than train_size ({self.train_size}): "
-                             f"a training sample needs {w} input days plus a target day")
+            raise ValueError(
+                f"window ({w}) must be smaller than train_size ({self.train_size}): "
+                f"a training sample needs {w} input days plus a target day"
+            )
         return w
 
     def _inputs(self, w: int) -> np.ndarray:
@@ -117,8 +138,7 @@ class SeriesTask:
         w = self._check_window(window)
         if w not in self._fold_cache:
             parts = [self._split(f.train, f.val.stop, w) for f in self.folds]
-            self._fold_cache[w] = win.fold_windows(parts, w, self.target_form,
-                                                   [self.dates[f.val] for f in self.folds])
+            self._fold_cache[w] = win.fold_windows(parts, w, self.target_form, [self.dates[f.val] for f in self.folds])
         return self._fold_cache[w]
 
     def final_windows(self, window: int) -> win.FinalWindows:
@@ -156,42 +176,66 @@ class SeriesTask:
             seasonal = [self._seasonal_naive(t) for t in evals]
             seasonal_test = self._seasonal_naive(np.arange(self.test.start - 1, self.n_rows - 1))
             if any(s is None for s in seasonal) or seasonal_test is None:
-                notes.append(f"no seasonal-naive baseline: the first fold's validation block starts less than "
-                             f"one period ({self.period} rows) into the series")
+                notes.append(
+                    f"no seasonal-naive baseline: the first fold's validation block starts less than "
+                    f"one period ({self.period} rows) into the series"
+                )
                 seasonal_test = None
             else:
                 seasonal_val = seasonal
-        return compute_baselines(fw, fin, seasonal_val, seasonal_test, target=self.target, kind=self.kind,
-                                 unit=self.unit, period=self.period, notes=notes)
+        return compute_baselines(
+            fw,
+            fin,
+            seasonal_val,
+            seasonal_test,
+            target=self.target,
+            kind=self.kind,
+            unit=self.unit,
+            period=self.period,
+            notes=notes,
+        )
 
     # --- reporting -------------------------------------------------------------------------
     def describe(self) -> str:
         """A few lines for logs and reports."""
+
         def day(i):
             return fmt_date(self.dates[i])
+
         f0, fl = self.folds[0], self.folds[-1]
         inputs = "per-window relative" if self.relative_inputs else "standardised per fold"
         shown = ", ".join(self.input_names[:6]) + (f" + {self.n_features - 6} calendar" if self.n_features > 6 else "")
         season = f", period {self.period}" if self.period else ""
-        return "\n".join([
-            f"{type(self).__name__}: {self.kind} series '{self.value_name}', {self.n_rows} rows {day(0)}..{day(-1)} "
-            f"(after the {self.ma_window}-day MA), target {self.target} ({self.target_form}){season}",
-            f"  {self.n_features} inputs per day ({inputs}): {shown}",
-            f"  {len(self.folds)} walk-forward folds: train {self.train_size} / val {self.val_size} rows, "
-            f"step {self.step}; val blocks {day(f0.val.start)}..{day(fl.val.stop - 1)}",
-            f"  test: last {self.test_size} rows {day(self.test.start)}..{day(-1)}",
-        ])
+        return "\n".join(
+            [
+                f"{type(self).__name__}: {self.kind} series '{self.value_name}', {self.n_rows} rows {day(0)}..{day(-1)} "
+                f"(after the {self.ma_window}-day MA), target {self.target} ({self.target_form}){season}",
+                f"  {self.n_features} inputs per day ({inputs}): {shown}",
+                f"  {len(self.folds)} walk-forward folds: train {self.train_size} / val {self.val_size} rows, "
+                f"step {self.step}; val blocks {day(f0.val.start)}..{day(fl.val.stop - 1)}",
+                f"  test: last {self.test_size} rows {day(self.test.start)}..{day(-1)}",
+            ]
+        )
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(kind={self.kind!r}, n_rows={self.n_rows}, folds={len(self.folds)}, "
-                f"target={self.target!r}, n_features={self.n_features})")
+        return (
+            f"{type(self).__name__}(kind={self.kind!r}, n_rows={self.n_rows}, folds={len(self.folds)}, "
+            f"target={self.target!r}, n_features={self.n_features})"
+        )
 
 
 class StockTask(SeriesTask):
     """``SeriesTask`` with the reference NVDA sizes as defaults: train 3000 / val 500 / test 800."""
 
-    def __init__(self, ohlcv: pd.DataFrame, *, train_size: int | None = REFERENCE_SIZES[0],
-                 val_size: int | None = REFERENCE_SIZES[1], test_size: int | None = REFERENCE_SIZES[2], **kwargs):
+    def __init__(
+        self,
+        ohlcv: pd.DataFrame,
+        *,
+        train_size: int | None = REFERENCE_SIZES[0],
+        val_size: int | None = REFERENCE_SIZES[1],
+        test_size: int | None = REFERENCE_SIZES[2],
+        **kwargs,
+    ):
         super().__init__(ohlcv, train_size=train_size, val_size=val_size, test_size=test_size, **kwargs)
 
 

@@ -9,6 +9,7 @@ Two kinds of series come out of it (``series_kind``):
 
 Every problem is one ``DataError`` naming the source, the column and the row.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,17 @@ NAN_POLICIES = ("raise", "ffill")
 MAX_DAILY_FACTOR = 1000.0  # a price moving 1000x between consecutive rows is refused as a glitch
 
 # normalised header (lower case, letters and digits only) -> canonical column name
-CANONICAL_HEADERS = {"date": "date", "datetime": "date", "timestamp": "date", "open": "open", "high": "high",
-              "low": "low", "close": "close", "volume": "volume", "adjclose": "adj_close"}
+CANONICAL_HEADERS = {
+    "date": "date",
+    "datetime": "date",
+    "timestamp": "date",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "volume": "volume",
+    "adjclose": "adj_close",
+}
 _OHLCV = ("open", "high", "low", "close", "volume", "adj_close")
 
 
@@ -81,13 +91,17 @@ def _match_columns(df: pd.DataFrame, source: str, value_column) -> tuple[str, di
         if close_only and set(missing) <= {"open", "high", "low", "volume"}:
             missing = []
         if missing:
-            raise DataError(f"{source}: missing required column(s) {', '.join(missing)}; found columns "
-                            f"{names} (names are matched ignoring case, spaces and underscores; a series "
-                            f"that is not prices needs a date and one value column){_delimiter_hint(df)}")
+            raise DataError(
+                f"{source}: missing required column(s) {', '.join(missing)}; found columns "
+                f"{names} (names are matched ignoring case, spaces and underscores; a series "
+                f"that is not prices needs a date and one value column){_delimiter_hint(df)}"
+            )
         return "price", found
     if "date" not in found:
-        raise DataError(f"{source}: missing a date column; found columns {names} (expected 'date' plus "
-                        f"either open/high/low/close/volume or one value column){_delimiter_hint(df)}")
+        raise DataError(
+            f"{source}: missing a date column; found columns {names} (expected 'date' plus "
+            f"either open/high/low/close/volume or one value column){_delimiter_hint(df)}"
+        )
     others = [c for c in df.columns if c != found["date"]]
     if value_column is not None:
         match = [c for c in others if c == value_column] or [c for c in others if norm(c) == norm(value_column)]
@@ -96,13 +110,14 @@ def _match_columns(df: pd.DataFrame, source: str, value_column) -> tuple[str, di
         return "value", {"date": found["date"], "value": match[0]}
     if len(others) != 1:
         what = "no value column" if not others else f"{len(others)} value columns {[str(c) for c in others]}"
-        raise DataError(f"{source}: found {what}; a value series needs exactly one besides the date "
-                        f"(pass value_column= to pick one)")
+        raise DataError(
+            f"{source}: found {what}; a value series needs exactly one besides the date "
+            f"(pass value_column= to pick one)"
+        )
     return "value", {"date": found["date"], "value": others[0]}
 
 
-def validate(df: pd.DataFrame, source: str, nan_policy: str, labels: Sequence[str],
-             value_column=None) -> pd.DataFrame:
+def validate(df: pd.DataFrame, source: str, nan_policy: str, labels: Sequence[str], value_column=None) -> pd.DataFrame:
     """A validated price or value frame (see the module doc); ``labels`` name the rows in messages."""
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
@@ -173,9 +188,11 @@ def _date_order(d: np.ndarray, source: str, labels, where) -> np.ndarray:
             ascending = (diff > 0).sum() >= (diff < 0).sum()
             wrong = diff < 0 if ascending else diff > 0
             i = int(np.argmax(wrong)) + 1
-            raise DataError(f"{source}: dates out of order at {where(i)}, which follows "
-                            f"{fmt_date(d[i - 1])} ({labels[i - 1]}); expected oldest first "
-                            f"(or a fully reversed, newest-first series)")
+            raise DataError(
+                f"{source}: dates out of order at {where(i)}, which follows "
+                f"{fmt_date(d[i - 1])} ({labels[i - 1]}); expected oldest first "
+                f"(or a fully reversed, newest-first series)"
+            )
     return order
 
 
@@ -186,13 +203,17 @@ def _fill_missing(values: dict, columns, found, nan_policy, source, labels, d) -
         return values
     col, rows = min(nan_rows.items(), key=lambda kv: (kv[1][0], columns.index(kv[0])))
     if nan_policy == "raise":
-        raise DataError(f"{source}: column {found[col]!r} has a missing value (NaN) at "
-                        f"{labels[rows[0]]} ({fmt_date(d[rows[0]])}); pass nan_policy='ffill' "
-                        f"to carry the previous day's value forward")
+        raise DataError(
+            f"{source}: column {found[col]!r} has a missing value (NaN) at "
+            f"{labels[rows[0]]} ({fmt_date(d[rows[0]])}); pass nan_policy='ffill' "
+            f"to carry the previous day's value forward"
+        )
     first = [k for k, r in nan_rows.items() if r[0] == 0]
     if first:
-        raise DataError(f"{source}: column {found[first[0]]!r} has a missing value (NaN) on the "
-                        f"first day, {labels[0]} ({fmt_date(d[0])}), so it cannot be forward-filled")
+        raise DataError(
+            f"{source}: column {found[first[0]]!r} has a missing value (NaN) on the "
+            f"first day, {labels[0]} ({fmt_date(d[0])}), so it cannot be forward-filled"
+        )
     return {k: pd.Series(v).ffill().to_numpy() for k, v in values.items()}
 
 
@@ -203,8 +224,9 @@ def _check_price_ranges(values: dict, columns, found, source, labels, d) -> None
         if bad.any():
             i = int(np.argmax(bad))
             what = "negative volume" if canon == "volume" else "non-positive price"
-            raise DataError(f"{source}: column {found[canon]!r} has a {what} {v[i]:g} at "
-                            f"{labels[i]} ({fmt_date(d[i])})")
+            raise DataError(
+                f"{source}: column {found[canon]!r} has a {what} {v[i]:g} at {labels[i]} ({fmt_date(d[i])})"
+            )
     # a price that moves by a factor of MAX_DAILY_FACTOR or more from one row to the next is a data
     # error (a close of 1e300 in a normal series), not a market move; it would overflow the features
     for canon in (c for c in columns if c in PRICE_COLUMNS):
@@ -214,14 +236,21 @@ def _check_price_ranges(values: dict, columns, found, source, labels, d) -> None
                 jump = np.maximum(v[1:] / v[:-1], v[:-1] / v[1:])
             if (jump >= MAX_DAILY_FACTOR).any():
                 i = int(np.argmax(jump >= MAX_DAILY_FACTOR)) + 1
-                raise DataError(f"{source}: column {found[canon]!r} jumps from {v[i - 1]:g} to {v[i]:g} at "
-                                f"{labels[i]} ({fmt_date(d[i])}), a factor of {jump[i - 1]:.3g} in one row: "
-                                f"a data error? (more than {MAX_DAILY_FACTOR:g}x is refused)")
+                raise DataError(
+                    f"{source}: column {found[canon]!r} jumps from {v[i - 1]:g} to {v[i]:g} at "
+                    f"{labels[i]} ({fmt_date(d[i])}), a factor of {jump[i - 1]:.3g} in one row: "
+                    f"a data error? (more than {MAX_DAILY_FACTOR:g}x is refused)"
+                )
 
 
 def is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or \
-        (isinstance(value, str) and not value.strip()) or value is pd.NaT or value is pd.NA
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or (isinstance(value, str) and not value.strip())
+        or value is pd.NaT
+        or value is pd.NA
+    )
 
 
 def parse_dates(raw: pd.Series) -> pd.Series:

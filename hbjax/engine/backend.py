@@ -4,6 +4,7 @@ A backend owns an ``Engine`` (``self.engine``) and turns the scheduler's jobs in
 a wave's jobs planned together, each job's losses handed back as soon as its calls are in, the
 states of pruned configs released. Survivors continue from their trained state (``continues``).
 """
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,9 @@ class EngineBackend:
         key = engine.shape(config)
         steps = engine.steps_per_epoch(key.batch_size, key.data)
         flops = engine.model.step_flops(key, key.static, None, engine.sizes(key.data))
-        return steps * step_seconds(engine.cost, batching="map", width=1, slot_flops=flops,
-                                    serial_steps=engine.model.serial_steps(key, None))
+        return steps * step_seconds(
+            engine.cost, batching="map", width=1, slot_flops=flops, serial_steps=engine.model.serial_steps(key, None)
+        )
 
     def train_rung(self, job: RungJob) -> np.ndarray:
         return self.train_wave([job])[0]
@@ -73,8 +75,9 @@ class EngineBackend:
         priorities = [job.rung - job.bracket for job in jobs for _ in job.config_ids]
         if self.sharing_check is not None:
             self.sharing_check.pick(ids, configs, resources, previous)
-        ticket = self.engine.submit(ids, configs, resources, previous, parts=[len(j.config_ids) for j in jobs],
-                                    priorities=priorities)
+        ticket = self.engine.submit(
+            ids, configs, resources, previous, parts=[len(j.config_ids) for j in jobs], priorities=priorities
+        )
         ticket.jobs = jobs
         return ticket.parts
 

@@ -7,6 +7,7 @@ against the model's FLOPs and serial steps (``Model.step_flops``, ``Model.serial
 least squares on relative errors, so small configs count as much as large ones:
 ``seconds = seconds_per_step + seconds_per_serial_step x serial + FLOPs / flops_per_s``.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,8 +22,7 @@ from .cost import CostModel, cost_model, save_constants
 __all__ = ["calibrate_model", "fit", "measure"]
 
 
-def measure(make_engine: Callable[[], object], configs: Sequence[Mapping], *, epochs: float,
-            log=print) -> list[dict]:
+def measure(make_engine: Callable[[], object], configs: Sequence[Mapping], *, epochs: float, log=print) -> list[dict]:
     """One row per config: compile seconds (cold), warm seconds per optimizer step, the model's
     FLOPs and serial steps per step. ``make_engine()``: a fresh engine of the model (its plan
     and devices as the runs will use)."""
@@ -40,13 +40,22 @@ def measure(make_engine: Callable[[], object], configs: Sequence[Mapping], *, ep
             shape = engine.shape(config)
             sizes = engine.sizes(shape.data)
             steps = max(1, engine.step_ranges([config], float(epochs), [0.0])[1][0])
-            rows.append({"config": dict(config), "program": engine.rung_stats[-1]["program_keys"][0],
-                         "compile_s": compile_s, "steps": steps, "step_s": seconds / steps,
-                         "flops_per_step": float(engine.model.step_flops(shape, shape.static, None, sizes)),
-                         "serial_steps": int(engine.model.serial_steps(shape, None))})
+            rows.append(
+                {
+                    "config": dict(config),
+                    "program": engine.rung_stats[-1]["program_keys"][0],
+                    "compile_s": compile_s,
+                    "steps": steps,
+                    "step_s": seconds / steps,
+                    "flops_per_step": float(engine.model.step_flops(shape, shape.static, None, sizes)),
+                    "serial_steps": int(engine.model.serial_steps(shape, None)),
+                }
+            )
             r = rows[-1]
-            log(f"{r['program']}: compile {compile_s:.2f} s, step {r['step_s'] * 1e3:.3f} ms, "
-                f"{r['flops_per_step'] / 1e6:.2f} MFLOP")
+            log(
+                f"{r['program']}: compile {compile_s:.2f} s, step {r['step_s'] * 1e3:.3f} ms, "
+                f"{r['flops_per_step'] / 1e6:.2f} MFLOP"
+            )
     finally:
         jax.config.update("jax_enable_compilation_cache", was_cached)
     return rows
@@ -57,8 +66,11 @@ def fit(rows: Sequence[dict], device, *, source: str) -> CostModel:
     starting from the device kind's committed default (whose batching they keep)."""
     default = cost_model(device.platform)
     step = np.array([r["step_s"] for r in rows])
-    terms = [np.ones_like(step), np.array([r["serial_steps"] for r in rows], float),
-             np.array([r["flops_per_step"] for r in rows], float)]
+    terms = [
+        np.ones_like(step),
+        np.array([r["serial_steps"] for r in rows], float),
+        np.array([r["flops_per_step"] for r in rows], float),
+    ]
     used = [0] + [k for k in (1, 2) if np.ptp(terms[k]) > 0]  # a term that never varies is the intercept's
     a = np.stack([terms[k] / step for k in used], axis=1)
     coef = dict(zip(used, np.linalg.lstsq(a, np.ones_like(step), rcond=None)[0]))
@@ -67,14 +79,26 @@ def fit(rows: Sequence[dict], device, *, source: str) -> CostModel:
         stats = device.memory_stats() or {}
     except Exception:  # noqa: BLE001 - not every backend reports memory
         stats = {}
-    return replace(default, flops_per_s=1.0 / per_flop if per_flop > 0 else default.flops_per_s,
-                   seconds_per_step=per_step, seconds_per_serial_step=per_serial,
-                   compile_s=float(np.median([r["compile_s"] for r in rows])),
-                   memory_bytes=int(stats["bytes_limit"]) if "bytes_limit" in stats else None, source=source)
+    return replace(
+        default,
+        flops_per_s=1.0 / per_flop if per_flop > 0 else default.flops_per_s,
+        seconds_per_step=per_step,
+        seconds_per_serial_step=per_serial,
+        compile_s=float(np.median([r["compile_s"] for r in rows])),
+        memory_bytes=int(stats["bytes_limit"]) if "bytes_limit" in stats else None,
+        source=source,
+    )
 
 
-def calibrate_model(make_engine: Callable[[], object], configs: Sequence[Mapping], *, model_kind: str,
-                    epochs: float = 2.0, save: bool = True, log=print) -> dict:
+def calibrate_model(
+    make_engine: Callable[[], object],
+    configs: Sequence[Mapping],
+    *,
+    model_kind: str,
+    epochs: float = 2.0,
+    save: bool = True,
+    log=print,
+) -> dict:
     """Measure ``configs`` (one per program), fit, and (``save``) store the constants of
     ``model_kind`` on this device. -> a report dict."""
     device = jax.local_devices()[0]
@@ -83,9 +107,16 @@ def calibrate_model(make_engine: Callable[[], object], configs: Sequence[Mapping
     stamp = time.strftime("%Y-%m-%d")
     kind = getattr(device, "device_kind", device.platform)
     model = fit(rows, device, source=f"calibrated {stamp} for {model_kind} on {kind} (jax {jax.__version__})")
-    report = {"device": str(device), "device_kind": kind, "platform": device.platform, "jax": jax.__version__,
-              "model_kind": model_kind, "points": rows, "constants": model.to_dict(),
-              "seconds": time.perf_counter() - t0}
+    report = {
+        "device": str(device),
+        "device_kind": kind,
+        "platform": device.platform,
+        "jax": jax.__version__,
+        "model_kind": model_kind,
+        "points": rows,
+        "constants": model.to_dict(),
+        "seconds": time.perf_counter() - t0,
+    }
     if save:
         extra = {k: v for k, v in report.items() if k != "constants"}
         report["path"] = str(save_constants(device, model, extra, model_kind=model_kind))

@@ -16,6 +16,7 @@ dispatch queue; results are collected as it drains). Params and optimizer states
 States live on the host in each config's own (unpadded) layout: a config can run padded in one
 rung and exactly in the next, and checkpoints do not depend on the plan.
 """
+
 from __future__ import annotations
 
 import threading
@@ -48,8 +49,9 @@ class Engine:
     def __init__(self, model: Model, settings: EngineSettings | None = None, **overrides):
         check_prng()
         self.model = model
-        self.settings = resolve(replace(settings or EngineSettings(), **overrides), jax.local_devices(),
-                                getattr(model, "cost_kind", None))
+        self.settings = resolve(
+            replace(settings or EngineSettings(), **overrides), jax.local_devices(), getattr(model, "cost_kind", None)
+        )
         self.device_kind = self.devices[0].platform
         # one program spans every device (shard_map over the slot axis): a single compile, and each
         # device runs its own slots; devices do not wait for each other (no collectives)
@@ -84,12 +86,20 @@ class Engine:
     compile_threads = property(lambda self: self.settings.compile_threads)
 
     # --- dispatch (dispatch.py) ------------------------------------------------------------
-    def submit(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource,
-               previous_resource: Sequence[float], *, parts: Sequence[int] | None = None,
-               priorities: Sequence[int] | None = None) -> Ticket:
+    def submit(
+        self,
+        config_ids: Sequence[int],
+        configs: Sequence[Mapping],
+        resource,
+        previous_resource: Sequence[float],
+        *,
+        parts: Sequence[int] | None = None,
+        priorities: Sequence[int] | None = None,
+    ) -> Ticket:
         """Plan and launch a rung or wave without waiting (``Dispatcher.submit``)."""
-        return self.dispatcher.submit(config_ids, configs, resource, previous_resource, parts=parts,
-                                      priorities=priorities)
+        return self.dispatcher.submit(
+            config_ids, configs, resource, previous_resource, parts=parts, priorities=priorities
+        )
 
     def wait(self, parts: Sequence[Part]) -> Part:
         """The first of ``parts`` to be done; its states are not the engine's until ``commit``."""
@@ -151,18 +161,38 @@ class Engine:
             stops.append(steps_for(res, spe))
         return starts, stops
 
-    def plan_rung(self, configs: Sequence[Mapping], resource, previous_resource: Sequence[float], *,
-                  queued: Sequence[float] | None = None, priorities: Sequence[int] | None = None) -> RungPlan:
+    def plan_rung(
+        self,
+        configs: Sequence[Mapping],
+        resource,
+        previous_resource: Sequence[float],
+        *,
+        queued: Sequence[float] | None = None,
+        priorities: Sequence[int] | None = None,
+    ) -> RungPlan:
         """The plan of a rung (one ``resource``) or a wave (one per config); its programs count as
         known to the plans made after it. ``queued``: seconds of work already queued per device."""
         shapes = [self.shape(c) for c in configs]
         starts, stops = self.step_ranges(configs, resource, previous_resource)
-        plan = plan_rung(rung_request(self.model, shapes, starts, stops, sizes_of=self.sizes, mode=self.plan,
-                                      priorities=priorities, device_kind=self.device_kind, n_devices=self.n_devices,
-                                      memory_bytes=self.memory_limit_bytes,
-                                      width=1 if self.host_stepped else self.configs_per_program, cost=self.cost,
-                                      known_programs=frozenset(self._planned), width_caps=dict(self.width_caps),
-                                      queued=tuple(queued or ())))
+        plan = plan_rung(
+            rung_request(
+                self.model,
+                shapes,
+                starts,
+                stops,
+                sizes_of=self.sizes,
+                mode=self.plan,
+                priorities=priorities,
+                device_kind=self.device_kind,
+                n_devices=self.n_devices,
+                memory_bytes=self.memory_limit_bytes,
+                width=1 if self.host_stepped else self.configs_per_program,
+                cost=self.cost,
+                known_programs=frozenset(self._planned),
+                width_caps=dict(self.width_caps),
+                queued=tuple(queued or ()),
+            )
+        )
         self._planned.update(plan.programs)
         return plan
 
@@ -179,8 +209,10 @@ class Engine:
             compiled = self._compile_host_steps(program, sizes)
         else:
             compiled = self._compile_loop(program, sizes)
-        memory = {"estimated": self.estimated_bytes(program),
-                  "analysed": analysed_bytes(compiled.step if isinstance(compiled, HostStepped) else compiled)}
+        memory = {
+            "estimated": self.estimated_bytes(program),
+            "analysed": analysed_bytes(compiled.step if isinstance(compiled, HostStepped) else compiled),
+        }
         with self._lock:
             self.compiles += 1
             wall = time.perf_counter() - t0  # long when training runs beside it
@@ -216,27 +248,38 @@ class Engine:
         fns = make_host_steps(program, sizes.train, self.model.program_fns(program, sizes))
         slots, rep = P("d"), P()
         state, hp, keys, active, ranges, data, scalar, sums = self._specs(program, sizes)
-        step = jax.shard_map(fns.step, mesh=self.mesh, in_specs=(slots,) * 8 + (rep,) * 3,
-                             out_specs=(slots, slots, slots, rep), check_vma=False)
-        validate = jax.shard_map(fns.validate, mesh=self.mesh, in_specs=(slots,) * 3 + (rep,) * 2, out_specs=slots,
-                                 check_vma=False)
+        step = jax.shard_map(
+            fns.step,
+            mesh=self.mesh,
+            in_specs=(slots,) * 8 + (rep,) * 3,
+            out_specs=(slots, slots, slots, rep),
+            check_vma=False,
+        )
+        validate = jax.shard_map(
+            fns.validate, mesh=self.mesh, in_specs=(slots,) * 3 + (rep,) * 2, out_specs=slots, check_vma=False
+        )
         with self._precision():
             step = jax.jit(step, donate_argnums=(0, 1, 2)).lower(
-                state[0], state[1], sums, hp, keys, active, ranges, ranges, data[0], data[1], scalar)
+                state[0], state[1], sums, hp, keys, active, ranges, ranges, data[0], data[1], scalar
+            )
             validate = jax.jit(validate).lower(state[0], hp, active, data[2], data[3])
-        return HostStepped(step.compile(compiler_options=self.compiler_options),
-                           validate.compile(compiler_options=self.compiler_options))
+        return HostStepped(
+            step.compile(compiler_options=self.compiler_options),
+            validate.compile(compiler_options=self.compiler_options),
+        )
 
     def _compile_loop(self, program: ProgramKey, sizes: Sizes):
         fn = make_train(program, sizes.train, self.model.program_fns(program, sizes))
         slots, rep = P("d"), P()
-        sharded = jax.shard_map(fn, mesh=self.mesh, in_specs=(slots,) * 7 + (rep,) * 7, out_specs=slots,
-                                check_vma=False)
+        sharded = jax.shard_map(
+            fn, mesh=self.mesh, in_specs=(slots,) * 7 + (rep,) * 7, out_specs=slots, check_vma=False
+        )
         state, hp, keys, active, ranges, data, scalar, _ = self._specs(program, sizes)
         with self._precision():
             # params and optimizer states are fresh host copies each call: their buffers can be reused
             lowered = jax.jit(sharded, donate_argnums=(0, 1)).lower(
-                state[0], state[1], hp, keys, active, ranges, ranges, *data, scalar, scalar, scalar)
+                state[0], state[1], hp, keys, active, ranges, ranges, *data, scalar, scalar, scalar
+            )
         return lowered.compile(compiler_options=self.compiler_options)
 
     def compiled_future(self, program: ProgramKey) -> Future:
@@ -272,8 +315,9 @@ class Engine:
             self.states.pop(cid, None)
 
     # --- training --------------------------------------------------------------------------
-    def train(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource,
-              previous_resource: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    def train(
+        self, config_ids: Sequence[int], configs: Sequence[Mapping], resource, previous_resource: Sequence[float]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Train each config from ``previous_resource`` to ``resource`` epochs (one number for a
         rung, or one per config for a wave of several rungs; new configs start fresh, others
         continue from their stored state). Returns (validation loss mean over folds, train loss
@@ -308,13 +352,16 @@ class Engine:
             states.append(self._program_state(configs[p], cid, program))
         params, opt_state = jax.tree.map(lambda *xs: np.stack(xs), *states)
         rows = [empty if p is None else hps[p] for p in slots]
-        hp = self.model.pack_traced([np.asarray(col, dtype=dt) for col, dt in zip(zip(*rows), self.model.traced_dtypes)])
+        hp = self.model.pack_traced(
+            [np.asarray(col, dtype=dt) for col, dt in zip(zip(*rows), self.model.traced_dtypes)]
+        )
         no_key = np.zeros((n_folds, 2), np.uint32)  # an empty slot draws nothing that is kept
         keys = np.stack([no_key if p is None else self._fold_keys(config_ids[p], n_folds) for p in slots])
         starts, stops = (np.array([0 if p is None else r[p] for p in slots], np.int32) for r in ranges)
         sharded = NamedSharding(self.mesh, P("d"))
         params, opt_state, hp, keys, active, starts, stops = jax.device_put(
-            (params, opt_state, hp, keys, active, starts, stops), sharded)
+            (params, opt_state, hp, keys, active, starts, stops), sharded
+        )
         real = [p for p in slots if p is not None]
         lo, hi = min(ranges[0][p] for p in real), max(ranges[1][p] for p in real)  # the call's [start, stop)
         x_tr, y_tr, x_val, y_val = self.data(program.data)
@@ -322,10 +369,13 @@ class Engine:
             sums = jax.device_put(np.zeros((len(slots), n_folds), np.float32), sharded)
             s = jax.device_put(np.int32(lo), NamedSharding(self.mesh, P()))
             for _ in range(lo, hi):
-                params, opt_state, sums, s = compiled.step(params, opt_state, sums, hp, keys, active, starts, stops,
-                                                           x_tr, y_tr, s)
+                params, opt_state, sums, s = compiled.step(
+                    params, opt_state, sums, hp, keys, active, starts, stops, x_tr, y_tr, s
+                )
             return params, opt_state, compiled.validate(params, hp, active, x_val, y_val), sums
-        lo, hi, bound = jax.device_put((np.int32(lo), np.int32(hi), np.int32(call.bound)), NamedSharding(self.mesh, P()))
+        lo, hi, bound = jax.device_put(
+            (np.int32(lo), np.int32(hi), np.int32(call.bound)), NamedSharding(self.mesh, P())
+        )
         return compiled(params, opt_state, hp, keys, active, starts, stops, x_tr, y_tr, x_val, y_val, lo, hi, bound)
 
     def _fold_keys(self, config_id: int, n_folds: int) -> np.ndarray:

@@ -19,6 +19,7 @@ being planned (a JSON per device kind, model kind and JAX version in the constan
 else from a calibration of the device without a model kind (older files), else the committed
 defaults.
 """
+
 from __future__ import annotations
 
 import json
@@ -84,10 +85,21 @@ class CostModel:
 #: figures are an estimate (a latency-bound step of a few kernel launches per scan step, fp32
 #: matmuls well below peak) until ``hbjax calibrate`` runs there.
 COST_MODELS = {
-    "cpu": CostModel(flops_per_s=8.1e10, seconds_per_step=4.3e-4, compile_s=1.9, vmap_parallel=False,
-                     source="committed default (measured on the 2-core development CPU)"),
-    "gpu": CostModel(flops_per_s=1.0e13, seconds_per_step=1.0e-4, compile_s=10.0, vmap_parallel=True,
-                     seconds_per_serial_step=3.0e-5, source="committed default (an estimate: no GPU measured)"),
+    "cpu": CostModel(
+        flops_per_s=8.1e10,
+        seconds_per_step=4.3e-4,
+        compile_s=1.9,
+        vmap_parallel=False,
+        source="committed default (measured on the 2-core development CPU)",
+    ),
+    "gpu": CostModel(
+        flops_per_s=1.0e13,
+        seconds_per_step=1.0e-4,
+        compile_s=10.0,
+        vmap_parallel=True,
+        seconds_per_serial_step=3.0e-5,
+        source="committed default (an estimate: no GPU measured)",
+    ),
 }
 COST_MODELS["tpu"] = replace(COST_MODELS["gpu"], source="committed default (an estimate: no TPU measured)")
 

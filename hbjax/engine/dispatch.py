@@ -10,6 +10,7 @@ never holds half a job, nor a job the scheduler has not heard of (two jobs finis
 are committed one at a time, as each is told). Calls are collected as they finish, not in dispatch order,
 so a short job is told while a long one dispatched before it still trains.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -43,11 +44,11 @@ class Part:
 
     @property
     def val(self) -> np.ndarray:
-        return self.ticket.val[self.first:self.stop]
+        return self.ticket.val[self.first : self.stop]
 
     @property
     def train_loss(self) -> np.ndarray:
-        return self.ticket.train_loss[self.first:self.stop]
+        return self.ticket.train_loss[self.first : self.stop]
 
 
 @dataclass(eq=False)
@@ -97,9 +98,16 @@ class Dispatcher:
         self.in_flight: deque[InFlight] = deque()  # in dispatch order
         self.submitted = 0  # submissions so far
 
-    def submit(self, config_ids: Sequence[int], configs: Sequence[Mapping], resource,
-               previous_resource: Sequence[float], *, parts: Sequence[int] | None = None,
-               priorities: Sequence[int] | None = None) -> Ticket:
+    def submit(
+        self,
+        config_ids: Sequence[int],
+        configs: Sequence[Mapping],
+        resource,
+        previous_resource: Sequence[float],
+        *,
+        parts: Sequence[int] | None = None,
+        priorities: Sequence[int] | None = None,
+    ) -> Ticket:
         """Plan and launch; ``parts``: the sizes of its jobs, in order (None: one part);
         ``priorities``: per config, lower dispatched earlier (``plan.plan_rung``)."""
         t0 = time.perf_counter()
@@ -113,16 +121,29 @@ class Dispatcher:
         sizes = list(parts) if parts is not None else [n]
         if sum(sizes) != n or any(k < 1 for k in sizes):
             raise ValueError(f"parts {sizes} do not split {n} configs")
-        plan = self.engine.plan_rung(configs, resource, previous_resource, queued=self.queued_seconds(),
-                              priorities=priorities)
-        ticket = Ticket(list(config_ids), list(configs), hps, self.engine.step_ranges(configs, resource, previous_resource),
-                        np.full(n, np.nan), np.full(n, np.nan), started=t0, index=self.submitted)
+        plan = self.engine.plan_rung(
+            configs, resource, previous_resource, queued=self.queued_seconds(), priorities=priorities
+        )
+        ticket = Ticket(
+            list(config_ids),
+            list(configs),
+            hps,
+            self.engine.step_ranges(configs, resource, previous_resource),
+            np.full(n, np.nan),
+            np.full(n, np.nan),
+            started=t0,
+            index=self.submitted,
+        )
         self.submitted += 1
         first = 0
         for i, k in enumerate(sizes):
             ticket.parts.append(Part(ticket, i, first, first + k))
             first += k
-        compiles0, compile_s0, compile_cpu0 = self.engine.compiles, self.engine.compile_seconds, self.engine.compile_cpu_seconds
+        compiles0, compile_s0, compile_cpu0 = (
+            self.engine.compiles,
+            self.engine.compile_seconds,
+            self.engine.compile_cpu_seconds,
+        )
         for c in plan.calls:
             self.engine.compiled_future(c.program)  # compiles run ahead on background threads, in order
         pending = deque(plan.calls)
@@ -152,15 +173,25 @@ class Dispatcher:
             self.in_flight.append(InFlight(ticket, call, outputs, size, list(touched.values())))
             peak = max(peak, sum(f.bytes for f in self.in_flight))
         ticket.stats = {
-            "plan": plan.mode, "programs": len(plan.programs), "calls": len(plan.calls),
-            "compiles": self.engine.compiles - compiles0, "compile_s": self.engine.compile_seconds - compile_s0,
-            "compile_cpu_s": self.engine.compile_cpu_seconds - compile_cpu0, "compile_wait_s": waited,
-            "compile_idle_s": idle, "configs": n,
+            "plan": plan.mode,
+            "programs": len(plan.programs),
+            "calls": len(plan.calls),
+            "compiles": self.engine.compiles - compiles0,
+            "compile_s": self.engine.compile_seconds - compile_s0,
+            "compile_cpu_s": self.engine.compile_cpu_seconds - compile_cpu0,
+            "compile_wait_s": waited,
+            "compile_idle_s": idle,
+            "configs": n,
             "wave": ticket.index,
-            "parts": len(sizes), "program_keys": [p.describe() for p in plan.programs],
-            "computed_flops": plan.computed_flops, "real_flops": plan.real_flops,
-            "empty_slots": sum(c.empty_slots for c in plan.calls), "estimated_s": max(plan.device_seconds(), default=0.0),
-            "device_estimated_s": plan.device_seconds(), "peak_in_flight_bytes": peak, "memory_splits": splits,
+            "parts": len(sizes),
+            "program_keys": [p.describe() for p in plan.programs],
+            "computed_flops": plan.computed_flops,
+            "real_flops": plan.real_flops,
+            "empty_slots": sum(c.empty_slots for c in plan.calls),
+            "estimated_s": max(plan.device_seconds(), default=0.0),
+            "device_estimated_s": plan.device_seconds(),
+            "peak_in_flight_bytes": peak,
+            "memory_splits": splits,
         }
         for part in ticket.parts:
             if part.calls_left == 0 and not part.done:
@@ -180,15 +211,22 @@ class Dispatcher:
                     del pending[i]
                     return call, idle
             t0, share = time.perf_counter(), self._idle_share()
-            futures.wait({self.engine.compiled_future(c.program) for c in pending}, timeout=0.01,
-                         return_when=futures.FIRST_COMPLETED)
+            futures.wait(
+                {self.engine.compiled_future(c.program) for c in pending},
+                timeout=0.01,
+                return_when=futures.FIRST_COMPLETED,
+            )
             idle += (time.perf_counter() - t0) * share
 
     def _idle_share(self) -> float:
         """The share of devices with no unfinished call (a call's validation losses, sharded
         over the devices, are its last outputs)."""
-        busy = {shard.device for f in self.in_flight for shard in f.outputs[2].addressable_shards
-                if not shard.data.is_ready()}
+        busy = {
+            shard.device
+            for f in self.in_flight
+            for shard in f.outputs[2].addressable_shards
+            if not shard.data.is_ready()
+        }
         return 1.0 - len(busy) / self.engine.n_devices
 
     def wait(self, parts: Sequence[Part]) -> Part:
@@ -207,13 +245,14 @@ class Dispatcher:
         load = [0.0] * self.engine.n_devices
         for f in self.in_flight:
             call = f.call
-            for d, sec in enumerate(call.seconds[:self.engine.n_devices]):
+            for d, sec in enumerate(call.seconds[: self.engine.n_devices]):
                 load[d] += sec
         return load
 
     def collect_next(self, *, oldest: bool = False) -> None:
         """Collect the first in-flight call whose outputs are ready (waiting for one), or the
         oldest (``oldest``: to free its memory)."""
+
         def ready():
             return [i for i, f in enumerate(self.in_flight) if all(a.is_ready() for a in jax.tree.leaves(f.outputs))]
 
@@ -250,8 +289,11 @@ class Dispatcher:
     def _collect(self, call, outputs, ticket: Ticket) -> None:
         """A call's outputs: each real config's state (staged in its part) and losses."""
         params, moments, val_mse, tr = jax.tree.map(np.asarray, outputs)
-        scale = 1.0 if self.engine.fold_loss_scale is None else np.asarray(self.engine.fold_loss_scale(call.program.data),
-                                                                     dtype=np.float64)
+        scale = (
+            1.0
+            if self.engine.fold_loss_scale is None
+            else np.asarray(self.engine.fold_loss_scale(call.program.data), dtype=np.float64)
+        )
         for j, p in self.engine.slot_positions(call):
             state = jax.tree.map(lambda a: a[j], (params, moments))
             ticket.part_of(p).staged[ticket.config_ids[p]] = self.engine.model.to_own(state, ticket.configs[p])

@@ -8,6 +8,7 @@ as an opaque, ordered tuple: the engine compares and hashes it, never reads insi
   model pads), batch size, data key, how configs are batched in it and its width (configs per
   call). Every width is a compile of its own.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

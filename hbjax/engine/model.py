@@ -27,6 +27,7 @@ written from that page alone.
 * **host steps** (optional, ``host_steps(device_kind)``): train by one compiled step per
   optimizer step instead of a loop inside the program (convolutions on XLA CPU).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -136,15 +137,25 @@ class Model:
         return False
 
 
-def rung_request(model: Model, shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence[int], *,
-                 sizes_of: Callable[[int], Sizes], mode: str, priorities: Sequence[int] | None = None,
-                 **fields) -> RungRequest:
+def rung_request(
+    model: Model,
+    shapes: Sequence[ShapeKey],
+    starts: Sequence[int],
+    stops: Sequence[int],
+    *,
+    sizes_of: Callable[[int], Sizes],
+    mode: str,
+    priorities: Sequence[int] | None = None,
+    **fields,
+) -> RungRequest:
     """The plan's input for ``model``'s configs of ``shapes`` training steps ``[starts, stops)``:
     each config's program key and bound, and the model's costs at the sizes of its data key
     (``sizes_of``); ``fields``: the other fields of ``RungRequest``."""
     statics = model.program_statics(shapes, mode == "exact") if shapes else []
     items = plan_items(shapes, statics, [model.bound(s) for s in shapes], starts, stops, priorities)
-    costs = ModelCosts(flops=lambda s, static, bound: model.step_flops(s, static, bound, sizes_of(s.data)),
-                       serial_steps=model.serial_steps,
-                       slot_bytes=lambda program: model.bytes_per_config(program, sizes_of(program.data)))
+    costs = ModelCosts(
+        flops=lambda s, static, bound: model.step_flops(s, static, bound, sizes_of(s.data)),
+        serial_steps=model.serial_steps,
+        slot_bytes=lambda program: model.bytes_per_config(program, sizes_of(program.data)),
+    )
     return RungRequest(items, costs, mode=mode, **fields)

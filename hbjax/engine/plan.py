@@ -41,6 +41,7 @@ floats independent of its batch, skips a model's inactive work outright, and let
 spread over several host devices (longest first) instead of padding a lone config to the device
 count.
 """
+
 from __future__ import annotations
 
 import math
@@ -174,13 +175,21 @@ class RungRequest:
     queued: tuple[float, ...] = ()
 
 
-def plan_items(shapes: Sequence[ShapeKey], statics: Sequence[tuple], bounds: Sequence[int], starts: Sequence[int],
-               stops: Sequence[int], priorities: Sequence[int] | None = None) -> tuple[PlanItem, ...]:
+def plan_items(
+    shapes: Sequence[ShapeKey],
+    statics: Sequence[tuple],
+    bounds: Sequence[int],
+    starts: Sequence[int],
+    stops: Sequence[int],
+    priorities: Sequence[int] | None = None,
+) -> tuple[PlanItem, ...]:
     """A rung's configs as the plan takes them: position i has ``shapes[i]``, runs in program
     key ``statics[i]`` to ``bounds[i]`` over optimizer steps ``[starts[i], stops[i])``."""
     prio = list(priorities) if priorities is not None else [0] * len(shapes)
-    return tuple(PlanItem(i, s, static, int(bound), int(a), int(b) - int(a), int(q))
-                 for i, (s, static, bound, a, b, q) in enumerate(zip(shapes, statics, bounds, starts, stops, prio)))
+    return tuple(
+        PlanItem(i, s, static, int(bound), int(a), int(b) - int(a), int(q))
+        for i, (s, static, bound, a, b, q) in enumerate(zip(shapes, statics, bounds, starts, stops, prio))
+    )
 
 
 def plan_rung(request: RungRequest) -> RungPlan:
@@ -195,8 +204,13 @@ def plan_rung(request: RungRequest) -> RungPlan:
     costs = request.costs
 
     def alone_seconds(it: PlanItem) -> float:  # in its own program, one config at a time
-        return it.steps * step_seconds(cost, batching=batching, width=1, slot_flops=costs.flops(it.shape, it.static, None),
-                                       serial_steps=costs.serial_steps(it.shape, None))
+        return it.steps * step_seconds(
+            cost,
+            batching=batching,
+            width=1,
+            slot_flops=costs.flops(it.shape, it.static, None),
+            serial_steps=costs.serial_steps(it.shape, None),
+        )
 
     groups = buckets(request.items, batching)
     est = {it.position: alone_seconds(it) for _, its in groups for it in its}
@@ -230,8 +244,9 @@ def assign_devices(seconds: Mapping[int, float], n_devices: int, queued: Sequenc
     return device_of
 
 
-def bucket_calls(groups, est: Mapping[int, float], device_of: Mapping[int, int], request: RungRequest,
-                 cost: CostModel, batching: str) -> list[tuple[float, Call]]:
+def bucket_calls(
+    groups, est: Mapping[int, float], device_of: Mapping[int, int], request: RungRequest, cost: CostModel, batching: str
+) -> list[tuple[float, Call]]:
     """Each bucket's configs in calls (each device's configs in slots), with the estimated
     seconds of the configs each call group holds (the dispatch order's second key)."""
     by_position = {it.position: it for it in request.items}
@@ -242,18 +257,25 @@ def bucket_calls(groups, est: Mapping[int, float], device_of: Mapping[int, int],
     for bucket, its in groups:
         program = ProgramKey(*bucket, 1)
         fits = max(1, request.memory_bytes // max(1, request.costs.slot_bytes(replace(program, batching="map"))))
-        cap = _floor_pow2(min(request.width or (MAX_VMAP_WIDTH if batching == "vmap" else 1), fits,
-                              caps.get(bucket, MAX_VMAP_WIDTH)))
+        cap = _floor_pow2(
+            min(request.width or (MAX_VMAP_WIDTH if batching == "vmap" else 1), fits, caps.get(bucket, MAX_VMAP_WIDTH))
+        )
 
         def device_lists(group):  # map: by priority; vmap: largest bound first (a call's loops stop at its largest)
-            order = (lambda t: (t.priority, -t.bound, t.position)) if batching == "map" else \
-                (lambda t: (-t.bound, t.position))
-            return [[it.position for it in sorted(group, key=order) if device_of[it.position] == d]
-                    for d in range(n_dev)]
+            order = (
+                (lambda t: (t.priority, -t.bound, t.position))
+                if batching == "map"
+                else (lambda t: (-t.bound, t.position))
+            )
+            return [
+                [it.position for it in sorted(group, key=order) if device_of[it.position] == d] for d in range(n_dev)
+            ]
 
         def price(these):  # the calls' seconds on the busiest device, plus compiles of new programs
-            return (max(sum(c.seconds[d] for c in these) for d in range(n_dev))
-                    + len({c.program for c in these} - known - planned) * cost.compile_s)
+            return (
+                max(sum(c.seconds[d] for c in these) for d in range(n_dev))
+                + len({c.program for c in these} - known - planned) * cost.compile_s
+            )
 
         def group_calls(group):
             per_device = device_lists(group)
@@ -271,8 +293,11 @@ def bucket_calls(groups, est: Mapping[int, float], device_of: Mapping[int, int],
         # grouped into contiguous runs that share calls over their union, as the cost model says
         # is cheapest (an exact DP over the few ranges of a wave: at most one per bracket)
         ranges = [g for _, g in sorted(by_range.items())]
-        chosen = [(its, group_calls(its))] if batching == "map" or len(ranges) == 1 else _range_groups(
-            ranges, group_calls, price)
+        chosen = (
+            [(its, group_calls(its))]
+            if batching == "map" or len(ranges) == 1
+            else _range_groups(ranges, group_calls, price)
+        )
         for group, these in chosen:
             for call in these:
                 planned.add(call.program)
@@ -283,8 +308,16 @@ def bucket_calls(groups, est: Mapping[int, float], device_of: Mapping[int, int],
 def dispatch_order(calls: Sequence[tuple[float, Call]], by_position: Mapping[int, PlanItem]) -> list[Call]:
     """By priority, then the costliest programs first (their compile is needed first; later ones
     compile on a background thread while these train)."""
-    ordered = sorted(calls, key=lambda t: (min(by_position[q].priority for q in t[1].positions), -t[0], t[1].program,
-                                           t[1].start, t[1].slots))
+    ordered = sorted(
+        calls,
+        key=lambda t: (
+            min(by_position[q].priority for q in t[1].positions),
+            -t[0],
+            t[1].program,
+            t[1].start,
+            t[1].slots,
+        ),
+    )
     return [c for _, c in ordered]
 
 
@@ -315,14 +348,34 @@ def _call(program: ProgramKey, slots, by_position, cost: CostModel, costs: Model
         shape = real[0].shape
         slot = costs.flops(shape, program.static, bound)
         steps = stop - start
-        secs = steps * step_seconds(cost, batching="vmap", width=program.width, slot_flops=slot,
-                                    serial_steps=costs.serial_steps(shape, bound))
-        return Call(program, slots, start, (secs,) * len(slots), bound, steps,
-                    steps * slot * program.width * len(slots), real_flops, stop)
-    seconds = tuple(sum(it.steps * step_seconds(cost, batching="map", width=1,
-                                                slot_flops=costs.flops(it.shape, program.static, None),
-                                                serial_steps=costs.serial_steps(it.shape, None))
-                        for it in (by_position[p] for p in dev)) for dev in slots)
+        secs = steps * step_seconds(
+            cost, batching="vmap", width=program.width, slot_flops=slot, serial_steps=costs.serial_steps(shape, bound)
+        )
+        return Call(
+            program,
+            slots,
+            start,
+            (secs,) * len(slots),
+            bound,
+            steps,
+            steps * slot * program.width * len(slots),
+            real_flops,
+            stop,
+        )
+    seconds = tuple(
+        sum(
+            it.steps
+            * step_seconds(
+                cost,
+                batching="map",
+                width=1,
+                slot_flops=costs.flops(it.shape, program.static, None),
+                serial_steps=costs.serial_steps(it.shape, None),
+            )
+            for it in (by_position[p] for p in dev)
+        )
+        for dev in slots
+    )
     computed = sum(it.steps * costs.flops(it.shape, program.static, None) for it in real)
     return Call(program, slots, start, seconds, 0, max(it.steps for it in real), computed, real_flops, stop)
 
@@ -346,7 +399,7 @@ def _calls(widths, bucket, per_device, by_position, cost: CostModel, costs: Mode
     """Calls of ``widths`` taking each device's configs in order (the next ``k`` per call)."""
     out, first = [], 0
     for k in widths:
-        slots = tuple(tuple(x[first:first + k]) for x in per_device)
+        slots = tuple(tuple(x[first : first + k]) for x in per_device)
         first += k
         out.append(_call(ProgramKey(*bucket, k), slots, by_position, cost, costs))
     return out
@@ -381,6 +434,12 @@ def halve(call: Call) -> list[Call]:
     for part in (slice(0, k), slice(k, None)):
         slots = tuple(dev[part] for dev in call.slots)
         if any(slots):
-            out.append(replace(call, program=replace(call.program, width=k), slots=slots,
-                               seconds=tuple(s / 2 for s in call.seconds)))
+            out.append(
+                replace(
+                    call,
+                    program=replace(call.program, width=k),
+                    slots=slots,
+                    seconds=tuple(s / 2 for s in call.seconds),
+                )
+            )
     return out

@@ -13,6 +13,7 @@ What a step computes comes from the model (``ProgramFns``): its loss on a batch,
 optimizer applies the gradients, its validation loss. Everything else (epochs, shuffling, step
 ranges, batching of configs and folds) is the engine's, the same for every model.
 """
+
 from __future__ import annotations
 
 import math
@@ -85,8 +86,10 @@ def check_prng() -> None:
     """Dropout's padding invariance needs JAX's partitionable threefry (a real unit's bits do not
     depend on the padded units after it); refuse to train without it rather than differ silently."""
     if not jax.config.jax_threefry_partitionable:
-        raise RuntimeError("hbjax needs jax_threefry_partitionable=True (JAX's default since 0.5): "
-                           "padded and unpadded configs would draw different dropout masks")
+        raise RuntimeError(
+            "hbjax needs jax_threefry_partitionable=True (JAX's default since 0.5): "
+            "padded and unpadded configs would draw different dropout masks"
+        )
 
 
 def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
@@ -126,8 +129,11 @@ def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
                     return new_params, new_state, loss_sum + loss
                 inside = (s >= start) & (s < stop)  # this config's own steps
                 keep = lambda new, old: jnp.where(inside, new, old)
-                return (jax.tree.map(keep, new_params, params), jax.tree.map(keep, new_state, opt_state),
-                        loss_sum + jnp.where(inside, loss, 0.0))
+                return (
+                    jax.tree.map(keep, new_params, params),
+                    jax.tree.map(keep, new_state, opt_state),
+                    loss_sum + jnp.where(inside, loss, 0.0),
+                )
 
             first = jnp.clip(lo - e * spe, 0, spe)
             last = jnp.clip(hi - e * spe, 0, spe)
@@ -154,17 +160,30 @@ def make_train(program: ProgramKey, n_train: int, fns: ProgramFns) -> Callable:
             split = lambda a: a.reshape((width, n_folds, *a.shape[1:]))
             per_fold = lambda a: jnp.repeat(a, n_folds)
             slots = jax.vmap(train_fold, in_axes=(0,) * 6 + (None,) * 7 + (0,))(
-                *jax.tree.map(merge, (params, opt_state)), jax.tree.map(per_fold, hp), merge(keys),
-                per_fold(starts), per_fold(stops), x_tr, y_tr, x_val, y_val, lo, hi, bound,
-                jnp.tile(jnp.arange(n_folds), width))
+                *jax.tree.map(merge, (params, opt_state)),
+                jax.tree.map(per_fold, hp),
+                merge(keys),
+                per_fold(starts),
+                per_fold(stops),
+                x_tr,
+                y_tr,
+                x_val,
+                y_val,
+                lo,
+                hi,
+                bound,
+                jnp.tile(jnp.arange(n_folds), width),
+            )
             return jax.tree.map(split, slots)
 
         def one(a):  # configs one after another, each over its own steps; an empty slot is skipped
             params, opt_state, hp, keys, on, start, stop = a
             nan = jnp.full(keys.shape[:1], jnp.nan, jnp.float32)
-            return jax.lax.cond(on, lambda: per_config(params, opt_state, hp, keys, start, stop, x_tr, y_tr, x_val,
-                                                       y_val, lo, hi, bound),
-                                lambda: (params, opt_state, nan, nan))
+            return jax.lax.cond(
+                on,
+                lambda: per_config(params, opt_state, hp, keys, start, stop, x_tr, y_tr, x_val, y_val, lo, hi, bound),
+                lambda: (params, opt_state, nan, nan),
+            )
 
         return jax.lax.map(one, (params, opt_state, hp, keys, active, starts, stops))
 

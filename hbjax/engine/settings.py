@@ -2,6 +2,7 @@
 engine's run state (trained states, compiled programs, figures) lives on the ``Engine`` apart
 from it; a second engine with the same settings (``replace(engine.settings, ...)``) plans the
 same programs."""
+
 from __future__ import annotations
 
 import os
@@ -63,8 +64,10 @@ def resolve(settings: EngineSettings, local_devices: Sequence, model_kind: str |
     if cost is None:
         cost = cost_model(kind, devices[0], model_kind)
         if settings.plan == "wide" and not cost.vmap_parallel:
-            cost = replace(COST_MODELS["gpu"], source="committed accelerator default (wide plan forced on a CPU: "
-                                                      "planned as on an accelerator)")
+            cost = replace(
+                COST_MODELS["gpu"],
+                source="committed accelerator default (wide plan forced on a CPU: planned as on an accelerator)",
+            )
     options = settings.compiler_options
     if options is None and kind == "cpu":
         # LLVM -O1 instead of -O2: on the 2-core CPU a train program compiled 1.9 s instead of

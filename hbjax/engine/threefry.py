@@ -10,6 +10,7 @@ same bits cost flax's dropout. Written out, the hash's 20 rounds are one element
 checks ``bits`` against ``jax.random.bits`` over generated keys and shapes, eagerly, jitted and
 vmapped, so a JAX that hashes differently fails a test, not a run.
 """
+
 from __future__ import annotations
 
 import jax
@@ -45,7 +46,7 @@ def bits(key, shape: tuple[int, ...], strides: tuple[int, ...] | None = None) ->
     index, for the same draw in another layout (``bits(key, (b, a), strides=(1, b))`` is
     ``bits(key, (a, b)).T``); default row-major."""
     size = int(np.prod(shape))
-    if size >= 2 ** 32:
+    if size >= 2**32:
         raise ValueError(f"bits: {size} elements need a 64-bit counter")
     if strides is None:
         strides = np.cumprod((1,) + tuple(shape[::-1]))[:-1][::-1]

@@ -9,6 +9,7 @@ trained states are compared: bit for bit where configs run one after another (CP
 ``rtol`` where they run side by side under ``vmap`` (vmapped matmuls may round differently).
 Any difference raises ``SharingError`` naming the config and the size of the difference.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -41,8 +42,13 @@ class SharingCheck:
         self.pending: dict = {}  # config id -> (config, resource, previous resource, start state or None)
         self.checked: list[dict] = []  # one row per config trained again
 
-    def pick(self, config_ids: Sequence[int], configs: Sequence[Mapping], resources: Sequence[float],
-             previous: Sequence[float]) -> None:
+    def pick(
+        self,
+        config_ids: Sequence[int],
+        configs: Sequence[Mapping],
+        resources: Sequence[float],
+        previous: Sequence[float],
+    ) -> None:
         """Before a submission: choose the configs to train again and keep their start states."""
         groups: dict = defaultdict(list)
         for row in zip(config_ids, configs, resources, previous):
@@ -71,18 +77,31 @@ class SharingCheck:
             shared_state = self.engine.states.get(cid)
             worst = _difference(shared_val, alone_val[0], self.floor)
             if shared_state is not None and alone_state is not None:
-                worst = max(worst, *(_difference(a, b, self.floor) for a, b in zip(jax.tree.leaves(shared_state),
-                                                                                   jax.tree.leaves(alone_state))))
-            self.checked.append({"config_id": int(cid), "resource": resource, "program_configs": group,
-                                 "shared_val": float(shared_val), "alone_val": float(alone_val[0]),
-                                 "max_relative_difference": worst})
+                worst = max(
+                    worst,
+                    *(
+                        _difference(a, b, self.floor)
+                        for a, b in zip(jax.tree.leaves(shared_state), jax.tree.leaves(alone_state))
+                    ),
+                )
+            self.checked.append(
+                {
+                    "config_id": int(cid),
+                    "resource": resource,
+                    "program_configs": group,
+                    "shared_val": float(shared_val),
+                    "alone_val": float(alone_val[0]),
+                    "max_relative_difference": worst,
+                }
+            )
             if worst > self.rtol:
                 raise SharingError(
                     f"config {cid} {config} trained in a program shared with {group - 1} other config(s) is not what "
                     f"it gives alone: validation loss {float(shared_val):.6g} shared vs {float(alone_val[0]):.6g} "
                     f"alone (largest relative difference {worst:.3g}, allowed {self.rtol:g}). A hyperparameter "
                     f"reaches its program in a way the sharing proof did not see; please report it, and make it "
-                    f"static meanwhile (e.g. build the optimizer without inject_hyperparams for it)")
+                    f"static meanwhile (e.g. build the optimizer without inject_hyperparams for it)"
+                )
 
 
 def _difference(a, b, floor: float = 0.0) -> float:

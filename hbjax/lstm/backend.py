@@ -5,6 +5,7 @@ on that fold, averaged over folds: 1.0 is persistence, below 1 beats it, ``1 - l
 validation skill, and a volatile fold weighs no more than a calm one.
 Survivors continue from their trained weights and optimizer state (``continues = True``).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -58,8 +59,10 @@ def demo_space() -> Space:
 def check_space(space: Space) -> None:
     missing = [k for k in ("lr", *SHAPE_KEYS) if k not in space.dims]
     if missing:
-        raise ValueError(f"the LSTM search space lacks {missing}; it needs lr, hidden, layers, batch_size "
-                         f"(optional: dropout, activation, optimizer, window)")
+        raise ValueError(
+            f"the LSTM search space lacks {missing}; it needs lr, hidden, layers, batch_size "
+            f"(optional: dropout, activation, optimizer, window)"
+        )
     known = {"lr", "dropout", "activation", "optimizer", "window", *SHAPE_KEYS}
     unknown = sorted(set(space.dims) - known)
     if unknown:
@@ -82,19 +85,36 @@ class LSTMBackend(EngineBackend):
     ``precision``: matmul precision (``engine.PRECISIONS``). ``cost``: cost-model constants (None:
     this device's calibration, else the committed default)."""
 
-    def __init__(self, task, *, seed: int = 0, window: int = 20, configs_per_program: int | None = None,
-                 plan: str = "auto", memory_limit_bytes: int | None = None, compilation_cache: bool = True,
-                 precision: str = "highest", cost=None):
+    def __init__(
+        self,
+        task,
+        *,
+        seed: int = 0,
+        window: int = 20,
+        configs_per_program: int | None = None,
+        plan: str = "auto",
+        memory_limit_bytes: int | None = None,
+        compilation_cache: bool = True,
+        precision: str = "highest",
+        cost=None,
+    ):
         super().__init__()
         self.task = task
         self.seed = int(seed)
         self.window = int(window)
         if compilation_cache:
             enable_compilation_cache()
-        self.engine = LSTMEngine(self._fold_arrays, seed=self.seed, configs_per_program=configs_per_program,
-                                 plan=plan, memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
-                                 window=self.window, fold_loss_scale=self._persistence_mse,
-                                 precision=precision, cost=cost)
+        self.engine = LSTMEngine(
+            self._fold_arrays,
+            seed=self.seed,
+            configs_per_program=configs_per_program,
+            plan=plan,
+            memory_limit_bytes=memory_limit_bytes or default_memory_limit(),
+            window=self.window,
+            fold_loss_scale=self._persistence_mse,
+            precision=precision,
+            cost=cost,
+        )
 
     def _persistence_mse(self, window: int) -> np.ndarray:
         return np.asarray(self.task.fold_windows(window).persistence_mse, dtype=np.float64).reshape(-1)
@@ -103,8 +123,9 @@ class LSTMBackend(EngineBackend):
         w = self.task.fold_windows(window)
         return FoldArrays(w.x_train, w.y_train, w.x_val, w.y_val)
 
-    def validate_space(self, space: Space, config_epochs: float | None = None, *,
-                       first_rung_configs: int | None = None) -> None:
+    def validate_space(
+        self, space: Space, config_epochs: float | None = None, *, first_rung_configs: int | None = None
+    ) -> None:
         """Check the space and fix the run's programs from it: depth pads to the space's deepest
         config, hidden sizes share programs by the cost model given the run's expected
         ``config_epochs`` (None: a guess of 10 per shape), and a space of one activation gets it
@@ -117,8 +138,14 @@ class LSTMBackend(EngineBackend):
         windows = _choices(space.dims["window"]) if "window" in space.dims else [self.window]
         if config_epochs is None:
             config_epochs = 10.0 * len(hiddens) * len(batches) * len(windows)
-        self.engine.configure(hiddens=hiddens, batch_sizes=batches, windows=windows, layers=layers,
-                              config_epochs=config_epochs, first_rung_configs=first_rung_configs)
+        self.engine.configure(
+            hiddens=hiddens,
+            batch_sizes=batches,
+            windows=windows,
+            layers=layers,
+            config_epochs=config_epochs,
+            first_rung_configs=first_rung_configs,
+        )
 
     prepare = validate_space
 
@@ -140,10 +167,18 @@ class LSTMBackend(EngineBackend):
         final = self.task.final_windows(window)
         arrays = FoldArrays(final.x_train[None], final.y_train[None], final.x_test[None], final.y_test[None])
         # one config: no sharding (a lone program on one device is the reference numerics)
-        engine = LSTMEngine(lambda w: arrays, seed=self.seed, configs_per_program=1, window=window,
-                            plan=self.engine.plan, max_layers=self.engine.max_layers,
-                            activations=self.engine.activations, devices=jax.local_devices()[:1],
-                            precision=self.engine.precision, cost=self.engine.cost)
+        engine = LSTMEngine(
+            lambda w: arrays,
+            seed=self.seed,
+            configs_per_program=1,
+            window=window,
+            plan=self.engine.plan,
+            max_layers=self.engine.max_layers,
+            activations=self.engine.activations,
+            devices=jax.local_devices()[:1],
+            precision=self.engine.precision,
+            cost=self.engine.cost,
+        )
         with ThreadPoolExecutor(2, thread_name_prefix="hbjax-held-out") as pool:
             # while the retrain's program compiles (XLA, mostly off the GIL): the prediction's
             # program and the Diebold-Mariano test's import, each ~0.5-1 s on a 2-core CPU

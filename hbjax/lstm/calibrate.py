@@ -14,6 +14,7 @@ device's memory limit. From those:
 The constants are stored per device kind and JAX version (``cost.save_constants``); every plan on
 this device uses them from then on.
 """
+
 from __future__ import annotations
 
 import time
@@ -61,8 +62,9 @@ def calibrate(*, quick: bool = False, save: bool = True, log=print) -> dict:
     t_all = time.perf_counter()
     try:
         for hidden, layers, batch, width in _points(accelerator, quick):
-            engine = LSTMEngine(lambda w: data[w], plan="wide" if accelerator else "exact", devices=[device],
-                                activations=("tanh",))
+            engine = LSTMEngine(
+                lambda w: data[w], plan="wide" if accelerator else "exact", devices=[device], activations=("tanh",)
+            )
             program = lstm_program(hidden, layers, batch, WINDOW, batching, width)
             compile_s = -time.perf_counter()
             compiled = engine.compile_program(program)
@@ -75,28 +77,53 @@ def calibrate(*, quick: bool = False, save: bool = True, log=print) -> dict:
             times = []
             for _ in range(2):  # the first run also transfers; the faster is the warm figure
                 t0 = time.perf_counter()
-                out = engine.launch(call, compiled, list(range(width)), configs, hps,
-                                     engine.step_ranges(configs, float(epochs), [0.0] * width))
+                out = engine.launch(
+                    call,
+                    compiled,
+                    list(range(width)),
+                    configs,
+                    hps,
+                    engine.step_ranges(configs, float(epochs), [0.0] * width),
+                )
                 jax.block_until_ready(out)
                 times.append(time.perf_counter() - t0)
             steps = epochs * spe
-            rows.append({"hidden": hidden, "layers": layers, "batch": batch, "width": width, "compile_s": compile_s,
-                         "steps": steps, "step_s": min(times) / steps,
-                         "slot_flops": step_flops(hidden, layers, batch, WINDOW, FEATURES) * FOLDS,
-                         "analysed_bytes": engine.program_memory[program]["analysed"],
-                         "estimated_bytes": engine.program_memory[program]["estimated"]})
+            rows.append(
+                {
+                    "hidden": hidden,
+                    "layers": layers,
+                    "batch": batch,
+                    "width": width,
+                    "compile_s": compile_s,
+                    "steps": steps,
+                    "step_s": min(times) / steps,
+                    "slot_flops": step_flops(hidden, layers, batch, WINDOW, FEATURES) * FOLDS,
+                    "analysed_bytes": engine.program_memory[program]["analysed"],
+                    "estimated_bytes": engine.program_memory[program]["estimated"],
+                }
+            )
             r = rows[-1]
-            log(f"H{hidden} L{layers} B{batch} x{width}: compile {compile_s:.2f} s, step {r['step_s'] * 1e3:.3f} ms, "
-                f"memory analysed {r['analysed_bytes'] / 2**20:.1f} MiB (estimated {r['estimated_bytes'] / 2**20:.1f})")
+            log(
+                f"H{hidden} L{layers} B{batch} x{width}: compile {compile_s:.2f} s, step {r['step_s'] * 1e3:.3f} ms, "
+                f"memory analysed {r['analysed_bytes'] / 2**20:.1f} MiB (estimated {r['estimated_bytes'] / 2**20:.1f})"
+            )
     finally:
         jax.config.update("jax_enable_compilation_cache", was_cached)
     model = _fit(rows, accelerator, device)
-    report = {"device": str(device), "device_kind": getattr(device, "device_kind", device.platform),
-              "platform": device.platform, "jax": jax.__version__, "quick": quick, "points": rows,
-              "constants": model.to_dict(), "seconds": time.perf_counter() - t_all}
+    report = {
+        "device": str(device),
+        "device_kind": getattr(device, "device_kind", device.platform),
+        "platform": device.platform,
+        "jax": jax.__version__,
+        "quick": quick,
+        "points": rows,
+        "constants": model.to_dict(),
+        "seconds": time.perf_counter() - t_all,
+    }
     if save:
-        report["path"] = str(save_constants(device, model, {k: v for k, v in report.items() if k != "constants"},
-                                            model_kind="lstm"))
+        report["path"] = str(
+            save_constants(device, model, {k: v for k, v in report.items() if k != "constants"}, model_kind="lstm")
+        )
     return report
 
 
@@ -118,11 +145,24 @@ def _fit(rows: list[dict], accelerator: bool, device) -> CostModel:
             per_layer = max(0.0, (deep[0]["step_s"] - shallow["step_s"]) / (WINDOW * (deep[0]["layers"] - 1)))
         per_step = max(0.0, shallow["step_s"] - per_layer * WINDOW)
         rate = max(r["width"] * r["slot_flops"] / r["step_s"] for r in rows)
-        return CostModel(flops_per_s=rate, seconds_per_step=per_step, compile_s=compile_s, vmap_parallel=True,
-                         seconds_per_serial_step=per_layer, memory_bytes=memory, source=source)
+        return CostModel(
+            flops_per_s=rate,
+            seconds_per_step=per_step,
+            compile_s=compile_s,
+            vmap_parallel=True,
+            seconds_per_serial_step=per_layer,
+            memory_bytes=memory,
+            source=source,
+        )
     step = np.array([r["step_s"] for r in rows])
     flops = np.array([r["slot_flops"] for r in rows])
     slope, intercept = np.polyfit(flops, step, 1, w=1.0 / step)  # relative errors: small shapes count
     rate = 1.0 / slope if slope > 0 else default.flops_per_s
-    return replace(default, flops_per_s=float(rate), seconds_per_step=float(max(intercept, 0.0)),
-                   compile_s=compile_s, memory_bytes=memory, source=source)
+    return replace(
+        default,
+        flops_per_s=float(rate),
+        seconds_per_step=float(max(intercept, 0.0)),
+        compile_s=compile_s,
+        memory_bytes=memory,
+        source=source,
+    )

@@ -6,6 +6,7 @@ deadlocked XLA CPU. Here each (config, fold) draws from its own
 ``numpy.random.default_rng([seed, config_id, fold])`` at the config's *real* shape: no compile, no
 batching, and a config's initial weights never depend on the program (or padding) it runs in.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,9 +45,12 @@ def init_params(hidden: int, layers: int, n_features: int, rng: np.random.Genera
     head = _lecun_normal(rng, h, 1)[:, 0]
     deeper = (layers - 1, h, 4, h)
     return {
-        "in0": w_in[0], "rec0": w_rec[0], "b0": np.zeros((4, h), np.float32),
+        "in0": w_in[0],
+        "rec0": w_rec[0],
+        "b0": np.zeros((4, h), np.float32),
         "in": np.stack(w_in[1:]) if layers > 1 else np.zeros(deeper, np.float32),
         "rec": np.stack(w_rec[1:]) if layers > 1 else np.zeros(deeper, np.float32),
         "b": np.zeros((layers - 1, 4, h), np.float32),
-        "out": head, "out_b": np.zeros((), np.float32),
+        "out": head,
+        "out_b": np.zeros((), np.float32),
     }

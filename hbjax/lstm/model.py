@@ -4,6 +4,7 @@ The engine trains ``network.predict``, the same model written over a padded para
 (masked units, traced depth, hoisted input projections); ``tests/test_lstm_network.py`` checks
 that both give the same predictions. ``to_network_params`` converts this model's params.
 """
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -18,8 +19,9 @@ def mixed_activation(activation_id):
     this keeps the batched and the alone program numerically identical."""
 
     def act(x):
-        return jnp.where(activation_id == 0, jnp.tanh(x),
-                         jnp.where(activation_id == 1, jax.nn.relu(x), jax.nn.sigmoid(x)))
+        return jnp.where(
+            activation_id == 0, jnp.tanh(x), jnp.where(activation_id == 1, jax.nn.relu(x), jax.nn.sigmoid(x))
+        )
 
     return act
 
@@ -62,7 +64,14 @@ def to_network_params(flax_params, layers: int) -> dict:
     first = layer(0)
     deeper = [layer(k) for k in range(1, layers)]
     h = first[1].shape[0]
-    stack = (lambda i, shape: np.stack([d[i] for d in deeper]) if deeper else np.zeros(shape, np.float32))
-    return {"in0": first[0], "rec0": first[1], "b0": first[2],
-            "in": stack(0, (0, h, 4, h)), "rec": stack(1, (0, h, 4, h)), "b": stack(2, (0, 4, h)),
-            "out": np.asarray(flax_params["head"]["kernel"])[:, 0], "out_b": np.asarray(flax_params["head"]["bias"])[0]}
+    stack = lambda i, shape: np.stack([d[i] for d in deeper]) if deeper else np.zeros(shape, np.float32)
+    return {
+        "in0": first[0],
+        "rec0": first[1],
+        "b0": first[2],
+        "in": stack(0, (0, h, 4, h)),
+        "rec": stack(1, (0, h, 4, h)),
+        "b": stack(2, (0, 4, h)),
+        "out": np.asarray(flax_params["head"]["kernel"])[:, 0],
+        "out_b": np.asarray(flax_params["head"]["bias"])[0],
+    }

@@ -19,6 +19,7 @@ the time scan and a hand-written backward pass (weight gradients as matmuls over
 once, as cuDNN does). ``tests/test_lstm_network.py`` checks predictions and gradients against
 ``flax.linen`` to float rounding.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -36,14 +37,14 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid")
 
 #: leaf name -> (rank, axis of stacked deeper layers or None, hidden axes), for one fold
 LAYOUT = {
-    "in0": (3, None, (2,)),       # [F, 4, H]   first layer input kernel
-    "rec0": (3, None, (0, 2)),    # [H, 4, H]   first layer recurrent kernel
-    "b0": (2, None, (1,)),        # [4, H]
-    "in": (4, 0, (1, 3)),         # [L-1, H, 4, H] deeper layers' input kernels
-    "rec": (4, 0, (1, 3)),        # [L-1, H, 4, H]
-    "b": (3, 0, (2,)),            # [L-1, 4, H]
-    "out": (1, None, (0,)),       # [H]          dense head on the last time step
-    "out_b": (0, None, ()),       # []
+    "in0": (3, None, (2,)),  # [F, 4, H]   first layer input kernel
+    "rec0": (3, None, (0, 2)),  # [H, 4, H]   first layer recurrent kernel
+    "b0": (2, None, (1,)),  # [4, H]
+    "in": (4, 0, (1, 3)),  # [L-1, H, 4, H] deeper layers' input kernels
+    "rec": (4, 0, (1, 3)),  # [L-1, H, 4, H]
+    "b": (3, 0, (2,)),  # [L-1, 4, H]
+    "out": (1, None, (0,)),  # [H]          dense head on the last time step
+    "out_b": (0, None, ()),  # []
 }
 
 
@@ -62,9 +63,11 @@ class Traced(NamedTuple):
     eps_outside: jax.Array
 
 
-_ACTIVATION_FNS = ((jnp.tanh, lambda y: 1.0 - y * y),
-                   (jax.nn.relu, lambda y: (y > 0).astype(y.dtype)),
-                   (jax.nn.sigmoid, lambda y: y * (1.0 - y)))
+_ACTIVATION_FNS = (
+    (jnp.tanh, lambda y: 1.0 - y * y),
+    (jax.nn.relu, lambda y: (y > 0).astype(y.dtype)),
+    (jax.nn.sigmoid, lambda y: y * (1.0 - y)),
+)
 
 
 class Activations(NamedTuple):
@@ -99,6 +102,7 @@ def by_activation(activation_id, activations: Activations, fn):
             for a in reversed(allowed[:-1]):
                 out = jnp.where(activation_id == a, _ACTIVATION_FNS[a][k](x), out)
             return out
+
         return f
 
     return partial(fn, pick(0), pick(1))
@@ -137,13 +141,15 @@ def _layer_forward(x, w_in, w_rec, bias, unit_mask, activation_id, activations):
     n = w_rec.shape[0]
 
     def cell_with(act, _, z, sig, c):
-        g = act(z[:, 2 * n:3 * n])
-        i, f, o = sig[:, :n], sig[:, n:2 * n], sig[:, 3 * n:]
+        g = act(z[:, 2 * n : 3 * n])
+        i, f, o = sig[:, :n], sig[:, n : 2 * n], sig[:, 3 * n :]
         c = (f * c + i * g) * unit_mask
         return o * act(c) * unit_mask, c, g
 
     cell = by_activation(activation_id, activations, cell_with)
-    projected = ((x.reshape(t * b, -1) @ w_in.reshape(w_in.shape[0], -1)).reshape(t, b, 4, n) + bias).reshape(t, b, 4 * n)
+    projected = ((x.reshape(t * b, -1) @ w_in.reshape(w_in.shape[0], -1)).reshape(t, b, 4, n) + bias).reshape(
+        t, b, 4 * n
+    )
     rec = w_rec.reshape(n, 4 * n)
 
     def step(carry, inputs):
@@ -185,13 +191,14 @@ def _layer_bwd(activations, residuals, d_out):
     def step(carry, inputs):
         dh_next, dc_next = carry
         dh_out, c, c_before, sig, g = inputs
-        i, f, o = sig[:, :n], sig[:, n:2 * n], sig[:, 3 * n:]
+        i, f, o = sig[:, :n], sig[:, n : 2 * n], sig[:, 3 * n :]
         a, da, dg = derivatives(c, g)
         dh = (dh_out + dh_next) * unit_mask
         dc = (dc_next + dh * o * da) * unit_mask
         # concatenated along the last axis (a plain copy; stacking on a new axis 1 fused slowly)
-        dz = jnp.concatenate([dc * g * i * (1.0 - i), dc * c_before * f * (1.0 - f), dc * i * dg,
-                              dh * a * o * (1.0 - o)], axis=1)
+        dz = jnp.concatenate(
+            [dc * g * i * (1.0 - i), dc * c_before * f * (1.0 - f), dc * i * dg, dh * a * o * (1.0 - o)], axis=1
+        )
         return (dz @ rec_t, dc * f), (dz,)
 
     _, (dz,) = scan_time(step, (zeros[0], zeros[0]), (d_out, cs, c_prev, sigs, gs), reverse=True)
@@ -239,8 +246,12 @@ def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...]
         return dropout(h, hp.dropout, jax.random.fold_in(dropout_key, layer))
 
     activations = Activations(tuple(allowed_activations), switch=depth is None)
-    h = maybe_drop(lstm_layer(jnp.swapaxes(x, 0, 1), params["in0"], params["rec0"], params["b0"], unit_mask, hp.activation,
-                              activations), 0)
+    h = maybe_drop(
+        lstm_layer(
+            jnp.swapaxes(x, 0, 1), params["in0"], params["rec0"], params["b0"], unit_mask, hp.activation, activations
+        ),
+        0,
+    )
 
     def layer_out(h, w_in, w_rec, bias, layer):
         return maybe_drop(lstm_layer(h, w_in, w_rec, bias, unit_mask, hp.activation, activations), layer)
@@ -250,9 +261,12 @@ def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...]
         if depth is None:
             h = jax.lax.cond(layer < hp.layers, lambda h: layer_out(h, w_in, w_rec, bias, layer), lambda h: h, h)
         else:
-            h = jax.lax.cond(layer < depth,
-                             lambda h: jnp.where(layer < hp.layers, layer_out(h, w_in, w_rec, bias, layer), h),
-                             lambda h: h, h)
+            h = jax.lax.cond(
+                layer < depth,
+                lambda h: jnp.where(layer < hp.layers, layer_out(h, w_in, w_rec, bias, layer), h),
+                lambda h: h,
+                h,
+            )
         return h, None
 
     n_deeper = params["in"].shape[0]
@@ -264,8 +278,16 @@ def predict(params: Mapping, x, hp: Traced, allowed_activations: tuple[int, ...]
 def param_shapes(hidden: int, layers: int, n_features: int) -> dict:
     """One fold's parameter shapes in the layout of ``LAYOUT``."""
     h, deeper = hidden, layers - 1
-    return {"in0": (n_features, 4, h), "rec0": (h, 4, h), "b0": (4, h), "in": (deeper, h, 4, h),
-            "rec": (deeper, h, 4, h), "b": (deeper, 4, h), "out": (h,), "out_b": ()}
+    return {
+        "in0": (n_features, 4, h),
+        "rec0": (h, 4, h),
+        "b0": (4, h),
+        "in": (deeper, h, 4, h),
+        "rec": (deeper, h, 4, h),
+        "b": (deeper, 4, h),
+        "out": (h,),
+        "out_b": (),
+    }
 
 
 class LSTMNetwork(nn.Module):
@@ -283,12 +305,15 @@ class LSTMNetwork(nn.Module):
 
     @nn.compact
     def __call__(self, x, hp: Traced, dropout_key=None, depth=None):
-        params = {name: self.param(name, nn.initializers.zeros_init(), shape, jnp.float32)
-                  for name, shape in param_shapes(self.hidden, self.layers, self.n_features).items()}
+        params = {
+            name: self.param(name, nn.initializers.zeros_init(), shape, jnp.float32)
+            for name, shape in param_shapes(self.hidden, self.layers, self.n_features).items()
+        }
         return predict(params, x, hp, self.activations, dropout_key, depth)
 
 
 # --- layout: padding and unpadding (NumPy, exact) ------------------------------------------------
+
 
 def resize_params(params: Mapping, hidden: int, layers: int) -> dict:
     """A params dict (per fold, or with fold/config axes in front) resized to ``hidden`` units and

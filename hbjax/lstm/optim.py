@@ -12,6 +12,7 @@ moments per config instead of three optimizers' states updated every step; the c
 a config's traced numbers, so configs of different optimizers share a program. A weight whose
 gradient is always exactly 0 (a padded unit) keeps m = v = 0 and never moves.
 """
+
 from __future__ import annotations
 
 import jax
@@ -28,8 +29,9 @@ COEFFICIENTS = {
 }
 
 
-def moments(learning_rate, beta1, beta2, bias_correction, eps_inside, eps_outside
-            ) -> optax.GradientTransformationExtraArgs:
+def moments(
+    learning_rate, beta1, beta2, bias_correction, eps_inside, eps_outside
+) -> optax.GradientTransformationExtraArgs:
     """The transformation; its state is (m, v) shaped like the params, and ``update`` takes the
     step number (1-based, traced) as ``step=``. Every coefficient may be a traced array (also
     through ``optax.inject_hyperparams(moments)``)."""
@@ -43,12 +45,13 @@ def moments(learning_rate, beta1, beta2, bias_correction, eps_inside, eps_outsid
         m, v = state
         t = jnp.asarray(step).astype(jnp.float32)
         on = bias_correction > 0
-        cm = jnp.where(on, 1.0 / (1.0 - beta1 ** t), 1.0)
-        cv = jnp.where(on, 1.0 / (1.0 - beta2 ** t), 1.0)
+        cm = jnp.where(on, 1.0 / (1.0 - beta1**t), 1.0)
+        cv = jnp.where(on, 1.0 / (1.0 - beta2**t), 1.0)
         m = jax.tree.map(lambda m, g: beta1 * m + (1.0 - beta1) * g, m, updates)
         v = jax.tree.map(lambda v, g: beta2 * v + (1.0 - beta2) * g * g, v, updates)
-        out = jax.tree.map(lambda m, v: -(learning_rate * (m * cm) / (jnp.sqrt(v * cv + eps_inside) + eps_outside)),
-                           m, v)
+        out = jax.tree.map(
+            lambda m, v: -(learning_rate * (m * cm) / (jnp.sqrt(v * cv + eps_inside) + eps_outside)), m, v
+        )
         return out, (m, v)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -2,6 +2,7 @@
 engine's plan charges, through ``LSTMModel``), and which hidden sizes share a padded program over
 a whole run (``padded_hidden_map``), chosen with the device's cost constants.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,10 +22,9 @@ def step_flops(hidden: int, layers: int, batch: int, window: int, n_features: in
     return 3.0 * (total + 2.0 * batch * hidden)
 
 
-
-
-def bytes_per_config(hidden: int, layers: int, batch: int, window: int, n_features: int, n_folds: int,
-                     n_train: int, n_val: int) -> int:
+def bytes_per_config(
+    hidden: int, layers: int, batch: int, window: int, n_features: int, n_folds: int, n_train: int, n_val: int
+) -> int:
     """Device bytes one config needs while training (float32), checked against XLA's
     ``memory_analysis()`` on a grid of shapes (tests/test_wide_plan.py): params, two moments and
     their updates, the gradients; per layer the saved states of a batch (``[T, B, 7H]``: h, c,
@@ -38,10 +38,19 @@ def bytes_per_config(hidden: int, layers: int, batch: int, window: int, n_featur
     return 4 * n_folds * (state + acts + evaluation)
 
 
-
-def hidden_buckets(hiddens: Sequence[int], *, epochs_per_config: float, batch: int, window: int, layers: int,
-                   n_features: int, n_folds: int, n_train: int, cost: CostModel,
-                   configs_per_call: float = 1.0) -> dict[int, int]:
+def hidden_buckets(
+    hiddens: Sequence[int],
+    *,
+    epochs_per_config: float,
+    batch: int,
+    window: int,
+    layers: int,
+    n_features: int,
+    n_folds: int,
+    n_train: int,
+    cost: CostModel,
+    configs_per_call: float = 1.0,
+) -> dict[int, int]:
     """Hidden size -> padded size, for one batch size and window, fixed for a whole run.
 
     Each hidden size is expected to train ``epochs_per_config`` config-epochs over the run (its
@@ -84,10 +93,18 @@ def hidden_buckets(hiddens: Sequence[int], *, epochs_per_config: float, batch: i
     return out
 
 
-def padded_hidden_map(mode: str, device_kind: str, *, hiddens: Sequence[int], batch_sizes: Sequence[int],
-                      layers: Sequence[int], config_epochs: float,
-                      sizes: Mapping[int, tuple[int, int, int]], cost: CostModel | None = None,
-                      first_rung_configs: int | None = None) -> dict | None:
+def padded_hidden_map(
+    mode: str,
+    device_kind: str,
+    *,
+    hiddens: Sequence[int],
+    batch_sizes: Sequence[int],
+    layers: Sequence[int],
+    config_epochs: float,
+    sizes: Mapping[int, tuple[int, int, int]],
+    cost: CostModel | None = None,
+    first_rung_configs: int | None = None,
+) -> dict | None:
     """(hidden, batch, window) -> padded hidden for a whole run, from the space's choices and the
     cost model (``hidden_buckets``), each (hidden, batch, window) expected to train its equal
     share of ``config_epochs``; ``exact`` pads nothing (None). Vmapped plans (``wide``, and
@@ -107,10 +124,17 @@ def padded_hidden_map(mode: str, device_kind: str, *, hiddens: Sequence[int], ba
     out = {}
     for b in sorted({int(b) for b in batch_sizes}):
         for w, (n_folds, n_train, n_features) in sorted(sizes.items()):
-            buckets = hidden_buckets(hiddens, epochs_per_config=share, batch=b, window=w,
-                                     layers=round(sum(layers) / len(layers)), n_features=n_features,
-                                     n_folds=n_folds, n_train=n_train, cost=cost, configs_per_call=per_call)
+            buckets = hidden_buckets(
+                hiddens,
+                epochs_per_config=share,
+                batch=b,
+                window=w,
+                layers=round(sum(layers) / len(layers)),
+                n_features=n_features,
+                n_folds=n_folds,
+                n_train=n_train,
+                cost=cost,
+                configs_per_call=per_call,
+            )
             out.update({(h, b, w): hp for h, hp in buckets.items()})
     return out
-
-

@@ -7,6 +7,7 @@ cell) and step ``optim.moments`` (an optax transformation, coefficients traced).
 implements the engine's padding hook: hidden units pad with masked units, depth is traced
 (``network.py``), and states are padded and unpadded exactly (``network.resize_params``).
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,9 @@ def lstm_shape(hidden: int, layers: int, batch_size: int, window: int) -> ShapeK
     return ShapeKey(int(batch_size), int(window), (("H", int(hidden)), ("L", int(layers))))
 
 
-def lstm_program(hidden: int, layers: int, batch_size: int, window: int, batching: str = "map",
-                 width: int = 1) -> ProgramKey:
+def lstm_program(
+    hidden: int, layers: int, batch_size: int, window: int, batching: str = "map", width: int = 1
+) -> ProgramKey:
     """The key of an LSTM program of ``hidden`` (padded) units and ``layers`` (padded) depth."""
     return ProgramKey((("H", int(hidden)), ("L", int(layers))), int(batch_size), int(window), batching, int(width))
 
@@ -80,8 +82,18 @@ def encode_hparams(config: Mapping) -> tuple:
     return (lr, rate, ACTIVATIONS.index(act), hidden, layers, *optim.COEFFICIENTS[opt])
 
 
-TRACED_DTYPES = (np.float32, np.float32, np.int32, np.int32, np.int32, np.float32, np.float32, np.float32,
-                  np.float32, np.float32)
+TRACED_DTYPES = (
+    np.float32,
+    np.float32,
+    np.int32,
+    np.int32,
+    np.int32,
+    np.float32,
+    np.float32,
+    np.float32,
+    np.float32,
+    np.float32,
+)
 
 
 def empty_hparams(allowed_activations: tuple[int, ...]) -> tuple:
@@ -92,8 +104,9 @@ def empty_hparams(allowed_activations: tuple[int, ...]) -> tuple:
 
 def resize_state(state, hidden: int, layers: int):
     """(params, (m, v)) padded or cut to ``hidden`` units and ``layers`` layers (exact both ways)."""
-    return jax.tree.map(lambda d: network.resize_params(d, hidden, layers), state,
-                        is_leaf=lambda t: isinstance(t, dict))
+    return jax.tree.map(
+        lambda d: network.resize_params(d, hidden, layers), state, is_leaf=lambda t: isinstance(t, dict)
+    )
 
 
 class LSTMModel(Model):
@@ -106,9 +119,16 @@ class LSTMModel(Model):
     traced_dtypes = TRACED_DTYPES
     cost_kind = "lstm"
 
-    def __init__(self, fold_arrays: Callable[[int], FoldArrays], *, seed: int = 0, window: int = 20,
-                 activations: Sequence[str] = ACTIVATIONS, max_layers: int | None = None,
-                 padded_hidden: dict | None = None):
+    def __init__(
+        self,
+        fold_arrays: Callable[[int], FoldArrays],
+        *,
+        seed: int = 0,
+        window: int = 20,
+        activations: Sequence[str] = ACTIVATIONS,
+        max_layers: int | None = None,
+        padded_hidden: dict | None = None,
+    ):
         self.fold_arrays = fold_arrays
         self.window = int(window)
         self.seed = int(seed)
@@ -119,16 +139,33 @@ class LSTMModel(Model):
     def allowed_activations(self) -> tuple[int, ...]:
         return tuple(sorted(ACTIVATIONS.index(a) for a in set(self.activations)))
 
-    def configure(self, *, plan: str, device_kind: str, cost, hiddens: Sequence[int], batch_sizes: Sequence[int],
-                  layers: Sequence[int], config_epochs: float, sizes: Mapping[int, Sizes],
-                  first_rung_configs: int | None = None) -> None:
+    def configure(
+        self,
+        *,
+        plan: str,
+        device_kind: str,
+        cost,
+        hiddens: Sequence[int],
+        batch_sizes: Sequence[int],
+        layers: Sequence[int],
+        config_epochs: float,
+        sizes: Mapping[int, Sizes],
+        first_rung_configs: int | None = None,
+    ) -> None:
         """Fix the run's padding from the space's shape choices and the run's expected
         config-epochs (``padding.padded_hidden_map``); depth pads to the deepest choice."""
         self.max_layers = int(max(layers))
         self.padded_hidden = padded_hidden_map(
-            plan, device_kind, hiddens=hiddens, batch_sizes=batch_sizes, layers=layers, config_epochs=config_epochs,
-            sizes={w: (z.folds, z.train, z.features) for w, z in sizes.items()}, cost=cost,
-            first_rung_configs=first_rung_configs)
+            plan,
+            device_kind,
+            hiddens=hiddens,
+            batch_sizes=batch_sizes,
+            layers=layers,
+            config_epochs=config_epochs,
+            sizes={w: (z.folds, z.train, z.features) for w, z in sizes.items()},
+            cost=cost,
+            first_rung_configs=first_rung_configs,
+        )
 
     # --- the client protocol ---------------------------------------------------------------
     def data(self, window: int) -> FoldArrays:
@@ -149,8 +186,15 @@ class LSTMModel(Model):
             deepest[s.batch_size, s.data] = max(deepest.get((s.batch_size, s.data), 0), layers_of(s))
         everywhere = max(self.max_layers, *deepest.values()) if self.max_layers is not None else None
         padded = self.padded_hidden or {}
-        return [lstm_program(max(padded.get((units_of(s), s.batch_size, s.data), units_of(s)), units_of(s)),
-                             everywhere or deepest[s.batch_size, s.data], s.batch_size, s.data).static for s in shapes]
+        return [
+            lstm_program(
+                max(padded.get((units_of(s), s.batch_size, s.data), units_of(s)), units_of(s)),
+                everywhere or deepest[s.batch_size, s.data],
+                s.batch_size,
+                s.data,
+            ).static
+            for s in shapes
+        ]
 
     def bound(self, shape: ShapeKey) -> int:
         return layers_of(shape)
@@ -171,8 +215,12 @@ class LSTMModel(Model):
         return Traced(*columns)
 
     def init_state(self, config: Mapping | None, shape: ShapeKey, config_id: int, sizes: Sizes) -> tuple:
-        folds = [init_params(units_of(shape), layers_of(shape), sizes.features, np.random.default_rng([self.seed, config_id, k]))
-                 for k in range(sizes.folds)]
+        folds = [
+            init_params(
+                units_of(shape), layers_of(shape), sizes.features, np.random.default_rng([self.seed, config_id, k])
+            )
+            for k in range(sizes.folds)
+        ]
         params = {name: np.stack([f[name] for f in folds]) for name in folds[0]}
         zeros = {name: np.zeros_like(a) for name, a in params.items()}
         return params, (zeros, dict(zeros))
@@ -189,8 +237,12 @@ class LSTMModel(Model):
         return resize_state(state, int(config["hidden"]), int(config["layers"]))
 
     def program_fns(self, program: ProgramKey, sizes: Sizes) -> ProgramFns:
-        net = network.LSTMNetwork(hidden=units_of(program), layers=layers_of(program), n_features=sizes.features,
-                                  activations=self.allowed_activations())
+        net = network.LSTMNetwork(
+            hidden=units_of(program),
+            layers=layers_of(program),
+            n_features=sizes.features,
+            activations=self.allowed_activations(),
+        )
 
         def predict(params, x, hp, dropout_key, depth):
             return net.apply({"params": params}, x, hp, dropout_key, depth)
@@ -202,8 +254,7 @@ class LSTMModel(Model):
             return jnp.mean((predict(params, x_val, hp, None, depth) - y_val) ** 2)
 
         def apply_gradients(params, moments, grads, hp, step, depth):
-            tx = optim.moments(hp.learning_rate, hp.beta1, hp.beta2, hp.bias_correction, hp.eps_inside,
-                               hp.eps_outside)
+            tx = optim.moments(hp.learning_rate, hp.beta1, hp.beta2, hp.bias_correction, hp.eps_inside, hp.eps_outside)
             return optim.apply_step(tx, params, moments, grads, step)
 
         return ProgramFns(loss, apply_gradients, val_loss)
@@ -217,16 +268,36 @@ class LSTMModel(Model):
         return shape.data * (layers_of(shape) if bound is None else bound)
 
     def bytes_per_config(self, program: ProgramKey, sizes: Sizes) -> int:
-        return bytes_per_config(units_of(program), layers_of(program), program.batch_size, program.data, sizes.features,
-                                sizes.folds, sizes.train, sizes.val)
+        return bytes_per_config(
+            units_of(program),
+            layers_of(program),
+            program.batch_size,
+            program.data,
+            sizes.features,
+            sizes.folds,
+            sizes.train,
+            sizes.val,
+        )
 
 
-def plan_shapes(shapes: Sequence[ShapeKey], starts: Sequence[int], stops: Sequence[int], *, sizes: Sizes,
-                mode: str = "auto", max_layers: int | None = None, padded_hidden: dict | None = None,
-                priorities: Sequence[int] | None = None, **request) -> RungPlan:
+def plan_shapes(
+    shapes: Sequence[ShapeKey],
+    starts: Sequence[int],
+    stops: Sequence[int],
+    *,
+    sizes: Sizes,
+    mode: str = "auto",
+    max_layers: int | None = None,
+    padded_hidden: dict | None = None,
+    priorities: Sequence[int] | None = None,
+    **request,
+) -> RungPlan:
     """The engine's plan of LSTM configs of ``shapes`` (``lstm_shape``) without data or an
     engine, for the plan's tests and benchmarks: ``sizes`` of every window; ``max_layers`` and
     ``padded_hidden`` as ``LSTMModel``'s; ``request``: the other fields of ``RungRequest``."""
     model = LSTMModel(None, max_layers=max_layers, padded_hidden=padded_hidden)
-    return plan_rung(rung_request(model, shapes, starts, stops, sizes_of=lambda key: sizes, mode=mode,
-                                  priorities=priorities, **request))
+    return plan_rung(
+        rung_request(
+            model, shapes, starts, stops, sizes_of=lambda key: sizes, mode=mode, priorities=priorities, **request
+        )
+    )

@@ -1,6 +1,7 @@
 """Whether a space (from a file, a preset or a saved run) is one the LSTM backend can train,
 checked before any data loads or JAX starts: one ``SpaceFileError`` naming the entry and the
 problem."""
+
 from __future__ import annotations
 
 from ..space import Choice, IntChoice, IntUniform, Space
@@ -27,13 +28,13 @@ def _lstm_problem(name: str, dim, allowed: dict) -> str | None:
     if name == "dropout" and not (span and 0 <= span[0] and span[1] < 1):
         return "dropout rates must lie in [0, 1)"
     if name in ("hidden", "layers", "batch_size", "window") and not (
-            isinstance(dim, (IntChoice, IntUniform)) and span[0] >= 1):
+        isinstance(dim, (IntChoice, IntUniform)) and span[0] >= 1
+    ):
         return "must be whole numbers >= 1: an int range or a choice of integers"
     return None
 
 
-def check_for_lstm(space: Space, *, train_size: int | None = None, window: int = 20,
-                   source: str = "<space>") -> None:
+def check_for_lstm(space: Space, *, train_size: int | None = None, window: int = 20, source: str = "<space>") -> None:
     """Raise ``SpaceFileError`` for a space the LSTM backend cannot train. With ``train_size``
     (a fold's training rows) also refuse batches larger than a fold's ``train_size - window``
     training windows; ``window`` is the input window when the space has no window dimension."""
@@ -48,8 +49,11 @@ def check_for_lstm(space: Space, *, train_size: int | None = None, window: int =
         fail(source, "space", f"the LSTM backend needs {', '.join(required)}; missing {', '.join(missing)}")
     for name, dim in space.dims.items():
         if name not in known:
-            fail(source, entry(name), "the LSTM backend does not know this hyperparameter; known: "
-                                           + ", ".join(sorted(known)))
+            fail(
+                source,
+                entry(name),
+                "the LSTM backend does not know this hyperparameter; known: " + ", ".join(sorted(known)),
+            )
         problem = _lstm_problem(name, dim, {"activation": ACTIVATIONS, "optimizer": OPTIMIZERS})
         if problem:
             fail(source, entry(name), problem)
@@ -64,5 +68,9 @@ def check_for_lstm(space: Space, *, train_size: int | None = None, window: int =
             fail(source, where, f"window {widest} must be smaller than train_size {train_size}")
         rows, batch = train_size - widest, _range(space.dims["batch_size"])[1]
         if batch > rows:
-            fail(source, "space.batch_size", f"batch size {batch} exceeds the {rows} training windows of a fold "
-                                              f"(train_size {train_size} - window {widest})")
+            fail(
+                source,
+                "space.batch_size",
+                f"batch size {batch} exceeds the {rows} training windows of a fold "
+                f"(train_size {train_size} - window {widest})",
+            )

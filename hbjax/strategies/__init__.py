@@ -26,6 +26,7 @@ optional: ``pip install 'hbjax[peers]'``, else their constructors raise ``Import
 
 No JAX is imported here (the scikit-learn fallback runs without it), nor Optuna / DEHB.
 """
+
 from __future__ import annotations
 
 import inspect

@@ -19,6 +19,7 @@ told only what was trained); the run ends when nothing more fits or the method s
 ``load_method("FILE.py:factory")`` loads one from a file (``hbjax compare --method``).
 ``examples/my_method.py`` is a complete method in 30 lines.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,10 @@ class UserMethod:
 
     def __init__(self, factory: Callable, name: str | None = None):
         if not callable(factory):
-            raise ValueError(f"a method factory must be callable factory(space, *, max_resource, seed, eta) -> an "
-                             f"object with ask() and tell(configs, resource, losses); got {type(factory).__name__}")
+            raise ValueError(
+                f"a method factory must be callable factory(space, *, max_resource, seed, eta) -> an "
+                f"object with ask() and tell(configs, resource, losses); got {type(factory).__name__}"
+            )
         self.factory = factory
         self.name = str(name or getattr(factory, "method_name", None) or getattr(factory, "__name__", "method"))
 
@@ -51,8 +54,10 @@ class UserMethod:
             raise ValueError(f"method {self.name!r}: its factory failed: {type(err).__name__}: {err}") from None
         for attr in ("ask", "tell"):
             if not callable(getattr(method, attr, None)):
-                raise ValueError(f"method {self.name!r}: the factory must return an object with ask() and "
-                                 f"tell(configs, resource, losses); {type(method).__name__} has no {attr}()")
+                raise ValueError(
+                    f"method {self.name!r}: the factory must return an object with ask() and "
+                    f"tell(configs, resource, losses); {type(method).__name__} has no {attr}()"
+                )
         return AskTellStrategy(method, space, max_resource=max_resource, seed=seed, name=self.name)
 
     def __repr__(self) -> str:
@@ -106,12 +111,18 @@ class AskTellStrategy:
         try:
             configs, resource = asked
         except (TypeError, ValueError):
-            raise ValueError(f"method {self.name!r}: ask() must return (configs, resource) or None, got "
-                             f"{type(asked).__name__}") from None
-        if isinstance(resource, bool) or not isinstance(resource, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(resource) or not 0 < resource <= self.max_resource:
-            raise ValueError(f"method {self.name!r}: ask() asked for resource {resource!r}; it must be in "
-                             f"(0, {self.max_resource:g}]")
+            raise ValueError(
+                f"method {self.name!r}: ask() must return (configs, resource) or None, got {type(asked).__name__}"
+            ) from None
+        if (
+            isinstance(resource, bool)
+            or not isinstance(resource, (int, float, np.integer, np.floating))
+            or not math.isfinite(resource)
+            or not 0 < resource <= self.max_resource
+        ):
+            raise ValueError(
+                f"method {self.name!r}: ask() asked for resource {resource!r}; it must be in (0, {self.max_resource:g}]"
+            )
         configs = list(configs)
         for config in configs:
             if not isinstance(config, Mapping):

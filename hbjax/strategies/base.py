@@ -7,6 +7,7 @@ a job that would take it over the budget, so ``resource_spent <= budget``; strat
 evaluate configs at full resource shrink their last batch so that less than one config's cost
 is left unspent.
 """
+
 from __future__ import annotations
 
 import math
@@ -85,8 +86,11 @@ def check_real(name: str, value, *, low=None, high=None, low_open=False, high_op
     if bad_low or bad_high:
         lo = "" if low is None else ("(" if low_open else "[") + f"{low}"
         hi = "" if high is None else f"{high}" + (")" if high_open else "]")
-        where = f"in {lo}, {hi}" if low is not None and high is not None else (
-            f"{'>' if low_open else '>='} {low}" if low is not None else f"{'<' if high_open else '<='} {high}")
+        where = (
+            f"in {lo}, {hi}"
+            if low is not None and high is not None
+            else (f"{'>' if low_open else '>='} {low}" if low is not None else f"{'<' if high_open else '<='} {high}")
+        )
         raise ValueError(f"{name} must be {where}, got {value}")
     return float(value)
 
@@ -141,8 +145,9 @@ class SearchState:
         return float("inf") if cid is None else float(self.losses[cid])
 
 
-def train_within_budget(backend, job: RungJob, *, continues: bool, remaining: float,
-                        budget: float) -> tuple[np.ndarray, float, float]:
+def train_within_budget(
+    backend, job: RungJob, *, continues: bool, remaining: float, budget: float
+) -> tuple[np.ndarray, float, float]:
     """Train ``job`` on ``backend`` -> (losses, seconds, cost charged). A job that would take the
     run over its budget is a strategy's bug, never the user's: it raises before training."""
     cost = budget_of(job, continues)
@@ -192,10 +197,19 @@ class BatchRunner:
             return np.empty(0)
         first = len(self.state.configs)
         ids = tuple(range(first, first + len(configs)))
-        job = RungJob(iteration=int(iteration), bracket=0, bracket_index=0, rung=0, config_ids=ids,
-                      configs=tuple(configs), resource=self.resource, previous_resource=(0.0,) * len(ids))
-        losses, seconds, cost = train_within_budget(self.backend, job, continues=self.continues,
-                                                    remaining=self.budget - self.state.spent, budget=self.budget)
+        job = RungJob(
+            iteration=int(iteration),
+            bracket=0,
+            bracket_index=0,
+            rung=0,
+            config_ids=ids,
+            configs=tuple(configs),
+            resource=self.resource,
+            previous_resource=(0.0,) * len(ids),
+        )
+        losses, seconds, cost = train_within_budget(
+            self.backend, job, continues=self.continues, remaining=self.budget - self.state.spent, budget=self.budget
+        )
         release = getattr(self.backend, "release", None)
         if release is not None:  # full-resource configs are never continued
             release(list(ids))
@@ -203,13 +217,21 @@ class BatchRunner:
         self.state.configs.extend(configs)
         self.state.losses.extend(float(v) for v in losses)
         self.state.batches += 1
-        shares = share_seconds(seconds, configs, [self.resource] * len(configs),
-                               getattr(self.backend, "config_cost", None))
+        shares = share_seconds(
+            seconds, configs, [self.resource] * len(configs), getattr(self.backend, "config_cost", None)
+        )
         for j, (cid, config, loss) in enumerate(zip(ids, configs, losses)):
             row = {
-                "config_id": cid, "iteration": int(iteration), "bracket": 0, "rung": 0,
-                "resource": self.resource, "loss": float(loss), "promoted": False,
-                "diverged": not math.isfinite(loss), "seconds": float(shares[j]), "rung_seconds": seconds,
+                "config_id": cid,
+                "iteration": int(iteration),
+                "bracket": 0,
+                "rung": 0,
+                "resource": self.resource,
+                "loss": float(loss),
+                "promoted": False,
+                "diverged": not math.isfinite(loss),
+                "seconds": float(shares[j]),
+                "rung_seconds": seconds,
                 **{param_column(k): v for k, v in config.items()},
             }
             if columns is not None:

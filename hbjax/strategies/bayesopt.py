@@ -12,6 +12,7 @@ time pretending the previous picks were observed (kriging believer: at the GP me
 liar: at the min / mean / max loss), refitting the GP with its kernel fixed.
 Non-finite losses (diverged training) are replaced by the worst finite loss for fitting.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -64,9 +65,20 @@ class BayesianOptimization:
 
     name = "bo"
 
-    def __init__(self, space: Space, *, max_resource, seed: int = 0, batch_size: int = 4, n_initial: int = 8,
-                 xi: float = 0.01, n_candidates: int = 2048, liar: str = "believer", n_restarts: int = 2,
-                 ard: bool = True):
+    def __init__(
+        self,
+        space: Space,
+        *,
+        max_resource,
+        seed: int = 0,
+        batch_size: int = 4,
+        n_initial: int = 8,
+        xi: float = 0.01,
+        n_candidates: int = 2048,
+        liar: str = "believer",
+        n_restarts: int = 2,
+        ard: bool = True,
+    ):
         self.space = check_space(space)
         self.max_resource = check_max_resource(max_resource)
         self.seed = check_seed(seed)
@@ -84,8 +96,10 @@ class BayesianOptimization:
         self.codec = Codec(space)
 
     def describe(self) -> str:
-        return (f"GP Bayesian optimisation R={self.max_resource:g} initial={self.n_initial} "
-                f"batch={self.batch_size} xi={self.xi:g}{'' if self.ard else ' one length scale'} seed={self.seed}")
+        return (
+            f"GP Bayesian optimisation R={self.max_resource:g} initial={self.n_initial} "
+            f"batch={self.batch_size} xi={self.xi:g}{'' if self.ard else ' one length scale'} seed={self.seed}"
+        )
 
     # -- the model ---------------------------------------------------------------------------------
     def _gp(self, n_features: int, rng: np.random.Generator, kernel=None):
@@ -93,12 +107,15 @@ class BayesianOptimization:
         from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
         if kernel is None:
-            kernel = (ConstantKernel(1.0, (1e-3, 1e3))
-                      * Matern(length_scale=np.full(n_features, 0.5) if self.ard else 0.5,
-                               length_scale_bounds=(1e-2, 1e2), nu=2.5)
-                      + WhiteKernel(1e-2, (1e-6, 1e1)))
-            return GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=self.n_restarts,
-                                            random_state=int(rng.integers(2**31 - 1)))
+            kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(
+                length_scale=np.full(n_features, 0.5) if self.ard else 0.5, length_scale_bounds=(1e-2, 1e2), nu=2.5
+            ) + WhiteKernel(1e-2, (1e-6, 1e1))
+            return GaussianProcessRegressor(
+                kernel=kernel,
+                normalize_y=True,
+                n_restarts_optimizer=self.n_restarts,
+                random_state=int(rng.integers(2**31 - 1)),
+            )
         return GaussianProcessRegressor(kernel=kernel, normalize_y=True, optimizer=None)
 
     @staticmethod
@@ -139,7 +156,7 @@ class BayesianOptimization:
             mu, sigma = gp.predict(C, return_std=True)
             ei = expected_improvement(mu, sigma, y_aug.min(), self.xi)
             order = np.argsort(-ei, kind="stable")
-            choice = next((c for c in order[: 64] if tuple(cands[c]) not in taken), order[0])
+            choice = next((c for c in order[:64] if tuple(cands[c]) not in taken), order[0])
             picks.append(cands[choice])
             taken.add(tuple(cands[choice]))
             if i == k - 1:
@@ -152,8 +169,9 @@ class BayesianOptimization:
 
     def run(self, backend, *, budget, callbacks=()) -> Result:
         budget = check_budget(budget, self.max_resource)
-        runner = BatchRunner(self.name, self.space, backend, budget=budget, max_resource=self.max_resource,
-                             callbacks=callbacks)
+        runner = BatchRunner(
+            self.name, self.space, backend, budget=budget, max_resource=self.max_resource, callbacks=callbacks
+        )
         rng = np.random.default_rng(self.seed)
         codec = self.codec
         V = np.empty((0, codec.n_dims))

@@ -20,6 +20,7 @@ The trials table has a ``from_model`` column (was the config proposed by the mod
 ``model_resource`` (the resource whose observations the model was fitted on; NaN for random
 configs), and ``result.extras`` counts both kinds.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,10 +64,10 @@ class ProductKDE:
                 c = self.codec.n_options[j]
                 if c < 2:
                     continue
-                same = np.rint(points[:, j:j + 1]) == np.rint(self.data[None, :, j])
+                same = np.rint(points[:, j : j + 1]) == np.rint(self.data[None, :, j])
                 total += np.where(same, math.log1p(-h), math.log(h / (c - 1)))
             else:
-                z = (points[:, j:j + 1] - self.data[None, :, j]) / h
+                z = (points[:, j : j + 1] - self.data[None, :, j]) / h
                 total += -0.5 * z * z - math.log(h * math.sqrt(2 * math.pi))
         top = total.max(axis=1, keepdims=True)
         return (top[:, 0] + np.log(np.exp(total - top).sum(axis=1))) - math.log(self.data.shape[0])
@@ -86,8 +87,7 @@ class ProductKDE:
             else:
                 s = self.bandwidth[j] * widen
                 mu = np.clip(centres[:, j], 0.0, 1.0)
-                out[:, j] = truncnorm.rvs((0.0 - mu) / s, (1.0 - mu) / s, loc=mu, scale=s, size=m,
-                                          random_state=rng)
+                out[:, j] = truncnorm.rvs((0.0 - mu) / s, (1.0 - mu) / s, loc=mu, scale=s, size=m, random_state=rng)
         return self.codec.snap(out)
 
 
@@ -96,26 +96,45 @@ class BOHB(HyperbandStrategy):
 
     name = "bohb"
 
-    def __init__(self, space: Space, *, max_resource, eta: int = 3, seed: int = 0, random_fraction: float = 1 / 3,
-                 min_points: int | None = None, top_fraction: float = 0.15, bandwidth_factor: float = 3,
-                 n_samples: int = 64, min_bandwidth: float = 1e-3, integer_resource: bool = False,
-                 max_iterations: int | None = None):
-        super().__init__(space, max_resource=max_resource, eta=eta, seed=seed, integer_resource=integer_resource,
-                         max_iterations=max_iterations)
+    def __init__(
+        self,
+        space: Space,
+        *,
+        max_resource,
+        eta: int = 3,
+        seed: int = 0,
+        random_fraction: float = 1 / 3,
+        min_points: int | None = None,
+        top_fraction: float = 0.15,
+        bandwidth_factor: float = 3,
+        n_samples: int = 64,
+        min_bandwidth: float = 1e-3,
+        integer_resource: bool = False,
+        max_iterations: int | None = None,
+    ):
+        super().__init__(
+            space,
+            max_resource=max_resource,
+            eta=eta,
+            seed=seed,
+            integer_resource=integer_resource,
+            max_iterations=max_iterations,
+        )
         self.codec = Codec(space)
         self.random_fraction = check_real("random_fraction", random_fraction, low=0.0, high=1.0)
-        self.min_points = (self.codec.n_dims + 1 if min_points is None
-                           else check_int("min_points", min_points, 1))
+        self.min_points = self.codec.n_dims + 1 if min_points is None else check_int("min_points", min_points, 1)
         self.top_fraction = check_real("top_fraction", top_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
         self.bandwidth_factor = check_real("bandwidth_factor", bandwidth_factor, low=0.0, low_open=True)
         self.n_samples = check_int("n_samples", n_samples, 1)
         self.min_bandwidth = check_real("min_bandwidth", min_bandwidth, low=0.0, low_open=True)
 
     def describe(self) -> str:
-        return (f"BOHB R={self.max_resource:g} eta={self.eta} seed={self.seed} random_fraction={self.random_fraction:.3g} "
-                f"min_points={self.min_points} top_fraction={self.top_fraction:g} "
-                f"bandwidth_factor={self.bandwidth_factor:g} n_samples={self.n_samples}\n"
-                f"{self.hyperband.describe().split(chr(10), 1)[1]}")
+        return (
+            f"BOHB R={self.max_resource:g} eta={self.eta} seed={self.seed} random_fraction={self.random_fraction:.3g} "
+            f"min_points={self.min_points} top_fraction={self.top_fraction:g} "
+            f"bandwidth_factor={self.bandwidth_factor:g} n_samples={self.n_samples}\n"
+            f"{self.hyperband.describe().split(chr(10), 1)[1]}"
+        )
 
     # -- the model -------------------------------------------------------------------------------
     def model_resource(self, state: sched.SchedulerState):
@@ -174,8 +193,7 @@ class BOHB(HyperbandStrategy):
                 info[first + i] = (bool(flag), float(resource) if flag else math.nan)
             return configs
 
-        result = run_within_budget(self.initial_state(), backend, budget=budget, propose=propose,
-                                   callbacks=callbacks)
+        result = run_within_budget(self.initial_state(), backend, budget=budget, propose=propose, callbacks=callbacks)
         for row in result.trials.rows:
             flag, resource = info.get(row["config_id"], (False, math.nan))
             row["from_model"] = flag

@@ -16,6 +16,7 @@ config-epochs when ``backend.continues``, else every rung from scratch), and:
 So ``resource_spent <= budget`` and less than one full-resource evaluation is left unspent
 (unless configs diverge and end brackets early, which only leaves more budget unspent).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -69,8 +70,7 @@ def _sample_space(rng, n, state):
     return state.space.sample_configs(rng, n)
 
 
-def run_within_budget(state: sched.SchedulerState, backend, *, budget: float, propose=None,
-                      callbacks=()) -> Result:
+def run_within_budget(state: sched.SchedulerState, backend, *, budget: float, propose=None, callbacks=()) -> Result:
     """Ask/train/tell like :func:`hbjax.hyperband.run_scheduler`, choosing (and if need be shrinking)
     every bracket so that the resource spent never exceeds ``budget``."""
     check_backend(backend)
@@ -98,8 +98,14 @@ def run_within_budget(state: sched.SchedulerState, backend, *, budget: float, pr
             job, state = sched.ask(state)
         state = run_job(state, job, backend, seconds_by_rung, callbacks)
     state = dataclasses.replace(state, finished=True)
-    result = make_result(state, seconds_by_rung, time.perf_counter() - start, continued=continues,
-                         cost=getattr(backend, "config_cost", None), columns=getattr(backend, "trial_columns", None))
+    result = make_result(
+        state,
+        seconds_by_rung,
+        time.perf_counter() - start,
+        continued=continues,
+        cost=getattr(backend, "config_cost", None),
+        columns=getattr(backend, "trial_columns", None),
+    )
     result.extras.update(budget=float(budget), continues=continues, brackets=brackets_run, shrunk_brackets=shrunk)
     return result
 
@@ -114,11 +120,21 @@ class HyperbandStrategy:
     name = "hyperband"
     repeats = 1  # seeds per config (subclasses without the option keep one)
 
-    def __init__(self, space: Space, *, max_resource, eta: int = 3, seed: int = 0, integer_resource: bool = False,
-                 max_iterations: int | None = None, repeats: int = 1):
+    def __init__(
+        self,
+        space: Space,
+        *,
+        max_resource,
+        eta: int = 3,
+        seed: int = 0,
+        integer_resource: bool = False,
+        max_iterations: int | None = None,
+        repeats: int = 1,
+    ):
         check_space(space)
-        self.hyperband = Hyperband(space, max_resource=max_resource, eta=eta, seed=seed,
-                                   integer_resource=integer_resource)
+        self.hyperband = Hyperband(
+            space, max_resource=max_resource, eta=eta, seed=seed, integer_resource=integer_resource
+        )
         self.max_iterations = None if max_iterations is None else check_int("max_iterations", max_iterations, 1)
         self.repeats = check_int("repeats", repeats, 1)
 
@@ -135,8 +151,7 @@ class HyperbandStrategy:
         return f"{self.hyperband.describe()}\n(repeated within the budget)"
 
     def initial_state(self) -> sched.SchedulerState:
-        return sched.init(self.space, self.plan, eta=self.eta, seed=self.seed,
-                          iterations=self.max_iterations or 2**62)
+        return sched.init(self.space, self.plan, eta=self.eta, seed=self.seed, iterations=self.max_iterations or 2**62)
 
     def _propose(self):
         return None
@@ -147,8 +162,9 @@ class HyperbandStrategy:
             from ..repeats import Repeats
 
             backend = Repeats(backend, self.repeats)
-        result = run_within_budget(self.initial_state(), backend, budget=budget / self.repeats,
-                                   propose=self._propose(), callbacks=callbacks)
+        result = run_within_budget(
+            self.initial_state(), backend, budget=budget / self.repeats, propose=self._propose(), callbacks=callbacks
+        )
         result.resource_spent *= self.repeats
         result.extras.update(strategy=self.name, repeats=self.repeats)
         return result
@@ -160,14 +176,31 @@ class SuccessiveHalvingStrategy(HyperbandStrategy):
 
     name = "sh"
 
-    def __init__(self, space: Space, *, max_resource, eta: int = 3, seed: int = 0, n_configs: int | None = None,
-                 min_resource=None, integer_resource: bool = False, max_iterations: int | None = None):
+    def __init__(
+        self,
+        space: Space,
+        *,
+        max_resource,
+        eta: int = 3,
+        seed: int = 0,
+        n_configs: int | None = None,
+        min_resource=None,
+        integer_resource: bool = False,
+        max_iterations: int | None = None,
+    ):
         check_space(space)
         if n_configs is None:
             Hyperband(space, max_resource=max_resource, eta=eta, seed=seed)  # clear errors for R / eta first
             n_configs = eta ** s_max(max_resource, eta)
-        self.hyperband = SuccessiveHalving(space, n_configs=n_configs, max_resource=max_resource, eta=eta,
-                                           min_resource=min_resource, seed=seed, integer_resource=integer_resource)
+        self.hyperband = SuccessiveHalving(
+            space,
+            n_configs=n_configs,
+            max_resource=max_resource,
+            eta=eta,
+            min_resource=min_resource,
+            seed=seed,
+            integer_resource=integer_resource,
+        )
         _ = self.hyperband.plan  # validates n_configs / min_resource now
         self.max_iterations = None if max_iterations is None else check_int("max_iterations", max_iterations, 1)
 
@@ -178,5 +211,7 @@ class SuccessiveHalvingStrategy(HyperbandStrategy):
     def describe(self) -> str:
         from ..brackets import format_plan
 
-        return (f"successive halving n={self.n_configs} R={self.max_resource:g} eta={self.eta} seed={self.seed}\n"
-                f"{format_plan(self.plan)}\n(repeated within the budget)")
+        return (
+            f"successive halving n={self.n_configs} R={self.max_resource:g} eta={self.eta} seed={self.seed}\n"
+            f"{format_plan(self.plan)}\n(repeated within the budget)"
+        )

@@ -16,6 +16,7 @@ ranks and paired tests.
 No printing here (the CLI prints), and no JAX: the backend comes from the caller's
 ``make_backend(seed)``.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,9 +44,20 @@ __all__ = [
 ID_COLUMNS = ("method", "seed")
 
 
-def compare(method_names: Sequence[str], make_backend: Callable[[int], object], space: Space, *, budget,
-            seeds: Sequence[int], max_resource, eta: int = 3, evaluate: Callable | None = None, callbacks=(),
-            options: Mapping[str, Mapping] | None = None, curves: list | None = None) -> pd.DataFrame:
+def compare(
+    method_names: Sequence[str],
+    make_backend: Callable[[int], object],
+    space: Space,
+    *,
+    budget,
+    seeds: Sequence[int],
+    max_resource,
+    eta: int = 3,
+    evaluate: Callable | None = None,
+    callbacks=(),
+    options: Mapping[str, Mapping] | None = None,
+    curves: list | None = None,
+) -> pd.DataFrame:
     """One row per (method, seed): ``best_loss`` (validation), ``resource_spent``, ``seconds`` (wall
     time of the search), ``evaluations`` (trial rows: configs x rungs), ``configs`` (distinct configs),
     plus the columns of ``evaluate(backend, result) -> dict`` when given (e.g. the best config's
@@ -75,9 +87,11 @@ def compare(method_names: Sequence[str], make_backend: Callable[[int], object], 
         raise ValueError("make_backend must be a callable make_backend(seed) -> backend")
     options = dict(options or {})
     strategies = {  # build all first: a bad option fails before any training
-        (method_label(m), s): make_strategy(m, space, max_resource=max_resource, eta=eta, seed=s,
-                                            **dict(options.get(method_label(m), {})))
-        for m in method_names for s in seeds
+        (method_label(m), s): make_strategy(
+            m, space, max_resource=max_resource, eta=eta, seed=s, **dict(options.get(method_label(m), {}))
+        )
+        for m in method_names
+        for s in seeds
     }
     rows = []
     for method in labels:
@@ -85,8 +99,15 @@ def compare(method_names: Sequence[str], make_backend: Callable[[int], object], 
             backend = make_backend(seed)
             run_callbacks = list(callbacks)
             if curves is not None:
-                run_callbacks.append(_curve_recorder(curves, method, seed, bool(getattr(backend, "continues", False)),
-                                                     getattr(strategies[(method, seed)], "repeats", 1)))
+                run_callbacks.append(
+                    _curve_recorder(
+                        curves,
+                        method,
+                        seed,
+                        bool(getattr(backend, "continues", False)),
+                        getattr(strategies[(method, seed)], "repeats", 1),
+                    )
+                )
             t0 = time.perf_counter()
             result = strategies[(method, seed)].run(backend, budget=budget, callbacks=run_callbacks)
             seconds = time.perf_counter() - t0
@@ -147,8 +168,11 @@ def summarize(df: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     tag = f"ci{round(confidence * 100):d}"
-    numeric = [c for c in df.columns if c not in ID_COLUMNS and pd.api.types.is_numeric_dtype(df[c])
-               and not pd.api.types.is_bool_dtype(df[c])]
+    numeric = [
+        c
+        for c in df.columns
+        if c not in ID_COLUMNS and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+    ]
     rows = []
     for method, group in df.groupby("method", sort=False):
         row = {"method": method, "runs": int(len(group))}
@@ -201,8 +225,15 @@ def seed_ranks(df: pd.DataFrame, *, metric: str = "best_loss", higher_is_better:
     return pd.DataFrame(ranks, index=table.index, columns=table.columns)
 
 
-def rank_summary(df: pd.DataFrame, *, metric: str = "best_loss", higher_is_better: bool = False,
-                 confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
+def rank_summary(
+    df: pd.DataFrame,
+    *,
+    metric: str = "best_loss",
+    higher_is_better: bool = False,
+    confidence: float = 0.95,
+    n_boot: int = 10_000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Per method: ``seeds`` (ranked seeds), ``mean_rank`` and its ``confidence`` interval
     ``mean_rank_low`` / ``mean_rank_high``: percentile bootstrap over seeds (``n_boot`` resamples of
     the seeds with replacement, drawn by ``numpy.random.default_rng(seed)``, so reruns agree; the
@@ -218,9 +249,15 @@ def rank_summary(df: pd.DataFrame, *, metric: str = "best_loss", higher_is_bette
         means = r[rng.integers(0, n, size=(int(n_boot), n))].mean(axis=1)  # (n_boot, methods)
         tail = (1 - confidence) / 2
         low, high = np.quantile(means, [tail, 1 - tail], axis=0)
-    return pd.DataFrame({"method": list(ranks.columns), "seeds": n,
-                         "mean_rank": r.mean(axis=0) if n else np.full(r.shape[1], np.nan),
-                         "mean_rank_low": low, "mean_rank_high": high})
+    return pd.DataFrame(
+        {
+            "method": list(ranks.columns),
+            "seeds": n,
+            "mean_rank": r.mean(axis=0) if n else np.full(r.shape[1], np.nan),
+            "mean_rank_low": low,
+            "mean_rank_high": high,
+        }
+    )
 
 
 def holm(pvalues) -> np.ndarray:
@@ -245,8 +282,15 @@ def _fmt_p(p: float) -> str:
     return "nan" if not math.isfinite(p) else f"{p:.2g}"
 
 
-def paired_tests(df: pd.DataFrame, *, reference: str = "hyperband", metric: str = "best_loss",
-                 higher_is_better: bool = False, alpha: float = 0.05, min_pairs: int = MIN_PAIRS) -> pd.DataFrame:
+def paired_tests(
+    df: pd.DataFrame,
+    *,
+    reference: str = "hyperband",
+    metric: str = "best_loss",
+    higher_is_better: bool = False,
+    alpha: float = 0.05,
+    min_pairs: int = MIN_PAIRS,
+) -> pd.DataFrame:
     """``reference`` against every other method, paired by seed; one row per other method:
 
     * ``seeds``: seeds where both ran; ``wins`` / ``ties`` / ``losses``: seeds where the reference
@@ -281,16 +325,24 @@ def paired_tests(df: pd.DataFrame, *, reference: str = "hyperband", metric: str 
         a, b = ref[finite], other[finite]
         d = a - b
         nonzero = d[d != 0]
-        row = {"reference": reference, "method": method, "seeds": int(len(ref)), "wins": wins, "ties": ties,
-               "losses": losses, "n_test": int(finite.sum()),
-               "median_diff": float(np.median(d)) if d.size else math.nan,
-               "statistic": math.nan, "p_value": math.nan, "reason": ""}
+        row = {
+            "reference": reference,
+            "method": method,
+            "seeds": int(len(ref)),
+            "wins": wins,
+            "ties": ties,
+            "losses": losses,
+            "n_test": int(finite.sum()),
+            "median_diff": float(np.median(d)) if d.size else math.nan,
+            "statistic": math.nan,
+            "p_value": math.nan,
+            "reason": "",
+        }
         left_out = int((~finite).sum())
         if d.size and nonzero.size == 0:
             row["reason"] = "all paired differences are zero"
         elif nonzero.size < min_pairs:
-            row["reason"] = (f"fewer than {min_pairs} non-zero paired differences with finite values "
-                             f"(n={nonzero.size})")
+            row["reason"] = f"fewer than {min_pairs} non-zero paired differences with finite values (n={nonzero.size})"
         else:
             res = stats.wilcoxon(a, b, alternative="two-sided")
             row["statistic"], row["p_value"] = float(res.statistic), float(res.pvalue)
@@ -300,8 +352,23 @@ def paired_tests(df: pd.DataFrame, *, reference: str = "hyperband", metric: str 
         r = stats.rankdata(np.abs(nonzero)) if nonzero.size else np.empty(0)
         row["_lower"] = float(r[nonzero < 0].sum()) > float(r[nonzero > 0].sum())
         rows.append(row)
-    out = pd.DataFrame(rows, columns=["reference", "method", "seeds", "wins", "ties", "losses", "n_test",
-                                      "median_diff", "statistic", "p_value", "reason", "_lower"])
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "reference",
+            "method",
+            "seeds",
+            "wins",
+            "ties",
+            "losses",
+            "n_test",
+            "median_diff",
+            "statistic",
+            "p_value",
+            "reason",
+            "_lower",
+        ],
+    )
     out.insert(out.columns.get_loc("reason"), "p_holm", holm(out["p_value"].to_numpy()) if len(out) else [])
     out["verdict"] = [_verdict(row, alpha, higher_is_better) for row in out.to_dict(orient="records")]
     return out.drop(columns="_lower")
@@ -321,9 +388,18 @@ def _verdict(row: dict, alpha: float, higher_is_better: bool) -> str:
     return f"{ref} {word} than {other} (p_holm={_fmt_p(p)}, {word} on {count}/{row['seeds']} seeds)"
 
 
-def summarize_stats(df: pd.DataFrame, *, reference: str | None = None, metric: str = "best_loss",
-                    higher_is_better: bool = False, confidence: float = 0.95, alpha: float = 0.05,
-                    min_pairs: int = MIN_PAIRS, n_boot: int = 10_000, boot_seed: int = 0) -> pd.DataFrame:
+def summarize_stats(
+    df: pd.DataFrame,
+    *,
+    reference: str | None = None,
+    metric: str = "best_loss",
+    higher_is_better: bool = False,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+    min_pairs: int = MIN_PAIRS,
+    n_boot: int = 10_000,
+    boot_seed: int = 0,
+) -> pd.DataFrame:
     """:func:`summarize` (its columns unchanged, first), then per method ``<metric>_median``, the
     rank columns of :func:`rank_summary`, and the :func:`paired_tests` columns of the method against
     ``reference`` (None: ``hyperband`` if it ran, else the first method; its own row has
@@ -337,10 +413,12 @@ def summarize_stats(df: pd.DataFrame, *, reference: str | None = None, metric: s
         raise ValueError(f"reference method {reference!r} is not in the table; methods: {methods}")
     medians = df.groupby("method", sort=False)[metric].median()
     summary[f"{metric}_median"] = summary["method"].map(medians).astype(np.float64)
-    ranks = rank_summary(df, metric=metric, higher_is_better=higher_is_better, confidence=confidence,
-                         n_boot=n_boot, seed=boot_seed).drop(columns="seeds")
-    tests = paired_tests(df, reference=reference, metric=metric, higher_is_better=higher_is_better,
-                         alpha=alpha, min_pairs=min_pairs).drop(columns=["reference", "seeds"])
+    ranks = rank_summary(
+        df, metric=metric, higher_is_better=higher_is_better, confidence=confidence, n_boot=n_boot, seed=boot_seed
+    ).drop(columns="seeds")
+    tests = paired_tests(
+        df, reference=reference, metric=metric, higher_is_better=higher_is_better, alpha=alpha, min_pairs=min_pairs
+    ).drop(columns=["reference", "seeds"])
     out = summary.merge(ranks, on="method", how="left").merge(tests, on="method", how="left")
     is_ref = out["method"] == reference
     for col in ("reason", "verdict"):
@@ -349,8 +427,16 @@ def summarize_stats(df: pd.DataFrame, *, reference: str | None = None, metric: s
     out.loc[is_ref, "reason"] = ""
     for col in ("wins", "ties", "losses", "n_test"):
         out[col] = out[col].astype("Int64")
-    out.attrs.update(metric=metric, reference=reference, higher_is_better=higher_is_better, confidence=confidence,
-                     alpha=alpha, n_boot=n_boot, boot_seed=boot_seed, seeds=int(len(_per_seed(df, metric))))
+    out.attrs.update(
+        metric=metric,
+        reference=reference,
+        higher_is_better=higher_is_better,
+        confidence=confidence,
+        alpha=alpha,
+        n_boot=n_boot,
+        boot_seed=boot_seed,
+        seeds=int(len(_per_seed(df, metric))),
+    )
     return out
 
 
@@ -373,8 +459,18 @@ def stats_markdown(stats_df: pd.DataFrame, *, digits: int = 4, title: str | None
     for col in ("method", "runs", f"{metric}_mean", "mean_rank", "verdict"):
         if col not in stats_df.columns:
             raise ValueError(f"stats_markdown() needs the output of summarize_stats(); missing column {col!r}")
-    head = ["method", "runs", f"{metric} mean ± {conf}% CI", "median", f"mean rank [{conf}% CI]",
-            f"median diff ({ref} − method)", f"{ref} W/T/L", "p (Wilcoxon)", "p (Holm)", "verdict"]
+    head = [
+        "method",
+        "runs",
+        f"{metric} mean ± {conf}% CI",
+        "median",
+        f"mean rank [{conf}% CI]",
+        f"median diff ({ref} − method)",
+        f"{ref} W/T/L",
+        "p (Wilcoxon)",
+        "p (Holm)",
+        "verdict",
+    ]
     lines = []
     if title:
         lines += [f"**{title}**", ""]
@@ -387,8 +483,12 @@ def stats_markdown(stats_df: pd.DataFrame, *, digits: int = 4, title: str | None
             str(row["runs"]),
             _num(mean, digits) + (f" ± {_num(half, 2)}" if _num(half, 2) else ""),
             _num(row.get(f"{metric}_median"), digits),
-            _num(row["mean_rank"], 3) + (f" [{_num(row['mean_rank_low'], 3)}, {_num(row['mean_rank_high'], 3)}]"
-                                         if _num(row.get("mean_rank_low"), 3) else ""),
+            _num(row["mean_rank"], 3)
+            + (
+                f" [{_num(row['mean_rank_low'], 3)}, {_num(row['mean_rank_high'], 3)}]"
+                if _num(row.get("mean_rank_low"), 3)
+                else ""
+            ),
             "" if is_ref else _num(row.get("median_diff"), 3),
             "" if is_ref else f"{row['wins']}/{row['ties']}/{row['losses']}",
             "" if is_ref else _num(row.get("p_value"), 2),
@@ -397,9 +497,12 @@ def stats_markdown(stats_df: pd.DataFrame, *, digits: int = 4, title: str | None
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lower = "higher" if a.get("higher_is_better") else "lower"
-    lines += ["", f"{metric}: {lower} is better; rank 1 = best within a seed (ties averaged, diverged runs last), "
-                  f"interval: percentile bootstrap over seeds ({a.get('n_boot', 10000)} resamples, seed "
-                  f"{a.get('boot_seed', 0)}); p: two-sided paired Wilcoxon signed-rank test of {ref} against the "
-                  f"method over seeds, Holm-corrected across methods (alpha {a.get('alpha', 0.05):g}); W/T/L: seeds "
-                  f"{ref} won / tied / lost."]
+    lines += [
+        "",
+        f"{metric}: {lower} is better; rank 1 = best within a seed (ties averaged, diverged runs last), "
+        f"interval: percentile bootstrap over seeds ({a.get('n_boot', 10000)} resamples, seed "
+        f"{a.get('boot_seed', 0)}); p: two-sided paired Wilcoxon signed-rank test of {ref} against the "
+        f"method over seeds, Holm-corrected across methods (alpha {a.get('alpha', 0.05):g}); W/T/L: seeds "
+        f"{ref} won / tied / lost.",
+    ]
     return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ Two views of a config:
 ``decode`` maps a vector back to a config of the space: numbers clipped to the bounds, integers
 rounded, indices clipped, so a decoded config always satisfies ``space.contains``.
 """
+
 from __future__ import annotations
 
 import math
@@ -151,7 +152,7 @@ class Codec:
                 idx = np.clip(np.rint(v[:, j]).astype(int), 0, self.n_options[j] - 1)
                 cols.append(np.eye(self.n_options[j])[idx])
             else:
-                cols.append(v[:, j:j + 1])
+                cols.append(v[:, j : j + 1])
         return np.concatenate(cols, axis=1) if cols else np.empty((len(v), 0))
 
     def n_values(self, j: int) -> int | None:

@@ -11,6 +11,7 @@ already evaluated gets one more forced mutation (up to 10 tries), so budget is n
 the same config. Children are decoded onto the space, so every evaluated config is in it.
 Diverged (non-finite) losses rank last.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,19 @@ class GeneticAlgorithm:
 
     name = "ga"
 
-    def __init__(self, space: Space, *, max_resource, seed: int = 0, population: int = 8, tournament: int = 3,
-                 crossover: float = 0.9, mutation: float = 0.2, elitism: int = 1, mutation_scale: float = 0.1):
+    def __init__(
+        self,
+        space: Space,
+        *,
+        max_resource,
+        seed: int = 0,
+        population: int = 8,
+        tournament: int = 3,
+        crossover: float = 0.9,
+        mutation: float = 0.2,
+        elitism: int = 1,
+        mutation_scale: float = 0.1,
+    ):
         self.space = check_space(space)
         self.max_resource = check_max_resource(max_resource)
         self.seed = check_seed(seed)
@@ -53,9 +65,11 @@ class GeneticAlgorithm:
         self.codec = Codec(space)
 
     def describe(self) -> str:
-        return (f"genetic algorithm R={self.max_resource:g} population={self.population} "
-                f"tournament={self.tournament} crossover={self.crossover:g} mutation={self.mutation:g} "
-                f"elitism={self.elitism} seed={self.seed}")
+        return (
+            f"genetic algorithm R={self.max_resource:g} population={self.population} "
+            f"tournament={self.tournament} crossover={self.crossover:g} mutation={self.mutation:g} "
+            f"elitism={self.elitism} seed={self.seed}"
+        )
 
     # -- operators -------------------------------------------------------------------------------
     def _select(self, rng, members) -> np.ndarray:
@@ -97,8 +111,9 @@ class GeneticAlgorithm:
 
     def run(self, backend, *, budget, callbacks=()) -> Result:
         budget = check_budget(budget, self.max_resource)
-        runner = BatchRunner(self.name, self.space, backend, budget=budget, max_resource=self.max_resource,
-                             callbacks=callbacks)
+        runner = BatchRunner(
+            self.name, self.space, backend, budget=budget, max_resource=self.max_resource, callbacks=callbacks
+        )
         rng = np.random.default_rng(self.seed)
         codec = self.codec
         members: list[tuple[np.ndarray, float, int]] = []  # the current population
@@ -115,8 +130,7 @@ class GeneticAlgorithm:
                 vectors = self.breed(rng, members, k, seen)
             configs = codec.decode(vectors)
             first = len(runner.state.configs)
-            losses = runner.evaluate(configs, iteration=generation,
-                                     columns=[{"generation": generation}] * k)
+            losses = runner.evaluate(configs, iteration=generation, columns=[{"generation": generation}] * k)
             encoded = codec.encode(configs)
             seen.update(_key(v) for v in encoded)
             children = [(encoded[i], float(losses[i]), first + i) for i in range(k)]

@@ -1,5 +1,6 @@
 """What the peer strategies (``peers.py``) share: lazy imports with one clear ImportError, value
 conversions, and the runner that sends their evaluations through a backend and the budget."""
+
 from __future__ import annotations
 
 import importlib
@@ -60,14 +61,30 @@ class PeerRunner:
         self.state.losses.append(math.nan)
         return len(self.state.configs) - 1
 
-    def train(self, cids: Sequence[int], resource: float, previous: Sequence[float], *, iteration: int,
-              bracket: int = 0, rung: int = 0):
+    def train(
+        self,
+        cids: Sequence[int],
+        resource: float,
+        previous: Sequence[float],
+        *,
+        iteration: int,
+        bracket: int = 0,
+        rung: int = 0,
+    ):
         """One job -> (job, losses, seconds)."""
-        job = RungJob(iteration=int(iteration), bracket=int(bracket), bracket_index=0, rung=int(rung),
-                      config_ids=tuple(int(c) for c in cids), configs=tuple(self.state.configs[c] for c in cids),
-                      resource=float(resource), previous_resource=tuple(float(p) for p in previous))
-        losses, seconds, cost = train_within_budget(self.backend, job, continues=self.continues,
-                                                    remaining=self.budget - self.state.spent, budget=self.budget)
+        job = RungJob(
+            iteration=int(iteration),
+            bracket=int(bracket),
+            bracket_index=0,
+            rung=int(rung),
+            config_ids=tuple(int(c) for c in cids),
+            configs=tuple(self.state.configs[c] for c in cids),
+            resource=float(resource),
+            previous_resource=tuple(float(p) for p in previous),
+        )
+        losses, seconds, cost = train_within_budget(
+            self.backend, job, continues=self.continues, remaining=self.budget - self.state.spent, budget=self.budget
+        )
         self.state.spent += cost
         self.state.batches += 1
         for cid, loss in zip(job.config_ids, losses):
@@ -76,19 +93,37 @@ class PeerRunner:
                 self.state.losses[cid] = float(loss)
         return job, losses, seconds
 
-    def record(self, job: RungJob, j: int, *, loss: float, promoted: bool, seconds: float, bracket: int | None = None,
-               rung: int | None = None, **columns) -> None:
+    def record(
+        self,
+        job: RungJob,
+        j: int,
+        *,
+        loss: float,
+        promoted: bool,
+        seconds: float,
+        bracket: int | None = None,
+        rung: int | None = None,
+        **columns,
+    ) -> None:
         """The trials-table row of config ``j`` of ``job`` (``bracket`` / ``rung``: the config's own,
         when they differ from the job's)."""
         loss = float(loss)
-        self.rows.append({
-            "config_id": job.config_ids[j], "iteration": job.iteration,
-            "bracket": job.bracket if bracket is None else int(bracket),
-            "rung": job.rung if rung is None else int(rung),
-            "resource": job.resource, "loss": loss, "promoted": bool(promoted), "diverged": not math.isfinite(loss),
-            "seconds": self._share(job, j, seconds), "rung_seconds": seconds,
-            **{param_column(k): v for k, v in job.configs[j].items()}, **columns,
-        })
+        self.rows.append(
+            {
+                "config_id": job.config_ids[j],
+                "iteration": job.iteration,
+                "bracket": job.bracket if bracket is None else int(bracket),
+                "rung": job.rung if rung is None else int(rung),
+                "resource": job.resource,
+                "loss": loss,
+                "promoted": bool(promoted),
+                "diverged": not math.isfinite(loss),
+                "seconds": self._share(job, j, seconds),
+                "rung_seconds": seconds,
+                **{param_column(k): v for k, v in job.configs[j].items()},
+                **columns,
+            }
+        )
 
     def _share(self, job: RungJob, j: int, seconds: float) -> float:
         """Config ``j``'s part of its job's time (as in hbjax's own trials tables)."""

@@ -1,4 +1,5 @@
 """DEHB (Awad, Mallik & Hutter 2021) as an hbjax strategy, and Space <-> ConfigSpace (see ``peers.py``)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -26,8 +27,9 @@ def to_configspace(space: Space, *, seed: int | None = None):
     hps = []
     for name, dim in space.dims.items():
         if isinstance(dim, (Uniform, LogUniform)):
-            hps.append(CS.UniformFloatHyperparameter(name, float(dim.low), float(dim.high),
-                                                     log=isinstance(dim, LogUniform)))
+            hps.append(
+                CS.UniformFloatHyperparameter(name, float(dim.low), float(dim.high), log=isinstance(dim, LogUniform))
+            )
         elif isinstance(dim, IntUniform):
             hps.append(CS.UniformIntegerHyperparameter(name, int(dim.low), int(dim.high)))
         elif isinstance(dim, IntChoice):
@@ -83,7 +85,10 @@ def config_from_configspace(space: Space, configuration) -> dict:
         elif isinstance(dim, (IntUniform, IntChoice)):
             v = int(v)
         else:
-            v = next((python_scalar(o) for o in dim.options if type(python_scalar(o)) is type(v) and python_scalar(o) == v), v)
+            v = next(
+                (python_scalar(o) for o in dim.options if type(python_scalar(o)) is type(v) and python_scalar(o) == v),
+                v,
+            )
         config[name] = v
     return config
 
@@ -134,16 +139,28 @@ class DEHBStrategy:
 
     name = "dehb"
 
-    def __init__(self, space: Space, *, max_resource, eta: int = 3, seed: int = 0, min_resource=1,
-                 batch_size: int | None = None, mutation_factor: float = 0.5, crossover_prob: float = 0.5):
+    def __init__(
+        self,
+        space: Space,
+        *,
+        max_resource,
+        eta: int = 3,
+        seed: int = 0,
+        min_resource=1,
+        batch_size: int | None = None,
+        mutation_factor: float = 0.5,
+        crossover_prob: float = 0.5,
+    ):
         self.space = check_space(space)
         self.max_resource = check_max_resource(max_resource)
         self.eta = check_eta(eta)
         self.seed = check_seed(seed)
         self.min_resource = check_real("min_resource", min_resource, low=0.0, low_open=True)
         if not self.min_resource < float(max_resource):
-            raise ValueError(f"dehb needs min_resource < max_resource (DEHB needs two fidelities at least), "
-                             f"got min_resource={min_resource}, max_resource={max_resource}")
+            raise ValueError(
+                f"dehb needs min_resource < max_resource (DEHB needs two fidelities at least), "
+                f"got min_resource={min_resource}, max_resource={max_resource}"
+            )
         self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, 1)
         self.mutation_factor = check_real("mutation_factor", mutation_factor, low=0.0, low_open=True)
         self.crossover_prob = check_real("crossover_prob", crossover_prob, low=0.0, high=1.0)
@@ -151,8 +168,10 @@ class DEHBStrategy:
 
     def describe(self) -> str:
         version = getattr(self._dehb, "__version__", "")
-        return (f"DEHB {version} fidelity {self.min_resource:g}..{float(self.max_resource):g} eta={self.eta} "
-                f"batch={self.batch_size or 'rung'} seed={self.seed}").replace("  ", " ")
+        return (
+            f"DEHB {version} fidelity {self.min_resource:g}..{float(self.max_resource):g} eta={self.eta} "
+            f"batch={self.batch_size or 'rung'} seed={self.seed}"
+        ).replace("  ", " ")
 
     def _resource(self, fidelity) -> float:
         r = float(fidelity)
@@ -171,10 +190,20 @@ class DEHBStrategy:
         try:
             with _dehb_call(building=True):
                 dehb = self._dehb.DEHB(
-                    cs=to_configspace(self.space, seed=self.seed), f=None, dimensions=len(self.space.names),
-                    min_fidelity=self.min_resource, max_fidelity=float(self.max_resource), eta=self.eta,
-                    mutation_factor=self.mutation_factor, crossover_prob=self.crossover_prob, seed=self.seed,
-                    n_workers=1, output_path=folder, save_freq="end", log_level="ERROR")
+                    cs=to_configspace(self.space, seed=self.seed),
+                    f=None,
+                    dimensions=len(self.space.names),
+                    min_fidelity=self.min_resource,
+                    max_fidelity=float(self.max_resource),
+                    eta=self.eta,
+                    mutation_factor=self.mutation_factor,
+                    crossover_prob=self.crossover_prob,
+                    seed=self.seed,
+                    n_workers=1,
+                    output_path=folder,
+                    save_freq="end",
+                    log_level="ERROR",
+                )
             levels = [self._resource(f) for f in dehb.fidelities]
             s_max = len(levels) - 1
             pending = None
@@ -201,8 +230,9 @@ class DEHBStrategy:
                 cids = [runner.add_config(c) for c in configs]
                 s = s_max - int(first["bracket_id"]) % (s_max + 1)
                 rung = levels.index(r) - (s_max - s) if r in levels else 0
-                job, losses, seconds = runner.train(cids, r, [0.0] * len(cids), iteration=int(first["bracket_id"]),
-                                                    bracket=s, rung=rung)
+                job, losses, seconds = runner.train(
+                    cids, r, [0.0] * len(cids), iteration=int(first["bracket_id"]), bracket=s, rung=rung
+                )
                 for j, (info, loss) in enumerate(zip(batch, losses)):
                     loss = float(loss)
                     with _dehb_call():

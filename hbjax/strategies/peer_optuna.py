@@ -1,4 +1,5 @@
 """Optuna's TPE + HyperbandPruner and its random sampler as hbjax strategies (see ``peers.py``)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -74,8 +75,16 @@ class OptunaTPEHyperband:
 
     name = "optuna-tpe-hb"
 
-    def __init__(self, space: Space, *, max_resource, eta: int = 3, seed: int = 0, batch_size: int = 8,
-                 n_startup_trials: int = 10):
+    def __init__(
+        self,
+        space: Space,
+        *,
+        max_resource,
+        eta: int = 3,
+        seed: int = 0,
+        batch_size: int = 8,
+        n_startup_trials: int = 10,
+    ):
         self.space = check_space(space)
         self.max_resource = check_max_resource(max_resource)
         self.R = integer_resource(self.name, max_resource)
@@ -86,15 +95,18 @@ class OptunaTPEHyperband:
         self._optuna = require("optuna", self.name)
 
     def describe(self) -> str:
-        return (f"Optuna {self._optuna.__version__} TPE + HyperbandPruner R={self.R} eta={self.eta} "
-                f"batch={self.batch_size} seed={self.seed}")
+        return (
+            f"Optuna {self._optuna.__version__} TPE + HyperbandPruner R={self.R} eta={self.eta} "
+            f"batch={self.batch_size} seed={self.seed}"
+        )
 
     def _study(self):
         optuna = self._optuna
         sampler = optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=self.n_startup_trials)
         pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=self.R, reduction_factor=self.eta)
-        study = optuna.create_study(direction="minimize", sampler=sampler, pruner=pruner,
-                                    study_name=f"hbjax-{self.name}-seed{self.seed}")
+        study = optuna.create_study(
+            direction="minimize", sampler=sampler, pruner=pruner, study_name=f"hbjax-{self.name}-seed{self.seed}"
+        )
         return study, pruner
 
     def _bracketing(self, study, pruner):
@@ -116,7 +128,7 @@ class OptunaTPEHyperband:
         return bracket_of, n, True
 
     def _steps(self, b: int) -> list[int]:
-        steps, r = [], self.eta ** b
+        steps, r = [], self.eta**b
         while r < self.R:
             steps.append(r)
             r *= self.eta
@@ -177,8 +189,9 @@ class OptunaTPEHyperband:
                 runner.release([t.cid for t in stopped])
                 continue
             level = levels.index(r) if r in levels else 0
-            job, losses, seconds = runner.train([t.cid for t in chosen], r, [t.previous for t in chosen],
-                                                iteration=batch, bracket=0, rung=level)
+            job, losses, seconds = runner.train(
+                [t.cid for t in chosen], r, [t.previous for t in chosen], iteration=batch, bracket=0, rung=level
+            )
             finished = [t.cid for t in stopped]
             for j, (t, loss) in enumerate(zip(chosen, losses)):
                 loss = float(loss)
@@ -195,8 +208,17 @@ class OptunaTPEHyperband:
                         outcome = "pruned"
                     else:
                         outcome = "continued"
-                runner.record(job, j, loss=loss, promoted=outcome == "continued", seconds=seconds, bracket=t.s,
-                              rung=t.k, optuna_trial=t.trial.number, outcome=outcome)
+                runner.record(
+                    job,
+                    j,
+                    loss=loss,
+                    promoted=outcome == "continued",
+                    seconds=seconds,
+                    bracket=t.s,
+                    rung=t.k,
+                    optuna_trial=t.trial.number,
+                    outcome=outcome,
+                )
                 if outcome == "continued":
                     t.previous, t.k = float(r), t.k + 1
                 else:
@@ -219,20 +241,26 @@ class OptunaRandom:
         self._optuna = require("optuna", self.name)
 
     def describe(self) -> str:
-        return (f"Optuna {self._optuna.__version__} random sampler R={self.max_resource:g} batch={self.batch_size} "
-                f"seed={self.seed}")
+        return (
+            f"Optuna {self._optuna.__version__} random sampler R={self.max_resource:g} batch={self.batch_size} "
+            f"seed={self.seed}"
+        )
 
     def run(self, backend, *, budget, callbacks=()) -> Result:
         budget = check_budget(budget, self.max_resource)
         optuna = self._optuna
         from optuna.trial import TrialState
 
-        runner = BatchRunner(self.name, self.space, backend, budget=budget, max_resource=self.max_resource,
-                             callbacks=callbacks)
+        runner = BatchRunner(
+            self.name, self.space, backend, budget=budget, max_resource=self.max_resource, callbacks=callbacks
+        )
         batch = 0
         with _quiet_optuna(optuna):
-            study = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(seed=self.seed),
-                                        study_name=f"hbjax-{self.name}-seed{self.seed}")
+            study = optuna.create_study(
+                direction="minimize",
+                sampler=optuna.samplers.RandomSampler(seed=self.seed),
+                study_name=f"hbjax-{self.name}-seed{self.seed}",
+            )
             dists = optuna_distributions(self.space)
             while (k := min(self.batch_size, runner.affordable())) > 0:
                 trials = [study.ask(dists) for _ in range(k)]

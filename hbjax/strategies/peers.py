@@ -54,6 +54,7 @@ links them): DEHB's own cost model, and a fair one on a retraining backend; on a
 backend this charges the promoted config its whole fidelity again, which hbjax's Hyperband would
 not. DEHB's log output (loguru) is muted, and its files go to a temporary folder that is removed.
 """
+
 from __future__ import annotations
 
 from .peer_common import PEERS_INSTALL
@@ -61,15 +62,15 @@ from .peer_dehb import DEHBStrategy, config_from_configspace, from_configspace, 
 from .peer_optuna import OptunaRandom, OptunaTPEHyperband, optuna_distributions
 
 __all__ = [
-           "PEERS",
-           "PEERS_INSTALL",
-           "DEHBStrategy",
-           "OptunaRandom",
-           "OptunaTPEHyperband",
-           "config_from_configspace",
-           "from_configspace",
-           "optuna_distributions",
-           "to_configspace",
+    "PEERS",
+    "PEERS_INSTALL",
+    "DEHBStrategy",
+    "OptunaRandom",
+    "OptunaTPEHyperband",
+    "config_from_configspace",
+    "from_configspace",
+    "optuna_distributions",
+    "to_configspace",
 ]
 
 PEERS = {

@@ -9,6 +9,7 @@ the evaluations count in the job's config order.
 A strategy here runs until it has made ``fevals`` evaluations (its resource budget is never the
 limit) and is then stopped; only its first ``fevals`` evaluations count.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,12 +37,18 @@ CHECKPOINTS = (60, 120, 180, 240, 300)
 #: eta 3): incumbent mean and std at 60..300 evaluations. Counting Ones: the mean divided by the
 #: 100 dimensions, the std NOT (raw units), as DEHB's ``countingones_benchmark.py`` computes them
 PUBLISHED = {
-    "mfh3": {"0.1.2": ([-2.861, -3.506, -3.722, -3.741, -3.741], [0.06878, 0.07627, 0.08690, 0.09849, 0.09849]),
-             "0.1.1": ([-2.695, -3.297, -3.710, -3.793, -3.793], [0.1147, 0.1682, 0.03267, 0.04399, 0.04399])},
-    "mfh6": {"0.1.2": ([-1.494, -1.869, -2.175, -2.314, -2.314], [0.2482, 0.2609, 0.2059, 0.2622, 0.2622]),
-             "0.1.1": ([-1.405, -1.972, -2.766, -2.913, -2.947], [0.3141, 0.4021, 0.3271, 0.1850, 0.1470])},
-    "counting-ones": {"0.1.2": ([-0.5756, -0.5850, -0.5981, -0.6158, -0.6165], [1.409, 1.115, 0.3090, 1.976, 1.900]),
-                      "0.1.1": ([-0.5867, -0.5902, -0.6035, -0.6101, -0.6158], [1.743, 1.529, 1.002, 1.636, 1.365])},
+    "mfh3": {
+        "0.1.2": ([-2.861, -3.506, -3.722, -3.741, -3.741], [0.06878, 0.07627, 0.08690, 0.09849, 0.09849]),
+        "0.1.1": ([-2.695, -3.297, -3.710, -3.793, -3.793], [0.1147, 0.1682, 0.03267, 0.04399, 0.04399]),
+    },
+    "mfh6": {
+        "0.1.2": ([-1.494, -1.869, -2.175, -2.314, -2.314], [0.2482, 0.2609, 0.2059, 0.2622, 0.2622]),
+        "0.1.1": ([-1.405, -1.972, -2.766, -2.913, -2.947], [0.3141, 0.4021, 0.3271, 0.1850, 0.1470]),
+    },
+    "counting-ones": {
+        "0.1.2": ([-0.5756, -0.5850, -0.5981, -0.6158, -0.6165], [1.409, 1.115, 0.3090, 1.976, 1.900]),
+        "0.1.1": ([-0.5867, -0.5902, -0.6035, -0.6101, -0.6158], [1.743, 1.529, 1.002, 1.636, 1.365]),
+    },
 }
 
 
@@ -74,9 +81,19 @@ def incumbents(values: Sequence[float], checkpoints: Sequence[int] = CHECKPOINTS
     return [float(best[k - 1]) if len(best) >= k else math.nan for k in checkpoints]
 
 
-def run_protocol(methods: Sequence[str], make_backend, space, *, seeds: Sequence[int], max_resource, eta: int = 3,
-                 fevals: int = 300, options: Mapping[str, Mapping] | None = None,
-                 checkpoints: Sequence[int] = CHECKPOINTS, curves: list | None = None) -> pd.DataFrame:
+def run_protocol(
+    methods: Sequence[str],
+    make_backend,
+    space,
+    *,
+    seeds: Sequence[int],
+    max_resource,
+    eta: int = 3,
+    fevals: int = 300,
+    options: Mapping[str, Mapping] | None = None,
+    checkpoints: Sequence[int] = CHECKPOINTS,
+    curves: list | None = None,
+) -> pd.DataFrame:
     """One row per (method, seed): ``inc_<k>`` (the incumbent after k evaluations), ``evaluations``
     (made before it stopped), ``seconds``. ``make_backend(seed)`` gives a fresh backend.
     ``curves``: a list that gets one row per evaluation of every run (method, seed,
@@ -89,8 +106,9 @@ def run_protocol(methods: Sequence[str], make_backend, space, *, seeds: Sequence
         method = method_label(entry)
         for seed in seeds:
             backend = make_backend(seed)
-            strategy = make_strategy(entry, space, max_resource=max_resource, eta=eta, seed=int(seed),
-                                     **dict(options.get(method, {})))
+            strategy = make_strategy(
+                entry, space, max_resource=max_resource, eta=eta, seed=int(seed), **dict(options.get(method, {}))
+            )
             values: list[float] = []
 
             def record(job, losses, state, seconds, values=values):
@@ -103,14 +121,20 @@ def run_protocol(methods: Sequence[str], make_backend, space, *, seeds: Sequence
                 strategy.run(backend, budget=2 * fevals * float(max_resource), callbacks=[record])
             except _Enough:
                 pass
-            row = {"method": method, "seed": int(seed), "evaluations": min(len(values), fevals),
-                   "seconds": time.perf_counter() - t0}
+            row = {
+                "method": method,
+                "seed": int(seed),
+                "evaluations": min(len(values), fevals),
+                "seconds": time.perf_counter() - t0,
+            }
             row.update({f"inc_{k}": v for k, v in zip(checkpoints, incumbents(values[:fevals], checkpoints))})
             rows.append(row)
             if curves is not None:
                 best = np.fmin.accumulate(np.where(np.isfinite(values[:fevals]), values[:fevals], np.nan))
-                curves.extend({"method": method, "seed": int(seed), "resource_spent": float(k + 1),
-                               "best_loss": float(v)} for k, v in enumerate(best))
+                curves.extend(
+                    {"method": method, "seed": int(seed), "resource_spent": float(k + 1), "best_loss": float(v)}
+                    for k, v in enumerate(best)
+                )
     return pd.DataFrame(rows)
 
 
@@ -136,14 +160,26 @@ def seed_winners(raw: pd.DataFrame, *, metric: str = "inc_300", block: int = 10)
     seeds = sorted(raw.seed.unique())
     blocks = []
     for i in range(0, len(seeds) - block + 1, block):
-        part = raw[raw.seed.isin(seeds[i:i + block])]
+        part = raw[raw.seed.isin(seeds[i : i + block])]
         blocks.append(str(part.groupby("method")[metric].mean().idxmin()))
-    return {"winner": overall, "block": block, "block_winners": blocks,
-            "blocks_naming_another_winner": sum(b != overall for b in blocks), "blocks": len(blocks)}
+    return {
+        "winner": overall,
+        "block": block,
+        "block_winners": blocks,
+        "blocks_naming_another_winner": sum(b != overall for b in blocks),
+        "blocks": len(blocks),
+    }
 
 
-def dehb_agreement(table: pd.DataFrame, published: Mapping, *, version: str = "0.1.1", scale: float = 1.0,
-                   method: str = "dehb", checkpoints: Sequence[int] = CHECKPOINTS) -> list[dict]:
+def dehb_agreement(
+    table: pd.DataFrame,
+    published: Mapping,
+    *,
+    version: str = "0.1.1",
+    scale: float = 1.0,
+    method: str = "dehb",
+    checkpoints: Sequence[int] = CHECKPOINTS,
+) -> list[dict]:
     """Per checkpoint: hbjax's ``method`` row beside the published row of ``version``, and whether
     their means differ by at most one published standard deviation (in the table's units: the
     mean is divided by ``scale``, the std is not)."""
@@ -155,14 +191,30 @@ def dehb_agreement(table: pd.DataFrame, published: Mapping, *, version: str = "0
     out = []
     for k, mean, std in zip(checkpoints, means, stds):
         diff = abs(float(row[f"mean_{k}"]) - mean) * scale
-        out.append({"evaluations": k, "hbjax": float(row[f"mean_{k}"]), "hbjax_std": float(row[f"std_{k}"]),
-                    "published": mean, "published_std": std, "within_one_std": bool(diff <= std)})
+        out.append(
+            {
+                "evaluations": k,
+                "hbjax": float(row[f"mean_{k}"]),
+                "hbjax_std": float(row[f"std_{k}"]),
+                "published": mean,
+                "published_std": std,
+                "within_one_std": bool(diff <= std),
+            }
+        )
     return out
 
 
-def protocol_markdown(name: str, raw: pd.DataFrame, *, published: Mapping | None = None, scale: float = 1.0,
-                      title: str | None = None, reference: str = "hyperband",
-                      checkpoints: Sequence[int] = CHECKPOINTS, fidelity: tuple | None = None) -> str:
+def protocol_markdown(
+    name: str,
+    raw: pd.DataFrame,
+    *,
+    published: Mapping | None = None,
+    scale: float = 1.0,
+    title: str | None = None,
+    reference: str = "hyperband",
+    checkpoints: Sequence[int] = CHECKPOINTS,
+    fidelity: tuple | None = None,
+) -> str:
     """DEHB's table for ``raw`` (``run_protocol``'s rows), the published rows beside it (with the
     published protocol's fidelity range, and a warning where ``fidelity``, the run's (low, high),
     differs from it), the DEHB agreement check, and the ranks and Holm-corrected paired tests at
@@ -171,29 +223,48 @@ def protocol_markdown(name: str, raw: pd.DataFrame, *, published: Mapping | None
 
     table = protocol_table(raw, scale=scale, checkpoints=checkpoints)
     unit = " (mean / 100, std in raw units, as DEHB reports it)" if scale != 1.0 else ""
-    lines = [f"**{title or name}: incumbent after k function evaluations, mean ± std over seeds{unit}**", "",
-             "| method | seeds | " + " | ".join(str(k) for k in checkpoints) + " |",
-             "|---|---:|" + "---:|" * len(checkpoints)]
+    lines = [
+        f"**{title or name}: incumbent after k function evaluations, mean ± std over seeds{unit}**",
+        "",
+        "| method | seeds | " + " | ".join(str(k) for k in checkpoints) + " |",
+        "|---|---:|" + "---:|" * len(checkpoints),
+    ]
     for row in table.to_dict(orient="records"):
-        lines.append(f"| {row['method']} | {row['seeds']} | " + " | ".join(
-            f"{row[f'mean_{k}']:.4g} ± {row[f'std_{k}']:.3g}" for k in checkpoints) + " |")
+        lines.append(
+            f"| {row['method']} | {row['seeds']} | "
+            + " | ".join(f"{row[f'mean_{k}']:.4g} ± {row[f'std_{k}']:.3g}" for k in checkpoints)
+            + " |"
+        )
     for version, (means, stds) in (published or {}).items():
-        lines.append(f"| *DEHB {version}, published (5 seeds)* | 5 | " + " | ".join(
-            f"{m:.4g} ± {s:.3g}" for m, s in zip(means, stds)) + " |")
+        lines.append(
+            f"| *DEHB {version}, published (5 seeds)* | 5 | "
+            + " | ".join(f"{m:.4g} ± {s:.3g}" for m, s in zip(means, stds))
+            + " |"
+        )
     if published and name in PUBLISHED_FIDELITY:
         low, high = PUBLISHED_FIDELITY[name]
-        lines += ["", f"Published rows: DEHB's `benchmarking/` (DEHB's table, 5 seeds; mf-prior-bench 1.9.0), fidelity "
-                      f"{low:g}..{high:g}, eta 3."]
+        lines += [
+            "",
+            f"Published rows: DEHB's `benchmarking/` (DEHB's table, 5 seeds; mf-prior-bench 1.9.0), fidelity "
+            f"{low:g}..{high:g}, eta 3.",
+        ]
         if fidelity is not None and (abs(fidelity[0] - low) > 1e-9 or abs(fidelity[1] - high) > 1e-9):
-            lines.append(f"**This table's fidelity runs {fidelity[0]:g}..{fidelity[1]:g}, not the published "
-                         f"protocol's {low:g}..{high:g}: its rows and the published ones are not the same protocol.**")
+            lines.append(
+                f"**This table's fidelity runs {fidelity[0]:g}..{fidelity[1]:g}, not the published "
+                f"protocol's {low:g}..{high:g}: its rows and the published ones are not the same protocol.**"
+            )
     agreement = dehb_agreement(table, published or {}, scale=scale, checkpoints=checkpoints)
     if agreement:
         inside = sum(a["within_one_std"] for a in agreement)
-        lines += ["", f"hbjax's DEHB row (DEHB 0.1.1 itself, through its ask/tell) is within one published standard "
-                      f"deviation of the published 0.1.1 row at {inside} of {len(agreement)} checkpoints."]
+        lines += [
+            "",
+            f"hbjax's DEHB row (DEHB 0.1.1 itself, through its ask/tell) is within one published standard "
+            f"deviation of the published 0.1.1 row at {inside} of {len(agreement)} checkpoints.",
+        ]
     last = f"inc_{checkpoints[-1]}"
-    frame = raw.drop(columns=[c for c in raw.columns if c.startswith("inc_") and c != last] + ["seconds", "evaluations"])
+    frame = raw.drop(
+        columns=[c for c in raw.columns if c.startswith("inc_") and c != last] + ["seconds", "evaluations"]
+    )
     stats_df = summarize_stats(frame, reference=reference if reference in set(raw.method) else None, metric=last)
     lines += ["", stats_markdown(stats_df, title=f"{title or name}: the incumbent after {checkpoints[-1]} evaluations")]
     return "\n".join(lines) + "\n"

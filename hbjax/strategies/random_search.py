@@ -1,4 +1,5 @@
 """Random search and grid search: every config trained once at the full resource."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,8 +47,9 @@ class RandomSearch:
 
     def run(self, backend, *, budget, callbacks=()) -> Result:
         budget = check_budget(budget, self.max_resource)
-        runner = BatchRunner(self.name, self.space, backend, budget=budget, max_resource=self.max_resource,
-                             callbacks=callbacks)
+        runner = BatchRunner(
+            self.name, self.space, backend, budget=budget, max_resource=self.max_resource, callbacks=callbacks
+        )
         rng = np.random.default_rng(self.seed)
         order = self._order(rng)
         used, batch = 0, 0
@@ -58,7 +60,7 @@ class RandomSearch:
             if k <= 0:
                 break
             if order is not None:
-                configs = [grid_config(self.space, i) for i in order[used:used + k]]
+                configs = [grid_config(self.space, i) for i in order[used : used + k]]
             else:
                 configs = self.space.sample_configs(rng, k, unique=False)
             runner.evaluate(configs, iteration=batch)
