@@ -1,4 +1,4 @@
-"""A third model client, written from docs/ARCHITECTURE.md ("Adding a model") alone: a one-hidden-
+"""A third model client, written from docs/architecture.md ("Adding a model") alone: a one-hidden-
 layer ReLU MLP regressor with momentum SGD, whose hidden width pads to a power of two with zero
 units (exact: a zero unit's ReLU is 0, its weights get zero gradient, momentum keeps them at 0).
 It uses only ``hb.*`` names, so the protocol it proves is the public one."""

@@ -1,7 +1,7 @@
 """What the engine asks of a model: the client protocol every trained model implements.
 
 The engine (``core.Engine``) plans, compiles, dispatches and keeps states; a model client says
-what a config is made of, what one step computes and what it costs. docs/ARCHITECTURE.md
+what a config is made of, what one step computes and what it costs. docs/architecture.md
 ("Adding a model") walks through implementing one; tests/test_third_model.py is a small MLP
 written from that page alone.
 

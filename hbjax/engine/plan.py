@@ -36,7 +36,7 @@ outside a config's range is discarded), so configs of different ranges share cal
 the cost model says wider calls over a longer range are cheaper than calls per range.
 
 Why "map" on CPU: XLA CPU runs a vmapped matmul over per-config weights as N small matmuls, so
-batching gains nothing there (docs/ARCHITECTURE.md), while one-at-a-time keeps every config's
+batching gains nothing there (docs/architecture.md), while one-at-a-time keeps every config's
 floats independent of its batch, skips a model's inactive work outright, and lets whole programs
 spread over several host devices (longest first) instead of padding a lone config to the device
 count.
