@@ -70,13 +70,13 @@ def validate_resource_and_eta(max_resource, eta) -> None:
     """Raise a ``ValueError`` naming the problem when ``R`` or ``eta`` is unusable."""
     if isinstance(eta, bool) or not isinstance(eta, Integral):
         if isinstance(eta, Real) and float(eta).is_integer():
-            raise ValueError(f"eta must be an integer >= 2, got {eta!r} (a float); pass {int(eta)}")
+            raise ValueError(f"eta must be an integer >= 2, got {eta!r} (a float); pass {int(float(eta))}")
         raise ValueError(f"eta must be an integer >= 2, got {eta!r}")
     if eta < 2:
         raise ValueError(f"eta must be an integer >= 2, got {eta}")
     if isinstance(max_resource, bool) or not isinstance(max_resource, Real):
         raise ValueError(f"max_resource (R) must be a number >= 1, got {max_resource!r}")
-    if not max_resource >= 1:  # also catches NaN
+    if not float(max_resource) >= 1:  # also catches NaN
         raise ValueError(f"max_resource (R) must be >= 1, got {max_resource!r}")
     if max_resource == float("inf"):
         raise ValueError("max_resource (R) must be finite")

@@ -328,7 +328,7 @@ class RunDirectory:
             f"before its first checkpoint; start it again)"
         )
 
-    def load(self) -> tuple[SchedulerState, dict, dict]:
+    def load(self) -> tuple[SchedulerState | WaveState, dict, dict]:
         """-> (scheduler state, seconds_by_rung, meta) of the newest complete generation.
         Raises :class:`CheckpointError`."""
         run = self.read_run()

@@ -101,7 +101,7 @@ def adapt(module, traced: tuple, train_flag: str | None = None) -> Forward:
         raise ValueError(f"model(config) must return a flax.linen or flax.nnx Module, got {type(module).__name__}")
     call = type(module).__call__
     if isinstance(module, nnx.bridge.ToLinen):  # the bridge's __call__(*args, **kwargs) passes them on
-        call = module.nnx_class.__call__
+        call = module.nnx_class.__call__  # type: ignore[operator]
     flag, takes_hparams = find_flag(call, train_flag)
     _check_hparams(traced, takes_hparams, module)
 
@@ -145,7 +145,7 @@ def _nnx(module, traced: tuple, train_flag: str | None) -> Forward:
 
     flag, takes_hparams = find_flag(type(module).__call__, train_flag)
     _check_hparams(traced, takes_hparams, module)
-    graph, param_state, rest = nnx.split(module, nnx.Param, ...)
+    graph, param_state, rest = nnx.split(module, nnx.Param, ...)  # type: ignore[misc]
     kinds = {type(v).__name__ for _, v in nnx.iter_graph(module) if isinstance(v, nnx.Variable)}
     extra = tuple(sorted(kinds - {"Param", "RngKey", "RngCount"}))
 
@@ -155,7 +155,8 @@ def _nnx(module, traced: tuple, train_flag: str | None) -> Forward:
         model = nnx.merge(graph, state, jax.tree.map(lambda a: a, rest))
         if rng is not None:  # every RNG stream from the step's key: dropout draws the engine's masks
             tags = sorted({v.tag for _, v in nnx.iter_graph(model) if isinstance(v, nnx.RngKey)})
-            nnx.reseed(model, **{tag: jax.random.fold_in(rng, i) for i, tag in enumerate(tags)})
+            keys = {tag: jax.random.fold_in(rng, i) for i, tag in enumerate(tags)}
+            nnx.reseed(model, **keys)  # type: ignore[arg-type]
         model.train() if train else model.eval()
         kw = flag.kwargs(train)
         if traced:

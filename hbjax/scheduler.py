@@ -166,6 +166,7 @@ def ask(state: SchedulerState, propose: Proposer | None = None) -> tuple[RungJob
         return state.pending, state
     if state.active is None:
         state = _start_bracket(state, propose or _default_propose)
+    assert state.active is not None  # _start_bracket sets it
     rung = state.active.rungs[state.rung]
     ids = state.alive
     job = RungJob(
@@ -227,6 +228,7 @@ def tell(state: SchedulerState, job: RungJob, losses) -> SchedulerState:
         raise ValueError("tell() got a job that is not the one pending; call ask() first and tell its job")
     raw = np.asarray(losses, dtype=np.float64).reshape(-1)
     clean = sanitize_losses(raw, len(job.config_ids))
+    assert state.active is not None  # a pending job belongs to the active bracket
     rung: Rung = state.active.rungs[job.rung]
     last = job.rung == state.active.s
     survivors = () if last else survivors_of(job.config_ids, clean, rung.n_promote)
@@ -265,7 +267,8 @@ def best_observation(state: SchedulerState) -> Observation | None:
 def total_resource(state: SchedulerState, *, continued: bool = True) -> float:
     """Resource spent so far: config-epochs if the backend continues survivors, else the sum of
     every rung's resource (a backend that retrains from scratch)."""
-    spent, have = 0.0, {}
+    spent = 0.0
+    have: dict[int, float] = {}
     for o in state.history:
         spent += o.resource - (have.get(o.config_id, 0.0) if continued else 0.0)
         have[o.config_id] = o.resource

@@ -140,7 +140,7 @@ def describe_sharing(configs: Sequence[Mapping], programs: Sequence, how: Callab
         values = {repr(c.get(name)) for c in configs}
         shared = [members for members in groups.values() if len(members) > 1]
         varied = [members for members in shared if len({repr(c.get(name)) for c in members}) > 1]
-        entry = {"values": len(values), "traced_in": len(varied), "static_in": len(shared) - len(varied)}
+        entry: dict = {"values": len(values), "traced_in": len(varied), "static_in": len(shared) - len(varied)}
         if varied:
             entry["how"] = how(name, varied[0])
         out[name] = entry

@@ -320,7 +320,7 @@ def _parse(text: str, suffix: str, source: str):
             try:
                 import tomllib
             except ImportError:  # Python 3.10
-                import tomli as tomllib
+                import tomli as tomllib  # type: ignore[no-redef]
             return tomllib.loads(text)
         if suffix == ".json":
             return json.loads(text, object_pairs_hook=_json_object)
