@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     load = wait_for_quiet()
 
-    from hbjax.mfbench import MFBenchmarkBackend
+    from hbjax.problems.mfbench import MFBenchmarkBackend
     from hbjax.strategies.peers import PEERS
     from hbjax.strategies.protocol import (
         PUBLISHED,

@@ -112,7 +112,7 @@ def plain_flax_program(arrays, hidden: int, layers: int, batch: int, rate: float
     import jax.numpy as jnp
     import optax
 
-    from hbjax.lstm.model import dropout
+    from hbjax.lstm.reference import dropout
 
     class Net(nn.Module):  # not lstm.model.LSTMRegressor: its activation is traced (computes all three)
         @nn.compact

@@ -46,8 +46,8 @@ def main(argv=None) -> int:
     import hbjax as hb
     from hbjax import waves as wave_sched
     from hbjax.brackets import continued_budget
+    from hbjax.engine.client import Sizes
     from hbjax.engine.cost import COST_MODELS
-    from hbjax.engine.model import Sizes
     from hbjax.lstm.backend import _choices, default_space
     from hbjax.lstm.engine import steps_for
     from hbjax.lstm.padding import padded_hidden_map

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from hbjax.plots import plot_anytime, plot_critical_difference
+from hbjax.reports.plots import plot_anytime, plot_critical_difference
 from hbjax.strategies.protocol import CHECKPOINTS, PUBLISHED
 
 ROOT = Path(__file__).resolve().parents[1]

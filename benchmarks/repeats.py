@@ -56,7 +56,7 @@ def lstm_cost(n_configs: int = 8, epochs: float = 1.0) -> dict:
 
 def function_cost(n_configs: int = 81) -> dict:
     import hbjax as hb
-    from hbjax.mfbench import MFBenchmarkBackend
+    from hbjax.problems.mfbench import MFBenchmarkBackend
     from hbjax.scheduler import RungJob
 
     backend = MFBenchmarkBackend("mfh6", preset="moderate")
@@ -78,7 +78,7 @@ def function_cost(n_configs: int = 81) -> dict:
 def ranking(preset: str, seeds: int) -> dict:
     import pandas as pd
 
-    from hbjax.mfbench import MFBenchmarkBackend
+    from hbjax.problems.mfbench import MFBenchmarkBackend
     from hbjax.strategies import compare, stats_markdown, summarize_stats
 
     probe = MFBenchmarkBackend("mfh6", preset=preset)

@@ -32,7 +32,7 @@ EPOCHS = 3.0
 
 def proof_cost(seed: int = 0, n: int = 27) -> dict:
     from hbjax.commands.model import model_backend
-    from hbjax.usermodel import load_model_spec
+    from hbjax.usermodel.spec import load_model_spec
 
     spec = load_model_spec(str(HERE.parent / "examples" / "digits_cnn.py") + ":spec")
     configs = spec["space"].sample_configs(np.random.default_rng(seed), n)
@@ -65,8 +65,8 @@ def branch_case(seed: int = 0, n: int = 24) -> dict:
     from sklearn.datasets import load_diabetes
 
     import hbjax as hb
-    from hbjax.flaxbackend import FlaxBackend
-    from hbjax.flaxmodel import FlaxModel
+    from hbjax.usermodel.backend import FlaxBackend
+    from hbjax.usermodel.client import FlaxModel
 
     x, y = load_diabetes(return_X_y=True)
     x, y = x.astype(np.float32), ((y - y.mean()) / y.std()).astype(np.float32)

@@ -1,7 +1,7 @@
 """Search methods on the multi-fidelity test functions, over many seeds, with paired tests.
 
 Hyperband, BOHB, random search, GP-BO and a genetic algorithm (hbjax's implementations) on
-multi-fidelity Branin, Hartmann-3 and Hartmann-6 (``hbjax.testfunctions``), R=81, eta=3, at equal
+multi-fidelity Branin, Hartmann-3 and Hartmann-6 (``hbjax.problems.testfunctions``), R=81, eta=3, at equal
 budget (5 full Hyperband iterations' worth of resource per run), ``--seeds`` seeds each. Per
 function and method: the final best value (median, mean, 95% CI), mean rank across methods with a
 bootstrap 95% interval, seeds Hyperband won / tied / lost, a paired one-sided Wilcoxon
@@ -44,9 +44,9 @@ def main(argv=None) -> int:
 
     from scipy import stats
 
+    from hbjax.problems.testfunctions import FUNCTIONS, FunctionBackend
     from hbjax.strategies import compare, stats_markdown, summarize_stats
     from hbjax.strategies.peers import PEERS
-    from hbjax.testfunctions import FUNCTIONS, FunctionBackend
 
     R, methods = 81, [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.peers:

@@ -4,7 +4,7 @@
   every config's loss per rung, a marker where it was pruned;
 * ``brackets.png``: the bracket diagram of Hyperband R=81, eta=3;
 * ``comparison.png``: Hyperband, BOHB, random search, GP-BO and a GA on multi-fidelity
-  Hartmann-6 at equal budget over 20 seeds (``hbjax.testfunctions``).
+  Hartmann-6 at equal budget over 20 seeds (``hbjax.problems.testfunctions``).
 
     python docs/make_figures.py
 """
@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 
 import hbjax as hb
 from hbjax.brackets import hyperband_plan
-from hbjax.plots import plot_brackets, plot_losses
+from hbjax.reports.plots import plot_brackets, plot_losses
 
 IMAGES = Path(__file__).resolve().parent / "images"
 
@@ -56,8 +56,8 @@ def main() -> None:
 
     from hbjax.data import SeriesTask, load_delhi_climate
     from hbjax.lstm.backend import LSTMBackend, demo_space
+    from hbjax.problems.testfunctions import FunctionBackend
     from hbjax.strategies import compare
-    from hbjax.testfunctions import FunctionBackend
 
     IMAGES.mkdir(parents=True, exist_ok=True)
     task = SeriesTask(load_delhi_climate(), max_folds=2)

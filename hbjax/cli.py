@@ -33,7 +33,7 @@ def _console():
 
 
 def run_svc(args, console) -> int:
-    from .svc_walkthrough import svc_walkthrough
+    from .sklearn.walkthrough import svc_walkthrough
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -308,7 +308,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     """Parse ``argv``; an experiment file given as ``--space`` supplies defaults for the options
     it sets, and options on the command line win. ``args.ignored_settings``: the file's settings
     this command has no option for (e.g. ``plan`` for ``compare``)."""
-    from .spacefile import is_space_file, load_experiment
+    from .runs.spacefile import is_space_file, load_experiment
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -325,7 +325,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
 
 
 def run_report(args, console) -> int:
-    from .report import write_report
+    from .reports.report import write_report
 
     for path in write_report(args.run_dir):
         console.print(f"wrote {path}")

@@ -97,7 +97,7 @@ class Result:
         )
 
     def plot_losses(self, ax=None):
-        from .plots import plot_losses
+        from .reports.plots import plot_losses
 
         return plot_losses(self.to_frame(), ax=ax)
 

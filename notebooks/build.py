@@ -44,7 +44,7 @@ NOTEBOOKS = {
         ("code", "result.to_frame().head(10)"),
         (
             "code",
-            "from hbjax.plots import plot_brackets, plot_losses\nplot_losses(result.to_frame());\n"
+            "from hbjax.reports.plots import plot_brackets, plot_losses\nplot_losses(result.to_frame());\n"
             "plot_brackets(search.plan);",
         ),
         (
@@ -82,7 +82,7 @@ NOTEBOOKS = {
             "code",
             "import time\nfrom sklearn.datasets import load_digits\nfrom sklearn.experimental import enable_halving_search_cv  # noqa: F401\n"
             "from sklearn.model_selection import HalvingGridSearchCV, train_test_split\nfrom sklearn.svm import SVC\n"
-            "from hbjax.sklearn_backend import HyperbandSearchCV\n\n"
+            "from hbjax.sklearn import HyperbandSearchCV\n\n"
             "X, y = load_digits(return_X_y=True)\nX_train, X_test, y_train, y_test = train_test_split(X / 16, y, test_size=0.25, stratify=y, random_state=0)\n"
             "grid = {'C': [0.1, 1, 10, 100], 'gamma': ['scale', 'auto', 0.1, 1, 10]}",
         ),
@@ -110,8 +110,8 @@ NOTEBOOKS = {
         (
             "code",
             "%matplotlib inline\nfrom sklearn.datasets import load_digits\nfrom sklearn.svm import SVC\n"
-            "from hbjax.sklearn_backend import SklearnBackend, as_space\nfrom hbjax.strategies import compare, stats_markdown, summarize_stats\n"
-            "from hbjax.plots import plot_comparison\n\nX, y = load_digits(return_X_y=True)\n"
+            "from hbjax.sklearn import SklearnBackend, as_space\nfrom hbjax.strategies import compare, stats_markdown, summarize_stats\n"
+            "from hbjax.reports.plots import plot_comparison\n\nX, y = load_digits(return_X_y=True)\n"
             "space = as_space({'C': [0.1, 1, 10, 100], 'gamma': ['scale', 'auto', 0.1, 1, 10]})\n"
             "make_backend = lambda seed: SklearnBackend(SVC(), X / 16, y, max_resource=81, cv=3, random_state=seed)",
         ),
@@ -167,7 +167,7 @@ NOTEBOOKS = {
             "print(f'best validation accuracy {-result.best_loss:.4f}; {backend.compiles} programs for '\n"
             "      f'{result.to_frame().config_id.nunique()} configs; {hb_seconds:.0f} s')",
         ),
-        ("code", "from hbjax.plots import plot_losses\nplot_losses(result.to_frame());"),
+        ("code", "from hbjax.reports.plots import plot_losses\nplot_losses(result.to_frame());"),
         (
             "md",
             "The best config retrained for its epochs on the same training images and scored once on held-out "
@@ -239,7 +239,7 @@ NOTEBOOKS = {
             "print(f'best validation MSE / persistence {result.best_loss:.3f} (1 = persistence); '\n"
             "      f'{backend.compiles} programs for {result.to_frame().config_id.nunique()} configs')",
         ),
-        ("code", "from hbjax.plots import plot_losses\nplot_losses(result.to_frame());"),
+        ("code", "from hbjax.reports.plots import plot_losses\nplot_losses(result.to_frame());"),
         (
             "md",
             "One split and one seed: this says the tuned MLP beat persistence on these 300 validation days, "

@@ -25,7 +25,7 @@ def test_notebooks_are_committed_with_their_outputs():
 
 #: re-executed in the default run; the others' code is tested elsewhere (LSTM search, SVC,
 #: comparisons; an own model end to end in the README's example, tests/test_readme.py; the
-#: notebooks' model files plan in tests/test_model_cli.py) and they run with ``-m slow``
+#: notebooks' model files plan in tests/usermodel/test_model_cli.py) and they run with ``-m slow``
 DEFAULT = {"own_model_delhi_mlp"}
 
 

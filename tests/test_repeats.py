@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 import hbjax as hb
-from hbjax.checkpoint import run_with_checkpoints
+from hbjax.problems.testfunctions import FunctionBackend
 from hbjax.repeats import SEED_STRIDE, Repeats
+from hbjax.runs.checkpoint import run_with_checkpoints
 from hbjax.strategies import HyperbandStrategy
-from hbjax.testfunctions import FunctionBackend
 
 COLS = ["config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted"]
 

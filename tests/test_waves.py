@@ -9,8 +9,8 @@ import pytest
 import hbjax as hb
 from hbjax import scheduler as sched
 from hbjax import waves
-from hbjax.serialization import state_from_json, state_to_json
-from hbjax.testfunctions import FunctionBackend
+from hbjax.problems.testfunctions import FunctionBackend
+from hbjax.runs.serialization import state_from_json, state_to_json
 
 COLS = ["config_id", "iteration", "bracket", "rung", "resource", "loss", "promoted"]
 

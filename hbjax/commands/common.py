@@ -50,7 +50,7 @@ def baseline_skills(baselines: dict, split: str, suffix: str = "") -> str:
 def space_of(name):
     """A preset name, an experiment file (.toml/.json/.yaml), or a saved run's space (a dict)."""
     from ..lstm.backend import default_space, demo_space
-    from ..spacefile import is_space_file, load_experiment, space_from_dict
+    from ..runs.spacefile import is_space_file, load_experiment, space_from_dict
 
     if isinstance(name, dict):
         return space_from_dict(name, source="the saved run's space")
@@ -69,7 +69,7 @@ def apply_resume(args, resumable):
     """For ``--resume DIR``: the saved run's settings (of ``resumable``) onto ``args`` and its
     output directory; -> the cost constants it planned with (None: not resuming or none saved),
     so a resume plans the same programs and floats."""
-    from ..checkpoint import read_run_meta
+    from ..runs.checkpoint import read_run_meta
 
     if not args.resume:
         return None

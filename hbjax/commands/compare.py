@@ -27,7 +27,7 @@ def run_compare(args, console) -> int:
         return _run_protocol(args, methods, seeds, out, console)
     baselines = {}
     if args.model:
-        from ..usermodel import load_model_spec
+        from ..usermodel.spec import load_model_spec
         from .model import model_backend, model_space
 
         spec = load_model_spec(args.model)
@@ -44,7 +44,7 @@ def run_compare(args, console) -> int:
         from sklearn.model_selection import train_test_split
         from sklearn.svm import SVC
 
-        from ..sklearn_cv import SklearnBackend, as_space
+        from ..sklearn.cv import SklearnBackend, as_space
 
         X, y = load_digits(return_X_y=True)
         X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.25, stratify=y, random_state=0)
@@ -114,7 +114,7 @@ def run_compare(args, console) -> int:
         if row["verdict"] != "reference":
             console.print(f"  {row['method']}: {row['verdict']}")
     try:
-        from ..plots import plot_anytime
+        from ..reports.plots import plot_anytime
 
         ridge = baselines.get("ridge_val_skill_target")
         lines = {"persistence (val)": 1.0 if baselines else None, "ridge (val)": None if ridge is None else 1 - ridge}
@@ -132,7 +132,7 @@ def _run_protocol(args, methods, seeds, out, console) -> int:
     published rows beside hbjax's, and its pictures."""
     import pandas as pd
 
-    from ..mfbench import MFBenchmarkBackend
+    from ..problems.mfbench import MFBenchmarkBackend
     from ..strategies import method_label
     from ..strategies.protocol import (
         CHECKPOINTS,
@@ -208,7 +208,7 @@ def protocol_pictures(curves, raw, out: Path, *, title: str, published, checkpoi
         import matplotlib.pyplot as plt
     except ImportError:  # the plots extra is not installed
         return []
-    from ..plots import plot_anytime, plot_critical_difference
+    from ..reports.plots import plot_anytime, plot_critical_difference
 
     frame = curves.assign(best_loss=curves["best_loss"] / scale)
     marks = {

@@ -50,10 +50,10 @@ RESUMABLE = (
 def run_lstm(args, console) -> int:
     import hbjax as hb
 
-    from ..checkpoint import read_run_meta
     from ..lstm.backend import LSTMBackend
     from ..lstm.spacecheck import check_for_lstm
-    from ..spacefile import space_to_dict
+    from ..runs.checkpoint import read_run_meta
+    from ..runs.spacefile import space_to_dict
     from .run import RunJob, walk
 
     if getattr(args, "model", None) or (args.resume and read_run_meta(args.resume).get("model")):
@@ -63,7 +63,7 @@ def run_lstm(args, console) -> int:
     if getattr(args, "verify_sharing", 0):
         raise UsageError(
             "--verify-sharing checks the programs a --model run shares; the LSTM's sharing is by "
-            "construction (tested in tests/test_lstm_engine.py)"
+            "construction (tested in tests/lstm/test_lstm_engine.py)"
         )
     cost = apply_resume(args, RESUMABLE)
     space = space_of(args.space)  # validate the cheap things before loading data

@@ -25,7 +25,7 @@ RESUMABLE = (
 
 def model_space(spec: dict, space_arg):
     """The space: an experiment file or a saved run's space when given, else the spec's."""
-    from ..spacefile import is_space_file, load_experiment, space_from_dict
+    from ..runs.spacefile import is_space_file, load_experiment, space_from_dict
 
     if isinstance(space_arg, dict):
         return space_from_dict(space_arg, source="the saved run's space")
@@ -73,8 +73,8 @@ def model_cost_kind(reference: str) -> str:
 
 
 def model_backend(spec: dict, *, seed: int, reference: str | None = None, **engine):
-    from ..flaxbackend import FlaxBackend
-    from ..usermodel import MODEL_KEYS
+    from ..usermodel.backend import FlaxBackend
+    from ..usermodel.spec import MODEL_KEYS
 
     return FlaxBackend(
         **{k: spec[k] for k in MODEL_KEYS if k in spec},
@@ -91,7 +91,7 @@ def calibrate_user_model(args, console) -> dict:
 
     from ..engine.calibrate import calibrate_model
     from ..engine.core import Engine
-    from ..usermodel import load_model_spec
+    from ..usermodel.spec import load_model_spec
 
     spec = load_model_spec(args.model)
     space = model_space(spec, args.space)
@@ -115,8 +115,8 @@ def calibrate_user_model(args, console) -> dict:
 def run_model(args, console) -> int:
     import hbjax as hb
 
-    from ..spacefile import space_to_dict
-    from ..usermodel import load_model_spec
+    from ..runs.spacefile import space_to_dict
+    from ..usermodel.spec import load_model_spec
     from .run import RunJob, walk
 
     cost = apply_resume(args, RESUMABLE)

@@ -36,7 +36,7 @@ class RunJob:
 def walk(args, console, job: RunJob) -> int:
     import jax
 
-    from ..checkpoint import run_with_checkpoints
+    from ..runs.checkpoint import run_with_checkpoints
     from .preview import format_preview, preview_run
     from .progress import RungProgress
 

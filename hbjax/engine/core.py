@@ -30,10 +30,10 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from .client import Model, Sizes, rung_request
 from .cost import analysed_bytes
 from .dispatch import Dispatcher, Part, Ticket
 from .keys import ProgramKey
-from .model import Model, Sizes, rung_request
 from .plan import Call, RungPlan, plan_rung
 from .program import FoldArrays, HostStepped, check_prng, config_key, make_host_steps, make_train, steps_for
 from .settings import PRECISIONS, EngineSettings, precision_context, resolve

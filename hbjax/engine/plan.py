@@ -27,7 +27,7 @@ test the accelerator plan there.
 
 Under ``vmap`` no config is computed twice: a slot that no config fills holds an empty config
 whose work the cost model charges, and a lone config runs at width 1 (widths 1, 2, 4, 8 agree bit
-for bit on CPU: tests/test_wide_plan.py).
+for bit on CPU: tests/lstm/test_wide_plan.py).
 
 A plan may hold configs of different rungs (a wave: every ready rung of every bracket): each
 config brings its own step range. Under map each config loops over its own steps; under vmap a

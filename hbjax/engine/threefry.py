@@ -6,7 +6,7 @@ Why: on CPU JAX lowers the threefry hash as a 5-step while loop that streams fou
 arrays through memory per step: 10% of a 256x3 LSTM's epoch for its dropout bits, ~3x what the
 same bits cost flax's dropout. Written out, the hash's 20 rounds are one elementwise fusion.
 (Writing out ``fold_in`` and ``permutation`` the same way made a demo program slower to trace,
-0.5 -> 0.9 s, and no faster to compile: their loops are small.) ``tests/test_threefry.py``
+0.5 -> 0.9 s, and no faster to compile: their loops are small.) ``tests/engine/test_threefry.py``
 checks ``bits`` against ``jax.random.bits`` over generated keys and shapes, eagerly, jitted and
 vmapped, so a JAX that hashes differently fails a test, not a run.
 """

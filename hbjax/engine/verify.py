@@ -1,6 +1,6 @@
 """The check behind shared programs: a few configs of every shared program trained again alone.
 
-Sharing is proven before a program is built (``hbjax.sharing``); this check catches what a proof
+Sharing is proven before a program is built (``hbjax.usermodel.sharing``); this check catches what a proof
 could miss. For every program that a job trains two or more different configs in, up to
 ``per_program`` of them (the first and the last by position, then evenly between) are trained
 again from the same state over the same epochs by an engine of the model's ``alone()`` view (each
@@ -19,7 +19,7 @@ from dataclasses import replace
 import jax
 import numpy as np
 
-from ..sharing import config_token
+from ..usermodel.sharing import config_token
 
 __all__ = ["SharingCheck", "SharingError"]
 

@@ -16,7 +16,7 @@ padded to a program's bucket ``Hp >= hidden`` and whose stacked deeper layers ma
 The cell is flax's ``OptimizedLSTMCell`` (gates i, f, g, o; bias on the recurrent side; the
 activation applies to g and to the cell output) with each layer's input projection hoisted out of
 the time scan and a hand-written backward pass (weight gradients as matmuls over all steps at
-once, as cuDNN does). ``tests/test_lstm_network.py`` checks predictions and gradients against
+once, as cuDNN does). ``tests/lstm/test_lstm_network.py`` checks predictions and gradients against
 ``flax.linen`` to float rounding.
 """
 

@@ -26,7 +26,7 @@ def bytes_per_config(
     hidden: int, layers: int, batch: int, window: int, n_features: int, n_folds: int, n_train: int, n_val: int
 ) -> int:
     """Device bytes one config needs while training (float32), checked against XLA's
-    ``memory_analysis()`` on a grid of shapes (tests/test_wide_plan.py): params, two moments and
+    ``memory_analysis()`` on a grid of shapes (tests/lstm/test_wide_plan.py): params, two moments and
     their updates, the gradients; per layer the saved states of a batch (``[T, B, 7H]``: h, c,
     the four gates' sigmoids, g's activation) and their gradients; the validation pass over all
     validation windows."""

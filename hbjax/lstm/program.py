@@ -17,8 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..engine.client import Model, Sizes, rung_request
 from ..engine.keys import ProgramKey, ShapeKey
-from ..engine.model import Model, Sizes, rung_request
 from ..engine.plan import RungPlan, plan_rung
 from ..engine.program import FoldArrays, ProgramFns
 from . import network, optim

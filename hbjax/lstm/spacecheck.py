@@ -4,8 +4,8 @@ problem."""
 
 from __future__ import annotations
 
+from ..runs.spacefile import entry, fail, is_number, show
 from ..space import Choice, IntChoice, IntUniform, Space
-from ..spacefile import entry, fail, is_number, show
 
 __all__ = ["check_for_lstm"]
 

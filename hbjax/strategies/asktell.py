@@ -137,7 +137,7 @@ class AskTellStrategy:
 def load_method(reference: str) -> UserMethod:
     """``"path/to/file.py:factory"`` -> ``UserMethod`` (``ValueError`` naming the problem). The
     file is imported as ``python FILE.py`` runs it (its folder on ``sys.path``)."""
-    from ..usermodel import import_factory
+    from ..usermodel.spec import import_factory
 
     factory = import_factory(reference, option="--method")
     return UserMethod(factory, name=getattr(factory, "method_name", None) or reference.rsplit(":", 1)[1])
