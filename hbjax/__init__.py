@@ -7,6 +7,8 @@ The scheduler, spaces and the scikit-learn fallback import no JAX; the engine's 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import brackets, scheduler, waves
 from .brackets import Bracket, Rung, hyperband_plan, s_max, successive_halving_plan
 from .hyperband import Hyperband, SuccessiveHalving, run_scheduler, run_waves
@@ -21,15 +23,6 @@ _LAZY = {
     "LSTMBackend": ("hbjax.lstm.backend", "LSTMBackend"),
     "FlaxBackend": ("hbjax.usermodel.backend", "FlaxBackend"),
     "SharingError": ("hbjax.engine.verify", "SharingError"),
-    "Engine": ("hbjax.engine.core", "Engine"),
-    "EngineSettings": ("hbjax.engine.settings", "EngineSettings"),
-    "Model": ("hbjax.engine.client", "Model"),
-    "EngineBackend": ("hbjax.engine.backend", "EngineBackend"),
-    "ShapeKey": ("hbjax.engine.keys", "ShapeKey"),
-    "ProgramKey": ("hbjax.engine.keys", "ProgramKey"),
-    "Sizes": ("hbjax.engine.client", "Sizes"),
-    "FoldArrays": ("hbjax.engine.program", "FoldArrays"),
-    "ProgramFns": ("hbjax.engine.program", "ProgramFns"),
     "MFBenchmarkBackend": ("hbjax.problems.mfbench", "MFBenchmarkBackend"),
     "UserMethod": ("hbjax.strategies.asktell", "UserMethod"),
     "HyperbandSearchCV": ("hbjax.sklearn.search", "HyperbandSearchCV"),
@@ -37,7 +30,23 @@ _LAZY = {
     "data": ("hbjax.data", None),
     "lstm": ("hbjax.lstm", None),
     "nn": ("hbjax.nn", None),
+    "engine": ("hbjax.engine", None),
 }
+
+
+if TYPE_CHECKING:  # the lazy names, as type checkers and IDEs see them
+    from . import data, engine, lstm, nn
+    from .engine.verify import SharingError
+    from .lstm.backend import LSTMBackend
+    from .problems.mfbench import MFBenchmarkBackend
+    from .sklearn.cv import SklearnBackend
+    from .sklearn.search import HyperbandSearchCV
+    from .strategies.asktell import UserMethod
+    from .usermodel.backend import FlaxBackend
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def __getattr__(name):  # lazy: keep `import hbjax` free of JAX for the scikit-learn fallback
@@ -52,26 +61,36 @@ def __getattr__(name):  # lazy: keep `import hbjax` free of JAX for the scikit-l
 
 __all__ = [
     "Bracket",
-    "Rung",
-    "RungJob",
-    "Hyperband",
-    "SuccessiveHalving",
-    "Result",
-    "Trials",
-    "Space",
     "Choice",
+    "FlaxBackend",
+    "Hyperband",
+    "HyperbandSearchCV",
     "IntChoice",
     "IntUniform",
+    "LSTMBackend",
     "LogUniform",
+    "MFBenchmarkBackend",
+    "Repeats",
+    "Result",
+    "Rung",
+    "RungJob",
+    "SharingError",
+    "SklearnBackend",
+    "Space",
+    "SuccessiveHalving",
+    "Trials",
     "Uniform",
+    "UserMethod",
+    "brackets",
+    "data",
+    "engine",
     "hyperband_plan",
-    "s_max",
-    "successive_halving_plan",
+    "lstm",
+    "nn",
     "run_scheduler",
     "run_waves",
-    "Repeats",
-    "brackets",
+    "s_max",
     "scheduler",
+    "successive_halving_plan",
     "waves",
-    *_LAZY,
 ]

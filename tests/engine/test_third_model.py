@@ -17,7 +17,7 @@ def _arrays(seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(FOLDS, ROWS + VAL, FEATURES)).astype(np.float32)
     y = (np.sin(x[..., 0]) + 0.5 * x[..., 1] * x[..., 2]).astype(np.float32)
-    return hb.FoldArrays(x[:, :ROWS], y[:, :ROWS], x[:, ROWS:], y[:, ROWS:])
+    return hb.engine.FoldArrays(x[:, :ROWS], y[:, :ROWS], x[:, ROWS:], y[:, ROWS:])
 
 
 def _pad(a, axis, n):
@@ -26,7 +26,7 @@ def _pad(a, axis, n):
     return np.pad(a, widths)
 
 
-class MLP(hb.Model):
+class MLP(hb.engine.Model):
     traced_dtypes = (np.float32, np.float32)  # learning rate, momentum
 
     def __init__(self, arrays, *, pad=True, seed=0):
@@ -36,7 +36,7 @@ class MLP(hb.Model):
         return self.arrays
 
     def shape(self, config):
-        return hb.ShapeKey(batch_size=int(config["batch_size"]), static=(("width", int(config["width"])),))
+        return hb.engine.ShapeKey(batch_size=int(config["batch_size"]), static=(("width", int(config["width"])),))
 
     def check(self, config):
         if int(config["width"]) < 1 or not float(config["lr"]) > 0:
@@ -115,7 +115,7 @@ class MLP(hb.Model):
         def val_loss(params, x_val, y_val, traced, bound):
             return jnp.mean((predict(params, x_val) - y_val) ** 2)
 
-        return hb.ProgramFns(loss, apply_gradients, val_loss)
+        return hb.engine.ProgramFns(loss, apply_gradients, val_loss)
 
     def step_flops(self, shape, static, bound, sizes):
         width = dict(static)["width"]
@@ -140,8 +140,8 @@ def _configs(n=6, seed=1):
 
 
 def test_a_third_model_runs_hyperband_end_to_end_with_padded_programs():
-    engine = hb.Engine(MLP(_arrays()), seed=0)
-    result = hb.Hyperband(SPACE, max_resource=9, eta=3, seed=0).run(hb.EngineBackend(engine))
+    engine = hb.engine.Engine(MLP(_arrays()), seed=0)
+    result = hb.Hyperband(SPACE, max_resource=9, eta=3, seed=0).run(hb.engine.EngineBackend(engine))
     assert np.isfinite(result.best_loss) and result.best_loss < 1.0  # the target has variance ~1
     programs = {k for stats in engine.rung_stats for k in stats["program_keys"]}
     widths = {int(k.split("width=")[1].split()[0]) for k in programs}
@@ -156,8 +156,8 @@ def test_padded_and_side_by_side_programs_train_each_config_as_alone(plan):
     """Padded (auto: 3, 5, 12 -> 4, 8, 16 units) and vmapped (wide, forced on CPU) programs give
     each config the losses and state it gets alone in an exact program, over two rungs."""
     configs, ids = _configs(), list(range(6))
-    exact = hb.Engine(MLP(_arrays(), pad=False), seed=0, plan="exact")
-    other = hb.Engine(MLP(_arrays()), seed=0, plan=plan)
+    exact = hb.engine.Engine(MLP(_arrays(), pad=False), seed=0, plan="exact")
+    other = hb.engine.Engine(MLP(_arrays()), seed=0, plan=plan)
     for resource, previous in ((2.0, 0.0), (5.0, 2.0)):
         want, _ = exact.train(ids, configs, resource, [previous] * 6)
         got, _ = other.train(ids, configs, resource, [previous] * 6)
@@ -170,7 +170,7 @@ def test_padded_and_side_by_side_programs_train_each_config_as_alone(plan):
 
 
 def test_a_bad_config_is_refused_before_anything_trains():
-    engine = hb.Engine(MLP(_arrays()), seed=0)
+    engine = hb.engine.Engine(MLP(_arrays()), seed=0)
     with pytest.raises(ValueError, match="width must be >= 1"):
         engine.train([0], [dict(width=0, batch_size=16, lr=0.1)], 1.0, [0.0])
     assert engine.compiles == 0
