@@ -1,5 +1,6 @@
 """One public API: every name of ``hb.__all__`` resolves, ``dir(hb)`` lists the lazy ones, and
 ``import hbjax`` stays free of JAX (the scikit-learn fallback needs none)."""
+
 from __future__ import annotations
 
 import subprocess

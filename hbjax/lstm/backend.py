@@ -181,7 +181,7 @@ class LSTMBackend(EngineBackend):
         )
         with ThreadPoolExecutor(2, thread_name_prefix="hbjax-held-out") as pool:
             # while the retrain's program compiles (XLA, mostly off the GIL): the prediction's
-            # program and the Diebold-Mariano test's import, each ~0.5-1 s on a 2-core CPU
+            # program and the Diebold-Mariano test's import (benchmarks/demo_ab.py)
             pool.submit(importlib.import_module, "scipy.stats")
             predict = pool.submit(_prediction_program, engine, config, config_id, final.x_test)
             engine.train([config_id], [config], resource, [0.0])

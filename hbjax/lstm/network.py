@@ -83,11 +83,11 @@ def by_activation(activation_id, activations: Activations, fn):
     """``fn(act, act_grad, *args)`` for the activation picked by a traced index (``act_grad`` in
     terms of the activation's OUTPUT, so the backward pass needs no pre-activations). A program
     whose configs can only use one activation gets it statically. One after another, a
-    ``lax.switch`` runs only the config's activation (computing every allowed one and selecting
-    made a 32-unit, 2-layer, 5-fold epoch 1.0 s instead of 0.69-0.77 s), with the select's floats
-    bit for bit. Side by side every allowed activation is computed and selected, as before: JAX
-    would turn the switch into a select of whole branches, which XLA CPU rounds differently in
-    the last bit (its ``tanh`` rounds by the code around it)."""
+    ``lax.switch`` runs only the config's activation (faster than computing every allowed one:
+    benchmarks/lstm_program.py), with the select's floats bit for bit. Side by side every
+    allowed activation is computed and selected: JAX would turn the switch into a select of
+    whole branches, which XLA CPU rounds differently in the last bit (its ``tanh`` rounds by the
+    code around it)."""
     allowed = activations.allowed
     if len(allowed) == 1:
         return partial(fn, *_ACTIVATION_FNS[allowed[0]])
@@ -207,7 +207,7 @@ def _layer_bwd(activations, residuals, d_out):
     x_steps = x.reshape(t * b, n_in)
     d_rec = (h_prev.T @ dz).reshape(n, 4, n)
     d_in = (x_steps.T @ dz).reshape(n_in, 4, n)
-    d_bias = dz.reshape(t * b, 4, n).sum(0)  # reduced as [T*B, 4, H], as before: the same summation order
+    d_bias = dz.reshape(t * b, 4, n).sum(0)  # over [T*B, 4, H]: [T*B, 4H] sums in another order under vmap
     dx = (dz @ w_in.reshape(n_in, 4 * n).T).reshape(t, b, n_in)
     return dx, d_in, d_rec, d_bias, None, None
 

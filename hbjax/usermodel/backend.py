@@ -21,21 +21,44 @@ PROBE_CONFIGS = 8
 
 
 class FlaxBackend(EngineBackend):
-    """Hyperband's backend for a user's flax module and optax optimizer (see the module doc).
+    """Hyperband's backend for a user's flax module and optax optimizer.
 
-    ``model(config) -> flax.linen.Module``; ``optimizer(config) -> optax.GradientTransformation``
-    (``optax.inject_hyperparams`` for hyperparameters to trace); ``loss(predictions, y) ->
-    scalar``; ``metric(predictions, y) -> scalar`` (None: the loss) with ``direction``;
-    ``data``: (x_train, y_train, x_val, y_val) arrays, rows first; ``batch_size``: the
-    hyperparameter naming it, or a fixed int; ``traced``: hyperparameters handed to the module as
-    ``hparams`` arrays. ``check_shapes``: refuse a loss that broadcasts predictions against
-    targets of another shape. ``verify``: after every rung train up to this many configs of each
-    shared program again alone and raise ``SharingError`` on a difference (0: off). ``plan``,
-    ``configs_per_program``, ``memory_limit_bytes``, ``precision``, ``cost``: the engine's (as
-    ``LSTMBackend``). ``cost_kind``: the calibrated constants it plans with (``hbjax calibrate
-    --model``) when ``cost`` is None. ``train_flag``: the module's ``__call__`` keyword that says
-    training, where it is not one hbjax knows (``"use_dropout"``; ``"not frozen"`` for one that
-    is False while training; see ``hbjax.usermodel.modules``)."""
+    Each config's functions are traced right after its own factory calls; configs share a
+    compiled program only where those jaxprs are equal, and the program evaluates them
+    (``hbjax.usermodel.client``). Use it as ``hb.Hyperband(space, ...).run(backend)``.
+
+    Args:
+        model: ``model(config) -> module``: a ``flax.linen`` or ``flax.nnx`` module (or an nnx
+            module through ``nnx.bridge.to_linen``).
+        optimizer: ``optimizer(config) -> optax.GradientTransformation``; hyperparameters given
+            through ``optax.inject_hyperparams`` vary inside a shared program.
+        loss: ``loss(predictions, y) -> scalar``, minimised in training.
+        data: ``(x_train, y_train, x_val, y_val)``, rows first: NumPy, pandas, JAX or lists;
+            converted, then checked (``hbjax.usermodel.checks.fold_arrays``).
+        metric: ``metric(predictions, y_val) -> scalar`` ranking configs (None: ``loss``).
+        direction: ``"min"``, or ``"max"`` for a metric to maximise (Hyperband then sees
+            ``-metric``).
+        batch_size: the hyperparameter naming the batch size, or a fixed int.
+        traced: hyperparameters handed to the module as ``hparams`` float32 scalars.
+        seed: the run's seed (initialisation, shuffles, dropout).
+        plan: ``"auto"``, ``"exact"`` or ``"wide"`` (``hbjax.engine.plan``).
+        configs_per_program: the most configs per call (None: by plan).
+        memory_limit_bytes: device memory the calls in flight may use (None: the device's).
+        precision: matmul precision, ``"highest"`` or ``"default"`` (TF32 on recent GPUs).
+        cost: cost-model constants (None: this device's calibration, else the defaults).
+        compilation_cache: turn on JAX's persistent compile cache for the process (a
+            process-wide ``jax.config`` setting; False leaves JAX's configuration alone).
+        check_shapes: refuse a loss or metric that broadcasts predictions against targets of
+            another shape.
+        verify: after every rung, train up to this many configs of each shared program again
+            alone and raise ``SharingError`` on any difference (0: off).
+        cost_kind: the calibrated constants it plans with (``hbjax calibrate --model``).
+        train_flag: the module's ``__call__`` keyword that says training, where it is not one
+            hbjax knows (``"use_dropout"``; ``"not frozen"`` for one False while training).
+
+    Raises:
+        ValueError: a mistake in the callables or the data, naming the cause and the fix.
+    """
 
     def __init__(
         self,
