@@ -31,8 +31,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .. import scheduler as sched
-from .durable import fsync_dir, json_text, meta_safe, read_json, sha256, write_atomic, write_synced
 from ..scheduler import SchedulerState
+from ..waves import WaveState, live_config_ids
+from .durable import fsync_dir, json_text, meta_safe, read_json, sha256, write_atomic, write_synced
 from .serialization import (
     CheckpointError,
     backend_states_from_npz,
@@ -42,7 +43,6 @@ from .serialization import (
     state_from_json,
     state_to_json,
 )
-from ..waves import WaveState, live_config_ids
 
 __all__ = [
     "RUN_FORMAT",
