@@ -213,7 +213,7 @@ class Space:
         names = self.names
         return [
             {k: python_scalar(v) for k, v in zip(names, combo)}
-            for combo in itertools.product(*(self.dims[k].values for k in names))
+            for combo in itertools.product(*(finite_values(self.dims[k]) for k in names))
         ]
 
     def sample(self, key, n: int) -> dict[str, np.ndarray]:
@@ -246,7 +246,7 @@ class Space:
         """The ``index``-th point of ``grid()`` without building the grid (mixed-radix decode)."""
         out = {}
         for name in reversed(self.names):
-            values = self.dims[name].values
+            values = finite_values(self.dims[name])
             index, pos = divmod(index, len(values))
             out[name] = python_scalar(values[pos])
         return {k: out[k] for k in self.names}
@@ -269,3 +269,11 @@ class Space:
 def config_token(config: Mapping) -> tuple:
     """A config as a hashable key (values by ``repr``: exact for floats)."""
     return tuple(sorted((str(k), repr(v)) for k, v in config.items()))
+
+
+def finite_values(dim) -> tuple:
+    """A finite dimension's values (callers check the space is finite first)."""
+    values = dim.values
+    if values is None:
+        raise ValueError(f"{dim!r} has no finite set of values")
+    return values

@@ -85,7 +85,7 @@ def _config_dec(c: Mapping) -> dict:
 
 # --- space, plan, state ----------------------------------------------------------------------------
 
-_DIMS = {
+_DIMS: dict[str, Any] = {
     "Uniform": Uniform,
     "LogUniform": LogUniform,
     "IntUniform": IntUniform,
@@ -290,7 +290,7 @@ def backend_states_to_npz(path, states: Mapping[int, Any], *, extra: Mapping[str
     arrays.update(extra or {})
     path = Path(path)
     with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a "*.tmp" name
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
         f.flush()
         os.fsync(f.fileno())
     return path

@@ -23,6 +23,7 @@ import dataclasses
 import math
 import time
 import warnings
+from functools import partial
 
 from .. import scheduler as sched
 from ..brackets import Bracket, Rung, bracket_budget, continued_budget, s_max, shrink_bracket
@@ -93,7 +94,7 @@ def run_within_budget(state: sched.SchedulerState, backend, *, budget: float, pr
             with warnings.catch_warnings():
                 if m < full:  # the scheduler's "space too small" warning: here it is the budget
                     warnings.filterwarnings("ignore", message=r"bracket s=\d+ wants")
-                job, state = sched.ask(state, lambda rng, n, st, m=m: base(rng, min(n, m), st))
+                job, state = sched.ask(state, partial(_capped, base, m))
         else:
             job, state = sched.ask(state)
         state = run_job(state, job, backend, seconds_by_rung, callbacks)
@@ -132,7 +133,7 @@ class HyperbandStrategy:
         repeats: int = 1,
     ):
         check_space(space)
-        self.hyperband = Hyperband(
+        self.hyperband: Hyperband | SuccessiveHalving = Hyperband(
             space, max_resource=max_resource, eta=eta, seed=seed, integer_resource=integer_resource
         )
         self.max_iterations = None if max_iterations is None else check_int("max_iterations", max_iterations, 1)
@@ -206,6 +207,7 @@ class SuccessiveHalvingStrategy(HyperbandStrategy):
 
     @property
     def n_configs(self) -> int:
+        assert isinstance(self.hyperband, SuccessiveHalving)  # set so by __init__
         return self.hyperband.n_configs
 
     def describe(self) -> str:
@@ -215,3 +217,8 @@ class SuccessiveHalvingStrategy(HyperbandStrategy):
             f"successive halving n={self.n_configs} R={self.max_resource:g} eta={self.eta} seed={self.seed}\n"
             f"{format_plan(self.plan)}\n(repeated within the budget)"
         )
+
+
+def _capped(propose, most: int, rng, n: int, state):
+    """``propose`` asked for at most ``most`` configs."""
+    return propose(rng, min(n, most), state)

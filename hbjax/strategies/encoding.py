@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class Codec:
 
     # -- configs <-> vectors ---------------------------------------------------------------------
     def _encode_value(self, j: int, value) -> float:
-        dim = self.space.dims[self.names[j]]
+        dim: Any = self.space.dims[self.names[j]]
         kind = self.kinds[j]
         if kind == CATEGORICAL:
             for i, option in enumerate(dim.options):
@@ -96,7 +97,7 @@ class Codec:
             if kind == CATEGORICAL:
                 v[:, j] = np.clip(np.rint(v[:, j]), 0, self.n_options[j] - 1)
             elif kind == INTEGER:
-                dim = self.space.dims[self.names[j]]
+                dim: Any = self.space.dims[self.names[j]]
                 span = dim.high - dim.low
                 if span == 0:
                     v[:, j] = 0.5
@@ -113,7 +114,7 @@ class Codec:
         for row in v:
             config = {}
             for j, name in enumerate(self.names):
-                dim = self.space.dims[name]
+                dim: Any = self.space.dims[name]
                 kind, u = self.kinds[j], float(row[j])
                 if kind == CATEGORICAL:
                     config[name] = python_scalar(dim.options[int(u)])
@@ -135,7 +136,7 @@ class Codec:
             if kind == CATEGORICAL:
                 out[:, j] = rng.integers(0, self.n_options[j], size=n)
             elif kind == INTEGER:
-                dim = self.space.dims[self.names[j]]
+                dim: Any = self.space.dims[self.names[j]]
                 span = dim.high - dim.low
                 ints = rng.integers(dim.low, dim.high + 1, size=n)
                 out[:, j] = 0.5 if span == 0 else (ints - dim.low) / span
@@ -161,7 +162,7 @@ class Codec:
         if kind == CATEGORICAL:
             return self.n_options[j]
         if kind == INTEGER:
-            dim = self.space.dims[self.names[j]]
+            dim: Any = self.space.dims[self.names[j]]
             return int(dim.high - dim.low + 1)
         return None
 
@@ -174,7 +175,7 @@ class Codec:
             current = int(round(u))
             pick = int(rng.integers(0, k - 1))
             return float(pick + (pick >= current))
-        dim = self.space.dims[self.names[j]]
+        dim: Any = self.space.dims[self.names[j]]
         span = dim.high - dim.low
         current = int(round(u * span))
         pick = int(rng.integers(0, k - 1))

@@ -150,7 +150,7 @@ class PeerRunner:
         cid = None if best is None else best["config_id"]
         return Result(
             trials=trials,
-            best_config=None if best is None else dict(self.state.configs[cid]),
+            best_config=None if cid is None else dict(self.state.configs[cid]),
             best_loss=math.inf if best is None else float(best["loss"]),
             best_config_id=cid,
             best_resource=None if best is None else float(best["resource"]),

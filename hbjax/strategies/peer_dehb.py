@@ -54,7 +54,7 @@ def from_configspace(cs) -> Space:
         hps = list(cs.values()) if hasattr(cs, "values") else cs.get_hyperparameters()
         if list(cs.get_conditions()) or list(cs.get_forbiddens()):
             raise ValueError("conditional spaces and forbidden clauses have no hbjax Space equivalent")
-    dims = {}
+    dims: dict = {}
     for hp in hps:
         if isinstance(hp, CS.UniformFloatHyperparameter):
             dims[hp.name] = (LogUniform if hp.log else Uniform)(float(hp.lower), float(hp.upper))
@@ -110,7 +110,7 @@ def _dehb_call(*, building: bool = False):
     module = sys.modules.get("dehb.optimizers.dehb") if building else None
     saved = getattr(module, "logger", None)
     if module is not None:
-        module.logger = _Mute()
+        module.logger = _Mute()  # type: ignore[attr-defined]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -118,7 +118,7 @@ def _dehb_call(*, building: bool = False):
             yield
     finally:
         if module is not None:
-            module.logger = saved
+            module.logger = saved  # type: ignore[attr-defined]
 
 
 def _import_dehb(strategy: str):

@@ -20,7 +20,7 @@ def optuna_distributions(space: Space) -> dict:
     a None / bool / int / float / str, which Optuna cannot store)."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-    out = {}
+    out: dict = {}
     for name, dim in space.dims.items():
         if isinstance(dim, Uniform):
             out[name] = FloatDistribution(float(dim.low), float(dim.high))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..results import Result
-from ..space import Space, python_scalar
+from ..space import Space, finite_values, python_scalar
 from .base import BatchRunner, check_budget, check_int, check_max_resource, check_seed, check_space
 
 __all__ = ["GridSearch", "RandomSearch"]
@@ -17,7 +17,7 @@ def grid_config(space: Space, index: int) -> dict:
     """``space.grid()[index]`` without building the grid (mixed radix, last dimension fastest)."""
     config = {}
     for name in reversed(space.names):
-        values = space.dims[name].values
+        values = finite_values(space.dims[name])
         index, j = divmod(int(index), len(values))
         value = values[j]
         config[name] = python_scalar(value)

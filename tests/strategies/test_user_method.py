@@ -221,17 +221,10 @@ def test_published_rows_from_another_fidelity_range_are_flagged():
 
 
 def test_the_public_names_resolve_from_hbjax():
-    """What users import from ``hbjax`` directly (lazily: ``import hbjax`` stays free of JAX)."""
-    for name in (
-        "FlaxBackend",
-        "LSTMBackend",
-        "Engine",
-        "Model",
-        "EngineBackend",
-        "MFBenchmarkBackend",
-        "SharingError",
-        "UserMethod",
-        "nn",
-    ):
+    """What users import from ``hbjax`` directly (lazily: ``import hbjax`` stays free of JAX); the
+    engine's client protocol sits under ``hb.engine``."""
+    for name in ("FlaxBackend", "LSTMBackend", "MFBenchmarkBackend", "SharingError", "UserMethod", "nn", "engine"):
         assert getattr(hb, name) is not None, name
+    for name in ("Engine", "Model", "EngineBackend"):
+        assert getattr(hb.engine, name) is not None, name
     assert hb.UserMethod is UserMethod and issubclass(hb.SharingError, ValueError)
