@@ -258,7 +258,7 @@ class FlaxModel(Model):
         live = live_inputs(loss_and_grad)
         hp_leaves = loss_and_grad.arg_leaves(3)  # sorted names, as a dict flattens
         reads = frozenset(name for name, i in zip(sorted(self.traced_names), hp_leaves) if live[i])
-        self._programs.setdefault(program, jaxprs)
+        jaxprs = self._programs.setdefault(program, jaxprs)  # equal fingerprints: one copy kept per program
         return ConfigProof(program, jaxprs, opt_init, fingerprint(opt_init), reads, _injected(tx), forward.kind)
 
     def _jaxprs(self, key: ShapeKey) -> ProgramJaxprs:
