@@ -214,12 +214,25 @@ def make_result(
 
 
 class Hyperband:
-    """Hyperband (Li et al. 2018) over ``space``; ``run(backend)`` returns a :class:`Result`.
+    """Hyperband (Li et al. 2018, Algorithm 1) over ``space``, with exact integer bracket maths.
 
-    Keyword-only, validated up front: ``max_resource`` (R, e.g. epochs) >= 1, integer ``eta`` >= 2,
-    ``hyperband_iterations`` repeats of all brackets (as keras-tuner does). ``waves``: train
-    every ready rung of every bracket together (None: where the backend has ``train_wave``);
-    the trials are the same either way."""
+    Args:
+        space: the search space (``hb.Space``).
+        max_resource: R, the most resource one config gets (epochs for the engine's models),
+            a number >= 1.
+        eta: the halving rate, an integer >= 2: each rung keeps the best 1/eta.
+        seed: the seed of the configs drawn.
+        hyperband_iterations: how many times every bracket runs (as keras-tuner does).
+        integer_resource: round every rung's resource down to an integer.
+        waves: train every ready rung of every bracket together (None: where the backend has
+            ``train_wave``); the trials are the same either way.
+
+    Raises:
+        ValueError: R, eta or waves unusable, named in the message.
+        TypeError: ``space`` is not an ``hb.Space``.
+
+    ``run(backend)`` trains and returns a :class:`Result`.
+    """
 
     def __init__(
         self,
@@ -263,7 +276,18 @@ class Hyperband:
         return init(self.space, self.plan, eta=self.eta, seed=self.seed, iterations=self.hyperband_iterations)
 
     def run(self, backend: Backend, *, callbacks=(), state=None, seconds_by_rung: dict | None = None) -> Result:
-        """Run to the end (from ``state``, a resumed run's, if given: it runs the way it started)."""
+        """Run every bracket to the end.
+
+        Args:
+            backend: what trains the configs (``hb.LSTMBackend``, ``hb.FlaxBackend``, a
+                scikit-learn backend, or any object with ``train_rung``).
+            callbacks: each called as ``callback(job, losses, state, seconds)`` after every rung.
+            state: a resumed run's scheduler state (it runs the way it started); None: a new run.
+            seconds_by_rung: a resumed run's rung timings, carried into the trials.
+
+        Returns:
+            The :class:`Result`: every trial, the best config and its loss.
+        """
         state = state or self.initial_state(waves=self.uses_waves(backend))
         runner = run_waves if isinstance(state, wave_sched.WaveState) else run_scheduler
         return runner(state, backend, callbacks=callbacks, seconds_by_rung=seconds_by_rung)
