@@ -172,7 +172,18 @@ def python_scalar(value):
 
 
 class Space:
-    """An ordered set of named dimensions."""
+    """An ordered set of named dimensions: ``Space(lr=LogUniform(1e-4, 1e-1), width=IntChoice([32, 64]))``.
+
+    Args:
+        dims: dimensions by name (a mapping), merged with ``kwargs``.
+        **kwargs: dimensions by name: ``Uniform``, ``LogUniform``, ``IntUniform``, ``Choice`` or
+            ``IntChoice``.
+
+    Raises:
+        ValueError: an empty space, or a value that is not a dimension.
+
+    ``sample_configs(rng, n)`` draws configs (dicts); ``grid()`` lists a finite space's configs.
+    """
 
     def __init__(self, dims: Mapping[str, Dimension] | None = None, **kwargs: Dimension):
         merged = dict(dims or {}, **kwargs)

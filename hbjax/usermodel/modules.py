@@ -157,7 +157,10 @@ def _nnx(module, traced: tuple, train_flag: str | None) -> Forward:
             tags = sorted({v.tag for _, v in nnx.iter_graph(model) if isinstance(v, nnx.RngKey)})
             keys = {tag: jax.random.fold_in(rng, i) for i, tag in enumerate(tags)}
             nnx.reseed(model, **keys)  # type: ignore[arg-type]
-        model.train() if train else model.eval()
+        if train:
+            model.train()
+        else:
+            model.eval()
         kw = flag.kwargs(train)
         if traced:
             kw["hparams"] = hp
