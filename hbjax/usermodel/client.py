@@ -193,6 +193,11 @@ class FlaxModel(Model):
             raise ValueError(f"model(config) failed for {dict(config)}: {type(err).__name__}: {err}") from None
         return adapt(module, self.traced_names, self.train_flag)
 
+    def _factories(self, config: Mapping) -> tuple[Forward, Any]:
+        """``config``'s module and optimizer, its two factories called in the one order every
+        trace of it follows (a factory may fill state the other reads)."""
+        return self._forward(config), self._optimizer(config)
+
     def _optimizer(self, config: Mapping):
         try:
             tx = self.optimizer_fn(config)
@@ -218,7 +223,7 @@ class FlaxModel(Model):
 
     def _prove(self, config: Mapping) -> ConfigProof:
         """Call this config's factories and trace, right away, everything its program runs."""
-        forward, tx = self._forward(config), self._optimizer(config)
+        forward, tx = self._factories(config)
         xb, yb, x_val, y_val, x1 = self._specs(self.batch_size_of(config))
         key, hp = jax.ShapeDtypeStruct((2,), np.uint32), self._hp_spec()
         loss_fn, metric_fn = self.loss_fn, self.metric_fn
@@ -311,8 +316,7 @@ class FlaxModel(Model):
                 if own is not None
                 else self._init_params(shape, config, jax.random.fold_in(jax.random.fold_in(base, k), 3))
             )
-            with precision_context(self.precision):
-                opt_state = _key_data(opt_init(params))
+            opt_state = _key_data(opt_init(params))  # the jaxpr holds its matmul precision already
             folds.append(jax.tree.map(np.asarray, (params, opt_state)))
         return jax.tree.map(lambda *xs: np.stack(xs), *folds)
 
@@ -396,8 +400,7 @@ class FlaxModel(Model):
     def _opt_init_id(self, config: Mapping, params) -> str:
         """The fingerprint of ``config``'s optimizer init on abstract ``params``, its factories
         called in the order a proof calls them."""
-        self._forward(config)
-        tx = self._optimizer(config)
+        _, tx = self._factories(config)
         with precision_context(self.precision):
             return fingerprint(trace(tx.init, params))
 
